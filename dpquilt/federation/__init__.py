@@ -1,0 +1,1 @@
+"""Federated synthesis across clients under secure aggregation (not built yet; see issue 4)."""

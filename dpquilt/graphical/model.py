@@ -1,0 +1,169 @@
+"""Private-PGM behind a small interface: estimate a model, project it, sample from it.
+
+Estimation solves ([MSM19] Eq. 2, "Graphical-model based estimation and inference
+for differential privacy", McKenna, Sheldon and Miklau, ICML 2019)::
+
+    mu* = argmin_{mu in M} sum_i || w_i * mu_{C_i} - y_i ||_2^2 / sigma_i
+
+over the marginal polytope ``M`` of the graphical model whose cliques are the
+measured ones, by mirror descent (Algorithm 1 of arXiv:1901.09136) in ``mbi``.
+Everything here is post-processing of noisy measurements: no private data enters.
+
+All estimation options live in :class:`EstimationOptions`, so later speed work
+(iterations, warm start, device) changes one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..marginals.measurement import Measurement
+
+__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "noisy_total"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EstimationOptions:
+    """How Private-PGM estimates a model.
+
+    Parameters
+    ----------
+    iters : int
+        Mirror-descent iterations.
+    x64 : bool
+        Compute in float64 (``mbi`` warns that float32 stalls beyond ~100k rows).
+        Enabled only inside dpquilt's calls, never process-wide.
+    tol : float or None
+        Stop early when the relative loss improvement stays below ``tol``.
+    """
+
+    iters: int = 3000
+    x64: bool = True
+    tol: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.iters, int) and self.iters >= 1):
+            raise ValueError(f"iters must be a positive integer, got {self.iters!r}")
+
+
+def _precision(options: EstimationOptions):
+    import jax
+
+    return jax.enable_x64(True) if options.x64 else contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class GraphicalModel:
+    """A fitted Private-PGM model over a discrete domain.
+
+    Attributes
+    ----------
+    domain : dict of str to int
+        Domain sizes, in column order.
+    total : float
+        The model's (noisy) number of records.
+    """
+
+    domain: Mapping[str, int]
+    total: float
+    _mrf: Any
+    _options: EstimationOptions
+
+    @property
+    def cliques(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(c) for c in self._mrf.cliques)
+
+    def project(self, cols: Sequence[str]) -> np.ndarray:
+        """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
+        cols = tuple(cols)
+        with _precision(self._options):
+            factor = self._mrf.project(cols)
+            return np.asarray(factor.datavector(flatten=False), dtype=np.float64)
+
+    def clique_marginals(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], dict]:
+        """Junction-tree cliques, elimination order and their marginals (for sampling)."""
+        from mbi import junction_tree, marginal_oracles
+
+        with _precision(self._options):
+            dom = self._mrf.domain
+            jtree, order = junction_tree.make_junction_tree(dom, [tuple(c) for c in self._mrf.cliques])
+            nodes = [tuple(n) for n in jtree.nodes]
+            potentials = self._mrf.potentials.expand(nodes)
+            marginals = marginal_oracles.message_passing_stable(potentials, self.total)
+            tables = {
+                n: np.asarray(marginals.project(n).datavector(flatten=False), dtype=np.float64) for n in nodes
+            }
+        return nodes, list(order), tables
+
+
+def estimate(
+    domain: Mapping[str, int],
+    measurements: Sequence[Measurement],
+    options: EstimationOptions = EstimationOptions(),
+    progress: bool = False,
+) -> GraphicalModel:
+    """Fit a Private-PGM model to noisy marginal measurements.
+
+    Parameters
+    ----------
+    domain : mapping of str to int
+    measurements : sequence of :class:`~dpquilt.marginals.measurement.Measurement`
+    options : EstimationOptions
+    progress : bool
+        Show a tqdm progress bar over the iterations.
+
+    Returns
+    -------
+    GraphicalModel
+    """
+    import mbi
+    from mbi.estimation import CALLBACK_EVERY, MirrorDescent
+
+    dom = mbi.Domain(tuple(domain), tuple(int(v) for v in domain.values()))
+    with _precision(options):
+        linear = [_to_linear(m) for m in measurements]
+        total = noisy_total(measurements)
+        with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
+            mrf = MirrorDescent().estimate(
+                dom,
+                linear,
+                known_total=total,
+                iters=options.iters,
+                tol=options.tol,
+                callback_fn=lambda _: bar.update(CALLBACK_EVERY),
+            )
+    return GraphicalModel(dict(domain), float(total), mrf, options)
+
+
+def noisy_total(measurements: Sequence[Measurement]) -> float:
+    """Minimum-variance unbiased estimate of the record count from the measurements.
+
+    Each measurement gives ``t = sum_i y_i / w_i`` with variance
+    ``sigma^2 sum_i 1 / w_i^2``; the estimates are averaged with inverse-variance
+    weights (post-processing; at least 1).
+    """
+    estimates, variances = [], []
+    for m in measurements:
+        w = np.ones_like(m.noisy) if m.weights is None else np.asarray(m.weights, dtype=np.float64)
+        estimates.append(float(np.sum(m.noisy / w)))
+        variances.append(float(m.sigma**2 * np.sum(1.0 / w**2)))
+    if not estimates:
+        return 1.0
+    return max(1.0, float(np.average(estimates, weights=1.0 / np.asarray(variances))))
+
+
+def _to_linear(m: Measurement):
+    import mbi
+    import jax.numpy as jnp
+
+    query = mbi.DatavectorQuery() if m.weights is None else mbi.WeightedQuery(np.asarray(m.weights))
+    return mbi.LinearMeasurement(jnp.asarray(m.noisy, dtype=float), tuple(m.cols), float(m.sigma), query=query)

@@ -1,0 +1,55 @@
+"""Marginal counts: one ``bincount`` over a combined integer index.
+
+The combined index of a row over columns ``(c_1, .., c_k)`` with sizes
+``(d_1, .., d_k)`` is the row-major position ``((c_1 d_2 + c_2) d_3 + ..) + c_k``;
+counting all cells of the marginal is then a single ``numpy.bincount``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .dataset import Dataset
+
+__all__ = ["count", "combined_index"]
+
+
+def combined_index(dataset: Dataset, cols: Sequence[str]) -> np.ndarray:
+    """Row-major cell index of every row in the marginal over ``cols``."""
+    cols = tuple(cols)
+    cells = int(np.prod(dataset.shape_of(cols), dtype=np.int64))
+    index_dtype = np.int32 if cells < 2**31 else np.int64
+    first = dataset.columns[cols[0]]
+    idx = first.astype(index_dtype)
+    for c in cols[1:]:
+        idx *= dataset.domain[c]
+        idx += dataset.columns[c]
+    return idx
+
+
+def count(dataset: Dataset, cols: Sequence[str]) -> np.ndarray:
+    """The exact marginal (a histogram of counts) of ``dataset`` over ``cols``.
+
+    Returns an int64 array of shape ``(domain[c] for c in cols)``. Private: release
+    only through a mechanism in :mod:`dpquilt.privacy.mechanisms`.
+
+    Examples
+    --------
+    >>> d = Dataset({"a": np.array([0, 1, 1]), "b": np.array([2, 0, 2])}, {"a": 2, "b": 3})
+    >>> count(d, ("a", "b")).tolist()
+    [[0, 0, 1], [1, 0, 1]]
+    """
+    cols = tuple(cols)
+    if not cols:
+        raise ValueError("count needs at least one column")
+    unknown = [c for c in cols if c not in dataset.domain]
+    if unknown:
+        raise KeyError(f"column(s) {unknown} are not in the dataset; known: {list(dataset.names)}")
+    if len(set(cols)) != len(cols):
+        raise ValueError(f"columns {cols} repeat; name each column once")
+    shape = dataset.shape_of(cols)
+    cells = int(np.prod(shape, dtype=np.int64))
+    counts = np.bincount(combined_index(dataset, cols), minlength=cells)
+    return counts.astype(np.int64, copy=False).reshape(shape)

@@ -1,0 +1,163 @@
+"""Encode a DataFrame to integer codes under a complete schema, and decode back.
+
+Encoding is a deterministic function of the row and the (public or DP-learned)
+schema, so it adds no privacy cost and moves no fact from the data into the
+encoding. Values outside public bounds are clipped; values not in a category list
+map to ``other``; missing values map to their own code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..schema import CategoricalColumn, NumericColumn, Schema
+from ..schema_inference import numeric_values
+from .dataset import Dataset
+
+__all__ = ["Encoded", "encode", "decode"]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Codes of a table plus notes for the curator (clipping, unlisted values).
+
+    The notes are data-dependent and not differentially private.
+    """
+
+    data: Dataset
+    notes: tuple[str, ...]
+
+
+def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
+    """Map each column of ``df`` to codes ``0 .. size - 1`` under ``schema``."""
+    if not schema.complete:
+        todo = [c.name for c in schema.columns if not c.complete]
+        raise ValueError(f"schema is incomplete for column(s) {todo}; learn it with DP (fit) or pass public facts")
+    missing_cols = [n for n in schema.names if n not in df.columns]
+    if missing_cols:
+        raise ValueError(f"the data lacks column(s) {missing_cols} of the schema; pass a frame with them")
+    codes, notes = {}, []
+    for spec in schema.columns:
+        series = df[spec.name]
+        if isinstance(spec, CategoricalColumn):
+            codes[spec.name], note = _encode_categorical(series, spec)
+        else:
+            codes[spec.name], note = _encode_numeric(series, spec)
+        if note:
+            notes.append(note)
+    return Encoded(Dataset(codes, schema.domain()), tuple(notes))
+
+
+def _missing_error(spec) -> ValueError:
+    return ValueError(
+        f"column {spec.name!r} has missing values but its schema has no missing code; "
+        f"set missing=True for it in the schema"
+    )
+
+
+def _encode_categorical(series: pd.Series, spec: CategoricalColumn) -> tuple[np.ndarray, str | None]:
+    isna = series.isna().to_numpy()
+    values = series.astype(object).where(~isna, None)
+    index = pd.Index(list(spec.categories), dtype=object)
+    codes = index.get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
+    unlisted = (codes < 0) & ~isna
+    note = None
+    if unlisted.any():
+        if not spec.other:
+            example = values[unlisted].iloc[0]
+            raise ValueError(
+                f"column {spec.name!r} holds value {example!r} that its public categories do not list; "
+                f"add it to the categories or set other=True"
+            )
+        codes[unlisted] = spec.other_code
+        note = f"column {spec.name!r}: values not in the schema's category list were mapped to 'other'"
+    if isna.any():
+        if not spec.missing:
+            raise _missing_error(spec)
+        codes[isna] = spec.missing_code
+    return codes, note
+
+
+def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray, str | None]:
+    isna = series.isna().to_numpy()
+    edges = np.asarray(spec.bin_edges())
+    n_bins = edges.size - 1
+    codes = np.empty(series.size, dtype=np.int64)
+    note = None
+    if (~isna).any():
+        try:
+            x = numeric_values(series, spec.kind)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"column {spec.name!r} cannot be read as {spec.kind}: {err}; fix its values or its schema kind"
+            ) from None
+        lo, hi = spec.clip_range
+        if (x < lo).any() or (x > hi).any():
+            note = f"column {spec.name!r}: values outside the schema's bounds [{lo:g}, {hi:g}] were clipped to them"
+        x = np.clip(x, lo, hi)
+        codes[~isna] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
+    if isna.any():
+        if not spec.missing:
+            raise _missing_error(spec)
+        codes[isna] = spec.missing_code
+    return codes, note
+
+
+def decode(data: Dataset, schema: Schema, rng: np.random.Generator, refiner=None) -> pd.DataFrame:
+    """Map codes back to a DataFrame with the schema's dtypes.
+
+    A numeric bin decodes to a value inside the bin, chosen by ``refiner``
+    (default :class:`~dpquilt.diffusion_backend.uniform.UniformInBin`).
+    """
+    from ..diffusion_backend.uniform import UniformInBin
+
+    refiner = refiner or UniformInBin()
+    out = {}
+    for spec in schema.columns:
+        codes = np.asarray(data.columns[spec.name], dtype=np.int64)
+        if isinstance(spec, CategoricalColumn):
+            out[spec.name] = _decode_categorical(codes, spec)
+        else:
+            out[spec.name] = _decode_numeric(codes, spec, refiner, rng)
+    return pd.DataFrame(out, columns=list(schema.names))
+
+
+def _decode_categorical(codes: np.ndarray, spec: CategoricalColumn) -> pd.Series:
+    labels = list(spec.categories)
+    if spec.other:
+        labels.append(spec.other_label)
+    if spec.missing:
+        labels.append(None)
+    values = np.empty(len(labels), dtype=object)
+    values[:] = labels
+    series = pd.Series(values[codes], dtype=object)
+    return _as_dtype(series, spec.dtype)
+
+
+def _decode_numeric(codes: np.ndarray, spec: NumericColumn, refiner, rng: np.random.Generator) -> pd.Series:
+    edges = np.asarray(spec.bin_edges())
+    is_missing = codes == spec.missing_code if spec.missing else np.zeros(codes.size, dtype=bool)
+    x = np.full(codes.size, np.nan)
+    bins = codes[~is_missing]
+    x[~is_missing] = refiner.values_in_bins(spec, edges, bins, rng)
+    if spec.kind == "datetime":
+        series = pd.Series(pd.to_datetime(x, unit="s"))
+        return _as_dtype(series, spec.dtype)
+    series = pd.Series(x)
+    if spec.kind == "integer" and not is_missing.any():
+        series = series.astype(np.int64)
+    return _as_dtype(series, spec.dtype)
+
+
+def _as_dtype(series: pd.Series, dtype: str | None) -> pd.Series:
+    if dtype is None:
+        return series
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        if series.isna().any() and pd.api.types.is_integer_dtype(dtype):
+            return series.astype("Int64")  # missing codes in a numpy-int column: nullable ints
+        return series

@@ -1,0 +1,199 @@
+"""The one accountant: a budget in (epsilon, delta), a ledger, and a report.
+
+Every read of private data in dpquilt is a mechanism that declares its cost as
+approximate zero-concentrated DP ``(rho, delta_i)`` ([BS16] Definition 8.1) and spends
+it here. Costs compose additively: ``rho = sum rho_i``, ``delta_a = sum delta_i``.
+The guarantee of the whole ledger is ``(epsilon_from_rho(rho, delta - delta_a),
+delta)``-DP, by [CKS20] Corollary 13 applied to the pure-zCDP part. ``spend`` refuses
+any expenditure that would take this epsilon above the budget.
+
+The privacy unit is one row added to or removed from the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from .conversions import epsilon_from_rho, rho_from_epsilon_delta
+
+__all__ = ["Accountant", "BudgetExceededError", "Expenditure", "PrivacyReport"]
+
+_RELATIVE_SLACK = 1e-9  # floating-point slack when a plan spends exactly its budget
+
+
+class BudgetExceededError(ValueError):
+    """Raised when a mechanism asks for more budget than is left."""
+
+
+@dataclass(frozen=True)
+class Expenditure:
+    """One line of the ledger.
+
+    Parameters
+    ----------
+    what : str
+        What private fact was read, e.g. ``"marginal ('age', 'sex')"``.
+    mechanism : str
+        E.g. ``"discrete Gaussian"``, ``"exponential mechanism"``.
+    noise_scale : float
+        The mechanism's noise parameter (sigma of the Gaussian, Gumbel scale, ...).
+    rho : float
+        zCDP cost.
+    delta : float, default 0
+        The additive delta of approximate zCDP (non-zero only for mechanisms over
+        an unknown domain, such as thresholded category counts).
+    sensitivity : float, default 1
+        The declared sensitivity of the query under add/remove-one-row.
+    """
+
+    what: str
+    mechanism: str
+    noise_scale: float
+    rho: float
+    delta: float = 0.0
+    sensitivity: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.rho >= 0:
+            raise ValueError(f"Expenditure {self.what!r}: rho must be >= 0, got {self.rho!r}")
+        if not 0 <= self.delta < 1:
+            raise ValueError(f"Expenditure {self.what!r}: delta must lie in [0, 1), got {self.delta!r}")
+
+
+@dataclass(frozen=True)
+class PrivacyReport:
+    """What was spent: the budget, every expenditure, and the totals.
+
+    ``notes`` are facts for the data curator (for example that values were clipped
+    to public bounds); they are not differentially private and should be removed
+    before the report is published.
+    """
+
+    epsilon_budget: float
+    delta_budget: float
+    rho_spent: float
+    delta_spent_approx: float
+    epsilon_spent: float
+    secure: bool
+    expenditures: tuple[Expenditure, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def randomness(self) -> str:
+        if self.secure:
+            return "secure (OpenDP, cryptographically secure source)"
+        return "seeded: not for release"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["expenditures"] = [asdict(e) for e in self.expenditures]
+        out["notes"] = list(self.notes)
+        out["randomness"] = self.randomness
+        out["privacy_unit"] = "one row added or removed"
+        return out
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        lines = [
+            f"Privacy report: ({self.epsilon_spent:.4g}, {self.delta_budget:.3g})-DP spent of a "
+            f"({self.epsilon_budget:.4g}, {self.delta_budget:.3g}) budget; unit: one row added or removed",
+            f"randomness: {self.randomness}",
+            f"zCDP rho spent {self.rho_spent:.6g}; approximate-zCDP delta {self.delta_spent_approx:.3g}",
+            f"{'what':<44} {'mechanism':<28} {'noise':>10} {'rho':>11} {'delta':>9}",
+        ]
+        for e in self.expenditures:
+            lines.append(
+                f"{e.what[:44]:<44} {e.mechanism[:28]:<28} {e.noise_scale:>10.4g} {e.rho:>11.4g} {e.delta:>9.2g}"
+            )
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+@dataclass
+class Accountant:
+    """Budget ledger for one synthesis run.
+
+    Parameters
+    ----------
+    epsilon, delta : float
+        The total (epsilon, delta)-DP budget; ``epsilon > 0`` and ``0 < delta < 1``.
+    secure : bool, default True
+        Whether the noise comes from a secure source; a seeded run is reported as
+        "seeded: not for release".
+
+    Examples
+    --------
+    >>> acc = Accountant(epsilon=1.0, delta=1e-9)
+    >>> round(acc.rho_budget, 6)
+    0.014973
+    >>> acc.spend(Expenditure("count", "discrete Gaussian", 20.0, rho=0.00125))
+    >>> round(acc.remaining_rho(), 6)
+    0.013723
+    """
+
+    epsilon: float
+    delta: float
+    secure: bool = True
+    _ledger: list[Expenditure] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.epsilon, (int, float)) and self.epsilon > 0):
+            raise ValueError(f"epsilon must be > 0, got {self.epsilon!r}; pass a positive budget such as epsilon=1.0")
+        if not (isinstance(self.delta, (int, float)) and 0 < self.delta < 1):
+            raise ValueError(f"delta must lie in (0, 1), got {self.delta!r}; a common choice is delta=1e-9")
+
+    @property
+    def rho_budget(self) -> float:
+        """rho of the whole budget when no approximate-zCDP delta is spent."""
+        return rho_from_epsilon_delta(self.epsilon, self.delta)
+
+    @property
+    def ledger(self) -> tuple[Expenditure, ...]:
+        return tuple(self._ledger)
+
+    @property
+    def rho_spent(self) -> float:
+        return sum(e.rho for e in self._ledger)
+
+    @property
+    def delta_spent_approx(self) -> float:
+        return sum(e.delta for e in self._ledger)
+
+    def remaining_rho(self, extra_delta: float = 0.0) -> float:
+        """rho still available, after reserving ``extra_delta`` for an approximate mechanism."""
+        delta_left = self.delta - self.delta_spent_approx - extra_delta
+        if delta_left <= 0:
+            return 0.0
+        return max(0.0, rho_from_epsilon_delta(self.epsilon, delta_left) - self.rho_spent)
+
+    def epsilon_spent(self) -> float:
+        """epsilon of the ledger at the budget's delta ([CKS20] Corollary 13)."""
+        delta_left = self.delta - self.delta_spent_approx
+        return epsilon_from_rho(self.rho_spent, delta_left)
+
+    def spend(self, expenditure: Expenditure) -> None:
+        """Record an expenditure, or raise :class:`BudgetExceededError` if it does not fit."""
+        available = self.remaining_rho(extra_delta=expenditure.delta)
+        if expenditure.rho > available * (1 + _RELATIVE_SLACK) + 1e-15:
+            raise BudgetExceededError(
+                f"cannot spend rho={expenditure.rho:.6g} (delta={expenditure.delta:.3g}) on "
+                f"{expenditure.what!r}: only rho={available:.6g} is left of the ({self.epsilon}, {self.delta}) "
+                f"budget; raise epsilon or measure less"
+            )
+        self._ledger.append(expenditure)
+
+    def report(self, notes: tuple[str, ...] = ()) -> PrivacyReport:
+        """The ledger as a :class:`PrivacyReport`."""
+        return PrivacyReport(
+            epsilon_budget=float(self.epsilon),
+            delta_budget=float(self.delta),
+            rho_spent=self.rho_spent,
+            delta_spent_approx=self.delta_spent_approx,
+            epsilon_spent=self.epsilon_spent(),
+            secure=self.secure,
+            expenditures=self.ledger,
+            notes=tuple(notes),
+        )

@@ -1,0 +1,152 @@
+"""Conversions between zero-concentrated DP (zCDP) and (epsilon, delta)-DP.
+
+All functions are pure. The privacy unit everywhere in dpquilt is one row added or
+removed (unbounded neighbouring datasets).
+
+References
+----------
+.. [BS16] Bun and Steinke, "Concentrated Differential Privacy: Simplifications,
+   Extensions, and Lower Bounds", TCC 2016, arXiv:1605.02065.
+.. [CKS20] Canonne, Kamath and Steinke, "The Discrete Gaussian for Differential
+   Privacy", NeurIPS 2020, arXiv:2004.00010.
+.. [CR21] Cesar and Rogers, "Bounding, Concentrating, and Truncating: Unifying
+   Privacy Loss Composition for Data Analytics", ALT 2021, arXiv:2004.07223.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "delta_from_rho",
+    "epsilon_from_rho",
+    "rho_from_epsilon_delta",
+    "rho_of_gaussian",
+    "rho_of_exponential_mechanism",
+    "epsilon_of_exponential_mechanism",
+]
+
+_BISECTION_STEPS = 200
+
+
+def delta_from_rho(rho: float, epsilon: float) -> float:
+    """Smallest delta such that rho-zCDP implies (epsilon, delta)-DP.
+
+    Uses Corollary 13 of [CKS20]::
+
+        delta = min_{alpha > 1} exp((alpha - 1)(alpha rho - epsilon)
+                                    + alpha log(1 - 1/alpha)) / (alpha - 1)
+
+    The objective is minimised by bisection on its derivative in ``log`` form,
+    ``(2 alpha - 1) rho - epsilon + log(1 - 1/alpha) = 0``. Any alpha gives a valid
+    bound, so an inexact minimiser only makes delta larger (still sound).
+
+    Examples
+    --------
+    >>> round(delta_from_rho(0.5, 4.0), 8)
+    0.0001958
+    """
+    _check_nonneg("rho", rho)
+    _check_nonneg("epsilon", epsilon)
+    if rho == 0.0:
+        return 0.0
+    lo, hi = 1.0 + 1e-9, max(2.0, (epsilon + 1.0) / (2.0 * rho) + 2.0)
+    for _ in range(_BISECTION_STEPS):
+        alpha = 0.5 * (lo + hi)
+        derivative = (2.0 * alpha - 1.0) * rho - epsilon + math.log1p(-1.0 / alpha)
+        if derivative < 0:
+            lo = alpha
+        else:
+            hi = alpha
+    alpha = 0.5 * (lo + hi)
+    log_delta = (alpha - 1.0) * (alpha * rho - epsilon) + alpha * math.log1p(-1.0 / alpha)
+    log_delta -= math.log(alpha - 1.0)
+    return min(1.0, math.exp(min(log_delta, 0.0)))
+
+
+def epsilon_from_rho(rho: float, delta: float) -> float:
+    """Smallest epsilon such that rho-zCDP implies (epsilon, delta)-DP ([CKS20] Cor. 13).
+
+    Never larger than the classic bound ``rho + 2 sqrt(rho log(1/delta))`` of [BS16]
+    Proposition 1.3, which is used as the upper end of the bisection.
+
+    Examples
+    --------
+    >>> round(epsilon_from_rho(0.014973, 1e-9), 4)
+    1.0
+    """
+    _check_nonneg("rho", rho)
+    _check_delta(delta)
+    if rho == 0.0:
+        return 0.0
+    lo, hi = 0.0, rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if delta_from_rho(rho, mid) <= delta:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def rho_from_epsilon_delta(epsilon: float, delta: float) -> float:
+    """Largest rho such that rho-zCDP implies (epsilon, delta)-DP ([CKS20] Cor. 13).
+
+    Examples
+    --------
+    >>> round(rho_from_epsilon_delta(1.0, 1e-9), 6)
+    0.014973
+    """
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be > 0, got {epsilon!r}; pass a positive budget such as epsilon=1.0")
+    _check_delta(delta)
+    lo, hi = 0.0, epsilon + 1.0
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if delta_from_rho(mid, epsilon) <= delta:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def rho_of_gaussian(sigma: float, l2_sensitivity: float = 1.0) -> float:
+    """zCDP cost of (discrete) Gaussian noise: ``rho = Delta_2^2 / (2 sigma^2)``.
+
+    [BS16] Proposition 1.6 (continuous) and [CKS20] Theorem 4 (discrete).
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    return l2_sensitivity**2 / (2.0 * sigma**2)
+
+
+def epsilon_of_exponential_mechanism(scale: float, sensitivity: float) -> float:
+    """Pure-DP epsilon of the exponential mechanism / Gumbel report-noisy-max.
+
+    Selecting ``argmax_i q_i + Gumbel(scale)`` samples ``P(i) ~ exp(q_i / scale)``,
+    the exponential mechanism with ``epsilon = 2 Delta / scale`` for scores whose
+    sensitivity is ``Delta`` (McSherry and Talwar 2007).
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale!r}")
+    return 2.0 * sensitivity / scale
+
+
+def rho_of_exponential_mechanism(epsilon: float) -> float:
+    """zCDP cost of an epsilon-DP exponential mechanism: ``rho = epsilon^2 / 8``.
+
+    The exponential mechanism is epsilon-bounded-range, which implies
+    ``epsilon^2/8``-zCDP ([CR21] Lemma 3.2).
+    """
+    _check_nonneg("epsilon", epsilon)
+    return epsilon**2 / 8.0
+
+
+def _check_nonneg(name: str, value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+
+def _check_delta(delta: float) -> None:
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must lie in (0, 1), got {delta!r}; a common choice is delta=1e-9 or 1/n^2")

@@ -1,0 +1,181 @@
+"""The mechanisms: each declares its sensitivity and cost, spends, then draws noise.
+
+Every function here takes the :class:`~dpquilt.privacy.accountant.Accountant` and a
+:class:`~dpquilt.privacy.noise.NoiseSource`, records one ledger entry and returns the
+noisy answer. The cost of each is also exposed as a pure function so that plans
+can be made (and tested) without touching data.
+
+Sensitivities are for the add/remove-one-row neighbouring relation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+
+from .accountant import Accountant, Expenditure
+from .conversions import (
+    epsilon_of_exponential_mechanism,
+    rho_of_exponential_mechanism,
+    rho_of_gaussian,
+)
+from .noise import NoiseSource
+
+__all__ = [
+    "COUNT_SENSITIVITY",
+    "sigma_for_rho",
+    "gaussian_counts",
+    "exponential_mechanism",
+    "exponential_mechanism_epsilon_for_rho",
+    "private_quantile",
+    "discrete_gaussian_tail",
+    "threshold_for_delta",
+    "thresholded_counts",
+]
+
+#: L2 (and L1) sensitivity of a histogram of one table's rows: adding or removing a
+#: row changes exactly one cell by one.
+COUNT_SENSITIVITY = 1.0
+
+
+def sigma_for_rho(rho: float, l2_sensitivity: float = COUNT_SENSITIVITY) -> float:
+    """Noise scale of the Gaussian mechanism with cost ``rho``: ``sigma = Delta / sqrt(2 rho)``."""
+    if not rho > 0:
+        raise ValueError(f"rho must be > 0 to size Gaussian noise, got {rho!r}")
+    return l2_sensitivity / math.sqrt(2.0 * rho)
+
+
+def gaussian_counts(
+    counts: np.ndarray,
+    sigma: float,
+    what: str,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> np.ndarray:
+    """Release a histogram with discrete Gaussian noise ([CKS20] Theorem 4).
+
+    Sensitivity: :data:`COUNT_SENSITIVITY` (one row moves one cell by one), so the
+    cost is ``rho = 1 / (2 sigma^2)``.
+    """
+    accountant.spend(
+        Expenditure(what, "discrete Gaussian", float(sigma), rho_of_gaussian(sigma, COUNT_SENSITIVITY))
+    )
+    return noise.discrete_gaussian(np.asarray(counts, dtype=np.int64), sigma)
+
+
+def exponential_mechanism_epsilon_for_rho(rho: float) -> float:
+    """The epsilon of an exponential mechanism whose zCDP cost is ``rho`` (``sqrt(8 rho)``)."""
+    return math.sqrt(8.0 * rho)
+
+
+def exponential_mechanism(
+    scores: np.ndarray,
+    sensitivity: float,
+    epsilon: float,
+    what: str,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> int:
+    """Select an index with probability proportional to ``exp(epsilon q_i / (2 Delta))``.
+
+    McSherry and Talwar (2007), implemented as Gumbel report-noisy-max with scale
+    ``2 Delta / epsilon``; ``epsilon``-DP and ``epsilon^2/8``-zCDP ([CR21] Lemma 3.2).
+    ``sensitivity`` is the declared bound on how much any score moves when one row
+    is added or removed.
+    """
+    if not sensitivity > 0:
+        raise ValueError(f"sensitivity must be > 0, got {sensitivity!r}")
+    scale = 2.0 * sensitivity / epsilon
+    assert math.isclose(epsilon_of_exponential_mechanism(scale, sensitivity), epsilon)
+    accountant.spend(
+        Expenditure(
+            what, "exponential mechanism", scale, rho_of_exponential_mechanism(epsilon), sensitivity=sensitivity
+        )
+    )
+    return noise.gumbel_argmax(np.asarray(scores, dtype=np.float64), scale)
+
+
+def quantile_scores(sorted_values: np.ndarray, candidates: np.ndarray, alpha: float) -> np.ndarray:
+    """Utility of each candidate as the alpha-quantile: ``-| #{x < c} - alpha n |`` (Smith 2011).
+
+    Adding or removing one row moves ``#{x < c}`` by at most 1 and ``alpha n`` by
+    ``alpha``, in opposite-or-same directions, so the score's sensitivity is
+    ``max(alpha, 1 - alpha) <= 1``.
+    """
+    below = np.searchsorted(sorted_values, candidates, side="left")
+    return -np.abs(below - alpha * sorted_values.size)
+
+
+def private_quantile(
+    values: np.ndarray,
+    candidates: np.ndarray,
+    alpha: float,
+    epsilon: float,
+    what: str,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> float:
+    """An epsilon-DP alpha-quantile chosen among data-independent ``candidates``.
+
+    Exponential mechanism with the utility of :func:`quantile_scores`
+    (Smith 2011, "Privacy-preserving statistical estimation with optimal
+    convergence rates"); sensitivity 1.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    candidates = np.asarray(candidates, dtype=np.float64)
+    scores = quantile_scores(np.sort(np.asarray(values, dtype=np.float64)), candidates, alpha)
+    return float(candidates[exponential_mechanism(scores, 1.0, epsilon, what, accountant, noise)])
+
+
+def discrete_gaussian_tail(sigma: float, k: int) -> float:
+    """``P[Z >= k]`` for ``Z ~ N_Z(0, sigma^2)``, summed exactly over a wide support."""
+    width = int(math.ceil(40 * sigma)) + 50
+    support = np.arange(-width, width + 1, dtype=np.float64)
+    log_w = -(support**2) / (2.0 * sigma**2)
+    w = np.exp(log_w - log_w.max())
+    return float(w[support >= k].sum() / w.sum())
+
+
+def threshold_for_delta(sigma: float, delta: float) -> int:
+    """Smallest integer threshold ``T`` with ``P[1 + Z >= T] <= delta``.
+
+    A category present in only one of two neighbouring tables has true count 1;
+    releasing it only when its noisy count reaches ``T`` fails with probability
+    ``P[Z >= T - 1]``, the delta of the thresholded histogram.
+    """
+    t = 1 + int(math.ceil(sigma))
+    while discrete_gaussian_tail(sigma, t - 1) > delta:
+        t += 1 + int(sigma // 4)
+    while t > 2 and discrete_gaussian_tail(sigma, t - 2) <= delta:
+        t -= 1
+    return t
+
+
+def thresholded_counts(
+    counts: Mapping[Hashable, int],
+    sigma: float,
+    delta: float,
+    what: str,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> dict[Hashable, int]:
+    """Release the keys (and noisy counts) whose noisy count reaches a threshold.
+
+    The stability histogram over an unknown domain (Korolova et al. 2009; with
+    Gaussian noise, Rogers 2023, arXiv:2309.09170): each present key gets discrete
+    Gaussian noise; keys under ``T = threshold_for_delta(sigma, delta)`` are dropped.
+    Keys absent from the data are never released. One row touches one key, so the
+    mechanism is ``(1 / (2 sigma^2), delta)``-approximate zCDP.
+    """
+    threshold = threshold_for_delta(sigma, delta)
+    accountant.spend(
+        Expenditure(
+            what, f"thresholded discrete Gaussian (T={threshold})", float(sigma), rho_of_gaussian(sigma), delta
+        )
+    )
+    keys = list(counts)
+    noisy = noise.discrete_gaussian(np.array([counts[k] for k in keys], dtype=np.int64), sigma)
+    return {k: int(c) for k, c in zip(keys, noisy) if c >= threshold}

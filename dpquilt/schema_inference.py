@@ -1,0 +1,177 @@
+"""Learn the facts a schema lacks from the data, with DP, paid for by the accountant.
+
+* Numeric bounds: a noisy histogram over data-independent, log-spaced bands
+  (:func:`band_edges`); the bounds are the outer edges of the lowest and the highest
+  band whose noisy count reaches ``BAND_THRESHOLD_SIGMAS`` standard deviations.
+  One row falls in one band, so the histogram has L2 sensitivity 1 and one Gaussian
+  measurement learns both bounds of a column. Bins are then equal-width between the
+  bounds, a function of the DP output only. (The idea is that of a DP bounds search
+  over exponentially growing bands, as in OpenDP's ``exponential_bounds_search``,
+  done here with one histogram.)
+* Category lists: the stability histogram (thresholded discrete Gaussian counts);
+  values under the threshold go to the column's ``other`` code.
+
+Each learned fact is one ledger entry. The budget for this step is the ``rho`` and
+``delta`` the caller passes (the synthesizer's ``schema_share``), split evenly over
+the facts to learn (delta only over category lists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .column_types import spec_for_series
+from .privacy.accountant import Accountant
+from .privacy.mechanisms import gaussian_counts, sigma_for_rho, thresholded_counts
+from .privacy.noise import NoiseSource
+from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema
+
+__all__ = ["BAND_THRESHOLD_SIGMAS", "band_edges", "facts_to_learn", "learn_schema", "merge_specs", "numeric_values"]
+
+#: A band counts as occupied when its noisy count reaches this many sigmas (with
+#: ~100 bands, the largest pure-noise count is about 3 sigma).
+BAND_THRESHOLD_SIGMAS = 4.0
+
+_MANTISSAS = (1.0, 2.0, 5.0)
+_FLOAT_DECADES = range(-4, 13)
+
+
+def band_edges(kind: str, lower: float | None = None, upper: float | None = None) -> np.ndarray:
+    """Data-independent band edges for learning a column's bounds.
+
+    Floats: ``0`` and ``+-m 10^k`` for ``m`` in (1, 2, 5) and ``k`` in -4..12.
+    Integers: the same with ``k >= 0``. Datetimes: 1 January of every year from
+    1900 to 2101, in seconds since 1970. A public half-bound replaces the edges
+    beyond it.
+
+    Examples
+    --------
+    >>> e = band_edges("integer", lower=0)
+    >>> float(e[0]), float(e[1]), float(e[2]), float(e[3])
+    (0.0, 1.0, 2.0, 5.0)
+    """
+    if kind == "datetime":
+        years = pd.date_range("1900-01-01", "2101-01-01", freq="YS")
+        edges = ((years - pd.Timestamp(0)).total_seconds()).to_numpy(dtype=np.float64)
+    else:
+        decades = range(0, 13) if kind == "integer" else _FLOAT_DECADES
+        pos = np.array([m * 10.0**k for k in decades for m in _MANTISSAS])
+        edges = np.unique(np.concatenate([-pos, [0.0], pos]))
+    if lower is not None:
+        edges = np.unique(np.concatenate([[lower], edges[edges > lower]]))
+    if upper is not None:
+        edges = np.unique(np.concatenate([edges[edges < upper], [upper]]))
+    return edges
+
+
+def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
+    """The non-missing values of a numeric column as float64 (datetimes in epoch seconds)."""
+    s = series.dropna()
+    if kind == "datetime":
+        s = pd.to_datetime(s)
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return ((s - pd.Timestamp(0)).dt.total_seconds()).to_numpy(dtype=np.float64)
+    return s.to_numpy(dtype=np.float64)
+
+
+def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
+    """One spec per column of ``df``: the user's where given (dtype filled in), else from the dtype."""
+    hint = hint or Schema()
+    unknown = [n for n in hint.names if n not in df.columns]
+    if unknown:
+        raise ValueError(
+            f"the schema describes column(s) {unknown} that the data does not have; "
+            f"remove them from the schema or check the column names"
+        )
+    specs: list[ColumnSpec] = []
+    for name in df.columns:
+        guessed = spec_for_series(df[name]) if (name not in hint or hint[name].dtype is None) else None
+        if name in hint:
+            spec = hint[name]
+            if spec.dtype is None:
+                spec = replace(spec, dtype=guessed.dtype)
+        else:
+            spec = guessed
+        specs.append(spec)
+    return Schema(tuple(specs))
+
+
+def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
+    """The (column, fact) pairs to learn with DP: 'categories' or 'bounds'."""
+    todo = []
+    for c in schema.columns:
+        if isinstance(c, CategoricalColumn):
+            if c.categories is None:
+                todo.append((c.name, "categories"))
+        elif not c.complete:
+            todo.append((c.name, "bounds"))
+    return todo
+
+
+def learn_schema(
+    df: pd.DataFrame,
+    schema: Schema,
+    rho: float,
+    delta: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> Schema:
+    """Complete ``schema`` by learning its missing facts from ``df`` with DP.
+
+    ``rho`` and ``delta`` are this step's budget, split evenly over the facts (delta
+    only over category lists). Returns the complete schema; each fact learned is
+    one entry in ``accountant``'s ledger.
+    """
+    todo = facts_to_learn(schema)
+    if not todo:
+        return schema
+    if rho <= 0:
+        cols = sorted({c for c, _ in todo})
+        raise ValueError(
+            f"schema_share=0 leaves no budget to learn the facts of column(s) {cols}; "
+            f"pass them as public facts (schema=...) or set schema_share > 0"
+        )
+    sigma = sigma_for_rho(rho / len(todo))
+    n_lists = sum(1 for _, f in todo if f == "categories")
+    delta_each = delta / n_lists if n_lists else 0.0
+    for name, fact in todo:
+        spec = schema[name]
+        if fact == "categories":
+            spec = _learn_categories(df[name], spec, sigma, delta_each, accountant, noise)
+        else:
+            spec = _learn_bounds(df[name], spec, sigma, accountant, noise)
+        schema = schema.replace_column(spec)
+    return schema
+
+
+def _learn_categories(
+    series: pd.Series, spec: CategoricalColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
+) -> CategoricalColumn:
+    counts = series.value_counts(dropna=True)
+    kept = thresholded_counts(
+        dict(zip(counts.index, counts.to_numpy())), sigma, delta, f"categories of {spec.name!r}", accountant, noise
+    )
+    categories = tuple(sorted(kept, key=lambda v: (type(v).__name__, v)))
+    return replace(spec, categories=categories, other=True)
+
+
+def _learn_bounds(
+    series: pd.Series, spec: NumericColumn, sigma: float, accountant: Accountant, noise: NoiseSource
+) -> NumericColumn:
+    edges = band_edges(spec.kind, lower=spec.lower, upper=spec.upper)
+    x = numeric_values(series, spec.kind)
+    band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    counts = np.bincount(band, minlength=edges.size - 1)
+    noisy = gaussian_counts(counts, sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
+    occupied = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
+    if occupied.size == 0:
+        occupied = np.array([int(np.argmax(noisy))])
+    lower = spec.lower if spec.lower is not None else float(edges[occupied[0]])
+    upper = spec.upper if spec.upper is not None else float(edges[occupied[-1] + 1])
+    if spec.kind == "integer":
+        upper = upper - 1.0 if spec.upper is None else upper  # band [a, b) holds integers up to b - 1
+    return replace(spec, lower=lower, upper=max(upper, lower))
