@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     "epsilon_of_exponential_mechanism",
 ]
 
-_BISECTION_STEPS = 200
+_BISECTION_STEPS = 100
 
 
 def delta_from_rho(rho: float, epsilon: float) -> float:
@@ -64,6 +65,7 @@ def delta_from_rho(rho: float, epsilon: float) -> float:
     return min(1.0, math.exp(min(log_delta, 0.0)))
 
 
+@functools.lru_cache(maxsize=4096)
 def epsilon_from_rho(rho: float, delta: float) -> float:
     """Smallest epsilon such that rho-zCDP implies (epsilon, delta)-DP ([CKS20] Cor. 13).
 
@@ -89,6 +91,7 @@ def epsilon_from_rho(rho: float, delta: float) -> float:
     return hi
 
 
+@functools.lru_cache(maxsize=4096)
 def rho_from_epsilon_delta(epsilon: float, delta: float) -> float:
     """Largest rho such that rho-zCDP implies (epsilon, delta)-DP ([CKS20] Cor. 13).
 

@@ -71,7 +71,7 @@ class SecureNoise:
         meas = dp.m.make_noisy_max(
             dp.vector_domain(dp.atom_domain(T=float, nan=False)),
             dp.linf_distance(T=float),
-            dp.max_divergence(),
+            dp.zero_concentrated_divergence(),  # Gumbel noise; under max_divergence OpenDP uses exponential noise
             scale=float(scale),
         )
         return int(meas(np.asarray(scores, dtype=np.float64).tolist()))
