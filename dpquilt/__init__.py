@@ -4,7 +4,7 @@
 >>> syn = dq.MarginalSynthesizer(epsilon=1.0, delta=1e-9, method="mst")  # doctest: +SKIP
 """
 
-from . import evaluation
+from . import evaluation, graphical
 from .datasets import load
 from .privacy import Accountant, PrivacyReport
 from .schema import CategoricalColumn, NumericColumn, Schema

@@ -89,13 +89,12 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
         )
     specs: list[ColumnSpec] = []
     for name in df.columns:
-        guessed = spec_for_series(df[name]) if (name not in hint or hint[name].dtype is None) else None
         if name in hint:
             spec = hint[name]
             if spec.dtype is None:
-                spec = replace(spec, dtype=guessed.dtype)
+                spec = replace(spec, dtype=str(df[name].dtype))
         else:
-            spec = guessed
+            spec = spec_for_series(df[name])
         specs.append(spec)
     return Schema(tuple(specs))
 

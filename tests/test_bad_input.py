@@ -1,0 +1,143 @@
+"""Bad input gets a one-line error naming the column or value and the fix; nothing is lost."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dpquilt as dq
+from dpquilt.privacy.accountant import Accountant
+from tests.conftest import FAST
+
+
+def synth(**kw):
+    kw.setdefault("random_state", 0)
+    kw.setdefault("verbose", False)
+    kw.setdefault("estimation", FAST)
+    return dq.MarginalSynthesizer(**kw)
+
+
+def one_line(err: pytest.ExceptionInfo) -> str:
+    msg = str(err.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_empty_frame():
+    with pytest.raises(ValueError, match="the DataFrame has no rows; pass a table with at least one row") as e:
+        synth().fit(pd.DataFrame({"a": pd.Series([], dtype=float)}))
+    one_line(e)
+    with pytest.raises(ValueError, match="the DataFrame has no columns"):
+        synth().fit(pd.DataFrame())
+
+
+def test_not_a_frame():
+    with pytest.raises(TypeError, match=r"expected a pandas DataFrame, got list; wrap your data in pd.DataFrame"):
+        synth().fit([1, 2, 3])
+
+
+def test_all_missing_column():
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3})
+    with pytest.raises(ValueError, match=r"column 'b' is entirely missing; drop it or describe it with a public schema"):
+        synth().fit(df)
+
+
+def test_all_missing_column_with_public_schema_is_fine():
+    df = pd.DataFrame({"a": ["x", "y"] * 20, "b": [np.nan] * 40})
+    schema = {"a": {"categories": ["x", "y"]}, "b": {"kind": "float", "lower": 0, "upper": 1}}
+    out = synth(schema=schema).fit(df).sample(5)
+    assert list(out.columns) == ["a", "b"]
+
+
+def test_mixed_types_column():
+    df = pd.DataFrame({"a": ["x", 1, "y", 2.5]})
+    with pytest.raises(ValueError, match=r"column 'a' mixes types \['float', 'int', 'str'\]; cast it to one type") as e:
+        synth().fit(df)
+    assert "astype(str)" in one_line(e)
+
+
+def test_unknown_dtype():
+    df = pd.DataFrame({"z": np.array([1 + 2j, 3 + 4j])})
+    with pytest.raises(ValueError, match=r"column 'z' has dtype complex128 which dpquilt cannot encode"):
+        synth().fit(df)
+    df = pd.DataFrame({"t": pd.to_timedelta([1, 2], unit="s")})
+    with pytest.raises(ValueError, match=r"column 't' has dtype timedelta64\[\w+\] which dpquilt cannot encode"):
+        synth().fit(df)
+
+
+@pytest.mark.parametrize("eps", [0, -1.0])
+def test_bad_epsilon(eps):
+    with pytest.raises(ValueError, match=f"epsilon must be > 0, got {eps}"):
+        synth(epsilon=eps).fit(pd.DataFrame({"a": [1, 2]}))
+
+
+@pytest.mark.parametrize("delta", [0, 1, 2.0])
+def test_bad_delta(delta):
+    with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\)"):
+        synth(delta=delta).fit(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_public_bound_violated_is_clipped_and_reported():
+    df = pd.DataFrame({"x": np.r_[np.linspace(0, 10, 99), 1e6], "c": ["a", "b"] * 50})
+    syn = synth(schema={"x": {"lower": 0, "upper": 10, "bins": 5}, "c": {"categories": ["a", "b"]}}).fit(df)
+    notes = syn.privacy_report().notes
+    assert notes == ("column 'x': values outside the schema's bounds [0, 10] were clipped to them",)
+    out = syn.sample(500, random_state=0)
+    assert out["x"].dropna().between(0, 10).all()
+
+
+def test_unlisted_category_goes_to_other():
+    df = pd.DataFrame({"c": ["a", "b", "zzz"] * 30})
+    syn = synth(schema={"c": {"categories": ["a", "b"]}}).fit(df)
+    assert "column 'c': values not in the schema's category list were mapped to 'other'" in syn.privacy_report().notes
+    assert set(syn.sample(2000, random_state=1)["c"].dropna()) <= {"a", "b", "__other__"}
+
+
+def test_unlisted_code_without_other_names_the_value():
+    df = pd.DataFrame({"a": [0, 1, 7]})
+    with pytest.raises(ValueError, match=r"column 'a' holds value 7 that its public categories do not list; add it"):
+        synth(schema=dq.Schema.from_domain({"a": 2})).fit(df)
+
+
+def test_missing_without_missing_code():
+    df = pd.DataFrame({"a": [0.0, np.nan, 1.0]})
+    with pytest.raises(ValueError, match=r"column 'a' has missing values but its schema has no missing code; set missing=True"):
+        synth(schema={"a": {"lower": 0, "upper": 1, "missing": False}}).fit(df)
+
+
+def test_sample_before_fit():
+    with pytest.raises(dq.NotFittedError, match=r"not fitted yet; call fit\(df\) before sample\(\)"):
+        synth().sample(3)
+    with pytest.raises(dq.NotFittedError, match=r"before privacy_report\(\)"):
+        synth().privacy_report()
+
+
+@pytest.mark.parametrize("share", [1.0, 1.5, -0.1])
+def test_share_leaving_nothing_for_measurement(share):
+    with pytest.raises(ValueError, match=rf"schema_share={share} leaves nothing for measuring marginals; pass a share in \[0, 1\)"):
+        synth(schema_share=share).fit(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_zero_schema_share_with_facts_to_learn():
+    with pytest.raises(ValueError, match=r"schema_share=0 leaves no budget to learn the facts of column\(s\) \['a'\]"):
+        synth(schema_share=0.0).fit(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match=r"method='magic' is not available; choose one of \['mst'\]"):
+        synth(method="magic").fit(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_schema_column_not_in_data():
+    with pytest.raises(ValueError, match=r"the schema describes column\(s\) \['b'\] that the data does not have"):
+        synth(schema={"b": {"categories": [1]}}).fit(pd.DataFrame({"a": [1, 2]}))
+
+
+def test_budget_overspend_is_refused_before_noise_is_drawn():
+    acc = Accountant(1.0, 1e-9)
+    from dpquilt.privacy.accountant import BudgetExceededError
+    from dpquilt.privacy.mechanisms import gaussian_counts
+    from dpquilt.privacy.noise import SeededNoise
+
+    with pytest.raises(BudgetExceededError):
+        gaussian_counts(np.array([1, 2]), 0.001, "too much", acc, SeededNoise(np.random.default_rng(0)))
+    assert acc.ledger == ()

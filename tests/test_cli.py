@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpquilt.cli import main, report_path_for
+
+
+@pytest.mark.parametrize("suffix_in,suffix_out", [(".csv", ".csv"), (".parquet", ".parquet")])
+def test_synth_writes_output_and_report(tmp_path, suffix_in, suffix_out):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 200), "b": rng.normal(size=200)})
+    src = tmp_path / f"in{suffix_in}"
+    df.to_csv(src, index=False) if suffix_in == ".csv" else df.to_parquet(src)
+    out = tmp_path / f"synth{suffix_out}"
+    rc = main(["synth", str(src), "--epsilon", "2", "--delta", "1e-9", "--method", "mst",
+               "--out", str(out), "--seed", "0", "--iters", "100", "--rows", "50", "--quiet"])
+    assert rc == 0
+    res = pd.read_csv(out) if suffix_out == ".csv" else pd.read_parquet(out)
+    assert list(res.columns) == ["a", "b"] and len(res) == 50
+    report = json.loads(report_path_for(out).read_text())
+    assert report_path_for(out).name == "synth.privacy.json"
+    assert report["epsilon_spent"] <= 2.0 * (1 + 1e-9)
+    assert report["randomness"] == "seeded: not for release"
+    assert any(e["what"].startswith("marginal") for e in report["expenditures"])
+
+
+def test_synth_bad_input_is_one_line_error(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"a": [1, 2]}).to_csv(src, index=False)
+    rc = main(["synth", str(src), "--epsilon", "0", "--out", str(tmp_path / "o.csv"), "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "dpquilt: error: epsilon must be > 0, got 0.0; pass a positive budget such as epsilon=1.0"
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 2
+    assert "no such file" in capsys.readouterr().err
