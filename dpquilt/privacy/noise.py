@@ -14,7 +14,7 @@ Costs are never computed here: see :mod:`dpquilt.privacy.mechanisms`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,20 +38,13 @@ class NoiseSource(Protocol):
     def gumbel_argmax(self, scores: np.ndarray, scale: float) -> int:
         """Return ``argmax_i scores_i + Gumbel(0, scale)`` (report noisy max)."""
 
-    def uniform(self, size: int) -> np.ndarray:
-        """Uniform [0, 1) draws for post-processing (sampling synthetic rows)."""
-
 
 @dataclass(frozen=True)
 class SecureNoise:
     """OpenDP samplers: exact discrete Gaussian [CKS20] and Gumbel noisy max.
 
     Both draw from OpenDP's cryptographically secure generator and refuse seeds.
-    ``uniform`` (used only for post-processing) comes from a numpy generator seeded
-    by the operating system's entropy.
     """
-
-    _post: np.random.Generator = field(default_factory=lambda: np.random.default_rng(), repr=False)
 
     @property
     def secure(self) -> bool:
@@ -75,9 +68,6 @@ class SecureNoise:
             scale=float(scale),
         )
         return int(meas(np.asarray(scores, dtype=np.float64).tolist()))
-
-    def uniform(self, size: int) -> np.ndarray:
-        return self._post.random(size)
 
 
 @dataclass(frozen=True)
@@ -117,9 +107,6 @@ class SeededNoise:
     def gumbel_argmax(self, scores: np.ndarray, scale: float) -> int:
         scores = np.asarray(scores, dtype=np.float64)
         return int(np.argmax(scores + self.rng.gumbel(0.0, scale, scores.shape)))
-
-    def uniform(self, size: int) -> np.ndarray:
-        return self.rng.random(size)
 
 
 def make_noise_source(random_state: RandomState) -> NoiseSource:
