@@ -78,3 +78,45 @@ def test_mst_beats_independent_columns_on_3way_error():
     err_mst = dq.evaluation.workload_error(df, out, schema, k=3)
     err_ind = dq.evaluation.workload_error(df, independent, schema, k=3)
     assert err_mst < 0.8 * err_ind, (err_mst, err_ind)
+
+
+def test_stratified_uniforms_are_uniform_and_stratified(rng):
+    from dpquilt.graphical.sampling import stratified_uniforms
+
+    group = rng.integers(0, 4, 20_000)
+    u = stratified_uniforms(group, rng)
+    assert u.min() >= 0 and u.max() < 1
+    for g in range(4):
+        ug = np.sort(u[group == g])
+        m = ug.size
+        # exactly one draw in each stratum [r/m, (r+1)/m)
+        assert np.array_equal(np.floor(ug * m).astype(int), np.arange(m))
+
+
+def test_stratified_sampling_keeps_1way_counts_within_one(rng):
+    domain = {"a": 7, "b": 5}
+    probs = rng.dirichlet(np.ones(35)).reshape(7, 5) * 1000
+    model = estimate(domain, [Measurement(("a", "b"), probs.ravel(), 0.5)], EstimationOptions(iters=500))
+    n = 1304
+    synth = sample_codes(model, n, np.random.default_rng(4))
+    root = model.clique_marginals()[1][-1]  # drawn first: one group holding every row
+    expected = model.project((root,)) / model.total * n
+    assert np.all(np.abs(count(synth, (root,)) - expected) <= 1.0 + 1e-6)
+    # the other column is stratified within each parent group: off by at most one per group
+    other = "b" if root == "a" else "a"
+    expected = model.project((other,)) / model.total * n
+    assert np.all(np.abs(count(synth, (other,)) - expected) <= domain[root] + 1e-6)
+
+
+@pytest.mark.parametrize("method", ["stratified", "iid"])
+def test_both_methods_add_no_correlation(method):
+    domain = {"a": 3, "b": 4, "c": 5}
+    r = np.random.default_rng(8)
+    measurements = [Measurement((c,), r.dirichlet(np.ones(k)) * 5000, 1.0) for c, k in domain.items()]
+    model = estimate(domain, measurements, EstimationOptions(iters=200))
+    synth = sample_codes(model, 30_000, np.random.default_rng(1), method=method)
+    n = synth.n_rows
+    for a, b in [("a", "b"), ("b", "c"), ("a", "c")]:
+        joint = count(synth, (a, b)) / n
+        product = np.outer(count(synth, (a,)) / n, count(synth, (b,)) / n)
+        assert 0.5 * np.abs(joint - product).sum() < 0.02
