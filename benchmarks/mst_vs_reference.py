@@ -6,6 +6,12 @@ sample), the time ratio, and the 1/2/3-way workload error (mean total variation 
 all k-way marginals, as in the AIM paper), each a mean over seeds with its standard
 error.
 
+Every run is a fresh Python process (timed from inside, after imports): JAX keeps
+every compiled program for the life of a process, and at about 100 memory maps per
+program a long sweep in one process ends in "LLVM compilation error: Cannot
+allocate memory" (the kernel's limit is 65,530 maps). Fresh processes also keep
+either side from profiting from the other's compilation cache.
+
     python benchmarks/mst_vs_reference.py                      # all tables, eps 0.1 1 10, 3 seeds
     python benchmarks/mst_vs_reference.py --tables titanic --epsilons 1 --seeds 1
 """
@@ -15,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -73,33 +81,46 @@ def mean_se(values: list[float]) -> str:
     return f"{v.mean():.4f}±{se:.4f}"
 
 
+def run_one(table: str, eps: float, seed: int, method: str) -> dict:
+    """Run one (table, epsilon, seed, method) in this process; return seconds and 1/2/3-way errors."""
+    df, domain = load(table)
+    real = Dataset({c: df[c].to_numpy() for c in domain}, domain)
+    elapsed, synth = (run_ours if method == "ours" else run_reference)(df, domain, eps, seed)
+    return {"table": table, "eps": eps, "seed": seed, "method": method, "seconds": elapsed, "err": errors(real, synth)}
+
+
+def run_in_subprocess(table: str, eps: float, seed: int, method: str) -> dict:
+    cmd = [sys.executable, __file__, "--one", table, str(eps), str(seed), method]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tables", nargs="+", default=["titanic", "nltcs", "adult", "salary"])
     p.add_argument("--epsilons", nargs="+", type=float, default=[0.1, 1.0, 10.0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    p.add_argument("--one", nargs=4, metavar=("TABLE", "EPS", "SEED", "METHOD"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.one:
+        table, eps, seed, method = args.one
+        print(json.dumps(run_one(table, float(eps), int(seed), method)))
+        return
 
     print(f"# MST: dpquilt vs reference ({date.today()}, {platform.processor() or platform.machine()}, "
-          f"{len(__import__('os').sched_getaffinity(0))} cores), delta=1e-9, mean±SE over {args.seeds} seeds")
+          f"{len(os.sched_getaffinity(0))} cores), delta=1e-9, mean±SE over {args.seeds} seeds")
     print("| table | eps | ours s | ref s | ref/ours | ours 1-way | ref 1-way | ours 2-way | ref 2-way | ours 3-way | ref 3-way |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     raw = []
     for table in args.tables:
-        df, domain = load(table)
-        real = Dataset({c: df[c].to_numpy() for c in domain}, domain)
         for eps in args.epsilons:
             rows = {"ours": [], "ref": []}
             for seed in range(args.seeds):
-                order = [("ours", run_ours), ("ref", run_reference)]
-                if seed % 2:
-                    order.reverse()  # neither side always runs first (JIT warm-up, caches)
-                for name, fn in order:
-                    elapsed, synth = fn(df, domain, eps, seed)
-                    rows[name].append([elapsed, *errors(real, synth)])
-                    raw.append({"table": table, "eps": eps, "seed": seed, "method": name,
-                                "seconds": elapsed, "err": rows[name][-1][1:]})
+                for method in ("ours", "ref"):
+                    result = run_in_subprocess(table, eps, seed, method)
+                    rows[method].append([result["seconds"], *result["err"]])
+                    raw.append(result)
             ours, ref = np.array(rows["ours"]), np.array(rows["ref"])
             cells = [table, f"{eps:g}", f"{ours[:, 0].mean():.1f}", f"{ref[:, 0].mean():.1f}",
                      f"{ref[:, 0].mean() / ours[:, 0].mean():.2f}x"]

@@ -81,14 +81,8 @@ def epsilon_from_rho(rho: float, delta: float) -> float:
     _check_delta(delta)
     if rho == 0.0:
         return 0.0
-    lo, hi = 0.0, rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        if delta_from_rho(rho, mid) <= delta:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    classic = rho + 2.0 * math.sqrt(rho * math.log(1.0 / delta))
+    return _bisect(lambda eps: delta_from_rho(rho, eps) <= delta, 0.0, classic, want="smallest")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -103,14 +97,22 @@ def rho_from_epsilon_delta(epsilon: float, delta: float) -> float:
     if not epsilon > 0:
         raise ValueError(f"epsilon must be > 0, got {epsilon!r}; pass a positive budget such as epsilon=1.0")
     _check_delta(delta)
-    lo, hi = 0.0, epsilon + 1.0
+    return _bisect(lambda rho: delta_from_rho(rho, epsilon) <= delta, 0.0, epsilon + 1.0, want="largest")
+
+
+def _bisect(ok, lo: float, hi: float, want: str) -> float:
+    """The smallest (or largest) x in [lo, hi] with ``ok(x)``, for monotone ``ok``.
+
+    Returns the end of the final bracket on the safe side, so the answer always
+    satisfies ``ok`` (or is the bracket's end when nothing does).
+    """
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        if delta_from_rho(mid, epsilon) <= delta:
-            lo = mid
-        else:
+        if ok(mid) == (want == "smallest"):
             hi = mid
-    return lo
+        else:
+            lo = mid
+    return hi if want == "smallest" else lo
 
 
 def rho_of_gaussian(sigma: float, l2_sensitivity: float = 1.0) -> float:
