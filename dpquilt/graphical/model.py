@@ -16,6 +16,7 @@ All estimation options live in :class:`EstimationOptions`, so later speed work
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
+from .junction import JunctionTree, build_junction_tree, calibrate, project
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "noisy_total"]
 
@@ -82,27 +84,21 @@ class GraphicalModel:
     def cliques(self) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(c) for c in self._mrf.cliques)
 
+    @functools.cached_property
+    def tree(self) -> JunctionTree:
+        """Junction tree of the model's cliques."""
+        return build_junction_tree(self.domain, self.cliques)
+
+    @functools.cached_property
+    def node_marginals(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Calibrated marginals (counts) of every junction-tree node, computed in numpy."""
+        factors = [self._mrf.potentials[c] for c in self._mrf.cliques]
+        potentials = {tuple(f.domain.attributes): np.asarray(f.values, dtype=np.float64) for f in factors}
+        return calibrate(self.tree, self.domain, potentials, self.total)
+
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
-        cols = tuple(cols)
-        with _precision(self._options):
-            factor = self._mrf.project(cols)
-            return np.asarray(factor.datavector(flatten=False), dtype=np.float64)
-
-    def clique_marginals(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], dict]:
-        """Junction-tree cliques, elimination order and their marginals (for sampling)."""
-        from mbi import junction_tree, marginal_oracles
-
-        with _precision(self._options):
-            dom = self._mrf.domain
-            jtree, order = junction_tree.make_junction_tree(dom, [tuple(c) for c in self._mrf.cliques])
-            nodes = [tuple(n) for n in jtree.nodes]
-            potentials = self._mrf.potentials.expand(nodes)
-            marginals = marginal_oracles.message_passing_stable(potentials, self.total)
-            tables = {
-                n: np.asarray(marginals.project(n).datavector(flatten=False), dtype=np.float64) for n in nodes
-            }
-        return nodes, list(order), tables
+        return project(self.tree, self.node_marginals, tuple(cols), self.total)
 
 
 def estimate(

@@ -86,7 +86,7 @@ def sample_codes(
     if method not in ("stratified", "iid"):
         raise ValueError(f"method must be 'stratified' or 'iid', got {method!r}")
     domain = dict(model.domain)
-    nodes, order, tables = model.clique_marginals()
+    nodes, order, tables = model.tree.nodes, model.tree.order, model.node_marginals
     data: dict[str, np.ndarray] = {}
     drawn: list[str] = []
     for col in reversed(order):

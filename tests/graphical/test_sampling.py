@@ -99,7 +99,7 @@ def test_stratified_sampling_keeps_1way_counts_within_one(rng):
     model = estimate(domain, [Measurement(("a", "b"), probs.ravel(), 0.5)], EstimationOptions(iters=500))
     n = 1304
     synth = sample_codes(model, n, np.random.default_rng(4))
-    root = model.clique_marginals()[1][-1]  # drawn first: one group holding every row
+    root = model.tree.order[-1]  # drawn first: one group holding every row
     expected = model.project((root,)) / model.total * n
     assert np.all(np.abs(count(synth, (root,)) - expected) <= 1.0 + 1e-6)
     # the other column is stratified within each parent group: off by at most one per group

@@ -1,0 +1,207 @@
+"""Junction-tree inference in numpy: calibrate once, then answer any marginal.
+
+The model ``p(x) ∝ exp(sum_C theta_C(x_C))`` is calibrated on a junction tree of its
+cliques by two-pass sum-product message passing in log space (Koller and Friedman
+2009, Algorithm 10.2, "Shafer-Shenoy"). A marginal over columns ``A`` that no tree
+node contains is read from the calibrated tree as
+
+    mu_A = sum_{x outside A} mu_R(x_R) prod_{K != R} mu_K(x_K) / mu_{S_K}(x_{S_K})
+
+over the smallest subtree whose nodes cover ``A`` (rooted at ``R``, ``S_K`` the
+separator of ``K`` with its parent), contracted with one ``einsum``: no table over
+the whole subtree is ever materialised. Nothing is compiled, so a growing set of
+cliques (AIM) costs no recompilation.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "project"]
+
+Clique = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JunctionTree:
+    """Nodes (maximal cliques of a triangulation), tree edges and the elimination order."""
+
+    nodes: tuple[Clique, ...]
+    edges: tuple[tuple[int, int], ...]
+    order: tuple[str, ...]
+
+    def neighbours(self) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in self.nodes]
+        for i, j in self.edges:
+            out[i].append(j)
+            out[j].append(i)
+        return out
+
+    def rooted(self, root: int = 0) -> tuple[list[int], list[int]]:
+        """Breadth-first order from ``root`` and each node's parent (-1 for roots)."""
+        nbrs = self.neighbours()
+        parent = [-1] * len(self.nodes)
+        seen = [False] * len(self.nodes)
+        order: list[int] = []
+        for start in [root] + list(range(len(self.nodes))):  # a forest: every component
+            if seen[start]:
+                continue
+            seen[start] = True
+            queue = [start]
+            while queue:
+                i = queue.pop(0)
+                order.append(i)
+                for j in nbrs[i]:
+                    if not seen[j]:
+                        seen[j], parent[j] = True, i
+                        queue.append(j)
+        return order, parent
+
+
+def build_junction_tree(domain: Mapping[str, int], cliques: Sequence[Clique]) -> JunctionTree:
+    """A junction tree of ``cliques`` (mbi's min-fill triangulation; plain Python, no JAX)."""
+    import mbi
+    from mbi import junction_tree
+
+    dom = mbi.Domain(tuple(domain), tuple(int(v) for v in domain.values()))
+    covered = {a for c in cliques for a in c}
+    cliques = [tuple(c) for c in cliques] + [(a,) for a in domain if a not in covered]
+    graph, order = junction_tree.make_junction_tree(dom, cliques)
+    nodes = [tuple(a for a in domain if a in n) for n in graph.nodes]
+    index = {n: i for i, n in enumerate(graph.nodes)}
+    edges = tuple((index[a], index[b]) for a, b in graph.edges)
+    return JunctionTree(tuple(nodes), edges, tuple(order))
+
+
+def _align(table: np.ndarray, attrs: Clique, target: Clique) -> np.ndarray:
+    """View ``table`` over ``attrs`` (a subset of ``target``) broadcastable against ``target``'s axes."""
+    ordered = [a for a in target if a in attrs]
+    t = np.transpose(table, [attrs.index(a) for a in ordered])
+    shape = [t.shape[ordered.index(a)] if a in attrs else 1 for a in target]
+    return t.reshape(shape)
+
+
+def _sum_out(log_table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
+    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
+    kept = tuple(a for a in attrs if a in keep)
+    return (logsumexp(log_table, axis=axes) if axes else log_table), kept
+
+
+def calibrate(
+    tree: JunctionTree,
+    domain: Mapping[str, int],
+    log_potentials: Mapping[Clique, np.ndarray],
+    total: float,
+) -> dict[Clique, np.ndarray]:
+    """Marginals (counts summing to ``total``) of every tree node.
+
+    ``log_potentials`` maps cliques (each inside some node) to log-potential tables
+    whose axes follow the clique's column order.
+    """
+    psi = [np.zeros([domain[a] for a in n]) for n in tree.nodes]
+    for clique, table in log_potentials.items():
+        home = next(i for i, n in enumerate(tree.nodes) if set(clique) <= set(n))
+        psi[home] = psi[home] + _align(np.asarray(table, dtype=np.float64), tuple(clique), tree.nodes[home])
+    order, parent = tree.rooted()
+    up: dict[int, tuple[np.ndarray, Clique]] = {}  # message from node to its parent
+    for i in reversed(order):
+        if parent[i] < 0:
+            continue
+        belief = psi[i] + sum(
+            (_align(m, a, tree.nodes[i]) for j, (m, a) in up.items() if parent[j] == i), 0.0
+        )
+        up[i] = _sum_out(belief, tree.nodes[i], tree.nodes[parent[i]])
+    down: dict[int, tuple[np.ndarray, Clique]] = {}  # message from parent to node
+    beliefs: dict[int, np.ndarray] = {}
+    for i in order:
+        incoming = [(m, a) for j, (m, a) in up.items() if parent[j] == i]
+        if parent[i] >= 0:
+            incoming.append(down[i])
+        belief = psi[i] + sum((_align(m, a, tree.nodes[i]) for m, a in incoming), 0.0)
+        beliefs[i] = belief
+        for j, (m, a) in up.items():
+            if parent[j] == i:
+                down[j] = _sum_out(belief - _align(m, a, tree.nodes[i]), tree.nodes[i], tree.nodes[j])
+    out = {}
+    for i, b in beliefs.items():
+        out[tree.nodes[i]] = np.exp(b - logsumexp(b)) * total
+    return out
+
+
+def project(
+    tree: JunctionTree, marginals: Mapping[Clique, np.ndarray], cols: Sequence[str], total: float
+) -> np.ndarray:
+    """The model's marginal over ``cols`` (in that order) from calibrated node marginals."""
+    cols = tuple(cols)
+    for node in tree.nodes:
+        if set(cols) <= set(node):
+            table, attrs = _sum_counts(marginals[node], node, cols)
+            return np.transpose(table, [attrs.index(a) for a in cols])
+    subtree = _steiner_subtree(tree, cols)
+    order, parent = _rooted_within(tree, subtree)
+    letters = {a: string.ascii_letters[i] for i, a in enumerate({a for n in subtree for a in tree.nodes[n]})}
+    operands, specs = [], []
+    for i in order:
+        node = tree.nodes[i]
+        table = marginals[node]
+        if parent[i] >= 0:
+            sep = tuple(a for a in node if a in tree.nodes[parent[i]])
+            sep_table, _ = _sum_counts(table, node, sep)
+            table = np.divide(table, _align(sep_table, sep, node), out=np.zeros_like(table), where=_align(sep_table, sep, node) > 0)
+        else:
+            table = table / max(total, 1e-300)
+        operands.append(table)
+        specs.append("".join(letters[a] for a in node))
+    expr = ",".join(specs) + "->" + "".join(letters[a] for a in cols)
+    return np.einsum(expr, *operands, optimize="greedy") * total
+
+
+def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
+    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
+    return (table.sum(axis=axes) if axes else table), tuple(a for a in attrs if a in keep)
+
+
+def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
+    """Nodes of a small subtree that covers ``cols``: greedy cover, joined by tree paths."""
+    remaining, chosen = set(cols), []
+    while remaining:
+        best = max(range(len(tree.nodes)), key=lambda i: len(remaining & set(tree.nodes[i])))
+        chosen.append(best)
+        remaining -= set(tree.nodes[best])
+    nbrs = tree.neighbours()
+    keep = {chosen[0]}
+    for target in chosen[1:]:
+        path = _path(nbrs, chosen[0], target)
+        keep.update(path)
+    return keep
+
+
+def _path(nbrs: list[list[int]], a: int, b: int) -> list[int]:
+    prev = {a: -1}
+    queue = [a]
+    while queue:
+        i = queue.pop(0)
+        if i == b:
+            break
+        for j in nbrs[i]:
+            if j not in prev:
+                prev[j] = i
+                queue.append(j)
+    if b not in prev:  # different components: independent, join without a path
+        return [a, b]
+    out = [b]
+    while out[-1] != a:
+        out.append(prev[out[-1]])
+    return out
+
+
+def _rooted_within(tree: JunctionTree, subset: set[int]) -> tuple[list[int], list[int]]:
+    order, parent = tree.rooted(root=min(subset))
+    order = [i for i in order if i in subset]
+    par = [parent[i] if parent[i] in subset else -1 for i in range(len(tree.nodes))]
+    return order, par
