@@ -13,7 +13,7 @@ import pandas as pd
 
 from .schema import CategoricalColumn, ColumnSpec, NumericColumn
 
-__all__ = ["validate_frame", "spec_for_series"]
+__all__ = ["validate_frame", "spec_for_series", "can_hold_missing"]
 
 
 def validate_frame(df: object) -> pd.DataFrame:
@@ -33,6 +33,14 @@ def validate_frame(df: object) -> pd.DataFrame:
     return df
 
 
+def can_hold_missing(dtype: object) -> bool:
+    """False for numpy integer and bool dtypes, which cannot hold a missing value."""
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return True
+    dtype = np.dtype(dtype)
+    return not (np.issubdtype(dtype, np.integer) or dtype == np.bool_)
+
+
 def spec_for_series(series: pd.Series) -> ColumnSpec:
     """An incomplete spec (facts to be learned) for a column, from its dtype.
 
@@ -50,15 +58,13 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
             f"(dq.Schema.from_public({{{name!r}: {{...}}}}))"
         )
     if pd.api.types.is_bool_dtype(dtype):
-        nullable = dtype != np.bool_  # numpy bool cannot hold missing values; pandas 'boolean' can
-        return CategoricalColumn(name, (False, True), missing=nullable, other=False, dtype=str(dtype))
+        return CategoricalColumn(name, (False, True), missing=can_hold_missing(dtype), other=False, dtype=str(dtype))
     if isinstance(dtype, pd.CategoricalDtype):
         return CategoricalColumn(name, None, dtype="category")
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return NumericColumn(name, kind="datetime", dtype=str(dtype))
     if pd.api.types.is_integer_dtype(dtype):
-        nullable = isinstance(dtype, pd.api.extensions.ExtensionDtype)  # numpy ints cannot hold missing values
-        return NumericColumn(name, kind="integer", missing=nullable, dtype=str(dtype))
+        return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype))
     if pd.api.types.is_float_dtype(dtype):
         return NumericColumn(name, kind="float", dtype=str(dtype))
     if pd.api.types.is_string_dtype(dtype) or dtype == object:

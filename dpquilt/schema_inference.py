@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .column_types import spec_for_series
+from .column_types import can_hold_missing, spec_for_series
 from .privacy.accountant import Accountant
 from .privacy.mechanisms import gaussian_counts, sigma_for_rho, thresholded_counts
 from .privacy.noise import NoiseSource
@@ -93,6 +93,8 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
             spec = hint[name]
             if spec.dtype is None:
                 spec = replace(spec, dtype=str(df[name].dtype))
+            if spec.missing and not can_hold_missing(df[name].dtype):
+                spec = replace(spec, missing=False)  # the dtype says no value is missing
         else:
             spec = spec_for_series(df[name])
         specs.append(spec)

@@ -77,12 +77,12 @@ class GraphicalModel:
 
     domain: Mapping[str, int]
     total: float
-    _mrf: Any
-    _options: EstimationOptions
+    potentials: Any  # mbi.CliqueVector of log-potentials
+    options: EstimationOptions
 
     @property
     def cliques(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(tuple(c) for c in self._mrf.cliques)
+        return tuple(tuple(c) for c in self.potentials.cliques)
 
     @functools.cached_property
     def tree(self) -> JunctionTree:
@@ -92,7 +92,7 @@ class GraphicalModel:
     @functools.cached_property
     def node_marginals(self) -> dict[tuple[str, ...], np.ndarray]:
         """Calibrated marginals (counts) of every junction-tree node, computed in numpy."""
-        factors = [self._mrf.potentials[c] for c in self._mrf.cliques]
+        factors = [self.potentials[c] for c in self.potentials.cliques]
         potentials = {tuple(f.domain.attributes): np.asarray(f.values, dtype=np.float64) for f in factors}
         return calibrate(self.tree, self.domain, potentials, self.total)
 
@@ -106,8 +106,14 @@ def estimate(
     measurements: Sequence[Measurement],
     options: EstimationOptions = EstimationOptions(),
     progress: bool = False,
+    warm_start: GraphicalModel | None = None,
 ) -> GraphicalModel:
     """Fit a Private-PGM model to noisy marginal measurements.
+
+    Runs ``mbi``'s mirror descent (Algorithm 1 of arXiv:1901.09136 with its Armijo
+    line search). The initialisation is compiled as one program rather than run op
+    by op (which compiles each primitive separately, about 150 programs for a
+    15-column MST model), and the iterations run in ``mbi``'s compiled blocks.
 
     Parameters
     ----------
@@ -116,28 +122,39 @@ def estimate(
     options : EstimationOptions
     progress : bool
         Show a tqdm progress bar over the iterations.
+    warm_start : GraphicalModel, optional
+        Start from this model's potentials (expanded to the new cliques).
 
     Returns
     -------
     GraphicalModel
     """
+    import jax
     import mbi
+    from mbi import marginal_loss
     from mbi.estimation import CALLBACK_EVERY, MirrorDescent
 
     dom = mbi.Domain(tuple(domain), tuple(int(v) for v in domain.values()))
+    total = noisy_total(measurements)
     with _precision(options):
-        linear = [_to_linear(m) for m in measurements]
-        total = noisy_total(measurements)
+        loss_fn = marginal_loss.from_linear_measurements([_to_linear(m) for m in measurements], dom)
+        method = MirrorDescent()
+        init = jax.jit(functools.partial(method._init, dom))
+        start = warm_start.potentials.expand(loss_fn.cliques) if warm_start is not None else None
+        state = init(loss_fn, total, warm_start=start)
+        previous, stalls = np.inf, 0
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
-            mrf = MirrorDescent().estimate(
-                dom,
-                linear,
-                known_total=total,
-                iters=options.iters,
-                tol=options.tol,
-                callback_fn=lambda _: bar.update(CALLBACK_EVERY),
-            )
-    return GraphicalModel(dict(domain), float(total), mrf, options)
+            for _ in range(-(-options.iters // CALLBACK_EVERY)):
+                state = method._multi_step(state, loss_fn, total)
+                bar.update(CALLBACK_EVERY)
+                if options.tol is not None:
+                    loss = float(state.loss)
+                    stalls = stalls + 1 if previous - loss <= options.tol * max(abs(loss), 1.0) else 0
+                    previous = loss
+                    if stalls >= 2:
+                        break
+        potentials = jax.tree.map(np.asarray, state.potentials)
+    return GraphicalModel(dict(domain), float(total), potentials, options)
 
 
 def noisy_total(measurements: Sequence[Measurement]) -> float:
