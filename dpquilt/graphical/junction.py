@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = ["JunctionTree", "build_junction_tree", "calibrate", "project"]
 
@@ -84,6 +83,14 @@ def _align(table: np.ndarray, attrs: Clique, target: Clique) -> np.ndarray:
     t = np.transpose(table, [attrs.index(a) for a in ordered])
     shape = [t.shape[ordered.index(a)] if a in attrs else 1 for a in target]
     return t.reshape(shape)
+
+
+def logsumexp(x: np.ndarray, axis: tuple[int, ...] | None = None) -> np.ndarray:
+    """``log(sum(exp(x)))`` over ``axis`` (all axes when None), stable, without scipy's overhead."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
 def _sum_out(log_table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
