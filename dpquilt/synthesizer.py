@@ -10,17 +10,19 @@ the model and decodes them. Every read of the data spends through one
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .column_types import validate_frame
-from .graphical.model import EstimationOptions, estimate
+from .graphical.model import EstimationOptions, estimate, model_size_mb, refit
 from .graphical.sampling import sample_codes
+from .marginals.aim import aim
 from .marginals.encoding import decode, encode
-from .marginals.mst import mst
+from .marginals.mst import Compression, mst
+from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
 from .schema import Schema
@@ -30,7 +32,7 @@ __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
 
 log = logging.getLogger(__name__)
 
-METHODS = ("mst",)
+METHODS = ("mst", "aim")
 #: Share of delta given to thresholded category lists when some must be learned.
 SCHEMA_DELTA_SHARE = 0.1
 
@@ -48,14 +50,22 @@ class MarginalSynthesizer:
         Privacy budget, ``> 0``.
     delta : float, default 1e-9
         Privacy budget, in ``(0, 1)``.
-    method : {"mst"}
-        Selection mechanism (MST of McKenna, Miklau and Sheldon 2021).
+    method : {"mst", "aim"}
+        Selection mechanism: MST (McKenna, Miklau and Sheldon 2021) or AIM
+        (McKenna, Mullins, Sheldon and Miklau 2022).
     schema : Schema or dict, optional
         Public facts about columns (see :meth:`Schema.from_public`). Facts left out
         are learned with DP from ``schema_share`` of the budget.
     schema_share : float, default 0.1
         Share of the zCDP budget spent learning missing schema facts; unused when
         the schema is complete.
+    workload : Workload or list of column tuples, optional
+        AIM only: the marginals to be accurate on (default: every 3-way marginal
+        with at most 10,000 cells).
+    rounds : int, optional
+        AIM only: rounds (default 16 x columns).
+    max_model_size : float, default 80
+        AIM only: cap on the junction tree's size in MB.
     estimation : EstimationOptions, optional
         Private-PGM options (iterations, precision).
     random_state : None, int or numpy.random.Generator
@@ -91,6 +101,9 @@ class MarginalSynthesizer:
         method: str = "mst",
         schema: Schema | Mapping[str, Any] | None = None,
         schema_share: float = 0.1,
+        workload: Workload | Sequence[Sequence[str]] | None = None,
+        rounds: int | None = None,
+        max_model_size: float = 80.0,
         estimation: EstimationOptions | None = None,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = True,
@@ -100,6 +113,9 @@ class MarginalSynthesizer:
         self.method = method
         self.schema = schema
         self.schema_share = schema_share
+        self.workload = workload
+        self.rounds = rounds
+        self.max_model_size = max_model_size
         self.estimation = estimation
         self.random_state = random_state
         self.verbose = verbose
@@ -139,15 +155,44 @@ class MarginalSynthesizer:
         encoded = encode(df, schema)
         for note in encoded.notes:
             log.warning(note)
-        result = mst(encoded.data, accountant.remaining_rho(), accountant, noise)
         options = self.estimation or EstimationOptions()
-        self.model_ = estimate(result.compression.domain, result.measurements, options, progress=self.verbose)
+        rho = accountant.remaining_rho()
+        if self.method == "mst":
+            result = mst(encoded.data, rho, accountant, noise)
+            compression, measurements, warm = result.compression, result.measurements, None
+        else:
+            compression = Compression.identity(dict(encoded.data.domain))
+            measurements, warm = self._run_aim(encoded.data, rho, accountant, noise, options)
+        self.model_ = estimate(compression.domain, measurements, options, progress=self.verbose, warm_start=warm)
+        self.compression_ = compression
         self.schema_ = schema
-        self.compression_ = result.compression
         self.accountant_ = accountant
         self.notes_ = encoded.notes
         self.columns_ = list(df.columns)
         return self
+
+    def _run_aim(self, data, rho, accountant, noise, options):
+        domain = dict(data.domain)
+        if self.workload is None:
+            workload = Workload.all_kway(list(domain), 3, domain, max_cells=DEFAULT_MAX_CELLS)
+        elif isinstance(self.workload, Workload):
+            workload = self.workload
+        else:
+            workload = Workload.of(self.workload)
+        result = aim(
+            data,
+            rho,
+            accountant,
+            noise,
+            workload,
+            fit_model=lambda ms, warm: refit(domain, ms, options.round_iters, warm),
+            model_size=lambda cliques: model_size_mb(domain, cliques),
+            rounds=self.rounds,
+            max_model_size=self.max_model_size,
+            progress=self.verbose,
+        )
+        self.rounds_ = result.rounds
+        return result.measurements, result.model
 
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "model_"):

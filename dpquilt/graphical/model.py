@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
 from .junction import JunctionTree, build_junction_tree, calibrate, project
+from .mirror_descent import mirror_descent
 
-__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "noisy_total"]
+__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total", "refit"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class EstimationOptions:
     Parameters
     ----------
     iters : int
-        Mirror-descent iterations.
+        Mirror-descent iterations of a full estimation (in ``mbi``).
+    round_iters : int
+        Iterations of each warm-started re-estimation inside AIM's rounds (numpy).
     x64 : bool
         Compute in float64 (``mbi`` warns that float32 stalls beyond ~100k rows).
         Enabled only inside dpquilt's calls, never process-wide.
@@ -49,12 +52,15 @@ class EstimationOptions:
     """
 
     iters: int = 3000
+    round_iters: int = 100
     x64: bool = True
     tol: float | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.iters, int) and self.iters >= 1):
-            raise ValueError(f"iters must be a positive integer, got {self.iters!r}")
+        for name in ("iters", "round_iters"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _precision(options: EstimationOptions):
@@ -77,12 +83,11 @@ class GraphicalModel:
 
     domain: Mapping[str, int]
     total: float
-    potentials: Any  # mbi.CliqueVector of log-potentials
-    options: EstimationOptions
+    potentials: Mapping[tuple[str, ...], np.ndarray]  # log-potential tables, axes in clique order
 
     @property
     def cliques(self) -> tuple[tuple[str, ...], ...]:
-        return tuple(tuple(c) for c in self.potentials.cliques)
+        return tuple(self.potentials)
 
     @functools.cached_property
     def tree(self) -> JunctionTree:
@@ -92,9 +97,7 @@ class GraphicalModel:
     @functools.cached_property
     def node_marginals(self) -> dict[tuple[str, ...], np.ndarray]:
         """Calibrated marginals (counts) of every junction-tree node, computed in numpy."""
-        factors = [self.potentials[c] for c in self.potentials.cliques]
-        potentials = {tuple(f.domain.attributes): np.asarray(f.values, dtype=np.float64) for f in factors}
-        return calibrate(self.tree, self.domain, potentials, self.total)
+        return calibrate(self.tree, self.domain, self.potentials, self.total)
 
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
@@ -140,7 +143,7 @@ def estimate(
         loss_fn = marginal_loss.from_linear_measurements([_to_linear(m) for m in measurements], dom)
         method = MirrorDescent()
         init = jax.jit(functools.partial(method._init, dom))
-        start = warm_start.potentials.expand(loss_fn.cliques) if warm_start is not None else None
+        start = _clique_vector(dom, warm_start.potentials).expand(loss_fn.cliques) if warm_start else None
         state = init(loss_fn, total, warm_start=start)
         previous, stalls = np.inf, 0
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
@@ -153,8 +156,37 @@ def estimate(
                     previous = loss
                     if stalls >= 2:
                         break
-        potentials = jax.tree.map(np.asarray, state.potentials)
-    return GraphicalModel(dict(domain), float(total), potentials, options)
+        potentials = {
+            tuple(c): np.asarray(state.potentials[c].values, dtype=np.float64) for c in state.potentials.cliques
+        }
+    return GraphicalModel(dict(domain), float(total), potentials)
+
+
+def _clique_vector(dom, potentials: Mapping[tuple[str, ...], np.ndarray]):
+    """An ``mbi.CliqueVector`` holding numpy log-potentials."""
+    import jax.numpy as jnp
+    from mbi import CliqueVector, Factor
+
+    tables = {c: Factor(dom.project(c), jnp.asarray(t)) for c, t in potentials.items()}
+    return CliqueVector(dom, list(potentials), tables)
+
+
+def refit(
+    domain: Mapping[str, int],
+    measurements: Sequence[Measurement],
+    iters: int,
+    warm_start: GraphicalModel | None = None,
+) -> GraphicalModel:
+    """A short, warm-started re-estimation in numpy (nothing to compile): AIM's inner loop."""
+    total = noisy_total(measurements)
+    theta = mirror_descent(domain, measurements, total, iters, warm_start.potentials if warm_start else None)
+    return GraphicalModel(dict(domain), float(total), theta)
+
+
+def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]) -> float:
+    """Size in MB (float64) of the junction tree of ``cliques``: AIM's model-size measure."""
+    tree = build_junction_tree(domain, cliques)
+    return sum(math.prod(domain[a] for a in n) for n in tree.nodes) * 8 / 2**20
 
 
 def noisy_total(measurements: Sequence[Measurement]) -> float:

@@ -56,6 +56,11 @@ class Compression:
     mapping: dict[str, np.ndarray]
     merged: dict[str, np.ndarray]
 
+    @classmethod
+    def identity(cls, domain: dict[str, int]) -> Compression:
+        """No merging."""
+        return cls({c: np.arange(k) for c, k in domain.items()}, {c: np.array([], dtype=np.int64) for c in domain})
+
     @property
     def domain(self) -> dict[str, int]:
         return {c: int(m.max()) + 1 for c, m in self.mapping.items()}
