@@ -123,7 +123,7 @@ def test_zero_schema_share_with_facts_to_learn():
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match=r"method='magic' is not available; choose one of \['mst'\]"):
+    with pytest.raises(ValueError, match=r"method='magic' is not available; choose one of \['mst', 'aim'\]"):
         synth(method="magic").fit(pd.DataFrame({"a": [1, 2]}))
 
 

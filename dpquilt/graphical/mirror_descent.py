@@ -25,7 +25,7 @@ import numpy as np
 from ..marginals.measurement import Measurement
 from .junction import JunctionTree, build_junction_tree, calibrate
 
-__all__ = ["maximal_cliques", "lipschitz", "mirror_descent"]
+__all__ = ["expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
 Clique = tuple[str, ...]
 
@@ -56,6 +56,23 @@ def lipschitz(domain: Mapping[str, int], measurements: Sequence[Measurement], ma
         ratio = np.prod([domain[a] for a in home]) / np.prod([domain[a] for a in m.cols])
         blocks[home] = blocks.get(home, 0.0) + q2 / m.sigma**2 * ratio
     return max(blocks.values()) if blocks else 1.0
+
+
+def expand_potentials(
+    domain: Mapping[str, int], potentials: Mapping[Clique, np.ndarray], cliques: Sequence[Clique]
+) -> dict[Clique, np.ndarray]:
+    """Re-express log-potentials over ``cliques``, each old table added into one clique containing it.
+
+    The distribution is unchanged when every old clique lies inside a new one (as
+    in AIM, whose clique set only grows); a table no new clique contains is dropped.
+    """
+    theta = {c: np.zeros([domain[a] for a in c]) for c in cliques}
+    for clique, table in potentials.items():
+        clique = tuple(clique)
+        if any(set(clique) <= set(c) for c in cliques):
+            home = _home(clique, cliques)
+            theta[home] = theta[home] + _broadcast(np.asarray(table), clique, home, domain)
+    return theta
 
 
 def _marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
@@ -123,12 +140,7 @@ def mirror_descent(
     that contains it (the distribution it defines is unchanged).
     """
     problem = _Problem(domain, measurements, total)
-    theta = {c: np.zeros([problem.domain[a] for a in c]) for c in problem.cliques}
-    for clique, table in (warm_start or {}).items():
-        home = _home(tuple(clique), problem.cliques) if any(set(clique) <= set(c) for c in problem.cliques) else None
-        if home is None:  # an old clique no new one contains: keep it as its own factor
-            continue
-        theta[home] = theta[home] + _broadcast(np.asarray(table), tuple(clique), home, problem.domain)
+    theta = expand_potentials(problem.domain, warm_start or {}, problem.cliques)
     alpha = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     mu = problem.marginals(theta)
     loss, grad = problem.loss_and_grad(mu)

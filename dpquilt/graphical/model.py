@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, build_junction_tree, calibrate, project
-from .mirror_descent import mirror_descent
+from .junction import JunctionTree, build_junction_tree, calibrate, project, tree_size
+from .mirror_descent import expand_potentials, mirror_descent
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total", "refit"]
 
@@ -143,7 +142,10 @@ def estimate(
         loss_fn = marginal_loss.from_linear_measurements([_to_linear(m) for m in measurements], dom)
         method = MirrorDescent()
         init = jax.jit(functools.partial(method._init, dom))
-        start = _clique_vector(dom, warm_start.potentials).expand(loss_fn.cliques) if warm_start else None
+        start = None
+        if warm_start is not None:  # expanded in numpy: eager jnp ops would each compile a program
+            cliques = [tuple(c) for c in loss_fn.cliques]
+            start = _clique_vector(dom, expand_potentials(domain, warm_start.potentials, cliques))
         state = init(loss_fn, total, warm_start=start)
         previous, stalls = np.inf, 0
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
@@ -185,8 +187,7 @@ def refit(
 
 def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]) -> float:
     """Size in MB (float64) of the junction tree of ``cliques``: AIM's model-size measure."""
-    tree = build_junction_tree(domain, cliques)
-    return sum(math.prod(domain[a] for a in n) for n in tree.nodes) * 8 / 2**20
+    return tree_size(domain, cliques) * 8 / 2**20
 
 
 def noisy_total(measurements: Sequence[Measurement]) -> float:
