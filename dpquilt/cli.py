@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epsilon", type=float, default=1.0)
     p.add_argument("--delta", type=float, default=1e-9)
-    p.add_argument("--method", default="mst", choices=["mst"])
+    p.add_argument("--method", default="mst", choices=["mst", "aim"])
+    p.add_argument("--rounds", type=int, default=None, help="AIM rounds (default 16 x columns)")
     p.add_argument("--schema-share", type=float, default=0.1, help="budget share for learning the schema")
     p.add_argument("--iters", type=int, default=None, help="Private-PGM iterations")
     p.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
@@ -60,6 +61,7 @@ def _synthesizer(args: argparse.Namespace, schema=None):
         method=args.method,
         schema=schema,
         schema_share=args.schema_share,
+        rounds=args.rounds,
         estimation=EstimationOptions(iters=args.iters) if args.iters else None,
         random_state=args.seed,
         verbose=not args.quiet,
