@@ -50,7 +50,7 @@ class EstimationOptions:
         Stop early when the relative loss improvement stays below ``tol``.
     """
 
-    iters: int = 10_000
+    iters: int = 3000
     round_iters: int = 100
     x64: bool = True
     tol: float | None = None
