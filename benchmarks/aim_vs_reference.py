@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dpquilt as dq  # noqa: E402
 from dpquilt.marginals.dataset import Dataset  # noqa: E402
 from dpquilt.marginals.workload import DEFAULT_MAX_CELLS  # noqa: E402
-from mst_vs_reference import errors, load, mean_se  # noqa: E402
+from mst_vs_reference import errors, load, mean_se, run_in_subprocess  # noqa: E402
 
 
 def workload_cliques(domain: dict) -> list[tuple[str, ...]]:
@@ -69,9 +68,7 @@ def run_one(table: str, eps: float, seed: int, method: str, rounds: int | None) 
 
 
 def in_subprocess(*args) -> dict:
-    cmd = [sys.executable, __file__, "--one", *map(str, args)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_in_subprocess(*args, script=__file__)
 
 
 def main() -> None:

@@ -89,8 +89,9 @@ def run_one(table: str, eps: float, seed: int, method: str) -> dict:
     return {"table": table, "eps": eps, "seed": seed, "method": method, "seconds": elapsed, "err": errors(real, synth)}
 
 
-def run_in_subprocess(table: str, eps: float, seed: int, method: str) -> dict:
-    cmd = [sys.executable, __file__, "--one", table, str(eps), str(seed), method]
+def run_in_subprocess(*args, script: str = __file__) -> dict:
+    """Run ``script --one ARGS`` in a fresh Python process and parse the JSON line it prints."""
+    cmd = [sys.executable, script, "--one", *map(str, args)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
