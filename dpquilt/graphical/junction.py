@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "project", "tree_size"]
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "marginalise", "project", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -212,8 +212,7 @@ def project(
     cols = tuple(cols)
     for node in tree.nodes:
         if set(cols) <= set(node):
-            table, attrs = _sum_counts(marginals[node], node, cols)
-            return np.transpose(table, [attrs.index(a) for a in cols])
+            return marginalise(marginals[node], node, cols)
     subtree = _steiner_subtree(tree, cols)
     order, parent = _rooted_within(tree, subtree)
     letters = {a: string.ascii_letters[i] for i, a in enumerate({a for n in subtree for a in tree.nodes[n]})}
@@ -231,6 +230,12 @@ def project(
         specs.append("".join(letters[a] for a in node))
     expr = ",".join(specs) + "->" + "".join(letters[a] for a in cols)
     return np.einsum(expr, *operands, optimize="greedy") * total
+
+
+def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
+    """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order."""
+    summed, kept = _sum_counts(table, attrs, keep)
+    return np.transpose(summed, [kept.index(a) for a in keep])
 
 
 def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:

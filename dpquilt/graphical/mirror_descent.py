@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, build_junction_tree, calibrate
+from .junction import JunctionTree, build_junction_tree, calibrate, marginalise
 
 __all__ = ["expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
@@ -75,13 +75,6 @@ def expand_potentials(
     return theta
 
 
-def _marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
-    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
-    out = table.sum(axis=axes) if axes else table
-    kept = [a for a in attrs if a in keep]
-    return np.transpose(out, [kept.index(a) for a in keep])
-
-
 def _broadcast(table: np.ndarray, attrs: Clique, target: Clique, domain: Mapping[str, int]) -> np.ndarray:
     ordered = [a for a in target if a in attrs]
     t = np.transpose(table, [attrs.index(a) for a in ordered])
@@ -103,13 +96,13 @@ class _Problem:
 
     def marginals(self, theta: Mapping[Clique, np.ndarray]) -> dict[Clique, np.ndarray]:
         nodes = calibrate(self.tree, self.domain, theta, self.total)
-        return {c: _marginalise(nodes[self.node_of[c]], self.node_of[c], c) for c in self.cliques}
+        return {c: marginalise(nodes[self.node_of[c]], self.node_of[c], c) for c in self.cliques}
 
     def loss_and_grad(self, mu: Mapping[Clique, np.ndarray]) -> tuple[float, dict[Clique, np.ndarray]]:
         loss = 0.0
         grad = {c: np.zeros_like(mu[c]) for c in self.cliques}
         for m, home in zip(self.measurements, self.homes):
-            x = _marginalise(mu[home], home, m.cols).ravel()
+            x = marginalise(mu[home], home, m.cols).ravel()
             w = 1.0 if m.weights is None else m.weights
             r = (w * x - m.noisy) / m.sigma
             loss += 0.5 * float(r @ r)
@@ -120,7 +113,7 @@ class _Problem:
     def loss(self, mu: Mapping[Clique, np.ndarray]) -> float:
         total = 0.0
         for m, home in zip(self.measurements, self.homes):
-            x = _marginalise(mu[home], home, m.cols).ravel()
+            x = marginalise(mu[home], home, m.cols).ravel()
             w = 1.0 if m.weights is None else m.weights
             r = (w * x - m.noisy) / m.sigma
             total += 0.5 * float(r @ r)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..marginals.dataset import Dataset
+from .junction import marginalise
 from .model import GraphicalModel
 
 __all__ = ["sample_codes", "sample_conditional", "stratified_uniforms"]
@@ -94,7 +95,7 @@ def sample_codes(
         parents = tuple(c for c in drawn if any(c in n for n in holding))
         clique = max(holding, key=lambda n: len(set(n) & set(parents)))
         parents = tuple(c for c in parents if c in clique)
-        joint = _project_table(tables[clique], clique, parents + (col,))
+        joint = marginalise(tables[clique], clique, parents + (col,))
         joint = joint.reshape(-1, domain[col])
         if parents:
             index = np.zeros(n_rows, dtype=np.int64)
@@ -111,10 +112,3 @@ def sample_codes(
             data[col] = rng.integers(0, domain[col], n_rows)
     return Dataset({c: data[c] for c in domain}, domain)
 
-
-def _project_table(table: np.ndarray, axes: tuple[str, ...], keep: tuple[str, ...]) -> np.ndarray:
-    """Sum ``table`` (over ``axes``) onto ``keep``, in ``keep``'s order."""
-    drop = tuple(i for i, a in enumerate(axes) if a not in keep)
-    reduced = table.sum(axis=drop) if drop else table
-    remaining = [a for a in axes if a in keep]
-    return np.transpose(reduced, [remaining.index(a) for a in keep])
