@@ -1,0 +1,50 @@
+"""The discrepancy stopping rule of Private-PGM estimation."""
+
+import numpy as np
+import pytest
+
+from dpquilt.graphical.model import EstimationOptions, _Stopping
+
+
+def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
+    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), noise_level=10.0)
+    losses = {50: 100.0, 100: 30.0, 150: 9.0, 200: 8.0, 250: 7.5, 300: 7.0}
+    done = [it for it, loss in losses.items() if stop.done(it, loss)]
+    assert done[0] == 300  # reached at 150, stop at 2 x 150
+
+
+def test_never_reached_runs_to_the_cap():
+    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), noise_level=1.0)
+    assert not any(stop.done(it, 5.0 - it / 1e5) for it in range(50, 10001, 50))
+
+
+def test_disabled_rule_never_stops():
+    stop = _Stopping(EstimationOptions(noise_level_stop=None), noise_level=1e9)
+    assert not any(stop.done(it, 1.0) for it in range(50, 1001, 50))
+
+
+def test_relative_tolerance_still_stops():
+    stop = _Stopping(EstimationOptions(noise_level_stop=None, tol=1e-3), noise_level=0.0)
+    assert stop.done(50, 10.0) is False
+    assert stop.done(100, 10.0) is False
+    assert stop.done(150, 10.0) is True
+
+
+@pytest.mark.parametrize("bad", [0.5, 0.0, -1.0])
+def test_factor_below_one_is_refused(bad):
+    with pytest.raises(ValueError, match="noise_level_stop"):
+        EstimationOptions(noise_level_stop=bad)
+
+
+def test_estimate_stops_early_on_an_easy_problem_and_matches_the_long_run():
+    from dpquilt.graphical.model import estimate
+    from dpquilt.marginals.measurement import Measurement
+
+    rng = np.random.default_rng(0)
+    domain = {"a": 3, "b": 4}
+    x = rng.integers(50, 150, size=12).astype(float)
+    ms = [Measurement(("a", "b"), x + rng.normal(0, 5, 12), 5.0)]
+    short = estimate(domain, ms, EstimationOptions(iters=10000))
+    long = estimate(domain, ms, EstimationOptions(iters=10000, noise_level_stop=None))
+    # one saturated clique: both fit the measurement to well within the noise
+    np.testing.assert_allclose(short.project(("a", "b")), long.project(("a", "b")), atol=5.0)
