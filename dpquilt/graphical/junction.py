@@ -1,8 +1,8 @@
 """Junction-tree inference in numpy: calibrate once, then answer any marginal.
 
 The model ``p(x) ∝ exp(sum_C theta_C(x_C))`` is calibrated on a junction tree of its
-cliques by two-pass sum-product message passing in log space (Koller and Friedman
-2009, Algorithm 10.2, "Shafer-Shenoy"). A marginal over columns ``A`` that no tree
+cliques by two-pass sum-product message passing (Koller and Friedman 2009,
+Algorithm 10.2, "Shafer-Shenoy"; see :mod:`dpquilt.graphical.propagation`). A marginal over columns ``A`` that no tree
 node contains is read from the calibrated tree as
 
     mu_A = sum_{x outside A} mu_R(x_R) prod_{K != R} mu_K(x_K) / mu_{S_K}(x_{S_K})
@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .propagation import Propagation, breadth_first
 
 __all__ = ["JunctionTree", "build_junction_tree", "calibrate", "marginalise", "project", "tree_size"]
 
@@ -43,23 +45,7 @@ class JunctionTree:
 
     def rooted(self, root: int = 0) -> tuple[list[int], list[int]]:
         """Breadth-first order from ``root`` and each node's parent (-1 for roots)."""
-        nbrs = self.neighbours()
-        parent = [-1] * len(self.nodes)
-        seen = [False] * len(self.nodes)
-        order: list[int] = []
-        for start in [root] + list(range(len(self.nodes))):  # a forest: every component
-            if seen[start]:
-                continue
-            seen[start] = True
-            queue = [start]
-            while queue:
-                i = queue.pop(0)
-                order.append(i)
-                for j in nbrs[i]:
-                    if not seen[j]:
-                        seen[j], parent[j] = True, i
-                        queue.append(j)
-        return order, parent
+        return breadth_first(len(self.nodes), self.edges, root)
 
 
 def elimination_cliques(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[list[str], list[frozenset]]:
@@ -142,28 +128,6 @@ def build_junction_tree(domain: Mapping[str, int], cliques: Sequence[Clique]) ->
     return JunctionTree(tuple(nodes), tuple(edges), tuple(order))
 
 
-def _align(table: np.ndarray, attrs: Clique, target: Clique) -> np.ndarray:
-    """View ``table`` over ``attrs`` (a subset of ``target``) broadcastable against ``target``'s axes."""
-    ordered = [a for a in target if a in attrs]
-    t = np.transpose(table, [attrs.index(a) for a in ordered])
-    shape = [t.shape[ordered.index(a)] if a in attrs else 1 for a in target]
-    return t.reshape(shape)
-
-
-def logsumexp(x: np.ndarray, axis: tuple[int, ...] | None = None) -> np.ndarray:
-    """``log(sum(exp(x)))`` over ``axis`` (all axes when None), stable, without scipy's overhead."""
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
-    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
-
-
-def _sum_out(log_table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
-    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
-    kept = tuple(a for a in attrs if a in keep)
-    return (logsumexp(log_table, axis=axes) if axes else log_table), kept
-
-
 def calibrate(
     tree: JunctionTree,
     domain: Mapping[str, int],
@@ -173,36 +137,12 @@ def calibrate(
     """Marginals (counts summing to ``total``) of every tree node.
 
     ``log_potentials`` maps cliques (each inside some node) to log-potential tables
-    whose axes follow the clique's column order.
+    whose axes follow the clique's column order. One-off use of
+    :class:`~dpquilt.graphical.propagation.Propagation`; loops that calibrate the
+    same tree again and again should keep the plan.
     """
-    psi = [np.zeros([domain[a] for a in n]) for n in tree.nodes]
-    for clique, table in log_potentials.items():
-        home = next(i for i, n in enumerate(tree.nodes) if set(clique) <= set(n))
-        psi[home] = psi[home] + _align(np.asarray(table, dtype=np.float64), tuple(clique), tree.nodes[home])
-    order, parent = tree.rooted()
-    up: dict[int, tuple[np.ndarray, Clique]] = {}  # message from node to its parent
-    for i in reversed(order):
-        if parent[i] < 0:
-            continue
-        belief = psi[i] + sum(
-            (_align(m, a, tree.nodes[i]) for j, (m, a) in up.items() if parent[j] == i), 0.0
-        )
-        up[i] = _sum_out(belief, tree.nodes[i], tree.nodes[parent[i]])
-    down: dict[int, tuple[np.ndarray, Clique]] = {}  # message from parent to node
-    beliefs: dict[int, np.ndarray] = {}
-    for i in order:
-        incoming = [(m, a) for j, (m, a) in up.items() if parent[j] == i]
-        if parent[i] >= 0:
-            incoming.append(down[i])
-        belief = psi[i] + sum((_align(m, a, tree.nodes[i]) for m, a in incoming), 0.0)
-        beliefs[i] = belief
-        for j, (m, a) in up.items():
-            if parent[j] == i:
-                down[j] = _sum_out(belief - _align(m, a, tree.nodes[i]), tree.nodes[i], tree.nodes[j])
-    out = {}
-    for i, b in beliefs.items():
-        out[tree.nodes[i]] = np.exp(b - logsumexp(b)) * total
-    return out
+    plan = Propagation(tree.nodes, tree.edges, domain, list(log_potentials))
+    return dict(zip(tree.nodes, plan.marginals(list(log_potentials.values()), total)))
 
 
 def project(
@@ -222,8 +162,8 @@ def project(
         table = marginals[node]
         if parent[i] >= 0:
             sep = tuple(a for a in node if a in tree.nodes[parent[i]])
-            sep_table, _ = _sum_counts(table, node, sep)
-            table = np.divide(table, _align(sep_table, sep, node), out=np.zeros_like(table), where=_align(sep_table, sep, node) > 0)
+            sep_table = _sum_counts(table, node, sep)[0].reshape([table.shape[k] if a in sep else 1 for k, a in enumerate(node)])
+            table = np.divide(table, sep_table, out=np.zeros_like(table), where=sep_table > 0)
         else:
             table = table / max(total, 1e-300)
         operands.append(table)

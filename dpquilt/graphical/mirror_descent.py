@@ -18,12 +18,13 @@ final, long estimation still runs in ``mbi`` (see :func:`dpquilt.graphical.model
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, build_junction_tree, calibrate, marginalise
+from .junction import build_junction_tree
+from .propagation import Propagation
 
 __all__ = ["expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
@@ -39,8 +40,13 @@ def maximal_cliques(cliques: Sequence[Clique]) -> list[Clique]:
     return out
 
 
-def _home(clique: Clique, maximal: Sequence[Clique]) -> Clique:
-    return next(m for m in maximal if set(clique) <= set(m))
+def _home(clique: Clique, maximal: Sequence[Clique], domain: Mapping[str, int] | None = None) -> Clique:
+    """The containing clique with the fewest cells (the first such; any when ``domain`` is None),
+    the routing of mbi's ``clique_mapping``."""
+    containing = [m for m in maximal if set(clique) <= set(m)]
+    if domain is None:
+        return containing[0]
+    return min(containing, key=lambda m: int(np.prod([domain[a] for a in m])))
 
 
 def lipschitz(domain: Mapping[str, int], measurements: Sequence[Measurement], maximal: Sequence[Clique]) -> float:
@@ -51,7 +57,7 @@ def lipschitz(domain: Mapping[str, int], measurements: Sequence[Measurement], ma
     """
     blocks: dict[Clique, float] = {}
     for m in measurements:
-        home = _home(m.cols, maximal)
+        home = _home(m.cols, maximal, domain)
         q2 = 1.0 if m.weights is None else float(np.max(np.asarray(m.weights) ** 2))
         ratio = np.prod([domain[a] for a in home]) / np.prod([domain[a] for a in m.cols])
         blocks[home] = blocks.get(home, 0.0) + q2 / m.sigma**2 * ratio
@@ -83,41 +89,71 @@ def _broadcast(table: np.ndarray, attrs: Clique, target: Clique, domain: Mapping
 
 
 class _Problem:
-    """The loss, its gradient and the marginal oracle over fixed maximal cliques."""
+    """The loss, its gradient and the marginal oracle over fixed maximal cliques.
+
+    Everything that depends only on the cliques (the junction tree, the propagation
+    plan, the axes each measurement sums over) is computed once here.
+    """
 
     def __init__(self, domain: Mapping[str, int], measurements: Sequence[Measurement], total: float) -> None:
         self.domain = dict(domain)
-        self.measurements = list(measurements)
         self.total = total
         self.cliques = maximal_cliques([m.cols for m in measurements])
-        self.tree: JunctionTree = build_junction_tree(self.domain, self.cliques)
-        self.homes = [_home(m.cols, self.cliques) for m in measurements]
-        self.node_of = {c: next(n for n in self.tree.nodes if set(c) <= set(n)) for c in self.cliques}
+        tree = build_junction_tree(self.domain, self.cliques)
+        self.plan = Propagation(tree.nodes, tree.edges, self.domain, self.cliques)
+        self.readout = []  # (node, axes summed, transpose) giving each clique's marginal
+        for c in self.cliques:
+            i = next(k for k, n in enumerate(tree.nodes) if set(c) <= set(n))
+            self.readout.append((i, *_reduction(tree.nodes[i], c)))
+        index = {c: k for k, c in enumerate(self.cliques)}
+        self.terms = []  # per measurement: clique, reduction, broadcast shape back, weights, y, sigma
+        for m in measurements:
+            k = index[_home(m.cols, self.cliques, self.domain)]
+            home = self.cliques[k]
+            axes, perm = _reduction(home, m.cols)
+            back = tuple(np.argsort(perm)) if perm is not None else None
+            shape = tuple(self.domain[a] if a in m.cols else 1 for a in home)
+            w = None if m.weights is None else np.asarray(m.weights, dtype=np.float64)
+            cols_shape = tuple(self.domain[a] for a in m.cols)
+            y = np.asarray(m.noisy, dtype=np.float64)
+            self.terms.append((k, axes, perm, back, cols_shape, shape, w, y, float(m.sigma)))
 
-    def marginals(self, theta: Mapping[Clique, np.ndarray]) -> dict[Clique, np.ndarray]:
-        nodes = calibrate(self.tree, self.domain, theta, self.total)
-        return {c: marginalise(nodes[self.node_of[c]], self.node_of[c], c) for c in self.cliques}
+    def marginals(self, theta: Sequence[np.ndarray]) -> list[np.ndarray]:
+        nodes = self.plan.marginals(theta, self.total)
+        return [_apply(nodes[i], axes, perm) for i, axes, perm in self.readout]
 
-    def loss_and_grad(self, mu: Mapping[Clique, np.ndarray]) -> tuple[float, dict[Clique, np.ndarray]]:
+    def _residuals(self, mu: Sequence[np.ndarray]):
+        for k, axes, perm, back, cols_shape, shape, w, y, sigma in self.terms:
+            x = _apply(mu[k], axes, perm).ravel()
+            r = ((x if w is None else w * x) - y) / sigma
+            yield k, back, cols_shape, shape, w, sigma, r
+
+    def loss_and_grad(self, mu: Sequence[np.ndarray]) -> tuple[float, list[np.ndarray]]:
         loss = 0.0
-        grad = {c: np.zeros_like(mu[c]) for c in self.cliques}
-        for m, home in zip(self.measurements, self.homes):
-            x = marginalise(mu[home], home, m.cols).ravel()
-            w = 1.0 if m.weights is None else m.weights
-            r = (w * x - m.noisy) / m.sigma
+        grad = [np.zeros_like(t) for t in mu]
+        for k, back, cols_shape, shape, w, sigma, r in self._residuals(mu):
             loss += 0.5 * float(r @ r)
-            g = (w * r / m.sigma).reshape([self.domain[a] for a in m.cols])
-            grad[home] = grad[home] + _broadcast(g, m.cols, home, self.domain)
+            g = ((r if w is None else w * r) / sigma).reshape(cols_shape)
+            if back is not None:
+                g = np.transpose(g, back)  # into the clique's axis order
+            grad[k] = grad[k] + g.reshape(shape)
         return loss, grad
 
-    def loss(self, mu: Mapping[Clique, np.ndarray]) -> float:
-        total = 0.0
-        for m, home in zip(self.measurements, self.homes):
-            x = marginalise(mu[home], home, m.cols).ravel()
-            w = 1.0 if m.weights is None else m.weights
-            r = (w * x - m.noisy) / m.sigma
-            total += 0.5 * float(r @ r)
-        return total
+    def loss(self, mu: Sequence[np.ndarray]) -> float:
+        return sum(0.5 * float(r @ r) for *_, r in self._residuals(mu))
+
+
+def _reduction(attrs: Clique, keep: Clique) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """Axes of ``attrs`` to sum out, and the transpose (None if none) that orders the rest as ``keep``."""
+    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
+    kept = [a for a in attrs if a in keep]
+    perm = tuple(kept.index(a) for a in keep)
+    return axes, (None if perm == tuple(range(len(perm))) else perm)
+
+
+def _apply(table: np.ndarray, axes: tuple[int, ...], perm: tuple[int, ...] | None) -> np.ndarray:
+    out = table.sum(axis=axes) if axes else table
+    return out if perm is None else np.transpose(out, perm)
 
 
 def mirror_descent(
@@ -126,25 +162,32 @@ def mirror_descent(
     total: float,
     iters: int,
     warm_start: Mapping[Clique, np.ndarray] | None = None,
+    stop: Callable[[int, float], bool] | None = None,
+    check_every: int = 50,
 ) -> dict[Clique, np.ndarray]:
-    """Log-potentials over the measurements' maximal cliques after ``iters`` steps.
+    """Log-potentials over the measurements' maximal cliques after at most ``iters`` steps.
 
     ``warm_start`` maps cliques to log-potentials; each is added into a new clique
-    that contains it (the distribution it defines is unchanged).
+    that contains it (the distribution it defines is unchanged). Every
+    ``check_every`` iterations ``stop(iterations_done, loss)`` may end the descent
+    (``mbi`` checks at the same points).
     """
     problem = _Problem(domain, measurements, total)
-    theta = expand_potentials(problem.domain, warm_start or {}, problem.cliques)
+    start = expand_potentials(problem.domain, warm_start or {}, problem.cliques)
+    theta = [start[c] for c in problem.cliques]
     alpha = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     mu = problem.marginals(theta)
     loss, grad = problem.loss_and_grad(mu)
-    for _ in range(iters):
-        theta2 = {c: theta[c] - alpha * grad[c] for c in theta}
+    for it in range(1, iters + 1):
+        theta2 = [t - alpha * g for t, g in zip(theta, grad)]
         mu2 = problem.marginals(theta2)
         loss2 = problem.loss(mu2)
-        decrease = sum(float(np.vdot(grad[c], mu[c] - mu2[c])) for c in theta)
+        decrease = sum(float(np.vdot(g, a - b)) for g, a, b in zip(grad, mu, mu2))
         if loss - loss2 >= 0.5 * alpha * decrease:
             theta, mu, alpha = theta2, mu2, alpha * 1.01
             loss, grad = problem.loss_and_grad(mu)
         else:
             alpha *= 0.5
-    return theta
+        if stop is not None and it % check_every == 0 and stop(it, loss):
+            break
+    return dict(zip(problem.cliques, theta))
