@@ -103,11 +103,16 @@ class Propagation:
             )
 
     def log_potentials(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Sum the clique tables into node tables (``psi``)."""
-        psi = [np.zeros(s) for s in self.shapes]
+        """Sum the clique tables into node tables (``psi``); a node's only clique, already
+        in the node's axis order, is used as is."""
+        psi: list[np.ndarray | None] = [None] * len(self.nodes)
         for (home, perm, shape), table in zip(self.placement, tables):
-            psi[home] = psi[home] + np.transpose(np.asarray(table, dtype=np.float64), perm).reshape(shape)
-        return psi
+            table = np.asarray(table, dtype=np.float64)
+            if perm != tuple(range(len(perm))):
+                table = np.transpose(table, perm)
+            table = table.reshape(shape)
+            psi[home] = table if psi[home] is None else psi[home] + table
+        return [np.broadcast_to(p, s) + 0.0 if p is None or p.shape != s else p for p, s in zip(psi, self.shapes)]
 
     def marginals(self, tables: Sequence[np.ndarray], total: float) -> list[np.ndarray]:
         """Calibrated node marginals (counts summing to ``total``) for the cliques' log-potentials."""
