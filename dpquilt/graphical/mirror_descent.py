@@ -1,4 +1,4 @@
-"""Private-PGM's mirror descent in numpy, for many small warm-started re-estimations.
+"""Private-PGM's mirror descent in numpy: dpquilt's default estimation engine.
 
 Solves the same problem as ``mbi.estimation.MirrorDescent`` (Algorithm 1 of McKenna,
 Sheldon and Miklau, "Graphical-model based estimation and inference for differential
@@ -11,9 +11,11 @@ grad L(mu)``, ``mu = marginals(theta)``, with mbi's Armijo rule (accept when
 ``L(mu) - L(mu') >= alpha/2 <grad L(mu), mu - mu'>``, then ``alpha *= 1.01``; else
 ``alpha /= 2``) and its initial step ``alpha = 2 / (Lip * total)``.
 
-Marginals come from :mod:`dpquilt.graphical.junction` (numpy, nothing compiled), so a
-model whose clique set grows every round (AIM) never waits for a compiler. The
-final, long estimation still runs in ``mbi`` (see :func:`dpquilt.graphical.model.estimate`).
+Marginals come from a :class:`~dpquilt.graphical.propagation.Propagation` plan built
+once per clique set (numpy, nothing compiled), so a model whose clique set grows
+every round (AIM) never waits for a compiler. The iterates equal ``mbi``'s step for
+step (``tests/graphical/test_junction.py``); on the small models of MST and AIM each
+step costs about a millisecond, where ``mbi`` first compiles for seconds.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ for differential privacy", McKenna, Sheldon and Miklau, ICML 2019)::
     mu* = argmin_{mu in M} sum_i || w_i * mu_{C_i} - y_i ||_2^2 / sigma_i
 
 over the marginal polytope ``M`` of the graphical model whose cliques are the
-measured ones, by mirror descent (Algorithm 1 of arXiv:1901.09136) in ``mbi``.
-Everything here is post-processing of noisy measurements: no private data enters.
+measured ones, by mirror descent (Algorithm 1 of arXiv:1901.09136): by default
+dpquilt's numpy implementation (:mod:`dpquilt.graphical.mirror_descent`, the same
+iterates as ``mbi``'s), or ``mbi``'s compiled JAX one. Estimation stops by the
+discrepancy principle (see :class:`EstimationOptions`). Everything here is
+post-processing of noisy measurements: no private data enters.
 
 All estimation options live in :class:`EstimationOptions`, so later speed work
 (iterations, warm start, device) changes one place.
