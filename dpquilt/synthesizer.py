@@ -9,6 +9,8 @@ the model and decodes them. Every read of the data spends through one
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .column_types import validate_frame
-from .graphical.model import EstimationOptions, estimate, model_size_mb, refit
+from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import aim
 from .marginals.encoding import decode, encode
@@ -179,13 +181,14 @@ class MarginalSynthesizer:
             workload = self.workload
         else:
             workload = Workload.of(self.workload)
+        round_options = dataclasses.replace(options, iters=options.round_iters)
         result = aim(
             data,
             rho,
             accountant,
             noise,
             workload,
-            fit_model=lambda ms, warm: refit(domain, ms, options.round_iters, warm),
+            fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
             model_size=lambda cliques: model_size_mb(domain, cliques),
             rounds=self.rounds,
             max_model_size=self.max_model_size,

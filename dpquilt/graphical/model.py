@@ -31,7 +31,7 @@ from ..marginals.measurement import Measurement
 from .junction import JunctionTree, build_junction_tree, calibrate, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
-__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total", "refit"]
+__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,12 @@ class EstimationOptions:
         implementation, which pays about a second of compilation per clique
         structure and is the one to use on an accelerator.
     round_iters : int
-        Iterations of each warm-started re-estimation inside AIM's rounds (numpy).
+        Most iterations of each warm-started re-estimation inside AIM's rounds (the
+        reference's ``max_iters``, 1000), with the same stopping rules. Fitting each
+        round well matters: AIM anneals when the fit moved less than the noise, so
+        an underfitted round spends the budget early (on adult at epsilon=1, 100
+        iterations per round gave 13 rounds and 3-way error 0.079; this gave 22
+        rounds and 0.064).
     x64 : bool
         Compute in float64 (``mbi`` warns that float32 stalls beyond ~100k rows).
         Enabled only inside dpquilt's calls, never process-wide.
@@ -76,7 +81,7 @@ class EstimationOptions:
     iters: int = 10000
     noise_level_stop: float | None = 2.0
     engine: str = "numpy"
-    round_iters: int = 100
+    round_iters: int = 1000
     x64: bool = True
     tol: float | None = None
 
@@ -235,18 +240,6 @@ def _clique_vector(dom, potentials: Mapping[tuple[str, ...], np.ndarray]):
 
     tables = {c: Factor(dom.project(c), jnp.asarray(t)) for c, t in potentials.items()}
     return CliqueVector(dom, list(potentials), tables)
-
-
-def refit(
-    domain: Mapping[str, int],
-    measurements: Sequence[Measurement],
-    iters: int,
-    warm_start: GraphicalModel | None = None,
-) -> GraphicalModel:
-    """A short, warm-started re-estimation in numpy (nothing to compile): AIM's inner loop."""
-    total = noisy_total(measurements)
-    theta = mirror_descent(domain, measurements, total, iters, warm_start.potentials if warm_start else None)
-    return GraphicalModel(dict(domain), float(total), theta)
 
 
 def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]) -> float:

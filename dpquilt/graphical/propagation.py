@@ -112,7 +112,10 @@ class Propagation:
                 table = np.transpose(table, perm)
             table = table.reshape(shape)
             psi[home] = table if psi[home] is None else psi[home] + table
-        return [np.broadcast_to(p, s) + 0.0 if p is None or p.shape != s else p for p, s in zip(psi, self.shapes)]
+        return [
+            np.zeros(s) if p is None else p if p.shape == s else np.broadcast_to(p, s) + 0.0
+            for p, s in zip(psi, self.shapes)
+        ]
 
     def marginals(self, tables: Sequence[np.ndarray], total: float) -> list[np.ndarray]:
         """Calibrated node marginals (counts summing to ``total``) for the cliques' log-potentials."""

@@ -46,7 +46,7 @@ def test_marginals_match_brute_force(cliques, rng):
 
 def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
     """The warm-started numpy estimator (AIM's inner loop) agrees with mbi's estimate."""
-    from dpquilt.graphical.model import EstimationOptions, estimate, refit
+    from dpquilt.graphical.model import EstimationOptions, estimate
     from dpquilt.marginals.counting import count
     from dpquilt.marginals.dataset import Dataset
     from dpquilt.marginals.measurement import Measurement
@@ -62,8 +62,9 @@ def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
     ms = [Measurement(cl, count(data, cl).ravel() + rng.normal(0, 4, count(data, cl).size), 4.0) for cl in cliques]
     cold = estimate(domain, ms, EstimationOptions(iters=3000, noise_level_stop=None, engine="mbi"))
     # warm start in two stages, as AIM does: first the 1-way model, then all measurements
-    warm = refit(domain, ms[:4], 200)
-    warm = refit(domain, ms, 3000, warm_start=warm)
+    numpy_md = EstimationOptions(iters=3000, noise_level_stop=None)
+    warm = estimate(domain, ms[:4], EstimationOptions(iters=200, noise_level_stop=None))
+    warm = estimate(domain, ms, numpy_md, warm_start=warm)
     for cl in [("a", "b"), ("b", "c"), ("a", "c"), ("b", "d")]:
         np.testing.assert_allclose(warm.project(cl), cold.project(cl), atol=0.5)
     # and mbi warm-started from the numpy model stays there
@@ -85,3 +86,14 @@ def test_numpy_engine_follows_mbi_iterate_for_iterate(rng, iters, tol):
     models = [estimate(domain, ms, EstimationOptions(iters=iters, noise_level_stop=None, engine=e)) for e in ("numpy", "mbi")]
     for cl in [("a", "b"), ("b", "c", "d"), ("a", "d"), ("c", "e")]:
         np.testing.assert_allclose(models[0].project(cl), models[1].project(cl), rtol=tol, atol=tol)
+
+
+def test_a_node_without_potentials_is_uniform_given_its_separator():
+    from dpquilt.graphical.propagation import Propagation
+
+    domain = {"a": 2, "b": 3, "c": 4}
+    table = np.log(np.arange(1.0, 7.0).reshape(2, 3))
+    plan = Propagation([("a", "b"), ("b", "c")], [(0, 1)], domain, [("a", "b")])
+    ab, bc = plan.marginals([table], total=21.0)
+    np.testing.assert_allclose(ab, np.exp(table))
+    np.testing.assert_allclose(bc, np.repeat(np.exp(table).sum(axis=0)[:, None] / 4, 4, axis=1))

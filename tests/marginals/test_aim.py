@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.graphical.model import model_size_mb, refit
+from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
 from dpquilt.marginals.aim import aim, candidate_scores
 from dpquilt.marginals.counting import count
 from dpquilt.marginals.dataset import Dataset
@@ -32,7 +32,7 @@ def run_aim(data, epsilon, rounds, seed=0, max_model_size=80.0):
         acc,
         SeededNoise(np.random.default_rng(seed)),
         Workload.all_kway(list(domain), 2),
-        fit_model=lambda ms, warm: refit(domain, ms, 20, warm),
+        fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=20, noise_level_stop=None), warm_start=warm),
         model_size=lambda cl: model_size_mb(domain, cl),
         rounds=rounds,
         max_model_size=max_model_size,
