@@ -15,6 +15,7 @@ cliques (AIM) costs no recompilation.
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,30 +53,62 @@ def elimination_cliques(domain: Mapping[str, int], cliques: Sequence[Clique]) ->
     """An elimination order and the cliques it creates (the triangulation's cliques).
 
     A forest is eliminated leaves first (no fill-in). Otherwise each step removes the
-    column whose elimination clique is smallest in cells, the greedy rule of mbi's
-    ``greedy_order``. Pure Python on adjacency sets: fast enough to size every AIM
-    candidate every round.
+    column whose elimination clique is smallest in cells (ties: by name), the greedy
+    rule of mbi's ``greedy_order``.
     """
-    adjacency: dict[str, set[str]] = {a: set() for a in domain}
+    names = list(domain)
+    order, created = _eliminate(domain, cliques)
+    return [names[v] for v in order], [frozenset(names[i] for i in _bits(m)) for m in created]
+
+
+def _eliminate(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[list[int], list[int]]:
+    """:func:`elimination_cliques` on bitmasks of column positions: AIM sizes every
+    candidate's model every round, thousands of calls, so this is kept tight."""
+    position = {a: i for i, a in enumerate(domain)}
+    sizes = [int(k) for k in domain.values()]
+    names = list(domain)
+    adjacency = [0] * len(sizes)
     for c in cliques:
+        mask = 0
         for a in c:
-            adjacency[a].update(b for b in c if b != a)
-    order: list[str] = []
-    created: list[frozenset] = []
-    remaining = set(domain)
+            mask |= 1 << position[a]
+        for a in c:
+            adjacency[position[a]] |= mask
+    adjacency = [m & ~(1 << i) for i, m in enumerate(adjacency)]
+    cells: dict[int, int] = {}
+
+    def size(mask: int) -> int:
+        out = cells.get(mask)
+        if out is None:
+            out = 1
+            for i in _bits(mask):
+                out *= sizes[i]
+            cells[mask] = out
+        return out
+
+    remaining = set(range(len(sizes)))
+    order: list[int] = []
+    created: list[int] = []
     while remaining:
-        leaves = [a for a in remaining if len(adjacency[a]) <= 1]
+        leaves = [i for i in remaining if adjacency[i] & (adjacency[i] - 1) == 0]  # at most one neighbour
         pool = leaves if leaves else remaining
-        v = min(pool, key=lambda a: (_cells(domain, adjacency[a] | {a}), a))
+        v = min(pool, key=lambda i: (size(adjacency[i] | (1 << i)), names[i]))
         nbrs = adjacency[v]
-        created.append(frozenset(nbrs | {v}))
-        for a in nbrs:
-            adjacency[a].discard(v)
-            adjacency[a].update(b for b in nbrs if b != a)
-        del adjacency[v]
+        created.append(nbrs | (1 << v))
+        for i in _bits(nbrs):
+            adjacency[i] = (adjacency[i] | nbrs) & ~(1 << i) & ~(1 << v)
         remaining.discard(v)
         order.append(v)
     return order, created
+
+
+def _bits(mask: int) -> list[int]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def _cells(domain: Mapping[str, int], attrs) -> int:
@@ -86,8 +119,10 @@ def _cells(domain: Mapping[str, int], attrs) -> int:
 
 
 def _maximal(sets: Sequence[frozenset]) -> list[frozenset]:
+    """Sets not contained in another, largest first (ties in first-seen order, so that the
+    result does not depend on hash randomisation)."""
     out: list[frozenset] = []
-    for s in sorted(set(sets), key=len, reverse=True):
+    for s in sorted(dict.fromkeys(sets), key=len, reverse=True):
         if not any(s <= m for m in out):
             out.append(s)
     return out
@@ -95,8 +130,19 @@ def _maximal(sets: Sequence[frozenset]) -> list[frozenset]:
 
 def tree_size(domain: Mapping[str, int], cliques: Sequence[Clique]) -> int:
     """Cells in the junction tree of ``cliques`` (sum over its nodes)."""
-    _, created = elimination_cliques(domain, cliques)
-    return sum(_cells(domain, n) for n in _maximal(created))
+    _, created = _eliminate(domain, cliques)
+    sizes = [int(k) for k in domain.values()]
+    total = 0
+    unique = sorted(set(created), key=lambda m: -m.bit_count())
+    kept: list[int] = []
+    for m in unique:
+        if not any(m & k == m for k in kept):
+            kept.append(m)
+            cells = 1
+            for i in _bits(m):
+                cells *= sizes[i]
+            total += cells
+    return total
 
 
 def build_junction_tree(domain: Mapping[str, int], cliques: Sequence[Clique]) -> JunctionTree:
@@ -169,7 +215,15 @@ def project(
         operands.append(table)
         specs.append("".join(letters[a] for a in node))
     expr = ",".join(specs) + "->" + "".join(letters[a] for a in cols)
-    return np.einsum(expr, *operands, optimize="greedy") * total
+    path = _contraction_path(expr, tuple(t.shape for t in operands))
+    return np.einsum(expr, *operands, optimize=path) * total
+
+
+@functools.lru_cache(maxsize=4096)
+def _contraction_path(expr: str, shapes: tuple[tuple[int, ...], ...]) -> list:
+    """numpy's greedy contraction order for ``expr`` on these shapes (a pure function of its
+    arguments, cached: AIM asks for the same contractions every round)."""
+    return np.einsum_path(expr, *(np.empty(s) for s in shapes), optimize="greedy")[0]
 
 
 def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
