@@ -57,10 +57,11 @@ class Propagation:
     ) -> None:
         self.nodes = [tuple(n) for n in nodes]
         self.shapes = [tuple(int(domain[a]) for a in n) for n in self.nodes]
-        letters = {a: string.ascii_letters[i] for i, a in enumerate(dict.fromkeys(a for n in self.nodes for a in n))}
-        if len(letters) > len(string.ascii_letters):
-            raise ValueError(f"junction tree over {len(letters)} columns; at most 52 are supported")
-        spec = ["".join(letters[a] for a in n) for n in self.nodes]
+        # einsum subscripts are local to each node (letters by position), so any number of columns works
+        local = [{a: string.ascii_letters[k] for k, a in enumerate(n)} for n in self.nodes]
+        if max((len(n) for n in self.nodes), default=0) > len(string.ascii_letters):
+            raise ValueError("a junction-tree node has more than 52 columns; the model is far too large")
+        spec = ["".join(local[i][a] for a in n) for i, n in enumerate(self.nodes)]
         self.placement = []  # (node, transpose, shape) per clique
         for clique in cliques:
             clique = tuple(clique)
@@ -76,30 +77,30 @@ class Propagation:
         for i in self.order:
             if self.parent[i] >= 0:
                 self.children[self.parent[i]].append(i)
-        sep = {}
+        # separator of each non-root node with its parent, columns in the child's order, spelled in the
+        # child's letters (sep) and in the parent's (sep_up)
+        sep, sep_up = {}, {}
         for i, p in enumerate(self.parent):
             if p >= 0:
-                sep[i] = "".join(ch for ch in spec[i] if ch in set(spec[p]))
-        self.sep = sep
+                cols = [a for a in self.nodes[i] if a in self.nodes[p]]
+                sep[i] = "".join(local[i][a] for a in cols)
+                sep_up[i] = "".join(local[p][a] for a in cols)
         # upward: node i times its children's messages, summed onto the separator with its parent
-        self.up_expr = {
-            i: ",".join([spec[i]] + [sep[c] for c in self.children[i]]) + "->" + sep[i] for i in sep
-        }
+        self.up_expr = {i: ",".join([spec[i]] + [sep_up[c] for c in self.children[i]]) + "->" + sep[i] for i in sep}
         # belief of node i: its potential times every incoming message
         self.belief_expr = []
         for i in range(len(self.nodes)):
-            incoming = [sep[c] for c in self.children[i]] + ([sep[i]] if i in sep else [])
+            incoming = [sep_up[c] for c in self.children[i]] + ([sep[i]] if i in sep else [])
             self.belief_expr.append(",".join([spec[i]] + incoming) + "->" + spec[i])
         # downward to child c: parent's belief divided by c's upward message, onto their separator
-        self.down_expr = {c: spec[self.parent[c]] + "->" + sep[c] for c in sep}
+        self.down_expr = {c: spec[self.parent[c]] + "->" + sep_up[c] for c in sep}
         self.divisor = {}  # how an upward message broadcasts against its parent's axes
         for c in sep:
-            parent_spec = spec[self.parent[c]]
-            ordered = [ch for ch in parent_spec if ch in sep[c]]
-            size = {ch: self.shapes[c][spec[c].index(ch)] for ch in sep[c]}
+            parent = self.nodes[self.parent[c]]
+            cols = [a for a in self.nodes[c] if a in parent]
             self.divisor[c] = (
-                tuple(sep[c].index(ch) for ch in ordered),
-                tuple(size[ch] if ch in sep[c] else 1 for ch in parent_spec),
+                tuple(cols.index(a) for a in parent if a in cols),
+                tuple(int(domain[a]) if a in cols else 1 for a in parent),
             )
 
     def log_potentials(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -97,3 +97,18 @@ def test_a_node_without_potentials_is_uniform_given_its_separator():
     ab, bc = plan.marginals([table], total=21.0)
     np.testing.assert_allclose(ab, np.exp(table))
     np.testing.assert_allclose(bc, np.repeat(np.exp(table).sum(axis=0)[:, None] / 4, 4, axis=1))
+
+
+def test_wide_tables_beyond_52_columns_calibrate_consistently(rng):
+    """einsum has 52 subscript letters; subscripts are per node, so a 70-column chain works."""
+    names = [f"x{i}" for i in range(70)]
+    domain = {a: 3 for a in names}
+    cliques = [(names[i], names[i + 1]) for i in range(69)]
+    pots = {c: rng.normal(0, 1, (3, 3)) for c in cliques}
+    tree = build_junction_tree(domain, cliques)
+    marg = calibrate(tree, domain, pots, total=100.0)
+    for node, table in marg.items():
+        assert table.sum() == pytest.approx(100.0)
+    for i in range(68):  # neighbouring pairs agree on the column they share
+        left, right = marg[(names[i], names[i + 1])], marg[(names[i + 1], names[i + 2])]
+        np.testing.assert_allclose(left.sum(axis=0), right.sum(axis=1), rtol=1e-9)
