@@ -201,8 +201,7 @@ def project(
             return marginalise(marginals[node], node, cols)
     subtree = _steiner_subtree(tree, cols)
     order, parent = _rooted_within(tree, subtree)
-    letters = {a: string.ascii_letters[i] for i, a in enumerate({a for n in subtree for a in tree.nodes[n]})}
-    operands, specs = [], []
+    factors = []
     for i in order:
         node = tree.nodes[i]
         table = marginals[node]
@@ -212,11 +211,37 @@ def project(
             table = np.divide(table, sep_table, out=np.zeros_like(table), where=sep_table > 0)
         else:
             table = table / max(total, 1e-300)
-        operands.append(table)
-        specs.append("".join(letters[a] for a in node))
-    expr = ",".join(specs) + "->" + "".join(letters[a] for a in cols)
-    path = _contraction_path(expr, tuple(t.shape for t in operands))
-    return np.einsum(expr, *operands, optimize=path) * total
+        factors.append((table, node))
+    columns = list(dict.fromkeys(a for _, node in factors for a in node))
+    if len(columns) <= len(string.ascii_letters):
+        letters = {a: string.ascii_letters[k] for k, a in enumerate(columns)}
+        expr = ",".join("".join(letters[a] for a in node) for _, node in factors) + "->" + "".join(letters[a] for a in cols)
+        path = _contraction_path(expr, tuple(t.shape for t, _ in factors))
+        return np.einsum(expr, *(t for t, _ in factors), optimize=path) * total
+    return _eliminate_along(factors, parent, order, tree, cols) * total
+
+
+def _eliminate_along(factors, parent, order, tree: JunctionTree, cols: Clique) -> np.ndarray:
+    """The contraction of :func:`project` leaf by leaf (variable elimination along the
+    subtree), for subtrees over more columns than ``einsum`` has letters: each node's
+    factor, after summing out what neither ``cols`` nor its parent needs, is multiplied
+    into its parent's."""
+    position = {i: k for k, i in enumerate(order)}
+    tables = [list(f) for f in factors]
+    for i in reversed(order):
+        table, attrs = tables[position[i]]
+        p = parent[i]
+        keep = tuple(a for a in attrs if a in cols or (p >= 0 and a in tree.nodes[p]))
+        table, attrs = _sum_counts(table, attrs, keep)
+        if p < 0:
+            return marginalise(table, attrs, cols)
+        into = tables[position[p]]
+        union = tuple(dict.fromkeys(into[1] + attrs))
+        letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
+        spell = lambda names: "".join(letters[a] for a in names)  # noqa: E731
+        into[0] = np.einsum(f"{spell(into[1])},{spell(attrs)}->{spell(union)}", into[0], table)
+        into[1] = union
+    raise AssertionError("the subtree has no root")
 
 
 @functools.lru_cache(maxsize=4096)
