@@ -99,15 +99,20 @@ def test_a_node_without_potentials_is_uniform_given_its_separator():
     np.testing.assert_allclose(bc, np.repeat(np.exp(table).sum(axis=0)[:, None] / 4, 4, axis=1))
 
 
+def calibrated_chain(rng, length, size, total):
+    """A random chain model ``x0 - x1 - ... `` of ``length`` columns, calibrated."""
+    names = [f"x{i}" for i in range(length)]
+    domain = {a: size for a in names}
+    cliques = [(names[i], names[i + 1]) for i in range(length - 1)]
+    tree = build_junction_tree(domain, cliques)
+    marg = calibrate(tree, domain, {c: rng.normal(0, 1, (size, size)) for c in cliques}, total=total)
+    return names, tree, marg
+
+
 def test_wide_tables_beyond_52_columns_calibrate_consistently(rng):
     """einsum has 52 subscript letters; subscripts are per node, so a 70-column chain works."""
-    names = [f"x{i}" for i in range(70)]
-    domain = {a: 3 for a in names}
-    cliques = [(names[i], names[i + 1]) for i in range(69)]
-    pots = {c: rng.normal(0, 1, (3, 3)) for c in cliques}
-    tree = build_junction_tree(domain, cliques)
-    marg = calibrate(tree, domain, pots, total=100.0)
-    for node, table in marg.items():
+    names, _, marg = calibrated_chain(rng, 70, 3, 100.0)
+    for table in marg.values():
         assert table.sum() == pytest.approx(100.0)
     for i in range(68):  # neighbouring pairs agree on the column they share
         left, right = marg[(names[i], names[i + 1])], marg[(names[i + 1], names[i + 2])]
@@ -115,21 +120,17 @@ def test_wide_tables_beyond_52_columns_calibrate_consistently(rng):
 
 
 def test_projection_across_a_wide_subtree_matches_the_chain_rule(rng):
-    """A marginal of two far-apart columns of a 70-column chain (a subtree over 70 columns)."""
+    """A marginal of two far-apart columns of a 70-column chain (a subtree over 61 columns)."""
     from dpquilt.graphical.junction import project
 
-    names = [f"x{i}" for i in range(70)]
-    domain = {a: 2 for a in names}
-    cliques = [(names[i], names[i + 1]) for i in range(69)]
-    pots = {c: rng.normal(0, 1, (2, 2)) for c in cliques}
-    tree = build_junction_tree(domain, cliques)
-    marg = calibrate(tree, domain, pots, total=1.0)
-    got = project(tree, marg, ("x0", "x60"), 1.0)
-    # chain rule: p(x0, x60) = p(x0) prod_k p(x_{k+1} | x_k)
-    joint = marg[("x0", "x1")]
-    for k in range(1, 60):
-        pair = marg[(names[k], names[k + 1])]
-        joint = joint @ (pair / pair.sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(got, joint, rtol=1e-9, atol=1e-12)
-    # and a narrow projection agrees with the same chain rule
-    np.testing.assert_allclose(project(tree, marg, ("x0", "x2"), 1.0), marg[("x0", "x1")] @ (marg[("x1", "x2")] / marg[("x1", "x2")].sum(axis=1, keepdims=True)), rtol=1e-9)
+    names, tree, marg = calibrated_chain(rng, 70, 2, 1.0)
+
+    def chain_rule(last):  # p(x0, x_last) = p(x0, x1) prod_k p(x_{k+1} | x_k)
+        joint = marg[("x0", "x1")]
+        for k in range(1, last):
+            pair = marg[(names[k], names[k + 1])]
+            joint = joint @ (pair / pair.sum(axis=1, keepdims=True))
+        return joint
+
+    np.testing.assert_allclose(project(tree, marg, ("x0", "x60"), 1.0), chain_rule(60), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(project(tree, marg, ("x0", "x2"), 1.0), chain_rule(2), rtol=1e-9)
