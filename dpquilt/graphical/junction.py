@@ -24,7 +24,7 @@ import numpy as np
 
 from .propagation import Propagation, breadth_first
 
-__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "marginalise", "project", "tree_size"]
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -191,26 +191,48 @@ def calibrate(
     return dict(zip(tree.nodes, plan.marginals(list(log_potentials.values()), total)))
 
 
+def conditionals(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> dict[int, np.ndarray]:
+    """``mu_K / mu_{S_K}`` for every node ``K`` with a parent when the tree is rooted at
+    node 0 (``S_K`` the separator with the parent; 0 where the separator has no mass).
+    Computed once per model, these serve every :func:`project`."""
+    _, parent = tree.rooted(0)
+    out = {}
+    for i, p in enumerate(parent):
+        if p < 0:
+            continue
+        node = tree.nodes[i]
+        table = marginals[node]
+        sep = tuple(a for a in node if a in tree.nodes[p])
+        sep_table = _sum_counts(table, node, sep)[0].reshape([table.shape[k] if a in sep else 1 for k, a in enumerate(node)])
+        out[i] = np.divide(table, sep_table, out=np.zeros_like(table), where=sep_table > 0)
+    return out
+
+
 def project(
-    tree: JunctionTree, marginals: Mapping[Clique, np.ndarray], cols: Sequence[str], total: float
+    tree: JunctionTree,
+    marginals: Mapping[Clique, np.ndarray],
+    cols: Sequence[str],
+    total: float,
+    conditional: Mapping[int, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The model's marginal over ``cols`` (in that order) from calibrated node marginals."""
+    """The model's marginal over ``cols`` (in that order) from calibrated node marginals.
+
+    ``conditional`` is :func:`conditionals` of the same tree and marginals (computed
+    here when not given)."""
     cols = tuple(cols)
     for node in tree.nodes:
         if set(cols) <= set(node):
             return marginalise(marginals[node], node, cols)
+    if conditional is None:
+        conditional = conditionals(tree, marginals)
     subtree = _steiner_subtree(tree, cols)
-    order, parent = _rooted_within(tree, subtree)
+    order, parent = tree.rooted(0)
+    order = [i for i in order if i in subtree]
+    parent = [p if p in subtree else -1 for p in parent]  # subtree nodes whose parent lies outside are its roots
     factors = []
     for i in order:
         node = tree.nodes[i]
-        table = marginals[node]
-        if parent[i] >= 0:
-            sep = tuple(a for a in node if a in tree.nodes[parent[i]])
-            sep_table = _sum_counts(table, node, sep)[0].reshape([table.shape[k] if a in sep else 1 for k, a in enumerate(node)])
-            table = np.divide(table, sep_table, out=np.zeros_like(table), where=sep_table > 0)
-        else:
-            table = table / max(total, 1e-300)
+        table = conditional[i] if parent[i] >= 0 else marginals[node] / max(total, 1e-300)
         factors.append((table, node))
     columns = list(dict.fromkeys(a for _, node in factors for a in node))
     if len(columns) <= len(string.ascii_letters):
@@ -294,10 +316,3 @@ def _path(nbrs: list[list[int]], a: int, b: int) -> list[int]:
     while out[-1] != a:
         out.append(prev[out[-1]])
     return out
-
-
-def _rooted_within(tree: JunctionTree, subset: set[int]) -> tuple[list[int], list[int]]:
-    order, parent = tree.rooted(root=min(subset))
-    order = [i for i in order if i in subset]
-    par = [parent[i] if parent[i] in subset else -1 for i in range(len(tree.nodes))]
-    return order, par

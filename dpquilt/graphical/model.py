@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, build_junction_tree, calibrate, project, tree_size
+from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total"]
@@ -132,9 +132,14 @@ class GraphicalModel:
         """Calibrated marginals (counts) of every junction-tree node, computed in numpy."""
         return calibrate(self.tree, self.domain, self.potentials, self.total)
 
+    @functools.cached_property
+    def conditionals(self) -> dict[int, np.ndarray]:
+        """Each node's table given its parent's separator, shared by every projection."""
+        return conditionals(self.tree, self.node_marginals)
+
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
-        return project(self.tree, self.node_marginals, tuple(cols), self.total)
+        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals)
 
 
 def estimate(
