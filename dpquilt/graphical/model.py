@@ -43,8 +43,8 @@ class EstimationOptions:
     Parameters
     ----------
     iters : int
-        Most mirror-descent iterations of a full estimation (in ``mbi``); the
-        reference MST runs 10,000.
+        Most mirror-descent iterations of a full estimation; the reference MST
+        runs 10,000.
     noise_level_stop : float or None
         Early stopping by the discrepancy principle (Morozov 1966; Engl, Hanke and
         Neubauer, "Regularization of Inverse Problems", 1996, Sec. 6.1 for
@@ -68,12 +68,13 @@ class EstimationOptions:
         Most iterations of each warm-started re-estimation inside AIM's rounds (the
         reference's ``max_iters``, 1000), with the same stopping rules. Fitting each
         round well matters: AIM anneals when the fit moved less than the noise, so
-        an underfitted round spends the budget early (on adult at epsilon=1, 100
-        iterations per round gave 13 rounds and 3-way error 0.079; this gave 22
-        rounds and 0.064).
+        an underfitted round spends the budget early (on adult at epsilon=1, paper
+        defaults, seed 0: 100 iterations per round gave 13 rounds and 3-way error
+        0.079; this gave 22 rounds and 0.064).
     x64 : bool
-        Compute in float64 (``mbi`` warns that float32 stalls beyond ~100k rows).
-        Enabled only inside dpquilt's calls, never process-wide.
+        With ``engine="mbi"``, compute in float64 (``mbi`` warns that float32 stalls
+        beyond ~100k rows); enabled only inside dpquilt's calls, never process-wide.
+        The numpy engine always computes in float64.
     tol : float or None
         Stop early when the relative loss improvement stays below ``tol``.
     """
