@@ -10,7 +10,6 @@ the model and decodes them. Every read of the data spends through one
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any

@@ -6,7 +6,7 @@ counting all cells of the marginal is then a ``numpy.bincount``. Rows are proces
 in blocks of :data:`BLOCK_ROWS` so that the index being built stays in the CPU's
 cache, and the index is built in ``uint32`` whenever the marginal has fewer than
 2**32 cells: half the memory traffic of ``intp`` (measured with
-``benchmarks/counting_throughput.py``: 3-way counting went from about 130 to 160 M
+``benchmarks/counting_throughput.py``: 3-way counting went from about 130 to 150-160 M
 rows/s on one core, although ``bincount`` converts the index to ``intp`` itself).
 """
 
