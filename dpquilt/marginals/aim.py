@@ -106,7 +106,7 @@ def aim(
     if T < d:
         raise ValueError(f"rounds={T} is fewer than the {d} columns; AIM needs rounds >= columns (default 16 x columns)")
     candidates = {r: w for r, w in workload.candidates().items() if w > 0}
-    answers = {r: counter(data, r).ravel().astype(np.float64) for r in candidates}
+    answers = {r: counter(data, r).ravel() for r in candidates}  # counted once: scores and measurement
     rho_start = accountant.rho_spent
 
     def used() -> float:
@@ -137,7 +137,7 @@ def aim(
         n_rounds += 1
         pick = exponential_mechanism(scores, sensitivity, epsilon, f"AIM round {n_rounds} selection", accountant, noise)
         r = names_r[pick]
-        y = gaussian_counts(counter(data, r), sigma, f"marginal {r}", accountant, noise)
+        y = gaussian_counts(answers[r], sigma, f"marginal {r}", accountant, noise)
         measurements.append(Measurement(r, y.ravel().astype(np.float64), sigma))
         cliques.append(r)
         before = model.project(r).ravel()
