@@ -28,7 +28,7 @@ from ..marginals.measurement import Measurement
 from .junction import build_junction_tree
 from .propagation import Propagation
 
-__all__ = ["expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
+__all__ = ["MarginalProblem", "expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
 Clique = tuple[str, ...]
 
@@ -90,7 +90,7 @@ def _broadcast(table: np.ndarray, attrs: Clique, target: Clique, domain: Mapping
     return np.broadcast_to(t.reshape(shape), [domain[a] for a in target])
 
 
-class _Problem:
+class MarginalProblem:
     """The loss, its gradient and the marginal oracle over fixed maximal cliques.
 
     Everything that depends only on the cliques (the junction tree, the propagation
@@ -103,12 +103,13 @@ class _Problem:
         self.cliques = maximal_cliques([m.cols for m in measurements])
         tree = build_junction_tree(self.domain, self.cliques)
         self.plan = Propagation(tree.nodes, tree.edges, self.domain, self.cliques)
-        self.readout = []  # (node, axes summed, transpose) giving each clique's marginal
+        self.cells = []  # (node, axes summed, transpose) giving each clique's marginal
         for c in self.cliques:
             i = next(k for k, n in enumerate(tree.nodes) if set(c) <= set(n))
-            self.readout.append((i, *_reduction(tree.nodes[i], c)))
+            self.cells.append((i, *_reduction(tree.nodes[i], c)))
         index = {c: k for k, c in enumerate(self.cliques)}
-        self.terms = []  # per measurement: clique, reduction, broadcast shape back, weights, y, sigma
+        self.terms = []  # per measurement: clique, reduction, its slice of the residual, transpose back, shapes, w, sigma
+        offset = 0
         for m in measurements:
             k = index[_home(m.cols, self.cliques, self.domain)]
             home = self.cliques[k]
@@ -117,26 +118,60 @@ class _Problem:
             shape = tuple(self.domain[a] if a in m.cols else 1 for a in home)
             w = None if m.weights is None else np.asarray(m.weights, dtype=np.float64)
             cols_shape = tuple(self.domain[a] for a in m.cols)
-            y = np.asarray(m.noisy, dtype=np.float64)
-            self.terms.append((k, axes, perm, back, cols_shape, shape, w, y, float(m.sigma)))
+            part = slice(offset, offset + int(np.size(m.noisy)))
+            offset = part.stop
+            self.terms.append((k, axes, perm, part, back, cols_shape, shape, w, float(m.sigma)))
+        #: every measurement's ``y_i / sigma_i``, concatenated in the order of the residual
+        self.scaled_y = np.concatenate(
+            [np.asarray(m.noisy, dtype=np.float64).ravel() / m.sigma for m in measurements] or [np.zeros(0)]
+        )
 
     def marginals(self, theta: Sequence[np.ndarray]) -> list[np.ndarray]:
-        nodes = self.plan.marginals(theta, self.total)
-        return [_apply(nodes[i], axes, perm) for i, axes, perm in self.readout]
+        """Each clique's marginal under the log-potentials ``theta``."""
+        return self.readout(self.plan.marginals(theta, self.total))
+
+    def readout(self, nodes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each clique's marginal from calibrated node marginals."""
+        return [_apply(nodes[i], axes, perm) for i, axes, perm in self.cells]
+
+    def residual(self, mu: Sequence[np.ndarray]) -> np.ndarray:
+        """All measurements' ``r_i = (w_i * mu_{C_i} - y_i) / sigma_i``, concatenated; ``L = r.r / 2``.
+
+        ``r`` is affine in ``mu``, so the residual of a convex combination of marginals is
+        the same combination of their residuals.
+        """
+        r = np.empty(self.scaled_y.size)
+        for k, axes, perm, part, _, _, _, w, sigma in self.terms:
+            x = _apply(mu[k], axes, perm).ravel()
+            r[part] = (x if w is None else w * x) / sigma
+        r -= self.scaled_y
+        return r
+
+    def gradient(self, r: np.ndarray) -> list[np.ndarray]:
+        """``grad L = sum_i Q_i^T (w_i r_i / sigma_i)``, one table per clique, from the residual."""
+        grad: list[np.ndarray | None] = [None] * len(self.cliques)
+        for k, _, _, part, back, cols_shape, shape, w, sigma in self.terms:
+            g = ((r[part] if w is None else w * r[part]) / sigma).reshape(cols_shape)
+            if back is not None:
+                g = np.transpose(g, back)  # into the clique's axis order
+            g = g.reshape(shape)
+            grad[k] = g if grad[k] is None else grad[k] + g
+        sizes = [tuple(self.domain[a] for a in c) for c in self.cliques]
+        return [np.zeros(s) if g is None else g if g.shape == s else np.broadcast_to(g, s) for g, s in zip(grad, sizes)]
+
+    def term_losses(self, r: np.ndarray) -> np.ndarray:
+        """Each measurement's share ``||r_i||^2 / 2`` of the loss, from the residual."""
+        return np.array([0.5 * _dot(r[term[3]], r[term[3]]) for term in self.terms])
+
+    def loss(self, mu: Sequence[np.ndarray]) -> float:
+        """``L(mu)`` alone."""
+        r = self.residual(mu)
+        return 0.5 * _dot(r, r)
 
     def loss_and_grad(self, mu: Sequence[np.ndarray]) -> tuple[float, list[np.ndarray]]:
         """``L(mu)`` and its gradient, one table per clique."""
-        loss = 0.0
-        grad = [np.zeros_like(t) for t in mu]
-        for k, axes, perm, back, cols_shape, shape, w, y, sigma in self.terms:
-            x = _apply(mu[k], axes, perm).ravel()
-            r = ((x if w is None else w * x) - y) / sigma
-            loss += 0.5 * _dot(r, r)
-            g = ((r if w is None else w * r) / sigma).reshape(cols_shape)
-            if back is not None:
-                g = np.transpose(g, back)  # into the clique's axis order
-            grad[k] = grad[k] + g.reshape(shape)
-        return loss, grad
+        r = self.residual(mu)
+        return 0.5 * _dot(r, r), self.gradient(r)
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -164,17 +199,17 @@ def mirror_descent(
     total: float,
     iters: int,
     warm_start: Mapping[Clique, np.ndarray] | None = None,
-    stop: Callable[[int, float], bool] | None = None,
+    stop: Callable[[int, float, np.ndarray], bool] | None = None,
     check_every: int = 50,
 ) -> dict[Clique, np.ndarray]:
     """Log-potentials over the measurements' maximal cliques after at most ``iters`` steps.
 
     ``warm_start`` maps cliques to log-potentials; each is added into a new clique
     that contains it (the distribution it defines is unchanged). Every
-    ``check_every`` iterations ``stop(iterations_done, loss)`` may end the descent
+    ``check_every`` iterations ``stop(iterations_done, loss, term_losses)`` may end the descent
     (``mbi`` checks at the same points).
     """
-    problem = _Problem(domain, measurements, total)
+    problem = MarginalProblem(domain, measurements, total)
     start = expand_potentials(problem.domain, warm_start or {}, problem.cliques)
     theta = [start[c] for c in problem.cliques]
     alpha = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
@@ -189,6 +224,6 @@ def mirror_descent(
             theta, mu, loss, grad, alpha = theta2, mu2, loss2, grad2, alpha * 1.01
         else:
             alpha *= 0.5
-        if stop is not None and it % check_every == 0 and stop(it, loss):
+        if stop is not None and it % check_every == 0 and stop(it, loss, problem.term_losses(problem.residual(mu))):
             break
     return dict(zip(problem.cliques, theta))

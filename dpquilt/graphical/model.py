@@ -29,11 +29,13 @@ from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
 from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
+from .accelerated import accelerated_descent
 from .mirror_descent import expand_potentials, mirror_descent
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total"]
 
 log = logging.getLogger(__name__)
+NOISE_BAND = 3.0  # standard deviations of a measurement's loss above its noise level still counted as fitted
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class EstimationOptions:
         between 1 and 3 times that count on every table and epsilon, and rose again
         by up to 2% (salary, epsilon=1) when run to 10,000 iterations. ``None``
         runs all ``iters``.
+    algorithm : {"accelerated", "mirror_descent"}
+        The numpy engine's optimiser. ``"accelerated"`` (default): Tseng's accelerated
+        proximal gradient in the same entropic geometry
+        (:mod:`dpquilt.graphical.accelerated`), which reaches a given loss in far
+        fewer iterations. ``"mirror_descent"``: Algorithm 1 of arXiv:1901.09136 with
+        ``mbi``'s Armijo rule, iterate for iterate equal to ``mbi``'s.
     engine : {"numpy", "mbi"}
         Where mirror descent runs. ``"numpy"`` (default): dpquilt's implementation
         of the same algorithm (same iterates as ``mbi``'s, tested against it) on a
@@ -80,8 +88,9 @@ class EstimationOptions:
     """
 
     iters: int = 10000
-    noise_level_stop: float | None = 2.0
+    noise_level_stop: float | None = 1.5
     engine: str = "numpy"
+    algorithm: str = "accelerated"
     round_iters: int = 1000
     x64: bool = True
     tol: float | None = None
@@ -93,6 +102,8 @@ class EstimationOptions:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.engine not in ("numpy", "mbi"):
             raise ValueError(f"engine must be 'numpy' or 'mbi', got {self.engine!r}")
+        if self.algorithm not in ("accelerated", "mirror_descent"):
+            raise ValueError(f"algorithm must be 'accelerated' or 'mirror_descent', got {self.algorithm!r}")
         if self.noise_level_stop is not None and not self.noise_level_stop >= 1:
             raise ValueError(f"noise_level_stop must be None or at least 1, got {self.noise_level_stop!r}")
 
@@ -171,14 +182,21 @@ def estimate(
     GraphicalModel
     """
     total = noisy_total(measurements)
-    stop = _Stopping(options, noise_level=0.5 * sum(m.noisy.size for m in measurements))
+    stop = _Stopping(options, [m.noisy.size for m in measurements])
     if options.engine == "numpy":
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
 
-            def done(iteration: int, loss: float) -> bool:
+            def done(iteration: int, loss: float, term_losses: np.ndarray) -> bool:
                 bar.update(iteration - bar.n)
-                return stop.done(iteration, loss)
+                return stop.done(iteration, loss, term_losses)
 
+            if options.algorithm == "accelerated":
+                previous = None
+                if warm_start is not None:
+                    scale = total / warm_start.total
+                    previous = lambda cols: warm_start.project(cols) * scale  # noqa: E731
+                fit = accelerated_descent(domain, measurements, total, options.iters, previous, stop=done)
+                return GraphicalModel(dict(domain), float(total), fit.potentials)
             start = warm_start.potentials if warm_start is not None else None
             theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done)
         return GraphicalModel(dict(domain), float(total), theta)
@@ -217,18 +235,38 @@ def _estimate_mbi(domain, measurements, total, options, stop, progress, warm_sta
 
 
 class _Stopping:
-    """When to end mirror descent: the discrepancy rule and the relative-improvement rule."""
+    """When to end mirror descent: the discrepancy rule and the relative-improvement rule.
 
-    def __init__(self, options: EstimationOptions, noise_level: float) -> None:
-        self.options, self.noise_level = options, noise_level
+    The noise level is reached when the loss is at most ``m / 2`` and no measurement
+    is fitted worse than ``NOISE_BAND`` standard deviations above its own level: at the
+    true marginals the loss of a measurement of ``n`` cells is ``chi^2_n / 2``, mean
+    ``n / 2`` and standard deviation ``sqrt(n / 2)``. The second condition matters
+    after a warm start (AIM's rounds), where the old measurements are already fitted
+    below their noise level and the total alone would stop before the new one is fitted.
+    """
+
+    def __init__(self, options: EstimationOptions, sizes: Sequence[int]) -> None:
+        self.options = options
+        self.sizes = np.asarray(sizes, dtype=np.float64)
+        self.noise_level = 0.5 * float(self.sizes.sum())
         self.reached_at: int | None = None
         self.previous, self.stalls = np.inf, 0
 
-    def done(self, iteration: int, loss: float) -> bool:
-        """Whether to stop after ``iteration`` iterations whose current loss is ``loss``."""
+    def reached(self, loss: float, term_losses: np.ndarray | None) -> bool:
+        """Whether the fit is at the noise level (see the class docstring)."""
+        if loss > self.noise_level:
+            return False
+        if term_losses is None or not self.sizes.size:
+            return True
+        half = 0.5 * self.sizes
+        return bool(np.all(term_losses - half <= NOISE_BAND * np.sqrt(half)))
+
+    def done(self, iteration: int, loss: float, term_losses: np.ndarray | None = None) -> bool:
+        """Whether to stop after ``iteration`` iterations whose current loss is ``loss``
+        (``term_losses``: each measurement's share, when known)."""
         factor, tol = self.options.noise_level_stop, self.options.tol
         if factor is not None:
-            if self.reached_at is None and loss <= self.noise_level:
+            if self.reached_at is None and self.reached(loss, term_losses):
                 self.reached_at = iteration
             if self.reached_at is not None and iteration >= factor * self.reached_at:
                 return True

@@ -92,16 +92,8 @@ class Propagation:
         for i in range(len(self.nodes)):
             incoming = [sep_up[c] for c in self.children[i]] + ([sep[i]] if i in sep else [])
             self.belief_expr.append(",".join([spec[i]] + incoming) + "->" + spec[i])
-        # downward to child c: parent's belief divided by c's upward message, onto their separator
+        # downward to child c: parent's belief summed onto their separator (then divided by c's upward message)
         self.down_expr = {c: spec[self.parent[c]] + "->" + sep_up[c] for c in sep}
-        self.divisor = {}  # how an upward message broadcasts against its parent's axes
-        for c in sep:
-            parent = self.nodes[self.parent[c]]
-            cols = [a for a in self.nodes[c] if a in parent]
-            self.divisor[c] = (
-                tuple(cols.index(a) for a in parent if a in cols),
-                tuple(int(domain[a]) if a in cols else 1 for a in parent),
-            )
 
     def log_potentials(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Sum the clique tables into node tables (``psi``); a node's only clique, already
@@ -120,34 +112,55 @@ class Propagation:
 
     def marginals(self, tables: Sequence[np.ndarray], total: float) -> list[np.ndarray]:
         """Calibrated node marginals (counts summing to ``total``) for the cliques' log-potentials."""
-        potential = []
-        for table in self.log_potentials(tables):
+        return self.calibrate(tables, total)[0]
+
+    def calibrate(
+        self, tables: Sequence[np.ndarray], total: float, on_nodes: bool = False
+    ) -> tuple[list[np.ndarray], float]:
+        """Calibrated node marginals and the log-partition function ``log Z``.
+
+        ``tables`` are the cliques' log-potentials, or with ``on_nodes=True`` the
+        nodes' own (``psi``, one table per node in the node's axis order).
+
+        ``log Z = log sum_x exp(sum_C theta_C(x_C))`` is recovered from the scale
+        factors taken out along the way: each node's ``max psi`` and each upward
+        message's rescaling, plus the log mass of each root's belief.
+        """
+        potential, log_z = [], 0.0
+        for table in tables if on_nodes else self.log_potentials(tables):
             top = np.max(table)
-            potential.append(np.exp(table - (top if np.isfinite(top) else 0.0)))
+            top = top if np.isfinite(top) else 0.0
+            potential.append(np.exp(table - top))
+            log_z += float(top)
         up: dict[int, np.ndarray] = {}
         for i in reversed(self.order):
             if self.parent[i] < 0:
                 continue
             msg = np.einsum(self.up_expr[i], potential[i], *(up[c] for c in self.children[i]))
-            up[i] = _rescale(msg)
+            up[i], scale = _rescale(msg)
+            log_z += scale
         down: dict[int, np.ndarray] = {}
         out: list[np.ndarray] = [np.empty(0)] * len(self.nodes)
         for i in self.order:
             incoming = [up[c] for c in self.children[i]] + ([down[i]] if i in down else [])
             belief = np.einsum(self.belief_expr[i], potential[i], *incoming) if incoming else potential[i]
             for c in self.children[i]:
-                perm, shape = self.divisor[c]
-                divisor = np.transpose(up[c], perm).reshape(shape)
-                ratio = np.divide(belief, divisor, out=np.zeros_like(belief), where=divisor > 0)
-                down[c] = _rescale(np.einsum(self.down_expr[c], ratio))
+                # the message to c excludes c's own: it depends on the separator only, so divide after summing
+                total_sep = np.einsum(self.down_expr[c], belief)
+                msg = np.divide(total_sep, up[c], out=np.zeros_like(total_sep), where=up[c] > 0)
+                down[c] = _rescale(msg)[0]
             mass = belief.sum()
+            if self.parent[i] < 0:
+                log_z += float(np.log(mass)) if mass > 0 else -np.inf
             out[i] = belief * (total / mass) if mass > 0 else np.full_like(belief, total / belief.size)
-        return out
+        return out, log_z
 
 
-def _rescale(msg: np.ndarray) -> np.ndarray:
+def _rescale(msg: np.ndarray) -> tuple[np.ndarray, float]:
+    """``msg`` scaled to maximum 1, and the log of the factor taken out (0 for an all-zero message,
+    which is replaced by ones)."""
     top = msg.max()
-    return msg / top if top > 0 else np.ones_like(msg)
+    return (msg / top, float(np.log(top))) if top > 0 else (np.ones_like(msg), 0.0)
 
 
 def breadth_first(n: int, edges: Sequence[tuple[int, int]], root: int = 0) -> tuple[list[int], list[int]]:

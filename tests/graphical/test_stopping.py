@@ -7,24 +7,34 @@ from dpquilt.graphical.model import EstimationOptions, _Stopping
 
 
 def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
-    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), noise_level=10.0)
+    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[20])
     losses = {50: 100.0, 100: 30.0, 150: 9.0, 200: 8.0, 250: 7.5, 300: 7.0}
     done = [it for it, loss in losses.items() if stop.done(it, loss)]
     assert done[0] == 300  # reached at 150, stop at 2 x 150
 
 
+def test_a_measurement_fitted_far_worse_than_its_noise_keeps_the_descent_going():
+    """After a warm start the old measurements sit below their noise level; the new one
+    must be fitted too before the rule counts the noise level as reached."""
+    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
+    # total 96 + 90 + 14 = 200 <= 204, but the 8-cell measurement is (14 - 4) / 2 = 5 sds above its level
+    assert not stop.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
+    # within 3 sds (4 + 3 * 2 = 10): reached, and with factor 1 the descent stops
+    assert stop.done(20, 196.0, np.array([96.0, 90.0, 10.0]))
+
+
 def test_never_reached_runs_to_the_cap():
-    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), noise_level=1.0)
+    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[2])
     assert not any(stop.done(it, 5.0 - it / 1e5) for it in range(50, 10001, 50))
 
 
 def test_disabled_rule_never_stops():
-    stop = _Stopping(EstimationOptions(noise_level_stop=None), noise_level=1e9)
+    stop = _Stopping(EstimationOptions(noise_level_stop=None), sizes=[2_000_000_000])
     assert not any(stop.done(it, 1.0) for it in range(50, 1001, 50))
 
 
 def test_relative_tolerance_still_stops():
-    stop = _Stopping(EstimationOptions(noise_level_stop=None, tol=1e-3), noise_level=0.0)
+    stop = _Stopping(EstimationOptions(noise_level_stop=None, tol=1e-3), sizes=[])
     assert stop.done(50, 10.0) is False
     assert stop.done(100, 10.0) is False
     assert stop.done(150, 10.0) is True

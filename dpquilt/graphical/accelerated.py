@@ -1,0 +1,189 @@
+"""Accelerated Bregman proximal gradient on the marginal polytope: dpquilt's default estimator.
+
+Solves the problem of :mod:`dpquilt.graphical.mirror_descent`::
+
+    min_{mu in M}  L(mu) = sum_i 0.5 || (w_i * mu_{C_i} - y_i) / sigma_i ||^2
+
+with Tseng's accelerated proximal gradient method in the entropic geometry (Tseng,
+"On accelerated proximal gradient methods for convex-concave optimization", 2008,
+Algorithm 1; Auslender and Teboulle 2006, the "interior gradient" scheme that
+``mbi.estimation.InteriorGradient`` runs with a fixed step), with the backtracking
+of Hanzely, Richtarik and Xiao ("Accelerated Bregman proximal gradient methods for
+relatively smooth convex optimization", 2021, Algorithm ABPG-e with triangle-scaling
+exponent 2). Each iteration, with ``0 < theta <= 1``:
+
+    y      = (1 - theta) x + theta z
+    u'     = u - (s / theta) grad L(y)          (log-potentials: z' = mu(u'))
+    x'     = (1 - theta) x + theta z'
+    accept when  L(x') <= L(y) + <grad L(y), x' - y> + theta^2 / s * D(z', z),
+
+else halve ``s`` and retry; ``theta`` solves ``theta^2 / s = (1 - theta) theta_prev^2 /
+s_prev``. ``D`` is the Bregman divergence of the mirror map, ``N KL(p_{u'} || p_u)``
+for distributions scaled to the total ``N``, computed from the clique marginals and
+the log-partition functions of the two calibrations.
+
+Why: mirror descent's rate on these problems is set by the smallest cells of the
+largest tables (its step is bounded by the largest curvature, and a cell of count
+``c`` moves at a rate proportional to ``c``), so at small noise it needs tens of
+thousands of steps; acceleration needs about the square root of that (on salary at
+epsilon=10 the loss reaches the noise level ``m / 2`` after ~400 iterations instead of
+~9,000). The iterate ``x`` is a convex combination of calibrated marginals, hence
+consistent on the junction tree; the fitted model is the decomposable distribution
+``prod_K x_K / prod_S x_S`` over the junction-tree nodes, whose marginals are exactly
+``x``. The dual iterate ``u`` lives on the junction-tree nodes too (the gradient of
+each clique is added into its node), so a warm start sets ``u`` to the previous
+model's decomposable potentials on the new tree and starts exactly where the last
+fit ended (for AIM, whose clique set grows every round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..marginals.measurement import Measurement
+from .mirror_descent import MarginalProblem, _dot, lipschitz
+
+__all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
+
+Clique = tuple[str, ...]
+STEP_GROWTH = 1.1  # the step is tried this much larger after every accepted iteration
+MAX_STEP_GROWTH = 1e4  # ... up to this multiple of the first (2 / (Lipschitz * total)); 50-100x is typical
+MAX_BACKTRACKS = 60  # halvings of the step before the descent ends
+STALL_TOLERANCE, STALL_CHECKS = 1e-12, 5  # converged: no relative gain of 1e-12 at 5 checks in a row
+
+
+@dataclass(frozen=True)
+class AcceleratedFit:
+    """The result of :func:`accelerated_descent`.
+
+    Attributes
+    ----------
+    potentials : dict of clique to array
+        Log-potentials over the junction-tree nodes whose model has marginals ``x``.
+    iterations : int
+    loss : float
+        ``L(x)`` at the end.
+    """
+
+    potentials: dict[Clique, np.ndarray]
+    iterations: int
+    loss: float
+
+
+def accelerated_descent(
+    domain: Mapping[str, int],
+    measurements: Sequence[Measurement],
+    total: float,
+    iters: int,
+    warm_marginal: Callable[[Clique], np.ndarray] | None = None,
+    stop: Callable[[int, float, np.ndarray], bool] | None = None,
+    check_every: int = 10,
+) -> AcceleratedFit:
+    """Fit the marginals by accelerated entropic proximal gradient (see the module docstring).
+
+    Parameters
+    ----------
+    domain : mapping of str to int
+    measurements : sequence of Measurement
+    total : float
+        The records count every marginal sums to.
+    iters : int
+        Most iterations.
+    warm_marginal : callable, optional
+        ``warm_marginal(cols)`` gives a previous model's marginal over ``cols`` (counts
+        summing to ``total``). The descent starts from the decomposable model with
+        these marginals on the junction-tree nodes, which agrees with the previous
+        model on every measured clique; without it, from the uniform distribution.
+    stop : callable, optional
+        ``stop(iterations_done, loss, term_losses)`` is asked every ``check_every``
+        iterations with ``L(x)`` and each measurement's share of it, and may end the
+        descent. It also ends when ``L(x)`` stops
+        improving (relative gain under 1e-12 at five checks in a row) or no step
+        passes the test.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dpquilt.marginals.measurement import Measurement
+    >>> y = np.array([30.0, 70.0])
+    >>> fit = accelerated_descent({"a": 2}, [Measurement(("a",), y, 1.0)], 100.0, 200)
+    >>> p = np.exp(fit.potentials[("a",)])
+    >>> (p / p.sum()).round(3).tolist()
+    [0.3, 0.7]
+    """
+    problem = MarginalProblem(domain, measurements, total)
+    plan = problem.plan
+    if warm_marginal is None:
+        u = [np.zeros(shape) for shape in plan.shapes]
+    else:
+        start = node_log_potentials(plan, [np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes])
+        u = [start[node] for node in plan.nodes]
+    step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
+    z_nodes, log_z = plan.calibrate(u, total, on_nodes=True)
+    r_z = problem.residual(problem.readout(z_nodes))
+    x_nodes, r_x = z_nodes, r_z
+    theta_prev = step_prev = None
+    max_step = MAX_STEP_GROWTH * step
+    checked, stalls = np.inf, 0
+    it = 0
+    for it in range(1, iters + 1):
+        for _ in range(MAX_BACKTRACKS):
+            if theta_prev is None:
+                theta = 1.0
+            else:
+                c = theta_prev**2 * step / step_prev
+                theta = 0.5 * (np.sqrt(c * c + 4.0 * c) - c)
+            # everything but the calibration lives in residual space: r is affine in mu
+            r_y = (1.0 - theta) * r_x + theta * r_z
+            loss_y = 0.5 * _dot(r_y, r_y)
+            grad = plan.log_potentials(problem.gradient(r_y))  # each clique's gradient added into its node
+            u2 = [t - (step / theta) * g for t, g in zip(u, grad)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                z2_nodes, log_z2 = plan.calibrate(u2, total, on_nodes=True)
+                r_z2 = problem.residual(problem.readout(z2_nodes))
+                r_x2 = (1.0 - theta) * r_x + theta * r_z2
+                loss_x2 = 0.5 * _dot(r_x2, r_x2)
+                linear = _dot(r_y, r_x2 - r_y)  # <grad L(y), x' - y>
+                # D(z', z) = <z', u' - u> - N (log Z' - log Z), with <grad L(y), z'> = <r_y, r_z' + y / sigma>
+                bregman = -(step / theta) * _dot(r_y, r_z2 + problem.scaled_y) - total * (log_z2 - log_z)
+                bound = loss_y + linear + theta**2 / step * max(bregman, 0.0) + 1e-12 * abs(loss_y)
+            if np.isfinite(loss_x2) and np.isfinite(bound) and loss_x2 <= bound:
+                break
+            step *= 0.5
+        else:  # no step is accepted: the iterate is as good as floating point allows
+            break
+        u, z_nodes, r_z, log_z = u2, z2_nodes, r_z2, log_z2
+        x_nodes = [(1.0 - theta) * a + theta * b for a, b in zip(x_nodes, z_nodes)]
+        r_x = r_x2
+        theta_prev, step_prev = theta, step
+        step = min(step * STEP_GROWTH, max_step)
+        if it % check_every == 0:
+            loss = 0.5 * _dot(r_x, r_x)
+            stalls = stalls + 1 if loss > checked - STALL_TOLERANCE * max(abs(loss), 1.0) else 0
+            checked = min(checked, loss)
+            if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
+                break
+    return AcceleratedFit(node_log_potentials(plan, x_nodes), it, float(0.5 * _dot(r_x, r_x)))
+
+
+def node_log_potentials(plan, node_marginals: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:
+    """Log-potentials of the decomposable model ``prod_K mu_K / prod_S mu_S`` over a
+    junction tree's nodes, whose marginals are the given consistent ``node_marginals``.
+
+    Each non-root node is divided by its separator with its parent; cells of zero
+    mass get ``-inf``.
+    """
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i, node in enumerate(plan.nodes):
+            table = np.asarray(node_marginals[i], dtype=np.float64)
+            p = plan.parent[i]
+            if p >= 0:
+                axes = tuple(k for k, a in enumerate(node) if a not in plan.nodes[p])
+                sep = table.sum(axis=axes, keepdims=True)
+                table = np.divide(table, sep, out=np.zeros_like(table), where=sep > 0)
+            out[node] = np.log(np.maximum(table, 0.0))
+    return out
