@@ -16,11 +16,14 @@ def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
 def test_a_measurement_fitted_far_worse_than_its_noise_keeps_the_descent_going():
     """After a warm start the old measurements sit below their noise level; the new one
     must be fitted too before the rule counts the noise level as reached."""
-    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
+    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8], each_measurement=True)
     # total 96 + 90 + 14 = 200 <= 204, but the 8-cell measurement is (14 - 4) / 2 = 5 sds above its level
     assert not stop.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
     # within 3 sds (4 + 3 * 2 = 10): reached, and with factor 1 the descent stops
     assert stop.done(20, 196.0, np.array([96.0, 90.0, 10.0]))
+    # from a cold start the total alone decides
+    cold = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
+    assert cold.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
 
 
 def test_never_reached_runs_to_the_cap():

@@ -1,0 +1,110 @@
+"""The accelerated estimator: same optimum as mirror descent, exact warm starts, log Z, termination."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from dpquilt.graphical.accelerated import accelerated_descent, node_log_potentials
+from dpquilt.graphical.junction import build_junction_tree
+from dpquilt.graphical.mirror_descent import MarginalProblem, mirror_descent
+from dpquilt.graphical.model import GraphicalModel, noisy_total
+from dpquilt.graphical.propagation import Propagation
+from dpquilt.marginals.measurement import Measurement
+
+DOMAIN = {"a": 3, "b": 4, "c": 2, "d": 3}
+CYCLE = [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")]  # a 4-cycle: the junction tree needs fill-in
+
+
+def _measurements(rng, cliques=CYCLE, sigma=3.0):
+    joint = rng.dirichlet(np.ones(int(np.prod(list(DOMAIN.values()))))).reshape(tuple(DOMAIN.values())) * 1000
+    names = list(DOMAIN)
+    out = []
+    for cl in [(a,) for a in names] + list(cliques):
+        table = joint.sum(axis=tuple(i for i, a in enumerate(names) if a not in cl))
+        out.append(Measurement(cl, table.ravel() + rng.normal(0, sigma, table.size), sigma))
+    return out
+
+
+def test_log_partition_matches_brute_force(rng):
+    cliques = [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")]
+    tree = build_junction_tree(DOMAIN, cliques)
+    plan = Propagation(tree.nodes, tree.edges, DOMAIN, cliques)
+    tables = [rng.normal(0, 2, [DOMAIN[a] for a in c]) for c in cliques]
+    _, log_z = plan.calibrate(tables, total=1.0)
+    names = list(DOMAIN)
+    scores = []
+    for x in itertools.product(*(range(DOMAIN[a]) for a in names)):
+        value = dict(zip(names, x))
+        scores.append(sum(t[tuple(value[a] for a in c)] for t, c in zip(tables, cliques)))
+    expected = np.log(np.sum(np.exp(scores)))
+    assert log_z == pytest.approx(expected, rel=1e-12)
+
+
+def test_reaches_the_same_optimum_as_long_mirror_descent(rng):
+    ms = _measurements(rng)
+    total = noisy_total(ms)
+    problem = MarginalProblem(DOMAIN, ms, total)
+    theta = mirror_descent(DOMAIN, ms, total, iters=20000)
+    md_loss = problem.loss(problem.marginals([theta[c] for c in problem.cliques]))
+    fit = accelerated_descent(DOMAIN, ms, total, iters=3000)
+    assert fit.loss == pytest.approx(md_loss, rel=1e-4, abs=1e-3)
+    model = GraphicalModel(DOMAIN, total, fit.potentials)
+    md_model = GraphicalModel(DOMAIN, total, theta)
+    for cl in CYCLE + [("a", "c"), ("b", "d")]:
+        np.testing.assert_allclose(model.project(cl), md_model.project(cl), atol=0.5)
+
+
+def test_far_closer_to_the_optimum_than_mirror_descent_after_as_many_steps(rng):
+    ms = _measurements(rng, sigma=0.3)
+    total = noisy_total(ms)
+    problem = MarginalProblem(DOMAIN, ms, total)
+    best = accelerated_descent(DOMAIN, ms, total, iters=5000).loss
+    theta = mirror_descent(DOMAIN, ms, total, iters=150)
+    md_excess = problem.loss(problem.marginals([theta[c] for c in problem.cliques])) - best
+    excess = accelerated_descent(DOMAIN, ms, total, iters=150).loss - best
+    assert md_excess > 0
+    assert excess < 0.2 * md_excess
+
+
+def test_node_potentials_reproduce_their_marginals(rng):
+    ms = _measurements(rng)
+    total = noisy_total(ms)
+    fit = accelerated_descent(DOMAIN, ms, total, iters=50)
+    model = GraphicalModel(DOMAIN, total, fit.potentials)
+    problem = MarginalProblem(DOMAIN, ms, total)
+    nodes = model.node_marginals
+    again = node_log_potentials(problem.plan, [nodes[n] for n in problem.plan.nodes])
+    for node, table in again.items():
+        np.testing.assert_allclose(np.exp(table - table.max()), np.exp(fit.potentials[node] - fit.potentials[node].max()),
+                                   rtol=1e-9, atol=1e-12)
+    assert problem.loss([model.project(c) for c in problem.cliques]) == pytest.approx(fit.loss, rel=1e-9)
+
+
+def test_a_warm_start_begins_where_the_last_fit_ended(rng):
+    """AIM adds a clique each round: starting from the previous model's marginals on the new
+    junction tree keeps every old clique's marginal, so ten steps already fit as well as the
+    previous fit did, where a cold start is still far off."""
+    ms = _measurements(rng)
+    total = noisy_total(ms)
+    first = GraphicalModel(DOMAIN, total, accelerated_descent(DOMAIN, ms, total, iters=2000).potentials)
+    problem = MarginalProblem(DOMAIN, ms, total)
+    first_loss = problem.loss([first.project(c) for c in problem.cliques])
+    more = ms + [Measurement(("a", "c"), first.project(("a", "c")).ravel(), 3.0)]
+    warm = accelerated_descent(DOMAIN, more, total, iters=10, warm_marginal=first.project)
+    cold = accelerated_descent(DOMAIN, more, total, iters=10)
+    assert warm.loss <= first_loss * 1.01 + 1e-9
+    assert cold.loss > 5 * first_loss
+
+
+def test_a_boundary_optimum_ends_without_overflow():
+    """A negative noisy count puts the optimum on the boundary (a cell of zero mass): the
+    step grows while every test passes, which once overflowed the potentials and never
+    ended; the descent must stop on its own with a finite fit."""
+    ms = [Measurement(("a",), np.array([-40.0, 100.0, 60.0]), 0.1), Measurement(("a", "b"), np.array([-5.0, -5, 60, 40, 30, 30]), 0.1)]
+    domain = {"a": 3, "b": 2}
+    fit = accelerated_descent(domain, ms, 160.0, iters=100_000)
+    assert fit.iterations < 100_000
+    assert np.isfinite(fit.loss)
+    p = np.exp(fit.potentials[next(iter(fit.potentials))])
+    assert np.all(np.isfinite(p))
