@@ -65,9 +65,10 @@ def _eliminate(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[li
     """:func:`elimination_cliques` on bitmasks of column positions: AIM sizes every
     candidate's model every round, thousands of calls, so this is kept tight."""
     position = {a: i for i, a in enumerate(domain)}
-    sizes = [int(k) for k in domain.values()]
-    names = list(domain)
-    adjacency = [0] * len(sizes)
+    n = len(position)
+    cells = _cell_counter(tuple(int(k) for k in domain.values()))
+    rank = _name_ranks(tuple(domain))
+    adjacency = [0] * n
     for c in cliques:
         mask = 0
         for a in c:
@@ -75,31 +76,59 @@ def _eliminate(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[li
         for a in c:
             adjacency[position[a]] |= mask
     adjacency = [m & ~(1 << i) for i, m in enumerate(adjacency)]
-    cells: dict[int, int] = {}
-
-    def size(mask: int) -> int:
-        out = cells.get(mask)
-        if out is None:
-            out = 1
-            for i in _bits(mask):
-                out *= sizes[i]
-            cells[mask] = out
-        return out
-
-    remaining = set(range(len(sizes)))
+    # the greedy rule: smallest elimination clique in cells, ties by column name, as one integer
+    # key (cells * n + rank), updated only for the neighbours of each eliminated column
+    key = [cells(adjacency[i] | (1 << i)) * n + rank[i] for i in range(n)]
+    remaining = set(range(n))
     order: list[int] = []
     created: list[int] = []
     while remaining:
         leaves = [i for i in remaining if adjacency[i] & (adjacency[i] - 1) == 0]  # at most one neighbour
-        pool = leaves if leaves else remaining
-        v = min(pool, key=lambda i: (size(adjacency[i] | (1 << i)), names[i]))
+        v = min(leaves if leaves else remaining, key=key.__getitem__)
         nbrs = adjacency[v]
         created.append(nbrs | (1 << v))
         for i in _bits(nbrs):
             adjacency[i] = (adjacency[i] | nbrs) & ~(1 << i) & ~(1 << v)
+            key[i] = cells(adjacency[i] | (1 << i)) * n + rank[i]
         remaining.discard(v)
         order.append(v)
     return order, created
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_counter(sizes: tuple[int, ...]):
+    """``cells(mask)``: the product of ``sizes`` over the bits of ``mask``, by one table
+    lookup per byte of the mask."""
+    tables = []
+    for start in range(0, len(sizes), 8):
+        chunk = sizes[start : start + 8]
+        table = [1] * (1 << len(chunk))
+        for b in range(1, len(table)):
+            low = (b & -b).bit_length() - 1
+            table[b] = table[b & (b - 1)] * chunk[low]
+        tables.append(table)
+    if len(tables) == 1:
+        only = tables[0]
+        return only.__getitem__
+    if len(tables) == 2:
+        first, second = tables
+        return lambda mask: first[mask & 255] * second[mask >> 8]
+
+    def cells(mask: int) -> int:
+        out = 1
+        for table in tables:
+            out *= table[mask & 255]
+            mask >>= 8
+        return out
+
+    return cells
+
+
+@functools.lru_cache(maxsize=64)
+def _name_ranks(names: tuple[str, ...]) -> list[int]:
+    """Each column's position in name order (the tie-break of the greedy rule)."""
+    ordered = {a: k for k, a in enumerate(sorted(names))}
+    return [ordered[a] for a in names]
 
 
 def _bits(mask: int) -> list[int]:
@@ -131,17 +160,13 @@ def _maximal(sets: Sequence[frozenset]) -> list[frozenset]:
 def tree_size(domain: Mapping[str, int], cliques: Sequence[Clique]) -> int:
     """Cells in the junction tree of ``cliques`` (sum over its nodes)."""
     _, created = _eliminate(domain, cliques)
-    sizes = [int(k) for k in domain.values()]
+    cells = _cell_counter(tuple(int(k) for k in domain.values()))
     total = 0
-    unique = sorted(set(created), key=lambda m: -m.bit_count())
     kept: list[int] = []
-    for m in unique:
+    for m in sorted(set(created), key=lambda m: -m.bit_count()):
         if not any(m & k == m for k in kept):
             kept.append(m)
-            cells = 1
-            for i in _bits(m):
-                cells *= sizes[i]
-            total += cells
+            total += cells(m)
     return total
 
 

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..graphical.junction import marginalise
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import exponential_mechanism, gaussian_counts
 from ..privacy.noise import NoiseSource
@@ -37,7 +38,7 @@ from .dataset import Dataset
 from .measurement import Measurement
 from .workload import Workload
 
-__all__ = ["AIMResult", "aim", "candidate_scores"]
+__all__ = ["AIMResult", "aim", "candidate_scores", "model_marginals"]
 
 Clique = tuple[str, ...]
 CountFn = Callable[[Dataset, Sequence[str]], np.ndarray]
@@ -76,13 +77,30 @@ def candidate_scores(
     does not depend on the data.
     """
     names = list(candidates)
+    estimates = model_marginals(names, model)
     scores = np.empty(len(names))
     for i, r in enumerate(names):
         x = answers[r]
-        xhat = model.project(r).ravel()
-        scores[i] = candidates[r] * (np.abs(x - xhat).sum() - SQRT_2_OVER_PI * sigma * x.size)
+        scores[i] = candidates[r] * (np.abs(x - estimates[r].ravel()).sum() - SQRT_2_OVER_PI * sigma * x.size)
     sensitivity = max(abs(candidates[r]) for r in names)
     return names, scores, sensitivity
+
+
+def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.ndarray]:
+    """The model's marginal on every clique: one projection for each clique that no other
+    contains, the others summed from a containing one (AIM's candidates are a downward
+    closure, so most are)."""
+    out: dict[Clique, np.ndarray] = {}
+    projected: list[tuple[frozenset, Clique]] = []
+    for r in sorted(cliques, key=len, reverse=True):
+        members = frozenset(r)
+        source = next((c for cols, c in projected if members <= cols), None)
+        if source is None:
+            out[r] = model.project(r)
+            projected.append((members, r))
+        else:
+            out[r] = marginalise(out[source], source, r)
+    return out
 
 
 def aim(

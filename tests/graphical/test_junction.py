@@ -141,3 +141,19 @@ def test_projection_across_a_wide_subtree_matches_the_chain_rule(rng):
 
     np.testing.assert_allclose(project(tree, marg, ("x0", "x60"), 1.0), chain_rule(60), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(project(tree, marg, ("x0", "x2"), 1.0), chain_rule(2), rtol=1e-9)
+
+
+def test_model_size_equals_mbis_hypothetical_model_size():
+    """AIM's size filter must size models exactly as the reference does."""
+    import mbi
+    from mbi import junction_tree
+
+    from dpquilt.graphical.model import model_size_mb
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        names = [f"c{i}" for i in range(int(rng.integers(4, 20)))]
+        domain = {a: int(rng.integers(2, 20)) for a in names}
+        cliques = [tuple(rng.choice(names, size=int(rng.integers(1, 4)), replace=False)) for _ in range(int(rng.integers(2, 12)))]
+        expected = junction_tree.hypothetical_model_size(mbi.Domain.fromdict(domain), cliques)
+        assert model_size_mb(domain, cliques) == pytest.approx(expected, rel=1e-12)

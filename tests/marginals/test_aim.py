@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
-from dpquilt.marginals.aim import aim, candidate_scores
+from dpquilt.marginals.aim import aim, candidate_scores, model_marginals
 from dpquilt.marginals.counting import count
 from dpquilt.marginals.dataset import Dataset
 from dpquilt.marginals.workload import Workload
@@ -97,3 +97,17 @@ def test_titanic_epsilon_one_stays_under_its_pinned_error():
     ).fit(df)
     assert syn.privacy_report().rho_spent <= syn.accountant_.rho_budget * (1 + 1e-9)
     assert workload_error(df, syn.sample(random_state=0), schema, k=3) < 0.33
+
+
+def test_candidate_marginals_read_from_containing_ones_equal_direct_projections():
+    rng = np.random.default_rng(3)
+    domain = {"a": 3, "b": 4, "c": 2, "d": 3, "e": 2}
+    from dpquilt.graphical.model import GraphicalModel
+
+    potentials = {c: rng.normal(0, 1, [domain[a] for a in c]) for c in [("a", "b"), ("b", "c", "d"), ("d", "e")]}
+    model = GraphicalModel(domain, 1000.0, potentials)
+    candidates = list(Workload.all_kway(list(domain), 3).candidates())
+    answers = model_marginals(candidates, model)
+    assert set(answers) == set(candidates)
+    for r in candidates:
+        np.testing.assert_allclose(answers[r], model.project(r), rtol=1e-10, atol=1e-9)
