@@ -45,6 +45,7 @@ import numpy as np
 
 from ..marginals.measurement import Measurement
 from .mirror_descent import MarginalProblem, _dot, lipschitz
+from .propagation import sum_out
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
 
@@ -121,10 +122,10 @@ def accelerated_descent(
     else:
         start = node_log_potentials(plan, [np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes])
         u = [start[node] for node in plan.nodes]
-    step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
+    step = float(__import__("os").environ.get("STEP0", "1")) * 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     z_nodes, log_z = plan.calibrate(u, total, on_nodes=True)
     r_z = problem.residual(problem.readout(z_nodes))
-    x_nodes, r_x = z_nodes, r_z
+    x_nodes, r_x = [t.copy() for t in z_nodes], r_z
     theta_prev = step_prev = None
     max_step = MAX_STEP_GROWTH * step
     checked, stalls = np.inf, 0
@@ -139,8 +140,8 @@ def accelerated_descent(
             # everything but the calibration lives in residual space: r is affine in mu
             r_y = (1.0 - theta) * r_x + theta * r_z
             loss_y = 0.5 * _dot(r_y, r_y)
-            grad = plan.log_potentials(problem.gradient(r_y))  # each clique's gradient added into its node
-            u2 = [t - (step / theta) * g for t, g in zip(u, grad)]
+            u2 = [t.copy() for t in u]
+            plan.add_to_nodes(u2, problem.gradient(r_y), -step / theta)  # each clique's gradient into its node
             with np.errstate(over="ignore", invalid="ignore"):
                 z2_nodes, log_z2 = plan.calibrate(u2, total, on_nodes=True)
                 r_z2 = problem.residual(problem.readout(z2_nodes))
@@ -156,7 +157,10 @@ def accelerated_descent(
         else:  # no step is accepted: the iterate is as good as floating point allows
             break
         u, z_nodes, r_z, log_z = u2, z2_nodes, r_z2, log_z2
-        x_nodes = [(1.0 - theta) * a + theta * b for a, b in zip(x_nodes, z_nodes)]
+        for a, b in zip(x_nodes, z_nodes):  # x = (1 - theta) x + theta z, in place
+            a -= b
+            a *= 1.0 - theta
+            a += b
         r_x = r_x2
         theta_prev, step_prev = theta, step
         step = min(step * STEP_GROWTH, max_step)
@@ -183,7 +187,7 @@ def node_log_potentials(plan, node_marginals: Sequence[np.ndarray]) -> dict[Cliq
             p = plan.parent[i]
             if p >= 0:
                 axes = tuple(k for k, a in enumerate(node) if a not in plan.nodes[p])
-                sep = table.sum(axis=axes, keepdims=True)
+                sep = sum_out(table, axes).reshape([1 if k in axes else n for k, n in enumerate(table.shape)])
                 table = np.divide(table, sep, out=np.zeros_like(table), where=sep > 0)
             out[node] = np.log(np.maximum(table, 0.0))
     return out

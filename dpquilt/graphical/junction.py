@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .propagation import Propagation, breadth_first
+from .propagation import Propagation, breadth_first, sum_out
 
 __all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
 
@@ -306,7 +306,7 @@ def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
 
 def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
     axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
-    return (table.sum(axis=axes) if axes else table), tuple(a for a in attrs if a in keep)
+    return (sum_out(table, axes) if axes else table), tuple(a for a in attrs if a in keep)
 
 
 def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..marginals.measurement import Measurement
 from .junction import build_junction_tree
-from .propagation import Propagation
+from .propagation import Propagation, sum_out
 
 __all__ = ["MarginalProblem", "expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
@@ -189,7 +189,7 @@ def _reduction(attrs: Clique, keep: Clique) -> tuple[tuple[int, ...], tuple[int,
 
 
 def _apply(table: np.ndarray, axes: tuple[int, ...], perm: tuple[int, ...] | None) -> np.ndarray:
-    out = table.sum(axis=axes) if axes else table
+    out = sum_out(table, axes) if axes else table
     return out if perm is None else np.transpose(out, perm)
 
 

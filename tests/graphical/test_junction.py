@@ -157,3 +157,15 @@ def test_model_size_equals_mbis_hypothetical_model_size():
         cliques = [tuple(rng.choice(names, size=int(rng.integers(1, 4)), replace=False)) for _ in range(int(rng.integers(2, 12)))]
         expected = junction_tree.hypothetical_model_size(mbi.Domain.fromdict(domain), cliques)
         assert model_size_mb(domain, cliques) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sum_out_equals_numpy_sum_for_every_set_of_axes(rng):
+    from dpquilt.graphical.propagation import sum_out
+
+    shapes = [tuple(int(k) for k in rng.integers(1, 5, ndim)) for ndim in range(1, 6)]
+    shapes += [(32, 9, 7, 15, 6, 2, 2), (40, 30, 50), (3, 100_000), (100_000, 3)]  # past the small-table path
+    for shape in shapes:
+        table, ndim = rng.random(shape), len(shape)
+        for k in range(ndim + 1):
+            for axes in itertools.combinations(range(ndim), k):
+                np.testing.assert_allclose(sum_out(table, axes), table.sum(axis=axes) if axes else table, rtol=1e-12)
