@@ -180,7 +180,9 @@ class MarginalSynthesizer:
             workload = self.workload
         else:
             workload = Workload.of(self.workload)
-        round_options = dataclasses.replace(options, iters=options.round_iters)
+        round_options = dataclasses.replace(
+            options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
+        )
         result = aim(
             data,
             rho,

@@ -67,11 +67,14 @@ class AcceleratedFit:
     iterations : int
     loss : float
         ``L(x)`` at the end.
+    step : float
+        The last accepted step, where a warm-started fit may start its search.
     """
 
     potentials: dict[Clique, np.ndarray]
     iterations: int
     loss: float
+    step: float
 
 
 def accelerated_descent(
@@ -82,6 +85,7 @@ def accelerated_descent(
     warm_marginal: Callable[[Clique], np.ndarray] | None = None,
     stop: Callable[[int, float, np.ndarray], bool] | None = None,
     check_every: int = 10,
+    initial_step: float | None = None,
 ) -> AcceleratedFit:
     """Fit the marginals by accelerated entropic proximal gradient (see the module docstring).
 
@@ -104,6 +108,10 @@ def accelerated_descent(
         descent. It also ends when ``L(x)`` stops
         improving (relative gain under 1e-12 at five checks in a row) or no step
         passes the test.
+    initial_step : float, optional
+        Where the step search starts (a previous fit's :attr:`AcceleratedFit.step`);
+        by default, and never below, ``2 / (Lipschitz * total)``, the bound of
+        ``mbi``'s mirror descent. Backtracking halves a step that is too long.
 
     Examples
     --------
@@ -122,12 +130,13 @@ def accelerated_descent(
     else:
         start = node_log_potentials(plan, [np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes])
         u = [start[node] for node in plan.nodes]
-    step = float(__import__("os").environ.get("STEP0", "1")) * 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
+    first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
+    step = first_step if initial_step is None else max(initial_step, first_step)
     z_nodes, log_z = plan.calibrate(u, total, on_nodes=True)
     r_z = problem.residual(problem.readout(z_nodes))
     x_nodes, r_x = [t.copy() for t in z_nodes], r_z
     theta_prev = step_prev = None
-    max_step = MAX_STEP_GROWTH * step
+    max_step = MAX_STEP_GROWTH * first_step
     checked, stalls = np.inf, 0
     it = 0
     for it in range(1, iters + 1):
@@ -170,7 +179,7 @@ def accelerated_descent(
             checked = min(checked, loss)
             if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
                 break
-    return AcceleratedFit(node_log_potentials(plan, x_nodes), it, float(0.5 * _dot(r_x, r_x)))
+    return AcceleratedFit(node_log_potentials(plan, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
 
 
 def node_log_potentials(plan, node_marginals: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:

@@ -85,6 +85,12 @@ class EstimationOptions:
         an underfitted round spends the budget early (on adult at epsilon=1, paper
         defaults, seed 0: 100 iterations per round gave 13 rounds and 3-way error
         0.079; this gave 22 rounds and 0.064).
+    round_noise_level_stop : float or None
+        ``noise_level_stop`` for AIM's warm-started round fits. A round starts from
+        the previous model, so the rule reaches the noise level once the new
+        measurement is fitted (see ``_Stopping``) and the fit can stop there: its
+        model only scores candidates and decides annealing, and the final
+        estimation refits every measurement.
     x64 : bool
         With ``engine="mbi"``, compute in float64 (``mbi`` warns that float32 stalls
         beyond ~100k rows); enabled only inside dpquilt's calls, never process-wide.
@@ -98,6 +104,7 @@ class EstimationOptions:
     engine: str = "numpy"
     algorithm: str = "accelerated"
     round_iters: int = 1000
+    round_noise_level_stop: float | None = 1.0
     x64: bool = True
     tol: float | None = None
 
@@ -110,8 +117,10 @@ class EstimationOptions:
             raise ValueError(f"engine must be 'numpy' or 'mbi', got {self.engine!r}")
         if self.algorithm not in ("accelerated", "mirror_descent"):
             raise ValueError(f"algorithm must be 'accelerated' or 'mirror_descent', got {self.algorithm!r}")
-        if self.noise_level_stop is not None and not self.noise_level_stop >= 1:
-            raise ValueError(f"noise_level_stop must be None or at least 1, got {self.noise_level_stop!r}")
+        for name in ("noise_level_stop", "round_noise_level_stop"):
+            value = getattr(self, name)
+            if value is not None and not value >= 1:
+                raise ValueError(f"{name} must be None or at least 1, got {value!r}")
 
 
 def _precision(options: EstimationOptions):
@@ -135,6 +144,7 @@ class GraphicalModel:
     domain: Mapping[str, int]
     total: float
     potentials: Mapping[tuple[str, ...], np.ndarray]  # log-potential tables, axes in clique order
+    step: float | None = None  # the estimator's last step, where a warm-started estimation starts its search
 
     @property
     def cliques(self) -> tuple[tuple[str, ...], ...]:
@@ -201,8 +211,11 @@ def estimate(
                 if warm_start is not None:
                     scale = total / warm_start.total
                     previous = lambda cols: warm_start.project(cols) * scale  # noqa: E731
-                fit = accelerated_descent(domain, measurements, total, options.iters, previous, stop=done)
-                return GraphicalModel(dict(domain), float(total), fit.potentials)
+                fit = accelerated_descent(
+                    domain, measurements, total, options.iters, previous, stop=done,
+                    initial_step=warm_start.step if warm_start is not None else None,
+                )
+                return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step)
             start = warm_start.potentials if warm_start is not None else None
             theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done)
         return GraphicalModel(dict(domain), float(total), theta)
