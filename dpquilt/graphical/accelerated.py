@@ -45,7 +45,7 @@ import numpy as np
 
 from ..marginals.measurement import Measurement
 from .mirror_descent import MarginalProblem, _dot, lipschitz
-from .propagation import sum_out
+from .reductions import sum_out
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
 
@@ -125,14 +125,17 @@ def accelerated_descent(
     """
     problem = MarginalProblem(domain, measurements, total)
     plan = problem.plan
+    # the dual iterate u is kept exponentiated, P = exp(u - offset) per node: an update multiplies
+    # each node by exp(-step / theta * gradient), computed on the small clique tables, and so saves
+    # an exp over every cell of the model per iteration
     if warm_marginal is None:
-        u = [np.zeros(shape) for shape in plan.shapes]
+        potentials, offset = [np.ones(shape) for shape in plan.shapes], 0.0
     else:
         start = node_log_potentials(plan, [np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes])
-        u = [start[node] for node in plan.nodes]
+        potentials, offset = _exponentiate([start[node] for node in plan.nodes])
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     step = first_step if initial_step is None else max(initial_step, first_step)
-    z_nodes, log_z = plan.calibrate(u, total, on_nodes=True)
+    z_nodes, log_z = plan.propagate(potentials, offset, total)
     r_z = problem.residual(problem.readout(z_nodes))
     x_nodes, r_x = [t.copy() for t in z_nodes], r_z
     theta_prev = step_prev = None
@@ -149,10 +152,10 @@ def accelerated_descent(
             # everything but the calibration lives in residual space: r is affine in mu
             r_y = (1.0 - theta) * r_x + theta * r_z
             loss_y = 0.5 * _dot(r_y, r_y)
-            u2 = [t.copy() for t in u]
-            plan.add_to_nodes(u2, problem.gradient(r_y), -step / theta)  # each clique's gradient into its node
+            potentials2 = [t.copy() for t in potentials]
+            offset2 = offset + plan.multiply_exp_into_nodes(potentials2, problem.gradient(r_y), -step / theta)
             with np.errstate(over="ignore", invalid="ignore"):
-                z2_nodes, log_z2 = plan.calibrate(u2, total, on_nodes=True)
+                z2_nodes, log_z2 = plan.propagate(potentials2, offset2, total)
                 r_z2 = problem.residual(problem.readout(z2_nodes))
                 r_x2 = (1.0 - theta) * r_x + theta * r_z2
                 loss_x2 = 0.5 * _dot(r_x2, r_x2)
@@ -165,7 +168,7 @@ def accelerated_descent(
             step *= 0.5
         else:  # no step is accepted: the iterate is as good as floating point allows
             break
-        u, z_nodes, r_z, log_z = u2, z2_nodes, r_z2, log_z2
+        potentials, offset, z_nodes, r_z, log_z = potentials2, offset2, z2_nodes, r_z2, log_z2
         for a, b in zip(x_nodes, z_nodes):  # x = (1 - theta) x + theta z, in place
             a -= b
             a *= 1.0 - theta
@@ -174,12 +177,30 @@ def accelerated_descent(
         theta_prev, step_prev = theta, step
         step = min(step * STEP_GROWTH, max_step)
         if it % check_every == 0:
+            potentials, taken = _exponentiate(potentials, log_space=False)  # keep each node's maximum at 1
+            offset += taken
             loss = 0.5 * _dot(r_x, r_x)
             stalls = stalls + 1 if loss > checked - STALL_TOLERANCE * max(abs(loss), 1.0) else 0
             checked = min(checked, loss)
             if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
                 break
     return AcceleratedFit(node_log_potentials(plan, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
+
+
+def _exponentiate(tables: Sequence[np.ndarray], log_space: bool = True) -> tuple[list[np.ndarray], float]:
+    """Each table (log values, or with ``log_space=False`` non-negative values) as
+    non-negative values scaled to maximum 1, and the log of the scale taken out overall."""
+    out, taken = [], 0.0
+    for table in tables:
+        top = float(np.max(table))
+        if log_space:
+            top = top if np.isfinite(top) else 0.0
+            out.append(np.exp(table - top))
+            taken += top
+        else:
+            out.append(table / top if top > 0 else table)
+            taken += float(np.log(top)) if top > 0 else 0.0
+    return out, taken
 
 
 def node_log_potentials(plan, node_marginals: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .propagation import Propagation, breadth_first, sum_out
+from .propagation import Propagation, breadth_first
+from .reductions import sum_out
 
 __all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..marginals.measurement import Measurement
 from .junction import build_junction_tree
-from .propagation import Propagation, sum_out
+from .propagation import Propagation
+from .reductions import sum_out
 
 __all__ = ["MarginalProblem", "expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
@@ -103,10 +104,6 @@ class MarginalProblem:
         self.cliques = maximal_cliques([m.cols for m in measurements])
         tree = build_junction_tree(self.domain, self.cliques)
         self.plan = Propagation(tree.nodes, tree.edges, self.domain, self.cliques)
-        self.cells = []  # (node, axes summed, transpose) giving each clique's marginal
-        for c in self.cliques:
-            i = next(k for k, n in enumerate(tree.nodes) if set(c) <= set(n))
-            self.cells.append((i, *_reduction(tree.nodes[i], c)))
         index = {c: k for k, c in enumerate(self.cliques)}
         self.terms = []  # per measurement: clique, reduction, its slice of the residual, transpose back, shapes, w, sigma
         offset = 0
@@ -132,7 +129,7 @@ class MarginalProblem:
 
     def readout(self, nodes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each clique's marginal from calibrated node marginals."""
-        return [_apply(nodes[i], axes, perm) for i, axes, perm in self.cells]
+        return self.plan.clique_marginals(nodes)
 
     def residual(self, mu: Sequence[np.ndarray]) -> np.ndarray:
         """All measurements' ``r_i = (w_i * mu_{C_i} - y_i) / sigma_i``, concatenated; ``L = r.r / 2``.

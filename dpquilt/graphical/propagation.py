@@ -24,9 +24,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Propagation", "breadth_first", "sum_out"]
+from .clique_groups import CliqueGroups
+from .reductions import sum_out, widen
 
-SMALL_TABLE = 1 << 15  # cells below which numpy's own sum is fastest (its overhead is lowest)
+__all__ = ["Propagation", "breadth_first"]
 
 Clique = tuple[str, ...]
 
@@ -73,6 +74,7 @@ class Propagation:
             perm = tuple(clique.index(a) for a in ordered)
             shape = tuple(int(domain[a]) if a in clique else 1 for a in self.nodes[home])
             self.placement.append((home, perm, shape))
+        self.groups = CliqueGroups(self.nodes, [home for home, _, _ in self.placement], [tuple(c) for c in cliques], domain)
         self.order, self.parent = breadth_first(len(self.nodes), edges)
         self.children: list[list[int]] = [[] for _ in self.nodes]
         for i in self.order:
@@ -118,8 +120,18 @@ class Propagation:
 
     def add_to_nodes(self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float) -> None:
         """Add ``scale`` times each clique table into its node's table, in place."""
-        for (home, perm, shape), table in zip(self.placement, tables):
-            node_tables[home] += self._placed(scale * np.asarray(table, dtype=np.float64), perm, shape)
+        self.groups.add_to_nodes(node_tables, tables, scale)
+
+    def multiply_exp_into_nodes(
+        self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float
+    ) -> float:
+        """Multiply each node's table in place by ``exp(scale * t)`` of its cliques' tables
+        ``t``, up to the returned log factor (see :class:`CliqueGroups`)."""
+        return self.groups.multiply_exp_into_nodes(node_tables, tables, scale)
+
+    def clique_marginals(self, node_tables: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each clique's marginal (axes in the clique's order) from calibrated node marginals."""
+        return self.groups.clique_marginals(node_tables)
 
     @staticmethod
     def _placed(table: np.ndarray, perm: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
@@ -150,25 +162,43 @@ class Propagation:
             top = np.max(table)
             top = float(top) if np.isfinite(top) else 0.0
             buffer = np.subtract(table, top)
-            potential.append(np.exp(buffer, out=buffer))  # our own arrays: every product below is in place
+            potential.append(np.exp(buffer, out=buffer))
             log_z += top
+        return self.propagate(potential, log_z, total)  # (copies what it changes: one more pass, kept simple)
+
+    def propagate(
+        self, potential: list[np.ndarray], log_scale: float, total: float
+    ) -> tuple[list[np.ndarray], float]:
+        """:meth:`calibrate` from the nodes' potentials: non-negative tables equal to
+        ``exp(psi)`` up to the common factor ``exp(log_scale)``. They are not modified."""
+        log_z = log_scale
+        work = list(potential)
+        owned = [False] * len(work)  # a node's table is copied at its first product, then updated in place
+
+        def multiply(i: int, factor: np.ndarray) -> None:
+            factor = widen(factor, work[i].shape)
+            if owned[i]:
+                work[i] *= factor
+            else:
+                work[i], owned[i] = work[i] * factor, True
+
         # upward (leaves first): each node absorbs its children's messages, then sums onto its separator
         up: dict[int, np.ndarray] = {}
         for i in reversed(self.order):
             for c in self.children[i]:
                 perm, shape = self.up_shape[c]
-                potential[i] *= (up[c] if perm is None else np.transpose(up[c], perm)).reshape(shape)
+                multiply(i, (up[c] if perm is None else np.transpose(up[c], perm)).reshape(shape))
             if self.parent[i] >= 0:
-                up[i], scale = _rescale(sum_out(potential[i], self.up_axes[i]))
+                up[i], scale = _rescale(sum_out(work[i], self.up_axes[i]))
                 log_z += scale
         # downward (root first): the parent's message completes the belief; a child's message leaves
         # out the child's own, which depends on the separator only, so it is divided out after summing
         down: dict[int, np.ndarray] = {}
         out: list[np.ndarray] = [np.empty(0)] * len(self.nodes)
         for i in self.order:
-            belief = potential[i]
             if i in down:
-                belief *= down[i].reshape(self.down_shape[i])
+                multiply(i, down[i].reshape(self.down_shape[i]))
+            belief = work[i]
             for c in self.children[i]:
                 axes, to_child = self.down_sum[c]
                 total_sep = sum_out(belief, axes)
@@ -179,67 +209,11 @@ class Propagation:
             if self.parent[i] < 0:
                 log_z += float(np.log(mass)) if mass > 0 else -np.inf
             if mass > 0:
-                belief *= total / mass
-                out[i] = belief
+                multiply(i, np.asarray(total / mass))
+                out[i] = work[i]
             else:
                 out[i] = np.full_like(belief, total / belief.size)
         return out, log_z
-
-
-def sum_out(table: np.ndarray, axes: Sequence[int]) -> np.ndarray:
-    """``table.sum(axis=axes)``, fast on large tables.
-
-    numpy reduces several strided axes at once slowly: on a 725,760-cell AIM node,
-    keeping the first, fifth and last of seven axes took 20-30 ms with
-    ``sum(axis=...)`` (about the same with ``einsum``). Here each run of adjacent
-    summed axes is merged into one (a free reshape) and the runs are summed one at a
-    time from the outermost in: each reduction then adds large contiguous blocks, and
-    the ones with short inner blocks come last, on a table already shrunk (about 1 ms
-    on that node).
-    """
-    if not len(axes):
-        return table
-    if table.size <= SMALL_TABLE:
-        return table.sum(axis=tuple(axes))
-    summed = set(int(a) % table.ndim for a in axes)
-    dims: list[int] = []
-    is_summed: list[bool] = []
-    kept_shape: list[int] = []
-    for axis, n in enumerate(table.shape):
-        if dims and is_summed[-1] == (axis in summed):
-            dims[-1] *= n
-        else:
-            dims.append(n)
-            is_summed.append(axis in summed)
-        if axis not in summed:
-            kept_shape.append(n)
-    outer = 1
-    inner = int(np.prod(dims))
-    for n, flag in zip(dims, is_summed):
-        inner //= n
-        if flag:
-            table = _sum_middle(table.reshape(outer, n, inner))
-        else:
-            outer *= n
-    return table.reshape(kept_shape)
-
-
-def _sum_middle(table: np.ndarray) -> np.ndarray:
-    """Sum a contiguous ``(outer, m, inner)`` table over its middle axis, as a matrix
-    product with ones: numpy's own reduction is slow when ``inner`` is small (11 ms
-    for (11340, 32, 2), against 1 ms for the product)."""
-    outer, m, inner = table.shape
-    if inner == 1 and m <= 8:  # a short last axis: add its strided slices
-        rows = table.reshape(outer, m)
-        out = rows[:, 0].copy()
-        for j in range(1, m):
-            out += rows[:, j]
-        return out
-    if inner == 1:
-        return table.reshape(outer, m) @ np.ones(m)
-    if inner >= 256:  # long contiguous blocks: numpy adds them at memory speed
-        return table.sum(axis=1)
-    return np.matmul(np.ones((1, m)), table).reshape(outer, inner)
 
 
 def _rescale(msg: np.ndarray) -> tuple[np.ndarray, float]:
