@@ -88,14 +88,7 @@ class CliqueGroups:
     def add_to_nodes(self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float) -> None:
         """Add ``scale`` times each clique table (axes in the clique's order) into its node's table, in place."""
         for k, union, in_node, _, placed in self.plan:
-            if len(placed) == 1:
-                i, perm, shape, _ = placed[0]
-                combined = _arrange(scale * np.asarray(tables[i], dtype=np.float64), perm, shape)
-            else:
-                combined = np.zeros(tuple(self.domain[a] for a in union))
-                for i, perm, shape, _ in placed:
-                    combined += _arrange(np.asarray(tables[i], dtype=np.float64), perm, shape)
-                combined *= scale
+            combined = self._combine(tables, union, placed) * scale
             node_tables[k] += widen(combined.reshape(in_node), node_tables[k].shape)
 
     def multiply_exp_into_nodes(
@@ -106,14 +99,21 @@ class CliqueGroups:
         out (the factors' product is ``exp(returned) *`` the applied one)."""
         taken = 0.0
         for k, union, in_node, _, placed in self.plan:
-            combined = np.zeros(tuple(self.domain[a] for a in union))
-            for i, perm, shape, _ in placed:
-                combined = combined + _arrange(np.asarray(tables[i], dtype=np.float64), perm, shape)
-            combined *= scale
+            combined = self._combine(tables, union, placed) * scale
             top = float(np.max(combined))
             node_tables[k] *= widen(np.exp(combined - top).reshape(in_node), node_tables[k].shape)
             taken += top
         return taken
+
+    def _combine(self, tables: Sequence[np.ndarray], union: Clique, placed: list) -> np.ndarray:
+        """The sum of a group's clique tables, broadcast over the group's union of columns."""
+        if len(placed) == 1:
+            i, perm, shape, _ = placed[0]
+            return _arrange(np.asarray(tables[i], dtype=np.float64), perm, shape)
+        combined = np.zeros(tuple(self.domain[a] for a in union))
+        for i, perm, shape, _ in placed:
+            combined += _arrange(np.asarray(tables[i], dtype=np.float64), perm, shape)
+        return combined
 
     def clique_marginals(self, node_tables: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each clique's marginal (axes in the clique's order) from the node tables."""

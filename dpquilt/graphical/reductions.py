@@ -10,6 +10,7 @@ operations in :mod:`dpquilt.graphical` go through :func:`sum_out` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,13 +88,14 @@ def widen(factor: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     the table's size (else the factor is returned as it is).
     """
     shape = tuple(shape)
-    if factor.size >= int(np.prod(shape)) // 4:
+    cells = math.prod(shape)
+    if cells <= SMALL_TABLE or factor.size >= cells // 4:
         return factor
     k, run = len(shape), 1
     while k > 0 and run < WIDE_RUN:
         k -= 1
         run *= shape[k]
     target = tuple(factor.shape[:k]) + shape[k:]
-    if target == factor.shape or int(np.prod(target)) > int(np.prod(shape)) // 4:
+    if target == factor.shape or math.prod(target) > cells // 4:
         return factor
     return np.broadcast_to(factor, target).copy()
