@@ -111,3 +111,24 @@ def test_a_boundary_optimum_ends_without_overflow():
     assert np.isfinite(fit.loss)
     p = np.exp(fit.potentials[next(iter(fit.potentials))])
     assert np.all(np.isfinite(p))
+
+
+def test_a_too_long_first_step_is_halved_until_it_passes(rng):
+    """A warm start begins its step search at the previous fit's last step; one far too
+    long is cut back by the backtracking and the fit is unchanged."""
+    ms = _measurements(rng)
+    total = noisy_total(ms)
+    plain = accelerated_descent(DOMAIN, ms, total, iters=3000)
+    bold = accelerated_descent(DOMAIN, ms, total, iters=3000, initial_step=1e6 * plain.step)
+    assert bold.loss == pytest.approx(plain.loss, rel=1e-4, abs=1e-3)
+    assert 0 < plain.step < 1e6 * plain.step
+
+
+def test_estimate_carries_the_step_into_a_warm_start(rng):
+    from dpquilt.graphical.model import EstimationOptions, estimate
+
+    ms = _measurements(rng)
+    first = estimate(DOMAIN, ms, EstimationOptions(iters=300))
+    assert first.step is not None and first.step > 0
+    again = estimate(DOMAIN, ms, EstimationOptions(iters=300), warm_start=first)
+    assert again.step is not None

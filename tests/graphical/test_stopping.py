@@ -44,9 +44,10 @@ def test_relative_tolerance_still_stops():
 
 
 @pytest.mark.parametrize("bad", [0.5, 0.0, -1.0])
-def test_factor_below_one_is_refused(bad):
-    with pytest.raises(ValueError, match="noise_level_stop"):
-        EstimationOptions(noise_level_stop=bad)
+@pytest.mark.parametrize("name", ["noise_level_stop", "round_noise_level_stop"])
+def test_factor_below_one_is_refused(bad, name):
+    with pytest.raises(ValueError, match=name):
+        EstimationOptions(**{name: bad})
 
 
 def test_estimate_stops_early_on_an_easy_problem_and_matches_the_long_run():
