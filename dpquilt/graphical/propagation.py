@@ -118,10 +118,6 @@ class Propagation:
             for p, s in zip(psi, self.shapes)
         ]
 
-    def add_to_nodes(self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float) -> None:
-        """Add ``scale`` times each clique table into its node's table, in place."""
-        self.groups.add_to_nodes(node_tables, tables, scale)
-
     def multiply_exp_into_nodes(
         self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float
     ) -> float:
@@ -164,7 +160,7 @@ class Propagation:
             buffer = np.subtract(table, top)
             potential.append(np.exp(buffer, out=buffer))
             log_z += top
-        return self.propagate(potential, log_z, total)  # (copies what it changes: one more pass, kept simple)
+        return self.propagate(potential, log_z, total)
 
     def propagate(
         self, potential: list[np.ndarray], log_scale: float, total: float
