@@ -44,8 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..marginals.measurement import Measurement
+from .junction import JunctionTree, conditionals
 from .mirror_descent import MarginalProblem, _dot, lipschitz
-from .reductions import sum_out
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
 
@@ -131,7 +131,7 @@ def accelerated_descent(
     if warm_marginal is None:
         potentials, offset = [np.ones(shape) for shape in plan.shapes], 0.0
     else:
-        start = node_log_potentials(plan, [np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes])
+        start = node_log_potentials(problem.tree, [warm_marginal(node) for node in plan.nodes])
         potentials, offset = _exponentiate([start[node] for node in plan.nodes])
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     step = first_step if initial_step is None else max(initial_step, first_step)
@@ -177,47 +177,40 @@ def accelerated_descent(
         theta_prev, step_prev = theta, step
         step = min(step * STEP_GROWTH, max_step)
         if it % check_every == 0:
-            potentials, taken = _exponentiate(potentials, log_space=False)  # keep each node's maximum at 1
+            potentials, taken = _renormalise(potentials)  # keep each node's maximum at 1
             offset += taken
             loss = 0.5 * _dot(r_x, r_x)
             stalls = stalls + 1 if loss > checked - STALL_TOLERANCE * max(abs(loss), 1.0) else 0
             checked = min(checked, loss)
             if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
                 break
-    return AcceleratedFit(node_log_potentials(plan, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
+    return AcceleratedFit(node_log_potentials(problem.tree, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
 
 
-def _exponentiate(tables: Sequence[np.ndarray], log_space: bool = True) -> tuple[list[np.ndarray], float]:
-    """Each table (log values, or with ``log_space=False`` non-negative values) as
-    non-negative values scaled to maximum 1, and the log of the scale taken out overall."""
-    out, taken = [], 0.0
-    for table in tables:
-        top = float(np.max(table))
-        if log_space:
-            top = top if np.isfinite(top) else 0.0
-            out.append(np.exp(table - top))
-            taken += top
-        else:
-            out.append(table / top if top > 0 else table)
-            taken += float(np.log(top)) if top > 0 else 0.0
-    return out, taken
+def _exponentiate(log_tables: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """``exp`` of each log table scaled to maximum 1, and the log of the scale taken out overall."""
+    tops = [float(np.max(t)) for t in log_tables]
+    tops = [top if np.isfinite(top) else 0.0 for top in tops]
+    return [np.exp(t - top) for t, top in zip(log_tables, tops)], sum(tops)
 
 
-def node_log_potentials(plan, node_marginals: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:
+def _renormalise(tables: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """Each non-negative table scaled to maximum 1, and the log of the scale taken out overall."""
+    tops = [float(np.max(t)) for t in tables]
+    scaled = [t / top if top > 0 else t for t, top in zip(tables, tops)]
+    return scaled, sum(float(np.log(top)) for top in tops if top > 0)
+
+
+def node_log_potentials(tree: JunctionTree, node_marginals: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:
     """Log-potentials of the decomposable model ``prod_K mu_K / prod_S mu_S`` over a
-    junction tree's nodes, whose marginals are the given consistent ``node_marginals``.
-
-    Each non-root node is divided by its separator with its parent; cells of zero
-    mass get ``-inf``.
+    junction tree's nodes, whose marginals are the given consistent ``node_marginals``
+    (in the order of ``tree.nodes``): each non-root node's :func:`conditionals` given its
+    separator, the root's marginal as it is. Cells of zero mass get ``-inf``.
     """
-    out = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for i, node in enumerate(plan.nodes):
-            table = np.asarray(node_marginals[i], dtype=np.float64)
-            p = plan.parent[i]
-            if p >= 0:
-                axes = tuple(k for k, a in enumerate(node) if a not in plan.nodes[p])
-                sep = sum_out(table, axes).reshape([1 if k in axes else n for k, n in enumerate(table.shape)])
-                table = np.divide(table, sep, out=np.zeros_like(table), where=sep > 0)
-            out[node] = np.log(np.maximum(table, 0.0))
-    return out
+    marginals = {node: np.asarray(m, dtype=np.float64) for node, m in zip(tree.nodes, node_marginals)}
+    given = conditionals(tree, marginals)
+    with np.errstate(divide="ignore"):
+        return {
+            node: np.log(np.maximum(given[i] if i in given else marginals[node], 0.0))
+            for i, node in enumerate(tree.nodes)
+        }

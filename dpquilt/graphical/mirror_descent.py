@@ -102,7 +102,7 @@ class MarginalProblem:
         self.domain = dict(domain)
         self.total = total
         self.cliques = maximal_cliques([m.cols for m in measurements])
-        tree = build_junction_tree(self.domain, self.cliques)
+        self.tree = tree = build_junction_tree(self.domain, self.cliques)
         self.plan = Propagation(tree.nodes, tree.edges, self.domain, self.cliques)
         index = {c: k for k, c in enumerate(self.cliques)}
         self.terms = []  # per measurement: clique, reduction, its slice of the residual, transpose back, shapes, w, sigma

@@ -64,17 +64,13 @@ class Propagation:
     ) -> None:
         self.nodes = [tuple(n) for n in nodes]
         self.shapes = [tuple(int(domain[a]) for a in n) for n in self.nodes]
-        self.placement = []  # (node, transpose, shape) per clique
+        homes = []  # the node holding each clique
         for clique in cliques:
-            clique = tuple(clique)
             home = next((i for i, n in enumerate(self.nodes) if set(clique) <= set(n)), None)
             if home is None:
-                raise ValueError(f"clique {clique} lies in no junction-tree node")
-            ordered = [a for a in self.nodes[home] if a in clique]
-            perm = tuple(clique.index(a) for a in ordered)
-            shape = tuple(int(domain[a]) if a in clique else 1 for a in self.nodes[home])
-            self.placement.append((home, perm, shape))
-        self.groups = CliqueGroups(self.nodes, [home for home, _, _ in self.placement], [tuple(c) for c in cliques], domain)
+                raise ValueError(f"clique {tuple(clique)} lies in no junction-tree node")
+            homes.append(home)
+        self.groups = CliqueGroups(self.nodes, homes, [tuple(c) for c in cliques], domain)
         self.order, self.parent = breadth_first(len(self.nodes), edges)
         self.children: list[list[int]] = [[] for _ in self.nodes]
         for i in self.order:
@@ -107,16 +103,10 @@ class Propagation:
             self.down_shape[i] = tuple(int(domain[a]) if a in cols else 1 for a in node)
 
     def log_potentials(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Sum the clique tables into node tables (``psi``); a node's only clique, already
-        in the node's axis order, is used as is."""
-        psi: list[np.ndarray | None] = [None] * len(self.nodes)
-        for (home, perm, shape), table in zip(self.placement, tables):
-            table = self._placed(table, perm, shape)
-            psi[home] = table if psi[home] is None else psi[home] + table
-        return [
-            np.zeros(s) if p is None else p if p.shape == s else np.broadcast_to(p, s) + 0.0
-            for p, s in zip(psi, self.shapes)
-        ]
+        """Sum the clique tables into node tables (``psi``)."""
+        psi = [np.zeros(shape) for shape in self.shapes]
+        self.groups.add_to_nodes(psi, tables, 1.0)
+        return psi
 
     def multiply_exp_into_nodes(
         self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float
@@ -128,14 +118,6 @@ class Propagation:
     def clique_marginals(self, node_tables: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each clique's marginal (axes in the clique's order) from calibrated node marginals."""
         return self.groups.clique_marginals(node_tables)
-
-    @staticmethod
-    def _placed(table: np.ndarray, perm: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
-        """A clique table with its axes in its node's order, broadcastable against the node."""
-        table = np.asarray(table, dtype=np.float64)
-        if perm != tuple(range(len(perm))):
-            table = np.transpose(table, perm)
-        return table.reshape(shape)
 
     def marginals(self, tables: Sequence[np.ndarray], total: float) -> list[np.ndarray]:
         """Calibrated node marginals (counts summing to ``total``) for the cliques' log-potentials."""

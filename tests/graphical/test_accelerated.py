@@ -77,7 +77,7 @@ def test_node_potentials_reproduce_their_marginals(rng):
     model = GraphicalModel(DOMAIN, total, fit.potentials)
     problem = MarginalProblem(DOMAIN, ms, total)
     nodes = model.node_marginals
-    again = node_log_potentials(problem.plan, [nodes[n] for n in problem.plan.nodes])
+    again = node_log_potentials(problem.tree, [nodes[n] for n in problem.tree.nodes])
     for node, table in again.items():
         np.testing.assert_allclose(np.exp(table - table.max()), np.exp(fit.potentials[node] - fit.potentials[node].max()),
                                    rtol=1e-9, atol=1e-12)
