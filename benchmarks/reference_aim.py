@@ -74,7 +74,10 @@ def reference_aim(
     max_model_size: float = 80,
     max_iters: int = 1000,
     clear_caches: bool = False,
+    log=None,
 ):
+    import time
+
     import jax
 
     rho = rho_from_epsilon_delta(epsilon, delta)
@@ -119,6 +122,8 @@ def reference_aim(
             eps *= 2
         if clear_caches:
             jax.clear_caches()
+        if log is not None:
+            print(f"{time.strftime('%H:%M:%S')} round {t} {cl} candidates={len(small)}", file=log, flush=True)
     model = estimation.MirrorDescent().estimate(data.domain, measurements, iters=max_iters, warm_start=model)
     np.random.seed(prng.randint(2**31))  # mbi's synthetic_data draws from the global generator
     return model.synthetic_data(), t
