@@ -23,6 +23,7 @@ from .graphical.sampling import sample_codes
 from .marginals.aim import aim
 from .marginals.encoding import decode, encode
 from .marginals.mst import Compression, mst
+from .marginals.oracle import LocalOracle
 from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
@@ -159,7 +160,7 @@ class MarginalSynthesizer:
         options = self.estimation or EstimationOptions()
         rho = accountant.remaining_rho()
         if self.method == "mst":
-            result = mst(encoded.data, rho, accountant, noise)
+            result = mst(LocalOracle(encoded.data, noise), rho, accountant)
             compression, measurements, warm = result.compression, result.measurements, None
         else:
             compression = Compression.identity(dict(encoded.data.domain))
@@ -184,10 +185,9 @@ class MarginalSynthesizer:
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
         )
         result = aim(
-            data,
+            LocalOracle(data, noise),
             rho,
             accountant,
-            noise,
             workload,
             fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
             model_size=lambda cliques: model_size_mb(domain, cliques),

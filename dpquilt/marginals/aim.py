@@ -14,9 +14,9 @@ With zCDP budget ``rho`` and ``T`` rounds (default ``16 d``):
 4. when less than two rounds' cost is left, the last round spends exactly what is
    left (0.9 on measurement, 0.1 on selection).
 
-The mechanism asks only ``counter`` (data marginals, counted once per candidate and
-cached), the accountant, and a model fitter, so the same code can run on federated
-counts.
+The mechanism asks only a :class:`~dpquilt.marginals.oracle.MarginalOracle` (noisy
+marginals and private selections), the accountant, and a model fitter, so the same
+code runs on local rows and on federated secure sums.
 """
 
 from __future__ import annotations
@@ -31,17 +31,13 @@ from tqdm.auto import tqdm
 
 from ..graphical.junction import marginalise
 from ..privacy.accountant import Accountant
-from ..privacy.mechanisms import exponential_mechanism, gaussian_counts
-from ..privacy.noise import NoiseSource
-from .counting import count
-from .dataset import Dataset
 from .measurement import Measurement
+from .oracle import MarginalOracle, weighted_l1_scores
 from .workload import Workload
 
 __all__ = ["AIMResult", "aim", "candidate_scores", "model_marginals"]
 
 Clique = tuple[str, ...]
-CountFn = Callable[[Dataset, Sequence[str]], np.ndarray]
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
@@ -78,10 +74,12 @@ def candidate_scores(
     """
     names = list(candidates)
     estimates = model_marginals(names, model)
-    scores = np.empty(len(names))
-    for i, r in enumerate(names):
-        x = answers[r]
-        scores[i] = candidates[r] * (np.abs(x - estimates[r].ravel()).sum() - SQRT_2_OVER_PI * sigma * x.size)
+    scores = weighted_l1_scores(
+        [answers[r] for r in names],
+        [estimates[r] for r in names],
+        [candidates[r] for r in names],
+        [SQRT_2_OVER_PI * sigma * answers[r].size for r in names],
+    )
     sensitivity = max(abs(candidates[r]) for r in names)
     return names, scores, sensitivity
 
@@ -104,27 +102,24 @@ def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.
 
 
 def aim(
-    data: Dataset,
+    oracle: MarginalOracle,
     rho: float,
     accountant: Accountant,
-    noise: NoiseSource,
     workload: Workload,
     fit_model: ModelFitter,
     model_size: ModelSize,
     rounds: int | None = None,
     max_model_size: float = 80.0,
-    counter: CountFn = count,
     progress: bool = False,
 ) -> AIMResult:
-    """Run AIM on ``data`` with zCDP budget ``rho`` (see the module docstring)."""
-    names = list(data.names)
+    """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring)."""
+    names = list(oracle.domain)
     workload.check_columns(names)
     d = len(names)
     T = rounds if rounds is not None else 16 * d
     if T < d:
         raise ValueError(f"rounds={T} is fewer than the {d} columns; AIM needs rounds >= columns (default 16 x columns)")
     candidates = {r: w for r, w in workload.candidates().items() if w > 0}
-    answers = {r: counter(data, r).ravel() for r in candidates}  # counted once: scores and measurement
     rho_start = accountant.rho_spent
 
     def used() -> float:
@@ -132,10 +127,7 @@ def aim(
 
     sigma = math.sqrt(T / (2 * 0.9 * rho))
     epsilon = math.sqrt(8 * 0.1 * rho / T)
-    measurements = [
-        Measurement((c,), gaussian_counts(counter(data, (c,)), sigma, f"marginal {(c,)}", accountant, noise), sigma)
-        for c in names
-    ]
+    measurements = oracle.measure([(c,) for c in names], sigma, accountant)
     model = fit_model(measurements, None)
     cliques = [(c,) for c in names]
     n_rounds = 0
@@ -151,18 +143,27 @@ def aim(
         round_cost = 0.5 / sigma**2 + epsilon**2 / 8
         size_limit = max_model_size * (used() + round_cost) / rho
         eligible = _eligible(candidates, cliques, size_limit, model_size)
-        names_r, scores, sensitivity = candidate_scores(eligible, answers, model, sigma)
+        names_r = list(eligible)
+        estimates = model_marginals(names_r, model)
         n_rounds += 1
-        pick = exponential_mechanism(scores, sensitivity, epsilon, f"AIM round {n_rounds} selection", accountant, noise)
+        pick = oracle.select(
+            names_r,
+            [estimates[r] for r in names_r],
+            [eligible[r] for r in names_r],
+            [SQRT_2_OVER_PI * sigma * estimates[r].size for r in names_r],
+            epsilon,
+            accountant,
+            f"AIM round {n_rounds} selection",
+        )
         r = names_r[pick]
-        y = gaussian_counts(answers[r], sigma, f"marginal {r}", accountant, noise)
-        measurements.append(Measurement(r, y.ravel().astype(np.float64), sigma))
+        (measurement,) = oracle.measure([r], sigma, accountant)
+        measurements.append(measurement)
         cliques.append(r)
-        before = model.project(r).ravel()
+        before = estimates[r].ravel()
         model = fit_model(measurements, model)
         after = model.project(r).ravel()
         bar.update(round_cost)
-        if not terminate and np.abs(after - before).sum() <= SQRT_2_OVER_PI * sigma * before.size:
+        if not terminate and np.abs(after - before).sum() <= SQRT_2_OVER_PI * measurement.sigma * before.size:
             sigma /= 2
             epsilon *= 2
     bar.close()

@@ -15,30 +15,25 @@ As in the reference, values whose noisy 1-way count is below ``3 sigma_1`` are
 merged into one code before steps 2 and 3 (Section 4 of the paper), and split back
 uniformly at random when records are decoded.
 
-This module only asks :func:`~dpquilt.marginals.counting.count` and the accountant,
-so the same code can later run on federated counts.
+This module only asks a :class:`~dpquilt.marginals.oracle.MarginalOracle` and the
+accountant, so the same code runs on local rows and on federated secure sums.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import DisjointSet
 
 from ..privacy.accountant import Accountant
-from ..privacy.mechanisms import exponential_mechanism, exponential_mechanism_epsilon_for_rho, gaussian_counts
-from ..privacy.noise import NoiseSource
-from .counting import count
 from .dataset import Dataset
 from .measurement import Measurement
+from .oracle import MarginalOracle, even_sigma
 
-__all__ = ["Compression", "MSTResult", "mst", "measure_marginals", "mst_pair_scores", "project_to_simplex"]
-
-CountFn = Callable[[Dataset, Sequence[str]], np.ndarray]
+__all__ = ["Compression", "MSTResult", "mst", "pair_estimates", "project_to_simplex"]
 #: Sensitivity of an MST selection score ``|| x_ab - xhat_ab ||_1`` under add/remove-one-row.
 MST_SCORE_SENSITIVITY = 1.0
 #: Codes with noisy 1-way count below this many standard deviations are merged.
@@ -91,23 +86,6 @@ class MSTResult:
     measurements: tuple[Measurement, ...]
     compression: Compression
     edges: tuple[tuple[str, str], ...]
-
-
-def measure_marginals(
-    data: Dataset,
-    cliques: Sequence[tuple[str, ...]],
-    rho: float,
-    accountant: Accountant,
-    noise: NoiseSource,
-    counter: CountFn = count,
-) -> list[Measurement]:
-    """Measure each clique's marginal with discrete Gaussian noise, splitting ``rho`` evenly."""
-    sigma = math.sqrt(len(cliques) / (2.0 * rho))
-    out = []
-    for cl in cliques:
-        noisy = gaussian_counts(counter(data, cl), sigma, f"marginal {cl}", accountant, noise)
-        out.append(Measurement(tuple(cl), noisy.ravel().astype(np.float64), sigma))
-    return out
 
 
 def compress(one_way: Sequence[Measurement], domain: dict[str, int]) -> tuple[Compression, list[Measurement]]:
@@ -167,58 +145,28 @@ def independent_estimate(one_way: Sequence[Measurement], total: float) -> dict[s
     return out
 
 
-def mst_pair_scores(data: Dataset, marginals: dict[str, np.ndarray], counter: CountFn = count) -> dict:
-    """Score of each pair: ``|| x_ab - xhat_a xhat_b^T / total ||_1``; sensitivity 1."""
+def pair_estimates(names: Sequence[str], marginals: dict[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray]:
+    """The independent model's 2-way marginals ``xhat_a xhat_b^T / total`` for every pair.
+
+    Post-processing of released 1-way measurements; MST scores a pair by
+    ``|| x_ab - xhat_ab ||_1`` (sensitivity :data:`MST_SCORE_SENSITIVITY`).
+    """
     total = float(next(iter(marginals.values())).sum())
-    scores = {}
-    for a, b in itertools.combinations(data.names, 2):
-        xhat = np.outer(marginals[a], marginals[b]) / max(total, 1.0)
-        scores[(a, b)] = float(np.abs(counter(data, (a, b)) - xhat).sum())
-    return scores
+    return {
+        (a, b): np.outer(marginals[a], marginals[b]) / max(total, 1.0) for a, b in itertools.combinations(names, 2)
+    }
 
 
-def select_tree(
-    scores: dict[tuple[str, str], float],
-    names: Sequence[str],
-    rho: float,
-    accountant: Accountant,
-    noise: NoiseSource,
-) -> list[tuple[str, str]]:
-    """Kruskal's algorithm with each edge chosen by the exponential mechanism."""
-    r = len(names)
-    if r < 2:
-        return []
-    epsilon = exponential_mechanism_epsilon_for_rho(rho / (r - 1))
-    components = DisjointSet(names)
-    candidates = list(scores)
-    edges = []
-    for _ in range(r - 1):
-        candidates = [e for e in candidates if not components.connected(*e)]
-        weights = np.array([scores[e] for e in candidates])
-        idx = exponential_mechanism(
-            weights, MST_SCORE_SENSITIVITY, epsilon, f"MST edge {len(edges) + 1} of {r - 1}", accountant, noise
-        )
-        edges.append(candidates[idx])
-        components.merge(*candidates[idx])
-    return edges
-
-
-def mst(
-    data: Dataset,
-    rho: float,
-    accountant: Accountant,
-    noise: NoiseSource,
-    counter: CountFn = count,
-) -> MSTResult:
-    """Run MST's measurement and selection on ``data`` with zCDP budget ``rho``."""
-    names = list(data.names)
+def mst(oracle: MarginalOracle, rho: float, accountant: Accountant) -> MSTResult:
+    """Run MST's measurement and selection with zCDP budget ``rho``, asking only ``oracle``."""
+    names = list(oracle.domain)
     third = rho / 3.0 if len(names) > 1 else rho  # one column: nothing to select or pair
-    one_way = measure_marginals(data, [(c,) for c in names], third, accountant, noise, counter)
-    compression, log1 = compress(one_way, dict(data.domain))
-    small = compression.apply(data)
+    one_way = oracle.measure([(c,) for c in names], even_sigma(len(names), third), accountant)
+    compression, log1 = compress(one_way, dict(oracle.domain))
+    small = oracle.compressed(compression)
     from ..graphical.model import noisy_total
 
-    marginals = independent_estimate(log1, noisy_total(log1))
-    edges = select_tree(mst_pair_scores(small, marginals, counter), names, third, accountant, noise)
-    log2 = measure_marginals(small, edges, third, accountant, noise, counter) if edges else []
+    estimates = pair_estimates(names, independent_estimate(log1, noisy_total(log1)))
+    edges = small.select_tree(list(estimates), list(estimates.values()), third, accountant) if len(names) > 1 else []
+    log2 = small.measure(edges, even_sigma(len(edges), third), accountant) if edges else []
     return MSTResult(tuple(log1 + log2), compression, tuple(edges))

@@ -21,12 +21,14 @@ from .conversions import (
     rho_of_exponential_mechanism,
     rho_of_gaussian,
 )
+from .distributed import party_sigma, rho_of_distributed_discrete_gaussian
 from .noise import NoiseSource
 
 __all__ = [
     "COUNT_SENSITIVITY",
     "sigma_for_rho",
     "gaussian_counts",
+    "spend_distributed_gaussian",
     "exponential_mechanism",
     "exponential_mechanism_epsilon_for_rho",
     "private_quantile",
@@ -63,6 +65,32 @@ def gaussian_counts(
         Expenditure(what, "discrete Gaussian", float(sigma), rho_of_gaussian(sigma, COUNT_SENSITIVITY))
     )
     return noise.discrete_gaussian(np.asarray(counts, dtype=np.int64), sigma)
+
+
+def spend_distributed_gaussian(
+    what: str,
+    sigma: float,
+    honest_parties: int,
+    accountant: Accountant,
+    l2_sensitivity: float = COUNT_SENSITIVITY,
+    l1_sensitivity: float = COUNT_SENSITIVITY,
+    dimension: int = 1,
+) -> None:
+    """Record a release whose noise is the sum of ``honest_parties`` discrete Gaussian shares.
+
+    Each party adds ``N_Z(0, sigma^2 / honest_parties)``; the cost is
+    :func:`~dpquilt.privacy.distributed.rho_of_distributed_discrete_gaussian`
+    (Kairouz, Liu and Steinke 2021, Theorem 2). The noise itself is drawn by the
+    parties, so this only spends.
+    """
+    share = party_sigma(sigma, honest_parties)
+    rho = rho_of_distributed_discrete_gaussian(share, honest_parties, l2_sensitivity, l1_sensitivity, dimension)
+    accountant.spend(
+        Expenditure(
+            what, f"distributed discrete Gaussian ({honest_parties} honest shares)", float(sigma), rho,
+            sensitivity=l2_sensitivity,
+        )
+    )
 
 
 def exponential_mechanism_epsilon_for_rho(rho: float) -> float:

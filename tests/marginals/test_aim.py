@@ -9,6 +9,7 @@ from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
 from dpquilt.marginals.aim import aim, candidate_scores, model_marginals
 from dpquilt.marginals.counting import count
 from dpquilt.marginals.dataset import Dataset
+from dpquilt.marginals.oracle import LocalOracle
 from dpquilt.marginals.workload import Workload
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise
@@ -27,10 +28,9 @@ def run_aim(data, epsilon, rounds, seed=0, max_model_size=80.0):
     acc = Accountant(epsilon, 1e-9)
     domain = dict(data.domain)
     result = aim(
-        data,
+        LocalOracle(data, SeededNoise(np.random.default_rng(seed))),
         acc.remaining_rho(),
         acc,
-        SeededNoise(np.random.default_rng(seed)),
         Workload.all_kway(list(domain), 2),
         fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=20, noise_level_stop=None), warm_start=warm),
         model_size=lambda cl: model_size_mb(domain, cl),
