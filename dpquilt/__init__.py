@@ -4,7 +4,7 @@
 >>> syn = dq.MarginalSynthesizer(epsilon=1.0, delta=1e-9, method="mst")  # doctest: +SKIP
 """
 
-from . import evaluation, graphical
+from . import evaluation, federation, graphical
 from .datasets import load
 from .privacy import Accountant, PrivacyReport
 from .schema import CategoricalColumn, NumericColumn, Schema
@@ -19,6 +19,7 @@ __all__ = [
     "PrivacyReport",
     "Schema",
     "evaluation",
+    "federation",
     "load",
 ]
 __version__ = "0.1.0"

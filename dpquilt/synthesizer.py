@@ -23,7 +23,7 @@ from .graphical.sampling import sample_codes
 from .marginals.aim import aim
 from .marginals.encoding import decode, encode
 from .marginals.mst import Compression, mst
-from .marginals.oracle import LocalOracle
+from .marginals.oracle import LocalOracle, MarginalOracle
 from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
@@ -157,24 +157,59 @@ class MarginalSynthesizer:
         encoded = encode(df, schema)
         for note in encoded.notes:
             log.warning(note)
+        return self.fit_from_oracle(LocalOracle(encoded.data, noise), schema, accountant, list(df.columns), encoded.notes)
+
+    def fit_from_oracle(
+        self,
+        oracle: MarginalOracle,
+        schema: Schema,
+        accountant: Accountant,
+        columns: Sequence[str],
+        notes: tuple[str, ...] = (),
+    ) -> MarginalSynthesizer:
+        """Fit from an oracle instead of a DataFrame (the federated path).
+
+        Runs the selection mechanism on ``oracle`` with what is left of ``accountant``
+        and fits the model; ``schema`` must be complete (public), since nothing is
+        learned from rows here.
+
+        Parameters
+        ----------
+        oracle : MarginalOracle
+            Answers noisy marginals and private selections, e.g.
+            :class:`~dpquilt.federation.oracle.FederatedOracle`.
+        schema : Schema
+            The public schema the oracle's codes follow.
+        accountant : Accountant
+            The one accountant of this fit.
+        columns : sequence of str
+            Column order of sampled frames.
+        notes : tuple of str
+            Lines added to the privacy report.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
         options = self.estimation or EstimationOptions()
         rho = accountant.remaining_rho()
         if self.method == "mst":
-            result = mst(LocalOracle(encoded.data, noise), rho, accountant)
+            result = mst(oracle, rho, accountant)
             compression, measurements, warm = result.compression, result.measurements, None
         else:
-            compression = Compression.identity(dict(encoded.data.domain))
-            measurements, warm = self._run_aim(encoded.data, rho, accountant, noise, options)
+            compression = Compression.identity(dict(oracle.domain))
+            measurements, warm = self._run_aim(oracle, rho, accountant, options)
         self.model_ = estimate(compression.domain, measurements, options, progress=self.verbose, warm_start=warm)
         self.compression_ = compression
         self.schema_ = schema
         self.accountant_ = accountant
-        self.notes_ = encoded.notes
-        self.columns_ = list(df.columns)
+        self.notes_ = tuple(notes)
+        self.columns_ = list(columns)
         return self
 
-    def _run_aim(self, data, rho, accountant, noise, options):
-        domain = dict(data.domain)
+    def _run_aim(self, oracle, rho, accountant, options):
+        domain = dict(oracle.domain)
         if self.workload is None:
             workload = Workload.all_kway(list(domain), 3, domain, max_cells=DEFAULT_MAX_CELLS)
         elif isinstance(self.workload, Workload):
@@ -185,7 +220,7 @@ class MarginalSynthesizer:
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
         )
         result = aim(
-            LocalOracle(data, noise),
+            oracle,
             rho,
             accountant,
             workload,

@@ -1,1 +1,56 @@
-"""Federated synthesis across clients under secure aggregation (not built yet; see issue 4)."""
+"""Federated synthesis: marginals summed across clients under Flower's SecAgg+.
+
+Several organisations hold rows with the same public schema and may not pool them.
+Each runs a client on its own rows; the server runs MST or AIM unchanged on a
+:class:`~dpquilt.federation.oracle.FederatedOracle`, which asks every client for counts
+(or selection scores) plus its share of discrete Gaussian noise and learns only the sum,
+formed by SecAgg+ in exact integer mode. Needs the ``federation`` extra
+(``pip install 'dpquilt[federation]'``).
+
+>>> import dpquilt as dq
+>>> dq.federation.SecureSumSettings(clients=3, max_dropouts=1).honest_shares
+2
+"""
+
+from .masks import install_secure_masks, secure_masks
+from .protocol import MalformedRequestError, Request, client_reply
+
+__all__ = [
+    "FederatedOracle",
+    "MalformedReplyError",
+    "MalformedRequestError",
+    "Request",
+    "SecureAggregationError",
+    "SecureSumSettings",
+    "client_reply",
+    "install_secure_masks",
+    "make_client_app",
+    "run_federated_fit",
+    "secure_masks",
+    "simulate",
+]
+
+_LAZY = {
+    "FederatedOracle": ".oracle",
+    "MalformedReplyError": ".secure_sum",
+    "SecureAggregationError": ".secure_sum",
+    "SecureSumSettings": ".secure_sum",
+    "make_client_app": ".client",
+    "run_federated_fit": ".server",
+    "simulate": ".simulation",
+}
+
+
+def __getattr__(name: str):
+    """Import the Flower-backed parts on first use, so ``import dpquilt`` needs no Flower."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        try:
+            module = import_module(_LAZY[name], __name__)
+        except ImportError as exc:
+            raise ImportError(
+                f"dpquilt.federation.{name} needs Flower: pip install 'dpquilt[federation]' ({exc})"
+            ) from exc
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,16 +72,21 @@ def install_secure_masks() -> None:
     Idempotent. Affects every SecAgg+ client mod and server workflow in the process
     (the generator is a module attribute of Flower's).
     """
-    from flwr.client.mod.secure_aggregation import secaggplus_mod
-    from flwr.server.workflow.secure_aggregation import secaggplus_workflow
-
-    secaggplus_mod.pseudo_rand_gen = secure_masks
-    secaggplus_workflow.pseudo_rand_gen = secure_masks
+    for module in _flower_modules():
+        module.pseudo_rand_gen = secure_masks
 
 
 def secure_masks_installed() -> bool:
     """Whether both Flower modules use :func:`secure_masks` in this process."""
-    from flwr.client.mod.secure_aggregation import secaggplus_mod
-    from flwr.server.workflow.secure_aggregation import secaggplus_workflow
+    return all(module.pseudo_rand_gen is secure_masks for module in _flower_modules())
 
-    return secaggplus_mod.pseudo_rand_gen is secure_masks and secaggplus_workflow.pseudo_rand_gen is secure_masks
+
+def _flower_modules() -> list:
+    """The two Flower modules that call the mask generator (by module path: the client
+    package re-exports a function of the same name as its module)."""
+    from importlib import import_module
+
+    return [
+        import_module("flwr.client.mod.secure_aggregation.secaggplus_mod"),
+        import_module("flwr.server.workflow.secure_aggregation.secaggplus_workflow"),
+    ]

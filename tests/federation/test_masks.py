@@ -47,3 +47,13 @@ def test_install_replaces_flowers_generator_on_both_sides():
 def test_bad_range_is_refused():
     with pytest.raises(ValueError, match="power of two"):
         secure_masks(b"x", 1000, [(3,)])
+
+
+def test_flowers_client_mod_calls_our_generator_after_install():
+    """The client package re-exports a function named like its module: patching must hit the module."""
+    import importlib
+
+    install_secure_masks()
+    module = importlib.import_module("flwr.client.mod.secure_aggregation.secaggplus_mod")
+    assert module.pseudo_rand_gen is secure_masks
+    assert module.secaggplus_mod.__globals__["pseudo_rand_gen"] is secure_masks

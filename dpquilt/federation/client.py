@@ -1,0 +1,79 @@
+"""The Flower ClientApp: count this client's rows, add a noise share, send through SecAgg+."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from flwr.app import Context
+from flwr.client import NumPyClient
+from flwr.clientapp import ClientApp
+from flwr.client.mod import secaggplus_mod
+
+from ..marginals.dataset import Dataset
+from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from .masks import install_secure_masks
+from .protocol import Request, client_reply
+
+__all__ = ["make_client_app", "secure_masks_mod"]
+
+DataLoader = Callable[[Context], Dataset]
+
+
+def secure_masks_mod(msg, context, call_next):
+    """A Flower mod that puts :func:`~dpquilt.federation.masks.secure_masks` in place first."""
+    install_secure_masks()
+    return call_next(msg, context)
+
+
+class _MarginalClient(NumPyClient):
+    def __init__(self, data: Dataset, noise_for: Callable[[str], NoiseSource], reply_hook=None) -> None:
+        self.data = data
+        self.noise_for = noise_for
+        self.reply_hook = reply_hook
+
+    def fit(self, parameters, config):
+        request = Request.from_wire(config, parameters)
+        vector = client_reply(request, self.data, self.noise_for(request.label), int(config["dpquilt.bound"]))
+        if self.reply_hook is not None:
+            vector = self.reply_hook(vector)
+        return [vector.astype(np.float64)], 1, {}  # weight 1: SecAgg+ then averages the plain vectors
+
+
+def make_client_app(
+    load: DataLoader,
+    seed: int | None = None,
+    mods: Sequence = (),
+    reply_hook: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> ClientApp:
+    """A ClientApp that answers dpquilt requests from the rows ``load(context)`` returns.
+
+    Parameters
+    ----------
+    load : callable
+        ``load(context) -> Dataset``: this client's rows encoded with the public schema
+        (called once per process and node, then cached).
+    seed : int, optional
+        ``None`` (default) draws noise from OpenDP's secure sampler. An int makes each
+        client's noise reproducible from ``(seed, node, request label)``: for tests
+        and research only, not for release.
+    mods : sequence of Flower mods
+        Extra mods placed outside SecAgg+ (e.g. logging).
+    reply_hook : callable, optional
+        Applied to the reply vector before it is masked (fault injection in tests).
+    """
+    cache: dict[int, Dataset] = {}
+
+    def noise_factory(node_key: int) -> Callable[[str], NoiseSource]:
+        if seed is None:
+            return lambda label: SecureNoise()
+        return lambda label: SeededNoise(np.random.default_rng([seed, node_key, zlib.crc32(label.encode())]))
+
+    def client_fn(context: Context):
+        key = int(context.node_config.get("partition-id", context.node_id))
+        if key not in cache:
+            cache[key] = load(context)
+        return _MarginalClient(cache[key], noise_factory(key), reply_hook).to_client()
+
+    return ClientApp(client_fn=client_fn, mods=[secure_masks_mod, *mods, secaggplus_mod])

@@ -1,0 +1,45 @@
+"""The server side of a federated fit: MST/AIM on a FederatedOracle over SecAgg+."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from ..privacy.accountant import Accountant
+from ..schema import Schema
+from ..synthesizer import MarginalSynthesizer
+from .masks import install_secure_masks
+from .oracle import FederatedOracle
+from .secure_sum import SecureSum, SecureSumSettings
+
+__all__ = ["run_federated_fit"]
+
+log = logging.getLogger(__name__)
+
+
+def run_federated_fit(
+    grid,
+    context,
+    settings: SecureSumSettings,
+    synthesizer: MarginalSynthesizer,
+    schema: Schema,
+    accountant: Accountant,
+    columns: Sequence[str],
+) -> MarginalSynthesizer:
+    """Inside a ``ServerApp`` main: connect to the clients and fit ``synthesizer`` from secure sums.
+
+    Every expenditure goes through ``accountant``; the fitted synthesizer holds it
+    (``privacy_report()``) and the notes say how the sums were formed.
+    """
+    install_secure_masks()
+    notes = (
+        f"federated over {settings.clients} clients with SecAgg+ (threshold {settings.threshold}, "
+        f"{settings.honest_shares} honest noise shares assumed: max_dropouts={settings.max_dropouts}, "
+        f"max_colluders={settings.max_colluders})",
+        "selection uses noisy sums of clients' local scores (Gaussian release of all scores, then argmax)",
+    )
+    with SecureSum(grid, context, settings) as secure_sum:
+        oracle = FederatedOracle(secure_sum, schema.domain(), settings.honest_shares)
+        synthesizer.fit_from_oracle(oracle, schema, accountant, columns, notes)
+    log.info("federated fit done: %d secure sums", secure_sum._attempts)
+    return synthesizer
