@@ -28,16 +28,17 @@ def secure_masks_mod(msg, context, call_next):
 
 
 class _MarginalClient(NumPyClient):
-    def __init__(self, data: Dataset, noise_for: Callable[[str], NoiseSource], reply_hook=None) -> None:
+    def __init__(self, data: Dataset, noise_for: Callable[[str], NoiseSource], node_key: int, reply_hook=None) -> None:
         self.data = data
         self.noise_for = noise_for
+        self.node_key = node_key
         self.reply_hook = reply_hook
 
     def fit(self, parameters, config):
         request = Request.from_wire(config, parameters)
         vector = client_reply(request, self.data, self.noise_for(request.label), int(config["dpquilt.bound"]))
         if self.reply_hook is not None:
-            vector = self.reply_hook(vector)
+            vector = self.reply_hook(vector, request, self.node_key)
         return [vector.astype(np.float64)], 1, {}  # weight 1: SecAgg+ then averages the plain vectors
 
 
@@ -45,7 +46,7 @@ def make_client_app(
     load: DataLoader,
     seed: int | None = None,
     mods: Sequence = (),
-    reply_hook: Callable[[np.ndarray], np.ndarray] | None = None,
+    reply_hook: Callable[[np.ndarray, Request, int], np.ndarray] | None = None,
 ) -> ClientApp:
     """A ClientApp that answers dpquilt requests from the rows ``load(context)`` returns.
 
@@ -61,7 +62,8 @@ def make_client_app(
     mods : sequence of Flower mods
         Extra mods placed outside SecAgg+ (e.g. logging).
     reply_hook : callable, optional
-        Applied to the reply vector before it is masked (fault injection in tests).
+        ``reply_hook(vector, request, node_key)`` replaces the reply vector before it is
+        masked (fault injection in tests).
     """
     cache: dict[int, Dataset] = {}
 
@@ -74,6 +76,6 @@ def make_client_app(
         key = int(context.node_config.get("partition-id", context.node_id))
         if key not in cache:
             cache[key] = load(context)
-        return _MarginalClient(cache[key], noise_factory(key), reply_hook).to_client()
+        return _MarginalClient(cache[key], noise_factory(key), key, reply_hook).to_client()
 
     return ClientApp(client_fn=client_fn, mods=[secure_masks_mod, *mods, secaggplus_mod])
