@@ -42,7 +42,7 @@ __all__ = ["FederatedOracle", "SCORE_RESOLUTION"]
 SCORE_RESOLUTION = 4.0
 
 Clique = tuple[str, ...]
-SecureSumFn = Callable[[Request, int], tuple[np.ndarray, int]]
+SecureSumFn = Callable[..., tuple[np.ndarray, int]]
 
 
 class FederatedOracle:
@@ -51,8 +51,9 @@ class FederatedOracle:
     Parameters
     ----------
     secure_sum : callable
-        ``secure_sum(request, length) -> (summed vector without check entry, contributors)``,
-        e.g. a :class:`~dpquilt.federation.secure_sum.SecureSum`.
+        ``secure_sum(request, length, on_retry) -> (summed vector without check entry,
+        contributors)``, e.g. a :class:`~dpquilt.federation.secure_sum.SecureSum`;
+        ``on_retry()`` pays again for a retry that might repeat a release.
     domain : dict of str to int
         The public schema's domain.
     honest_shares : int
@@ -81,21 +82,28 @@ class FederatedOracle:
             return self._domain
         return {c: int(np.max(self.mapping[c])) + 1 if c in self.mapping else k for c, k in self._domain.items()}
 
-    def _send(self, kind: str, cliques: Sequence[Clique], sigma: float, **extra) -> tuple[np.ndarray, int]:
+    def _send(
+        self, kind: str, cliques: Sequence[Clique], sigma: float, spend: Callable[[], None], **extra
+    ) -> tuple[np.ndarray, int]:
+        """Spend, then ask; a retry that might repeat a release spends again."""
         label = f"{kind} #{next(self._requests)}"
         request = Request(
             kind, tuple(cliques), party_sigma(sigma, self.honest_shares), label, mapping=self.mapping, **extra
         )
-        return self.secure_sum(request, reply_length(request, self._domain))
+        spend()
+        return self.secure_sum(request, reply_length(request, self._domain), on_retry=spend)
 
     def measure(self, cliques: Sequence[Clique], sigma: float, accountant: Accountant) -> list[Measurement]:
         domain = self.domain
         sizes = [math.prod(domain[c] for c in cl) for cl in cliques]
         t = self.honest_shares
         sigma = sigma_for_distributed_rho(1.0 / (2.0 * sigma**2), t, 1.0, 1.0, max(sizes))
-        for cl, size in zip(cliques, sizes):
-            spend_distributed_gaussian(f"marginal {tuple(cl)}", sigma, t, accountant, dimension=size)
-        total, contributors = self._send("measure", cliques, sigma)
+
+        def spend() -> None:
+            for cl, size in zip(cliques, sizes):
+                spend_distributed_gaussian(f"marginal {tuple(cl)}", sigma, t, accountant, dimension=size)
+
+        total, contributors = self._send("measure", cliques, sigma, spend)
         actual = party_sigma(sigma, t) * math.sqrt(contributors)
         parts = np.split(total.astype(np.float64), np.cumsum(sizes)[:-1])
         return [Measurement(tuple(cl), part, actual) for cl, part in zip(cliques, parts)]
@@ -110,12 +118,15 @@ class FederatedOracle:
         l2, l1 = score_sensitivity(weights)
         t = self.honest_shares
         sigma = sigma_for_distributed_rho(rho, t, l2, l1, len(cliques))
-        spend_distributed_gaussian(
-            f"{what} (noisy local scores of {len(cliques)} candidates)", sigma, t, accountant,
-            l2_sensitivity=l2, l1_sensitivity=l1, dimension=len(cliques),
-        )
+
+        def spend() -> None:
+            spend_distributed_gaussian(
+                f"{what} (noisy local scores of {len(cliques)} candidates)", sigma, t, accountant,
+                l2_sensitivity=l2, l1_sensitivity=l1, dimension=len(cliques),
+            )
+
         total, _ = self._send(
-            "scores", cliques, sigma, estimates=tuple(np.ravel(e) for e in estimates), weights=tuple(weights.tolist())
+            "scores", cliques, sigma, spend, estimates=tuple(np.ravel(e) for e in estimates), weights=tuple(weights.tolist())
         )
         return total.astype(np.float64), weights
 

@@ -10,10 +10,12 @@ of two above ``4 c k``). Every reply vector ends in a ``1``, so the summed last 
 must equal ``k``: the server checks it.
 
 Faults. When too few clients answer a stage, SecAgg+ halts quietly and keeps the old
-values; :class:`SecureSum` sees that ``aggregate_fit`` was never called, names the
-stage and the clients that failed, and retries with fresh noise (nothing was
-unmasked, so nothing was released) up to ``retries`` times before raising
-:class:`SecureAggregationError`. A masked vector of the wrong shape raises
+values (a client lost at setup or key sharing halts it in the unmask stage, because
+its shares are missing); :class:`SecureSum` sees that ``aggregate_fit`` was never
+called, names the stage and the clients that failed, and retries with fresh noise up
+to ``retries`` times before raising :class:`SecureAggregationError`. A round that
+reached the unmask stage gave the server the survivors' mask shares, enough to compute
+their sum itself, so its retry is paid for again (see :meth:`SecureSum.__call__`). A masked vector of the wrong shape raises
 :class:`MalformedReplyError` before anything is unmasked. The reconstruction threshold
 is ``clients - max_dropouts``, so a sum is only unmasked when at least that many clients
 contributed, which is what the noise calibration assumes.
@@ -22,7 +24,7 @@ contributed, which is what the noise calibration assumes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +145,7 @@ class _Round:
     expected_length: int
     aggregate: tuple[np.ndarray, int] | None = None
     failures: list[str] = field(default_factory=list)
+    reached_unmask: bool = False
 
 
 class SecureSum:
@@ -156,11 +159,12 @@ class SecureSum:
 
     def __init__(self, grid, context, settings: SecureSumSettings) -> None:
         self.settings = settings
-        self._strategy = _RequestStrategy(settings.clients)
+        self._strategy = _RequestStrategy(settings.clients, settings.threshold)
         self._context = LegacyContext(context, strategy=self._strategy)
         self._grid = _WatchingGrid(grid)
         self._workflow = settings.workflow()
         self._attempts = 0
+        self._last_reached_unmask = False
         self._stop = None
 
     def __enter__(self) -> SecureSum:
@@ -189,22 +193,35 @@ class SecureSum:
             self._thread.join(timeout=10)
             self._stop = None
 
-    def __call__(self, request: Request, length: int, bound: int | None = None) -> tuple[np.ndarray, int]:
+    def __call__(
+        self, request: Request, length: int, on_retry: Callable[[], None] | None = None
+    ) -> tuple[np.ndarray, int]:
         """The exact sum of the clients' replies to ``request`` (each ``length`` entries).
 
         Returns the summed vector without its check entry and the number of clients
         that contributed. Raises :class:`SecureAggregationError` when no attempt
         released a sum.
+
+        A round that halts before the unmask stage revealed nothing and is retried
+        for free. One that halts *in* the unmask stage has already handed the server
+        the survivors' mask shares, from which it could compute their sum, so before
+        retrying ``on_retry()`` is called to pay for that release again (it may raise
+        when the budget is spent); without ``on_retry`` such a round is not retried.
         """
         reasons = []
         for attempt in range(self.settings.retries + 1):
+            if attempt and self._last_reached_unmask:
+                if on_retry is None:
+                    break
+                on_retry()
             self._attempts += 1
             labelled = request if attempt == 0 else _relabel(request, f"{request.label}#retry{attempt}")
             current = _Round(expected_length=length)
-            self._strategy.begin(labelled, bound or self.settings.clipping_range, current)
+            self._strategy.begin(labelled, self.settings.clipping_range, current)
             self._grid.begin(current)
             self._config[WorkflowKey.CURRENT_ROUND] = self._attempts
             self._workflow(self._grid, self._context)
+            self._last_reached_unmask = current.reached_unmask
             if current.aggregate is not None:
                 return self._check(current, request)
             reasons.append(f"attempt {attempt + 1}: " + ("; ".join(current.failures) or "halted without a reply error"))
@@ -241,8 +258,9 @@ def _relabel(request: Request, label: str) -> Request:
 class _RequestStrategy(Strategy):
     """The legacy Strategy that SecAgg+ drives: send the request to every client, keep the mean."""
 
-    def __init__(self, clients: int) -> None:
+    def __init__(self, clients: int, threshold: int) -> None:
         self.clients = clients
+        self.threshold = threshold
         self._round: _Round | None = None
 
     def begin(self, request: Request, bound: int, current: _Round) -> None:
@@ -255,8 +273,10 @@ class _RequestStrategy(Strategy):
 
     def configure_fit(self, server_round, parameters, client_manager):
         available = list(client_manager.all().values())
-        if len(available) < self.clients:
-            self._round.failures.append(f"only {len(available)} of {self.clients} clients are connected")
+        if len(available) < self.threshold:
+            self._round.failures.append(
+                f"only {len(available)} of {self.clients} clients are connected (need {self.threshold})"
+            )
             return []
         fit_ins = FitIns(ndarrays_to_parameters(self._arrays), dict(self._config))
         return [(proxy, fit_ins) for proxy in available]
@@ -292,11 +312,15 @@ class _WatchingGrid(Grid):
     def send_and_receive(self, messages: Iterable, *, timeout: float | None = None):
         messages = list(messages)
         stage = _stage_of(messages)
+        if stage == "unmask":
+            self._round.reached_unmask = True
         replies = list(self.inner.send_and_receive(messages, timeout=timeout))
         answered = {m.metadata.src_node_id for m in replies if not m.has_error()}
         for m in replies:
             if m.has_error():
-                self._round.failures.append(f"stage {stage!r}: node {m.metadata.src_node_id} failed ({m.error.reason})")
+                self._round.failures.append(
+                    f"stage {stage!r}: node {m.metadata.src_node_id} failed ({_last_line(m.error.reason)})"
+                )
         missing = {m.metadata.dst_node_id for m in messages} - {m.metadata.src_node_id for m in replies}
         for node in sorted(missing):
             self._round.failures.append(f"stage {stage!r}: node {node} did not reply")
@@ -334,6 +358,12 @@ class _WatchingGrid(Grid):
 
     def pull_messages(self, message_ids):
         return self.inner.pull_messages(message_ids)
+
+
+def _last_line(text: str, limit: int = 300) -> str:
+    """The last non-empty line of an error report (Ray wraps client errors in long tracebacks)."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return (lines[-1] if lines else "no reason given")[:limit]
 
 
 def _stage_of(messages: list) -> str:

@@ -34,7 +34,7 @@ def split(k=3, n=600, seed=0):
 
 
 def in_process_sum(clients, noise=None, log=None):
-    def secure_sum(request, length):
+    def secure_sum(request, length, on_retry=None):
         vecs = [
             client_reply(request, d, noise(i, request.label) if noise else NoNoise(), BOUND)
             for i, d in enumerate(clients)
