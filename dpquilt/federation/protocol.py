@@ -82,6 +82,7 @@ class Request:
     def to_wire(self) -> tuple[dict, list[np.ndarray]]:
         """A JSON-able header and the arrays, for a Flower message."""
         mapped = sorted(self.mapping)
+        sources = _sources(self.cliques) if self.kind == "scores" else []
         header = {
             "kind": self.kind,
             "cliques": [list(c) for c in self.cliques],
@@ -89,9 +90,12 @@ class Request:
             "label": self.label,
             "mapped": mapped,
             "weights": list(self.weights),
+            "sources": sources,
         }
         arrays = [np.asarray(self.mapping[c], dtype=np.int64) for c in mapped]
-        arrays += [np.asarray(e, dtype=np.float64).ravel() for e in self.estimates]
+        # Only cliques that no other clique contains carry their estimate (float32: the
+        # scores only need p to ~1e-7); clients sum the others from their source.
+        arrays += [np.asarray(e, dtype=np.float32).ravel() for e, src in zip(self.estimates, sources) if src < 0]
         return {"dpquilt.request": json.dumps(header)}, arrays
 
     @classmethod
@@ -100,18 +104,47 @@ class Request:
             header = json.loads(config["dpquilt.request"])
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedRequestError(f"the message carries no dpquilt request: {exc}") from exc
-        mapped = header["mapped"]
-        if len(arrays) != len(mapped) + (len(header["cliques"]) if header["kind"] == "scores" else 0):
+        mapped, sources = header["mapped"], header.get("sources", [])
+        cliques = tuple(tuple(c) for c in header["cliques"])
+        if len(arrays) != len(mapped) + sum(1 for src in sources if src < 0):
             raise MalformedRequestError(f"request {header['label']!r}: {len(arrays)} arrays do not match its header")
+        sent = iter(arrays[len(mapped):])
+        estimates = [np.asarray(next(sent), dtype=np.float64) if src < 0 else None for src in sources]
+        for i, src in enumerate(sources):
+            if src >= 0:
+                estimates[i] = _Derived(src)
         return cls(
             kind=header["kind"],
-            cliques=tuple(tuple(c) for c in header["cliques"]),
+            cliques=cliques,
             party_sigma=float(header["party_sigma"]),
             label=header["label"],
             mapping=dict(zip(mapped, arrays[: len(mapped)])),
-            estimates=tuple(arrays[len(mapped):]),
+            estimates=tuple(estimates),
             weights=tuple(float(w) for w in header["weights"]),
         )
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """An estimate to be summed from the estimate of clique number ``source``."""
+
+    source: int
+
+
+def _sources(cliques: Sequence[Clique]) -> list[int]:
+    """For each clique, the index of a clique that strictly contains it and is itself
+    sent (-1: send this one)."""
+    order = sorted(range(len(cliques)), key=lambda i: -len(cliques[i]))
+    sent: list[int] = []
+    out = [-1] * len(cliques)
+    for i in order:
+        members = set(cliques[i])
+        src = next((j for j in sent if members < set(cliques[j])), None)
+        if src is None:
+            sent.append(i)
+        else:
+            out[i] = src
+    return out
 
 
 def reply_length(request: Request, domain: Mapping[str, int]) -> int:
@@ -184,11 +217,16 @@ def _local_scores(request: Request, data: Dataset) -> np.ndarray:
     """``round(w_r || x_r^k - n_k p_r ||_1)`` for each clique (module docstring)."""
     n = data.n_rows
     counted: dict[Clique, np.ndarray] = {}
+    resolved: dict[int, np.ndarray] = {}
     out = np.empty(len(request.cliques), dtype=np.int64)
     for i in sorted(range(len(request.cliques)), key=lambda j: -len(request.cliques[j])):
         cl, estimate, w = request.cliques[i], request.estimates[i], request.weights[i]
         shape = data.shape_of(cl)
+        if isinstance(estimate, _Derived):
+            src = request.cliques[estimate.source]
+            estimate = marginalise(resolved[estimate.source].reshape(data.shape_of(src)), src, cl)
         estimate = np.asarray(estimate, dtype=np.float64)
+        resolved[i] = estimate
         if estimate.size != int(np.prod(shape)):
             raise MalformedRequestError(f"estimate for {cl} has {estimate.size} cells, expected {int(np.prod(shape))}")
         x = _marginal(data, cl, counted)

@@ -24,6 +24,7 @@ contributed, which is what the noise calibration assumes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +166,8 @@ class SecureSum:
         self._workflow = settings.workflow()
         self._attempts = 0
         self._last_reached_unmask = False
+        #: Wall seconds of each released secure sum (all its attempts), in order.
+        self.seconds: list[float] = []
         self._stop = None
 
     def __enter__(self) -> SecureSum:
@@ -209,6 +212,7 @@ class SecureSum:
         when the budget is spent); without ``on_retry`` such a round is not retried.
         """
         reasons = []
+        started = time.perf_counter()
         for attempt in range(self.settings.retries + 1):
             if attempt and self._last_reached_unmask:
                 if on_retry is None:
@@ -223,7 +227,9 @@ class SecureSum:
             self._workflow(self._grid, self._context)
             self._last_reached_unmask = current.reached_unmask
             if current.aggregate is not None:
-                return self._check(current, request)
+                result = self._check(current, request)
+                self.seconds.append(time.perf_counter() - started)
+                return result
             reasons.append(f"attempt {attempt + 1}: " + ("; ".join(current.failures) or "halted without a reply error"))
             log.warning("secure sum for %r released nothing (%s)", request.label, reasons[-1])
         raise SecureAggregationError(

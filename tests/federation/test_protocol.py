@@ -108,3 +108,19 @@ def test_wire_round_trip():
     assert np.array_equal(back.mapping["b"], req.mapping["b"]) and np.array_equal(back.estimates[0], np.ones(9))
     with pytest.raises(MalformedRequestError, match="no dpquilt request"):
         Request.from_wire({}, [])
+
+
+def test_contained_cliques_travel_without_their_estimates_and_score_the_same():
+    d = data()
+    rng = np.random.default_rng(1)
+    est_abc = rng.random((3, 4, 2))
+    cliques = (("a",), ("a", "b", "c"), ("b", "c"), ("c", "a"))
+    from dpquilt.graphical.junction import marginalise
+
+    est = tuple(marginalise(est_abc, ("a", "b", "c"), cl) for cl in cliques)
+    req = Request("scores", cliques, 1.0, "s", estimates=est, weights=(1.0, 2.0, 1.0, 3.0))
+    config, arrays = req.to_wire()
+    assert len(arrays) == 1 and arrays[0].dtype == np.float32  # only the 3-way estimate is sent
+    direct = client_reply(Request("scores", cliques, 1.0, "s", estimates=tuple(e.astype(np.float32) for e in est),
+                                  weights=req.weights), d, NoNoise(), 2**20)
+    assert np.array_equal(client_reply(Request.from_wire(config, arrays), d, NoNoise(), 2**20), direct)
