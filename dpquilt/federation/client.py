@@ -44,7 +44,7 @@ class _MarginalClient(NumPyClient):
 
 def make_client_app(
     load: DataLoader,
-    seed: int | None = None,
+    seed: int | Callable[[Context], int | None] | None = None,
     mods: Sequence = (),
     reply_hook: Callable[[np.ndarray, Request, int], np.ndarray] | None = None,
 ) -> ClientApp:
@@ -55,10 +55,11 @@ def make_client_app(
     load : callable
         ``load(context) -> Dataset``: this client's rows encoded with the public schema
         (called once per process and node, then cached).
-    seed : int, optional
+    seed : int or callable, optional
         ``None`` (default) draws noise from OpenDP's secure sampler. An int makes each
         client's noise reproducible from ``(seed, node, request label)``: for tests
-        and research only, not for release.
+        and research only, not for release. A callable ``seed(context)`` decides per
+        node (e.g. from its node config).
     mods : sequence of Flower mods
         Extra mods placed outside SecAgg+ (e.g. logging).
     reply_hook : callable, optional
@@ -67,15 +68,16 @@ def make_client_app(
     """
     cache: dict[int, Dataset] = {}
 
-    def noise_factory(node_key: int) -> Callable[[str], NoiseSource]:
-        if seed is None:
+    def noise_factory(node_seed: int | None, node_key: int) -> Callable[[str], NoiseSource]:
+        if node_seed is None:
             return lambda label: SecureNoise()
-        return lambda label: SeededNoise(np.random.default_rng([seed, node_key, zlib.crc32(label.encode())]))
+        return lambda label: SeededNoise(np.random.default_rng([node_seed, node_key, zlib.crc32(label.encode())]))
 
     def client_fn(context: Context):
         key = int(context.node_config.get("partition-id", context.node_id))
         if key not in cache:
             cache[key] = load(context)
-        return _MarginalClient(cache[key], noise_factory(key), key, reply_hook).to_client()
+        node_seed = seed(context) if callable(seed) else seed
+        return _MarginalClient(cache[key], noise_factory(node_seed, key), key, reply_hook).to_client()
 
     return ClientApp(client_fn=client_fn, mods=[secure_masks_mod, *mods, secaggplus_mod])

@@ -1,0 +1,225 @@
+"""Run a federated fit as separate processes on Flower's Deployment Engine.
+
+``run_server`` starts a SuperLink, submits dpquilt's Flower app to it with ``flwr run``
+(the run config carries the schema file, its SHA-256, the method and the budget), waits
+for the ServerApp to write the synthetic table, and stops the SuperLink and everything it
+started. ``run_client`` starts a SuperNode whose ClientApp answers from one table. Both
+talk over loopback without TLS (``--insecure``): a real deployment across organisations
+needs Flower's TLS certificates and SuperNode authentication (see the README).
+
+Flower's subprocess isolation starts one ClientApp process per message, so a secure sum
+takes seconds here rather than the fraction of a second it takes in simulation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .app import UNSET, read_schema, schema_digest
+
+__all__ = ["run_client", "run_server", "write_flower_app"]
+
+APP_PYPROJECT = """[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "dpquilt-federated"
+version = "1.0.0"
+description = "dpquilt: federated DP synthesis over SecAgg+"
+license = "Apache-2.0"
+dependencies = []
+
+[tool.hatch.build.targets.wheel]
+packages = ["."]
+
+[tool.flwr.app]
+publisher = "dpquilt"
+
+[tool.flwr.app.components]
+serverapp = "dpquilt.federation.app:server_app"
+clientapp = "dpquilt.federation.app:client_app"
+
+[tool.flwr.app.config]
+schema = ""
+schema-sha256 = ""
+method = "aim"
+epsilon = 1.0
+delta = 1e-9
+clients = 2
+max-dropouts = 0
+max-colluders = 0
+clipping-range = 67108864
+wait-for-clients = 120.0
+out = "synth.csv"
+rows = -1
+seed = -1
+rounds = -1
+"""
+
+
+def write_flower_app(directory: Path) -> Path:
+    """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "pyproject.toml").write_text(APP_PYPROJECT)
+    return directory
+
+
+def _flower_bin(name: str) -> str:
+    """A Flower executable from this Python's environment."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} was not found; install the federation extra: pip install 'dpquilt[federation]'")
+    return found
+
+
+@contextlib.contextmanager
+def _process(cmd: list[str], log: Path, env: dict) -> Iterator[subprocess.Popen]:
+    """Start ``cmd`` in its own process group; stop the whole group on exit."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # children that left the group's leader behind
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the SuperLink exited early (code {proc.returncode}); its log:\n{_tail(log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the SuperLink did not open port {port} within {timeout:.0f} s; its log:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def run_server(
+    schema: Path,
+    clients: int,
+    out: Path,
+    method: str = "aim",
+    epsilon: float = 1.0,
+    delta: float = 1e-9,
+    rounds: int | None = None,
+    rows: int | None = None,
+    max_dropouts: int = 0,
+    max_colluders: int = 0,
+    seed: int | None = None,
+    port: int = 9093,
+    wait_for_clients: float = 300.0,
+    timeout: float = 3600.0,
+    workdir: Path | None = None,
+    stream: bool = True,
+) -> Path:
+    """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
+
+    Clients connect to ``127.0.0.1:port`` with :func:`run_client` (before or after this
+    starts; the server waits ``wait_for_clients`` seconds for all ``clients``).
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    schema = Path(schema).resolve()
+    digest = schema_digest(read_schema(schema))
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="dpquilt-federate-", dir=workdir) as tmp:
+        home = Path(tmp) / "flwr-home"
+        home.mkdir()
+        (home / "config.toml").write_text(
+            f'[superlink]\ndefault = "dpquilt"\n\n[superlink.dpquilt]\naddress = "127.0.0.1:{port}"\ninsecure = true\n'
+        )
+        app = write_flower_app(Path(tmp) / "app")
+        env = {**os.environ, "FLWR_HOME": str(home)}
+        link_log = Path(tmp) / "superlink.log"
+        superlink = [_flower_bin("flower-superlink"), "--insecure", "--isolation", "subprocess", "--host", "127.0.0.1",
+                     "--port", str(port)]
+        with _process(superlink, link_log, env) as link:
+            _wait_for_port(port, link, link_log)
+            config = {
+                "schema": f"'{schema}'", "schema-sha256": f"'{digest}'", "method": f"'{method}'",
+                "epsilon": repr(float(epsilon)), "delta": repr(float(delta)), "clients": str(int(clients)),
+                "max-dropouts": str(int(max_dropouts)), "max-colluders": str(int(max_colluders)),
+                "wait-for-clients": repr(float(wait_for_clients)), "out": f"'{out}'",
+                "rows": str(UNSET if rows is None else int(rows)), "seed": str(UNSET if seed is None else int(seed)),
+                "rounds": str(UNSET if rounds is None else int(rounds)),
+            }
+            cmd = [_flower_bin("flwr"), "run", str(app), "dpquilt", "--stream",
+                   "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]
+            result = subprocess.run(cmd, env=env, timeout=timeout, text=True,
+                                    stdout=None if stream else subprocess.PIPE, stderr=subprocess.STDOUT)
+        report = out.with_name(out.stem + ".privacy.json")
+        if result.returncode != 0 or not out.exists() or out.stat().st_mtime < started or not report.exists():
+            raise RuntimeError(
+                f"the federated run did not write {out} (flwr run exited with {result.returncode}). "
+                f"SuperLink log:\n{_tail(link_log)}\n{result.stdout or ''}"
+            )
+    return out
+
+
+def run_client(data: Path, schema: Path, superlink: str = "127.0.0.1:9093", port: int = 9094,
+               seed: int | None = None) -> int:
+    """Run a SuperNode for one client's table until it is stopped (SIGTERM or Ctrl-C).
+
+    The table and schema paths are passed to the ClientApp in the node config; the rows
+    never leave this process tree except as masked, noisy sums.
+    """
+    data, schema = Path(data).resolve(), Path(schema).resolve()
+    if not data.exists():
+        raise FileNotFoundError(f"client data {data} does not exist")
+    read_schema(schema)  # fail early on a bad or incomplete schema
+    node_config = f"data='{data}' schema='{schema}'" + (f" seed={int(seed)}" if seed is not None else "")
+    cmd = [_flower_bin("flower-supernode"), "--insecure", "--superlink", superlink, "--host", "127.0.0.1",
+           "--port", str(port), "--node-config", node_config]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+
+    def stop(signum, frame):  # noqa: ARG001
+        # Only unwind here: waiting inside the handler would deadlock on the Popen lock
+        # that the interrupted proc.wait() holds. The finally clause stops the SuperNode.
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop_group(proc)
