@@ -43,7 +43,7 @@ def run_one(table: str, eps: float, seed: int, clients: int, method: str, rounds
         syn = dq.MarginalSynthesizer(
             epsilon=eps, delta=1e-9, method=method, schema=schema, random_state=seed, verbose=False, **options
         ).fit(df)
-        sums = []
+        sums, stages = [], []
     else:
         shuffled = df.sample(frac=1.0, random_state=seed)
         shards = [shuffled.iloc[i::clients].reset_index(drop=True) for i in range(clients)]
@@ -51,11 +51,12 @@ def run_one(table: str, eps: float, seed: int, clients: int, method: str, rounds
             shards, method=method, epsilon=eps, delta=1e-9, schema=schema, random_state=seed, verbose=False, **options
         )
         sums = syn.secure_sum_seconds_
+        stages = syn.secure_sum_stage_seconds_
     elapsed = time.perf_counter() - start
     out = syn.sample(random_state=seed)
     real = Dataset({c: df[c].to_numpy() for c in domain}, domain)
     synth = Dataset({c: out[c].to_numpy() for c in domain}, domain)
-    return {"clients": clients, "seed": seed, "seconds": elapsed, "err": errors(real, synth), "sums": sums,
+    return {"clients": clients, "seed": seed, "seconds": elapsed, "err": errors(real, synth), "sums": sums, "stages": stages,
             "rounds": getattr(syn, "rounds_", 0)}
 
 

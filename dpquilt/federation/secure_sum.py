@@ -147,6 +147,7 @@ class _Round:
     aggregate: tuple[np.ndarray, int] | None = None
     failures: list[str] = field(default_factory=list)
     reached_unmask: bool = False
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class SecureSum:
@@ -168,6 +169,8 @@ class SecureSum:
         self._last_reached_unmask = False
         #: Wall seconds of each released secure sum (all its attempts), in order.
         self.seconds: list[float] = []
+        #: For each released sum, the wall seconds of each SecAgg+ stage (last attempt).
+        self.stage_seconds: list[dict[str, float]] = []
         self._stop = None
 
     def __enter__(self) -> SecureSum:
@@ -229,6 +232,7 @@ class SecureSum:
             if current.aggregate is not None:
                 result = self._check(current, request)
                 self.seconds.append(time.perf_counter() - started)
+                self.stage_seconds.append(dict(current.stage_seconds))
                 return result
             reasons.append(f"attempt {attempt + 1}: " + ("; ".join(current.failures) or "halted without a reply error"))
             log.warning("secure sum for %r released nothing (%s)", request.label, reasons[-1])
@@ -320,7 +324,9 @@ class _WatchingGrid(Grid):
         stage = _stage_of(messages)
         if stage == "unmask":
             self._round.reached_unmask = True
+        started = time.perf_counter()
         replies = list(self.inner.send_and_receive(messages, timeout=timeout))
+        self._round.stage_seconds[stage] = self._round.stage_seconds.get(stage, 0.0) + time.perf_counter() - started
         answered = {m.metadata.src_node_id for m in replies if not m.has_error()}
         for m in replies:
             if m.has_error():

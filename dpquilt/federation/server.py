@@ -43,6 +43,7 @@ def run_federated_fit(
         oracle = FederatedOracle(secure_sum, schema.domain(), settings.honest_shares)
         synthesizer.fit_from_oracle(oracle, schema, accountant, columns, notes)
     synthesizer.secure_sum_seconds_ = list(secure_sum.seconds)
+    synthesizer.secure_sum_stage_seconds_ = list(secure_sum.stage_seconds)
     log.info("federated fit done: %d secure sums, %.2f s each on average", len(secure_sum.seconds),
              sum(secure_sum.seconds) / max(len(secure_sum.seconds), 1))
     return synthesizer
