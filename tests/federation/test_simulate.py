@@ -60,3 +60,15 @@ def test_at_least_two_clients_and_their_columns(titanic):
         dq.federation.simulate([df, df.drop(columns="Sex")], schema=schema)
     with pytest.raises(TypeError, match=r"frames\[0\] is a ndarray"):
         dq.federation.simulate([np.zeros(3), df], schema=schema)
+
+
+def test_a_malformed_reply_stops_the_fit_and_nothing_reaches_the_estimator(titanic):
+    df, domain = titanic
+    schema = dq.Schema.from_domain(domain)
+
+    def one_extra_entry(vector, request, node):
+        return np.append(vector, 0) if node == 1 else vector
+
+    with pytest.raises(dq.federation.MalformedReplyError, match=r"expected \[\(1,\), \(\d+,\)\] integers"):
+        dq.federation.simulate(shards(df, 2), method="mst", epsilon=1.0, schema=schema, random_state=0,
+                               verbose=False, reply_hook=one_extra_entry)
