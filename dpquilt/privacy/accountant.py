@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .conversions import epsilon_from_rho, rho_from_epsilon_delta
+from .conversions import RDP_ORDERS, epsilon_from_rdp, epsilon_from_rho, rho_from_epsilon_delta
 
 __all__ = ["Accountant", "BudgetExceededError", "Expenditure", "PrivacyReport"]
 
@@ -45,6 +45,9 @@ class Expenditure:
         an unknown domain, such as thresholded category counts).
     sensitivity : float, default 1
         The declared sensitivity of the query under add/remove-one-row.
+    rdp : tuple of float, optional
+        For mechanisms accounted in Renyi DP (subsampled Gaussian DP-SGD): the RDP
+        curve on :data:`~dpquilt.privacy.conversions.RDP_ORDERS`; ``rho`` is then 0.
     """
 
     what: str
@@ -53,10 +56,18 @@ class Expenditure:
     rho: float
     delta: float = 0.0
     sensitivity: float = 1.0
+    rdp: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.rho >= 0:
             raise ValueError(f"Expenditure {self.what!r}: rho must be >= 0, got {self.rho!r}")
+        if self.rdp is not None:
+            object.__setattr__(self, "rdp", tuple(float(r) for r in self.rdp))
+            if len(self.rdp) != len(RDP_ORDERS) or min(self.rdp) < 0 or self.rho != 0:
+                raise ValueError(
+                    f"Expenditure {self.what!r}: an RDP curve needs {len(RDP_ORDERS)} non-negative values "
+                    "(one per RDP_ORDERS) and rho=0"
+                )
         if not 0 <= self.delta < 1:
             raise ValueError(f"Expenditure {self.what!r}: delta must lie in [0, 1), got {self.delta!r}")
 
@@ -87,7 +98,9 @@ class PrivacyReport:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["expenditures"] = [asdict(e) for e in self.expenditures]
+        out["expenditures"] = [
+            {k: v for k, v in asdict(e).items() if not (k == "rdp" and v is None)} for e in self.expenditures
+        ]
         out["notes"] = list(self.notes)
         out["randomness"] = self.randomness
         out["privacy_unit"] = "one row added or removed"
@@ -105,9 +118,8 @@ class PrivacyReport:
             f"{'what':<44} {'mechanism':<28} {'noise':>10} {'rho':>11} {'delta':>9}",
         ]
         for e in self.expenditures:
-            lines.append(
-                f"{e.what[:44]:<44} {e.mechanism[:28]:<28} {e.noise_scale:>10.4g} {e.rho:>11.4g} {e.delta:>9.2g}"
-            )
+            cost = "RDP curve" if e.rdp is not None else f"{e.rho:.4g}"
+            lines.append(f"{e.what[:44]:<44} {e.mechanism[:28]:<28} {e.noise_scale:>10.4g} {cost:>11} {e.delta:>9.2g}")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -162,26 +174,68 @@ class Accountant:
     def delta_spent_approx(self) -> float:
         return sum(e.delta for e in self._ledger)
 
+    def rdp_curve(self) -> tuple[float, ...] | None:
+        """Sum of the RDP curves in the ledger (``None`` when there are none)."""
+        curves = [e.rdp for e in self._ledger if e.rdp is not None]
+        return tuple(map(sum, zip(*curves))) if curves else None
+
+    def _epsilon_with(self, rho: float, curve, delta_left: float) -> float:
+        """epsilon of ``rho``-zCDP composed with an RDP ``curve`` (zCDP is RDP ``rho alpha``)."""
+        if curve is None:
+            return epsilon_from_rho(rho, delta_left)
+        return epsilon_from_rdp([rho * a + r for a, r in zip(RDP_ORDERS, curve)], delta_left)
+
     def remaining_rho(self, extra_delta: float = 0.0) -> float:
-        """rho still available, after reserving ``extra_delta`` for an approximate mechanism."""
+        """rho still available, after reserving ``extra_delta`` for an approximate mechanism.
+
+        With RDP curves in the ledger (DP-SGD), the largest ``rho`` whose composition
+        with them stays within epsilon, by bisection on the RDP conversion.
+        """
         delta_left = self.delta - self.delta_spent_approx - extra_delta
         if delta_left <= 0:
             return 0.0
-        return max(0.0, rho_from_epsilon_delta(self.epsilon, delta_left) - self.rho_spent)
+        ceiling = rho_from_epsilon_delta(self.epsilon, delta_left)
+        curve = self.rdp_curve()
+        if curve is None:
+            return max(0.0, ceiling - self.rho_spent)
+        spent = self.rho_spent
+        if self._epsilon_with(spent, curve, delta_left) > self.epsilon:
+            return 0.0
+        lo, hi = 0.0, ceiling
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if self._epsilon_with(spent + mid, curve, delta_left) <= self.epsilon else (lo, mid)
+        return lo
 
     def epsilon_spent(self) -> float:
-        """epsilon of the ledger at the budget's delta ([CKS20] Corollary 13)."""
+        """epsilon of the ledger at the budget's delta ([CKS20] Corollary 13; with RDP
+        curves, [BBGHS20] Theorem 21 on :data:`RDP_ORDERS`)."""
         delta_left = self.delta - self.delta_spent_approx
-        return epsilon_from_rho(self.rho_spent, delta_left)
+        return self._epsilon_with(self.rho_spent, self.rdp_curve(), delta_left)
 
     def spend(self, expenditure: Expenditure) -> None:
         """Record an expenditure, or raise :class:`BudgetExceededError` if it does not fit."""
+        if expenditure.rdp is not None:
+            self._spend_rdp(expenditure)
+            return
         available = self.remaining_rho(extra_delta=expenditure.delta)
         if expenditure.rho > available * (1 + _RELATIVE_SLACK) + 1e-15:
             raise BudgetExceededError(
                 f"cannot spend rho={expenditure.rho:.6g} (delta={expenditure.delta:.3g}) on "
                 f"{expenditure.what!r}: only rho={available:.6g} is left of the ({self.epsilon}, {self.delta}) "
                 f"budget; raise epsilon or measure less"
+            )
+        self._ledger.append(expenditure)
+
+    def _spend_rdp(self, expenditure: Expenditure) -> None:
+        delta_left = self.delta - self.delta_spent_approx - expenditure.delta
+        current = self.rdp_curve() or (0.0,) * len(RDP_ORDERS)
+        curve = tuple(a + b for a, b in zip(current, expenditure.rdp))
+        eps = self._epsilon_with(self.rho_spent, curve, delta_left) if delta_left > 0 else float("inf")
+        if eps > self.epsilon * (1 + _RELATIVE_SLACK):
+            raise BudgetExceededError(
+                f"cannot spend {expenditure.what!r} ({expenditure.mechanism}): the ledger would reach "
+                f"epsilon={eps:.4g} of the ({self.epsilon}, {self.delta}) budget; raise the noise or take fewer steps"
             )
         self._ledger.append(expenditure)
 
