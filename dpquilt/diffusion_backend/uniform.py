@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..schema import NumericColumn
+from .positions import values_from_positions
 
 __all__ = ["UniformInBin"]
 
@@ -31,8 +32,4 @@ class UniformInBin:
     def values_in_bins(
         self, spec: NumericColumn, edges: np.ndarray, bins: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
-        lo, hi = edges[bins], edges[bins + 1]
-        u = rng.random(bins.size)
-        if spec.kind == "integer":
-            return np.minimum(lo + np.floor(u * (hi - lo)), hi - 1)
-        return lo + u * (hi - lo)
+        return values_from_positions(edges, bins, rng.random(bins.size), spec.kind)

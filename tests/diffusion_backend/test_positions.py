@@ -1,0 +1,35 @@
+"""Positions inside bins: the refiner's target, and its inverse."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dpquilt.diffusion_backend.positions import positions_in_bins, values_from_positions
+from dpquilt.schema import NumericColumn
+
+
+@given(st.lists(st.floats(-50, 150, allow_nan=False), min_size=1, max_size=50), st.integers(1, 12))
+@settings(max_examples=100, deadline=None)
+def test_float_values_round_trip_inside_their_bins(values, bins):
+    edges = np.array(NumericColumn("x", lower=0.0, upper=100.0, bins=bins).bin_edges())
+    b, u = positions_in_bins(np.array(values), edges)
+    assert np.all((u >= 0) & (u < 1))
+    back = values_from_positions(edges, b, u)
+    np.testing.assert_allclose(back, np.clip(values, 0.0, 100.0), atol=1e-9)
+
+
+@given(st.lists(st.integers(0, 90), min_size=1, max_size=50), st.integers(1, 12))
+@settings(max_examples=100, deadline=None)
+def test_integer_values_round_trip_exactly(values, bins):
+    edges = np.array(NumericColumn("x", kind="integer", lower=0, upper=90, bins=bins).bin_edges())
+    b, u = positions_in_bins(np.array(values, dtype=float), edges, "integer")
+    assert np.array_equal(values_from_positions(edges, b, u, "integer"), values)
+
+
+def test_any_position_stays_in_its_bin():
+    edges = np.array([0.0, 1.0, 5.0, 9.0])
+    bins = np.repeat(np.arange(3), 1000)
+    u = np.random.default_rng(0).random(bins.size)
+    for kind in ("float", "integer"):
+        v = values_from_positions(edges, bins, u, kind)
+        assert np.array_equal(positions_in_bins(v, edges, kind)[0], bins)
