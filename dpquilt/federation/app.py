@@ -21,6 +21,7 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import ServerApp
 
+from ..cli import report_path_for
 from ..datasets import load, save
 from ..marginals.dataset import Dataset
 from ..marginals.encoding import encode
@@ -75,7 +76,7 @@ def _server_main(grid, context: Context) -> None:
     rows = int(rc["rows"])
     table = synthesizer.sample(None if rows == UNSET else rows, random_state=None if seed == UNSET else seed)
     save(table, out)
-    report = out.with_name(out.stem + ".privacy.json")
+    report = report_path_for(out)
     report.write_text(synthesizer.privacy_report().to_json())
     log.info("wrote %d rows to %s and the privacy report to %s", len(table), out, report)
 

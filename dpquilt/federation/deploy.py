@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..cli import report_path_for
 from .app import UNSET, read_schema, schema_digest
 
 __all__ = ["run_client", "run_server", "write_flower_app"]
@@ -185,7 +186,7 @@ def run_server(
                    "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]
             result = subprocess.run(cmd, env=env, timeout=timeout, text=True,
                                     stdout=None if stream else subprocess.PIPE, stderr=subprocess.STDOUT)
-        report = out.with_name(out.stem + ".privacy.json")
+        report = report_path_for(out)
         if result.returncode != 0 or not out.exists() or out.stat().st_mtime < started or not report.exists():
             raise RuntimeError(
                 f"the federated run did not write {out} (flwr run exited with {result.returncode}). "

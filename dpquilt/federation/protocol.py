@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..graphical.junction import marginalise
+from ..marginals.containment import containing_sources
 from ..marginals.counting import count
 from ..marginals.dataset import Dataset
 from ..privacy.noise import NoiseSource
@@ -82,7 +83,7 @@ class Request:
     def to_wire(self) -> tuple[dict, list[np.ndarray]]:
         """A JSON-able header and the arrays, for a Flower message."""
         mapped = sorted(self.mapping)
-        sources = _sources(self.cliques) if self.kind == "scores" else []
+        sources = containing_sources(self.cliques) if self.kind == "scores" else []
         header = {
             "kind": self.kind,
             "cliques": [list(c) for c in self.cliques],
@@ -108,11 +109,8 @@ class Request:
         cliques = tuple(tuple(c) for c in header["cliques"])
         if len(arrays) != len(mapped) + sum(1 for src in sources if src < 0):
             raise MalformedRequestError(f"request {header['label']!r}: {len(arrays)} arrays do not match its header")
-        sent = iter(arrays[len(mapped):])
+        sent = iter(arrays[len(mapped):])  # derived estimates travel as None; clients sum them
         estimates = [np.asarray(next(sent), dtype=np.float64) if src < 0 else None for src in sources]
-        for i, src in enumerate(sources):
-            if src >= 0:
-                estimates[i] = _Derived(src)
         return cls(
             kind=header["kind"],
             cliques=cliques,
@@ -122,29 +120,6 @@ class Request:
             estimates=tuple(estimates),
             weights=tuple(float(w) for w in header["weights"]),
         )
-
-
-@dataclass(frozen=True)
-class _Derived:
-    """An estimate to be summed from the estimate of clique number ``source``."""
-
-    source: int
-
-
-def _sources(cliques: Sequence[Clique]) -> list[int]:
-    """For each clique, the index of a clique that strictly contains it and is itself
-    sent (-1: send this one)."""
-    order = sorted(range(len(cliques)), key=lambda i: -len(cliques[i]))
-    sent: list[int] = []
-    out = [-1] * len(cliques)
-    for i in order:
-        members = set(cliques[i])
-        src = next((j for j in sent if members < set(cliques[j])), None)
-        if src is None:
-            sent.append(i)
-        else:
-            out[i] = src
-    return out
 
 
 def reply_length(request: Request, domain: Mapping[str, int]) -> int:
@@ -203,44 +178,50 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
 def _apply_mapping(data: Dataset, mapping: Mapping[str, np.ndarray]) -> Dataset:
     if not mapping:
         return data
-    cols, domain = dict(data.columns), dict(data.domain)
-    for c, m in mapping.items():
-        m = np.asarray(m, dtype=np.int64)
-        if m.size != domain[c]:
-            raise MalformedRequestError(f"mapping for column {c!r} has {m.size} entries, the schema has {domain[c]} codes")
-        cols[c] = m[cols[c]]
-        domain[c] = int(m.max()) + 1
-    return Dataset(cols, domain)
+    from ..marginals.mst import Compression
+
+    full = {c: np.asarray(mapping.get(c, np.arange(k)), dtype=np.int64) for c, k in data.domain.items()}
+    for c, m in full.items():
+        if m.size != data.domain[c]:
+            raise MalformedRequestError(
+                f"mapping for column {c!r} has {m.size} entries, the schema has {data.domain[c]} codes"
+            )
+    return Compression(full, {}).apply(data)
 
 
 def _local_scores(request: Request, data: Dataset) -> np.ndarray:
-    """``round(w_r || x_r^k - n_k p_r ||_1)`` for each clique (module docstring)."""
+    """``round(w_r || x_r^k - n_k p_r ||_1)`` for each clique (module docstring).
+
+    Counts (and estimates that did not travel) are summed from the clique's maximal
+    source, so each maximal clique is counted once.
+    """
     n = data.n_rows
-    counted: dict[Clique, np.ndarray] = {}
-    resolved: dict[int, np.ndarray] = {}
-    out = np.empty(len(request.cliques), dtype=np.int64)
-    for i in sorted(range(len(request.cliques)), key=lambda j: -len(request.cliques[j])):
-        cl, estimate, w = request.cliques[i], request.estimates[i], request.weights[i]
-        shape = data.shape_of(cl)
-        if isinstance(estimate, _Derived):
-            src = request.cliques[estimate.source]
-            estimate = marginalise(resolved[estimate.source].reshape(data.shape_of(src)), src, cl)
-        estimate = np.asarray(estimate, dtype=np.float64)
-        resolved[i] = estimate
-        if estimate.size != int(np.prod(shape)):
-            raise MalformedRequestError(f"estimate for {cl} has {estimate.size} cells, expected {int(np.prod(shape))}")
-        x = _marginal(data, cl, counted)
-        total = estimate.sum()
-        p = estimate.reshape(shape) / total if total > 0 else np.full(shape, 1.0 / estimate.size)
-        out[i] = int(np.rint(abs(w) * np.abs(x - n * p).sum()))
+    cliques = request.cliques
+    sources = containing_sources(cliques)
+    counts, estimates = {}, {}
+    for i, src in enumerate(sources):
+        if src < 0:
+            counts[i] = count(data, cliques[i])
+            estimates[i] = _checked_estimate(request.estimates[i], data.shape_of(cliques[i]), cliques[i])
+    for i, src in enumerate(sources):
+        if src >= 0:
+            counts[i] = marginalise(counts[src], cliques[src], cliques[i])
+            given = request.estimates[i]
+            estimates[i] = (
+                marginalise(estimates[src], cliques[src], cliques[i])
+                if given is None
+                else _checked_estimate(given, data.shape_of(cliques[i]), cliques[i])
+            )
+    out = np.empty(len(cliques), dtype=np.int64)
+    for i, w in enumerate(request.weights):
+        estimate, total = estimates[i], estimates[i].sum()
+        p = estimate / total if total > 0 else np.full(estimate.shape, 1.0 / estimate.size)
+        out[i] = int(np.rint(abs(w) * np.abs(counts[i] - n * p).sum()))
     return out
 
 
-def _marginal(data: Dataset, cl: Clique, counted: dict[Clique, np.ndarray]) -> np.ndarray:
-    """Count ``cl``, summing from an already counted superset when there is one."""
-    members = set(cl)
-    for other, table in counted.items():
-        if members < set(other):
-            return marginalise(table, other, cl)
-    counted[cl] = count(data, cl)
-    return counted[cl]
+def _checked_estimate(estimate, shape: tuple[int, ...], clique: Clique) -> np.ndarray:
+    estimate = np.asarray(estimate, dtype=np.float64)
+    if estimate.size != int(np.prod(shape)):
+        raise MalformedRequestError(f"estimate for {clique} has {estimate.size} cells, expected {int(np.prod(shape))}")
+    return estimate.reshape(shape)

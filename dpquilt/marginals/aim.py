@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ..graphical.junction import marginalise
 from ..privacy.accountant import Accountant
+from .containment import containing_sources
 from .measurement import Measurement
 from .oracle import MarginalOracle, weighted_l1_scores
 from .workload import Workload
@@ -88,16 +89,11 @@ def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.
     """The model's marginal on every clique: one projection for each clique that no other
     contains, the others summed from a containing one (AIM's candidates are a downward
     closure, so most are)."""
-    out: dict[Clique, np.ndarray] = {}
-    projected: list[tuple[frozenset, Clique]] = []
-    for r in sorted(cliques, key=len, reverse=True):
-        members = frozenset(r)
-        source = next((c for cols, c in projected if members <= cols), None)
-        if source is None:
-            out[r] = model.project(r)
-            projected.append((members, r))
-        else:
-            out[r] = marginalise(out[source], source, r)
+    sources = containing_sources(cliques)
+    out: dict[Clique, np.ndarray] = {cliques[i]: model.project(cliques[i]) for i, src in enumerate(sources) if src < 0}
+    for r, src in zip(cliques, sources):
+        if src >= 0:
+            out[r] = marginalise(out[cliques[src]], cliques[src], r)
     return out
 
 
