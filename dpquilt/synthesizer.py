@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .column_types import validate_frame
+from .diffusion_backend import Layout, make_backend
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import aim
@@ -70,6 +71,19 @@ class MarginalSynthesizer:
         AIM only: cap on the junction tree's size in MB.
     estimation : EstimationOptions, optional
         Private-PGM options (iterations, precision).
+    refiner : {"uniform", "ddpm"} or Backend, default "uniform"
+        How a numeric bin decodes to a value: uniformly inside the bin (spends
+        nothing), or a conditional DDPM of the value's position in its bin trained
+        with DP-SGD (needs ``dpquilt[diffusion]``). Values stay inside the sampled
+        bins either way, so the model's marginals are kept exactly.
+    refiner_share : float, default 0.3
+        With a refiner that spends: the share of the zCDP budget left after schema
+        learning that the marginals give up; the refiner's DP-SGD noise multiplier
+        is solved for from whatever the marginals leave (RDP composition).
+    refiner_settings : DDPMSettings, optional
+        Network and DP-SGD settings of the ``"ddpm"`` refiner.
+    device : str, default "auto"
+        PyTorch device of the refiner (``"auto"``: CUDA when present).
     random_state : None, int or numpy.random.Generator
         ``None`` draws all noise from OpenDP's secure source (for release). A seed
         makes the run reproducible and the report says "seeded: not for release".
@@ -107,6 +121,10 @@ class MarginalSynthesizer:
         rounds: int | None = None,
         max_model_size: float = 80.0,
         estimation: EstimationOptions | None = None,
+        refiner: Any = "uniform",
+        refiner_share: float = 0.3,
+        refiner_settings: Any = None,
+        device: str = "auto",
         random_state: int | np.random.Generator | None = None,
         verbose: bool = True,
     ) -> None:
@@ -119,6 +137,10 @@ class MarginalSynthesizer:
         self.rounds = rounds
         self.max_model_size = max_model_size
         self.estimation = estimation
+        self.refiner = refiner
+        self.refiner_share = refiner_share
+        self.refiner_settings = refiner_settings
+        self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
@@ -129,6 +151,11 @@ class MarginalSynthesizer:
         if not (isinstance(share, (int, float)) and 0 <= share < 1):
             raise ValueError(
                 f"schema_share={share!r} leaves nothing for measuring marginals; pass a share in [0, 1), e.g. 0.1"
+            )
+        share = self.refiner_share
+        if not (isinstance(share, (int, float)) and 0 < share < 1):
+            raise ValueError(
+                f"refiner_share={share!r} must lie in (0, 1): the marginals and the refiner both need budget; e.g. 0.3"
             )
 
     def fit(self, df: pd.DataFrame) -> MarginalSynthesizer:
@@ -157,7 +184,36 @@ class MarginalSynthesizer:
         encoded = encode(df, schema)
         for note in encoded.notes:
             log.warning(note)
-        return self.fit_from_oracle(LocalOracle(encoded.data, noise), schema, accountant, list(df.columns), encoded.notes)
+        backend = make_backend(self.refiner, self.refiner_settings)
+        layout = Layout.of(schema)
+        spends = backend.name != "uniform" and bool(layout.learned)
+        if backend.name != "uniform" and not layout.learned:
+            log.warning("refiner=%r has no numeric column with room inside its bins: it is skipped", backend.name)
+            backend = make_backend("uniform")
+        rho = accountant.remaining_rho() * ((1.0 - self.refiner_share) if spends else 1.0)
+        notes = encoded.notes
+        self.fit_from_oracle(LocalOracle(encoded.data, noise), schema, accountant, list(df.columns), notes, rho=rho)
+        rng = getattr(noise, "rng", None)
+        if spends:
+            notes = notes + (
+                "refiner: DP-SGD noise is floating-point Gaussian from PyTorch "
+                + ("(seeded: not for release)" if rng is not None else "seeded from the OS's secure source, Opacus secure mode"),
+            )
+            if self.verbose:
+                log.info("training the %s refiner with DP-SGD", backend.name)
+        backend.fit(
+            layout,
+            layout.codes_of(encoded.data),
+            layout.targets_of(df, schema) if spends else None,
+            accountant,
+            self.device,
+            public_rows=max(float(self.model_.total), 1.0),
+            rng=rng,
+            progress=self.verbose,
+        )
+        self.refiner_ = backend
+        self.notes_ = tuple(notes)
+        return self
 
     def fit_from_oracle(
         self,
@@ -166,6 +222,7 @@ class MarginalSynthesizer:
         accountant: Accountant,
         columns: Sequence[str],
         notes: tuple[str, ...] = (),
+        rho: float | None = None,
     ) -> MarginalSynthesizer:
         """Fit from an oracle instead of a DataFrame (the federated path).
 
@@ -186,6 +243,8 @@ class MarginalSynthesizer:
             Column order of sampled frames.
         notes : tuple of str
             Lines added to the privacy report.
+        rho : float, optional
+            zCDP budget for the marginals (default: all that is left).
 
         Returns
         -------
@@ -193,7 +252,7 @@ class MarginalSynthesizer:
         """
         self._check_params()
         options = self.estimation or EstimationOptions()
-        rho = accountant.remaining_rho()
+        rho = accountant.remaining_rho() if rho is None else rho
         if self.method == "mst":
             result = mst(oracle, rho, accountant)
             compression, measurements, warm = result.compression, result.measurements, None
@@ -206,6 +265,7 @@ class MarginalSynthesizer:
         self.accountant_ = accountant
         self.notes_ = tuple(notes)
         self.columns_ = list(columns)
+        self.refiner_ = make_backend("uniform").fit(Layout.of(schema), None, None, accountant)
         return self
 
     def _run_aim(self, oracle, rho, accountant, options):
@@ -260,7 +320,8 @@ class MarginalSynthesizer:
         rng = np.random.default_rng(random_state)
         codes = sample_codes(self.model_, int(n_samples), rng)
         codes = self.compression_.undo(codes, rng)
-        return decode(codes, self.schema_, rng)[self.columns_]
+        positions = self.refiner_.sample(self.refiner_.layout_.codes_of(codes), rng)
+        return decode(codes, self.schema_, rng, positions)[self.columns_]
 
     def privacy_report(self) -> PrivacyReport:
         """Every expenditure of the fit (what, mechanism, noise scale, cost) and the totals."""

@@ -1,22 +1,56 @@
-"""Refiners that decode binned numeric columns to values (see DESIGN.md, "diffusion_backend").
+"""Backends that place numeric values inside their bins (see DESIGN.md, "diffusion_backend").
 
-Only :class:`UniformInBin` exists so far; the DP-SGD diffusion refiner comes later.
+A backend is fitted on private codes and within-bin positions (spending budget through
+the accountant if it reads them) and then samples positions for synthetic records:
+
+* ``"uniform"`` (:class:`UniformBackend`): uniform in the bin; spends nothing.
+* ``"ddpm"`` (:class:`DDPMRefiner`): a conditional DDPM trained with DP-SGD.
+
+PyTorch and Opacus are needed only for ``"ddpm"`` (``pip install 'dpquilt[diffusion]'``).
 """
+
+from __future__ import annotations
 
 from typing import Protocol
 
 import numpy as np
 
-from ..schema import NumericColumn
-from .uniform import UniformInBin
+from .layout import Layout
+from .uniform import UniformBackend, uniform_positions
+
+__all__ = ["Backend", "BACKENDS", "Layout", "UniformBackend", "make_backend", "uniform_positions"]
+
+BACKENDS = ("uniform", "ddpm")
 
 
-class Refiner(Protocol):
-    """Chooses a value inside each sampled bin of a numeric column."""
+class Backend(Protocol):
+    """Learns where values lie inside their bins; samples positions for given codes."""
 
-    def values_in_bins(
-        self, spec: NumericColumn, edges: np.ndarray, bins: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray: ...
+    name: str
+
+    def fit(self, layout: Layout, codes: np.ndarray, targets: np.ndarray, accountant, device="auto", **options) -> Backend:
+        """Fit on private ``codes`` ``(n, columns)`` and ``targets`` ``(n, learned)``; spend via ``accountant``."""
+
+    def sample(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Position in ``[0, 1)`` of every numeric column's value (NaN where the code is missing)."""
 
 
-__all__ = ["Refiner", "UniformInBin"]
+def make_backend(backend, settings=None) -> Backend:
+    """A backend from its name (``"uniform"`` or ``"ddpm"``) or a backend object, passed through.
+
+    Examples
+    --------
+    >>> make_backend("uniform").name
+    'uniform'
+    """
+    if not isinstance(backend, str):
+        if not (hasattr(backend, "fit") and hasattr(backend, "sample")):
+            raise TypeError(f"refiner must be one of {list(BACKENDS)} or an object with fit() and sample(), got {backend!r}")
+        return backend
+    if backend == "uniform":
+        return UniformBackend()
+    if backend == "ddpm":
+        from .ddpm import DDPMRefiner
+
+        return DDPMRefiner(settings)
+    raise ValueError(f"refiner={backend!r} is not available; choose one of {list(BACKENDS)}")

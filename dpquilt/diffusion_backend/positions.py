@@ -51,4 +51,5 @@ def values_from_positions(edges: np.ndarray, bins: np.ndarray, u: np.ndarray, ki
     u = np.clip(np.asarray(u, dtype=np.float64), 0.0, np.nextafter(1.0, 0.0))
     if kind == "integer":
         return np.minimum(lo + np.floor(u * (hi - lo)), np.maximum(hi - 1, lo))
-    return lo + u * (hi - lo)
+    # rounding can carry lo + u (hi - lo) up to hi, which is the next bin's left edge
+    return np.minimum(lo + u * (hi - lo), np.maximum(np.nextafter(hi, -np.inf), lo))

@@ -1,35 +1,61 @@
-"""The default refiner: a value drawn uniformly inside its bin. Spends nothing."""
+"""The default backend: each value drawn uniformly inside its bin. Spends nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..schema import NumericColumn
-from .positions import values_from_positions
+from .layout import Layout
 
-__all__ = ["UniformInBin"]
+__all__ = ["UniformBackend", "uniform_positions"]
 
 
-@dataclass(frozen=True)
-class UniformInBin:
-    """Decode bin ``i`` to a uniform value in ``[e_i, e_{i+1})``.
+def uniform_positions(
+    bin_codes: Mapping[str, np.ndarray], missing_codes: Mapping[str, int | None], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """A uniform position in ``[0, 1)`` for every non-missing code; NaN for missing ones.
 
-    Integer columns draw a uniform integer among ``e_i .. e_{i+1} - 1``. Reads no
-    private data, so it needs no budget.
+    Draws column by column in the mapping's order, one draw per non-missing row.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> spec = NumericColumn("x", lower=0.0, upper=1.0, bins=2)
-    >>> v = UniformInBin().values_in_bins(spec, np.array(spec.bin_edges()), np.array([0, 1]),
-    ...                                   np.random.default_rng(0))
-    >>> bool(0 <= v[0] < 0.5 <= v[1] <= 1)
+    >>> u = uniform_positions({"x": np.array([0, 2, 1])}, {"x": 2}, np.random.default_rng(0))
+    >>> bool(np.isnan(u["x"][1])), bool(0 <= u["x"][0] < 1)
+    (True, True)
+    """
+    out = {}
+    for name, codes in bin_codes.items():
+        codes = np.asarray(codes)
+        missing = missing_codes.get(name)
+        present = codes != missing if missing is not None else np.ones(codes.size, dtype=bool)
+        u = np.full(codes.size, np.nan)
+        u[present] = rng.random(int(present.sum()))
+        out[name] = u
+    return out
+
+
+class UniformBackend:
+    """Uniform-in-bin decoding: the marginal path's default refiner.
+
+    Reads no private data, so ``fit`` spends nothing and ignores its inputs.
+
+    Examples
+    --------
+    >>> from dpquilt.schema import NumericColumn, Schema
+    >>> lay = Layout.of(Schema([NumericColumn("x", lower=0, upper=1, bins=2)]))
+    >>> backend = UniformBackend().fit(lay, np.zeros((0, 1), int), np.zeros((0, 1)), accountant=None)
+    >>> u = backend.sample(np.array([[0], [1], [2]]), np.random.default_rng(0))
+    >>> bool(np.isnan(u["x"][2]))
     True
     """
 
-    def values_in_bins(
-        self, spec: NumericColumn, edges: np.ndarray, bins: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        return values_from_positions(edges, bins, rng.random(bins.size), spec.kind)
+    name = "uniform"
+
+    def fit(self, layout: Layout, codes, targets, accountant, device="auto", **_) -> UniformBackend:
+        self.layout_ = layout
+        return self
+
+    def sample(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        layout = self.layout_
+        return uniform_positions(layout.numeric_codes(codes), dict(zip(layout.numeric, layout.missing_codes)), rng)

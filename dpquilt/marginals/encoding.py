@@ -8,6 +8,7 @@ map to ``other``; missing values map to their own code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from ..schema import CategoricalColumn, NumericColumn, Schema
 from ..schema_inference import numeric_values
+from ..diffusion_backend.positions import values_from_positions
 from .dataset import Dataset
 
 __all__ = ["Encoded", "encode", "decode"]
@@ -106,22 +108,29 @@ def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray,
     return codes, note
 
 
-def decode(data: Dataset, schema: Schema, rng: np.random.Generator, refiner=None) -> pd.DataFrame:
+def decode(
+    data: Dataset, schema: Schema, rng: np.random.Generator, positions: Mapping[str, np.ndarray] | None = None
+) -> pd.DataFrame:
     """Map codes back to a DataFrame with the schema's dtypes.
 
-    A numeric bin decodes to a value inside the bin, chosen by ``refiner``
-    (default :class:`~dpquilt.diffusion_backend.uniform.UniformInBin`).
+    A numeric bin decodes to the value at ``positions[name]`` (in ``[0, 1)``, one per
+    row, from a backend of :mod:`~dpquilt.diffusion_backend`) inside the bin; without
+    ``positions``, uniformly inside the bin.
     """
-    from ..diffusion_backend.uniform import UniformInBin
+    from ..diffusion_backend.uniform import uniform_positions
 
-    refiner = refiner or UniformInBin()
+    if positions is None:
+        numeric = [s for s in schema.columns if isinstance(s, NumericColumn)]
+        positions = uniform_positions(
+            {s.name: np.asarray(data.columns[s.name]) for s in numeric}, {s.name: s.missing_code for s in numeric}, rng
+        )
     out = {}
     for spec in schema.columns:
         codes = np.asarray(data.columns[spec.name], dtype=np.int64)
         if isinstance(spec, CategoricalColumn):
             out[spec.name] = _decode_categorical(codes, spec)
         else:
-            out[spec.name] = _decode_numeric(codes, spec, refiner, rng)
+            out[spec.name] = _decode_numeric(codes, spec, np.asarray(positions[spec.name]))
     return pd.DataFrame(out, columns=list(schema.names))
 
 
@@ -137,12 +146,11 @@ def _decode_categorical(codes: np.ndarray, spec: CategoricalColumn) -> pd.Series
     return _as_dtype(series, spec.dtype)
 
 
-def _decode_numeric(codes: np.ndarray, spec: NumericColumn, refiner, rng: np.random.Generator) -> pd.Series:
+def _decode_numeric(codes: np.ndarray, spec: NumericColumn, u: np.ndarray) -> pd.Series:
     edges = np.asarray(spec.bin_edges())
     is_missing = codes == spec.missing_code if spec.missing else np.zeros(codes.size, dtype=bool)
     x = np.full(codes.size, np.nan)
-    bins = codes[~is_missing]
-    x[~is_missing] = refiner.values_in_bins(spec, edges, bins, rng)
+    x[~is_missing] = values_from_positions(edges, codes[~is_missing], u[~is_missing], spec.kind)
     if spec.kind == "datetime":
         series = pd.Series(pd.to_datetime(x, unit="s"))
         return _as_dtype(series, spec.dtype)

@@ -33,3 +33,11 @@ def test_any_position_stays_in_its_bin():
     for kind in ("float", "integer"):
         v = values_from_positions(edges, bins, u, kind)
         assert np.array_equal(positions_in_bins(v, edges, kind)[0], bins)
+
+
+def test_positions_next_to_one_stay_below_the_right_edge():
+    edges = np.array([-96.69447289429418, -91.80529521276107, 0.0])  # lo + u (hi - lo) rounds up to hi here
+    u = np.full(2, np.nextafter(1.0, 0.0))
+    values = values_from_positions(edges, np.array([0, 1]), u)
+    b, _ = positions_in_bins(values, edges)
+    assert b.tolist() == [0, 1] and values[0] < edges[1]

@@ -1,0 +1,179 @@
+"""DP-SGD with Poisson sampling and Opacus ghost clipping, spent through the accountant.
+
+Each step samples every record independently with probability ``q`` (Poisson
+sampling, the assumption of the subsampled Gaussian RDP bound of Mironov, Talwar and
+Zhang 2019), clips each record's whole gradient to norm ``C``, sums, adds
+``N(0, (z C)^2)`` and divides by the public expected batch size ``q n`` (Abadi et al.,
+CCS 2016, Algorithm 1). Per-record norms come from Opacus's ghost clipping (two
+backward passes, no per-record gradient tensors). ``q`` and the number of steps are
+computed from a *public or already released* record count, never from ``len(rows)``;
+the noise multiplier ``z`` is solved for from what is left of the budget.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..privacy.accountant import Accountant
+from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
+
+__all__ = ["DPSGDSettings", "DPSGDPlan", "plan_dpsgd", "train_dpsgd", "torch_generator"]
+
+
+@dataclass(frozen=True)
+class DPSGDSettings:
+    """Public training settings.
+
+    Parameters
+    ----------
+    batch_size : int, default 1024
+        Expected records per step (``q n``); DP-SGD likes large batches.
+    epochs : float, default 20
+        Expected passes over the data (steps = ``epochs / q``).
+    learning_rate : float, default 2e-3
+        Adam's step size.
+    max_grad_norm : float, default 1.0
+        Clipping norm ``C`` of each record's gradient.
+    """
+
+    batch_size: int = 1024
+    epochs: float = 20.0
+    learning_rate: float = 2e-3
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "epochs", "learning_rate", "max_grad_norm"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+                raise ValueError(f"DPSGDSettings: {name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DPSGDPlan:
+    """What a DP-SGD run does and what it costs: ``steps`` steps at rate ``sample_rate``, noise ``z``."""
+
+    noise_multiplier: float
+    sample_rate: float
+    steps: int
+    max_grad_norm: float
+    expected_batch_size: float
+
+
+def plan_dpsgd(settings: DPSGDSettings, public_rows: float, accountant: Accountant, reserve_rho: float = 0.0) -> DPSGDPlan:
+    """Solve the noise multiplier that lets ``settings`` fit what is left of ``accountant``.
+
+    Parameters
+    ----------
+    settings : DPSGDSettings
+    public_rows : float
+        A record count that is public or already released with DP (e.g. a noisy
+        total); it sets ``q = batch_size / public_rows`` and the number of steps.
+    accountant : Accountant
+    reserve_rho : float
+        zCDP budget to leave for later mechanisms.
+
+    Examples
+    --------
+    >>> acc = Accountant(1.0, 1e-6)
+    >>> plan = plan_dpsgd(DPSGDSettings(batch_size=100, epochs=2), 1000, acc)  # doctest: +SKIP
+    >>> plan.steps, plan.sample_rate  # doctest: +SKIP
+    (20, 0.1)
+    """
+    if not public_rows > 0:
+        raise ValueError(f"public_rows must be positive, got {public_rows!r}")
+    q = min(1.0, settings.batch_size / float(public_rows))
+    steps = int(math.ceil(settings.epochs / q))
+    z = noise_multiplier_for(accountant, q, steps, reserve_rho)
+    return DPSGDPlan(z, q, steps, float(settings.max_grad_norm), q * float(public_rows))
+
+
+def torch_generator(rng: np.random.Generator | None, device):
+    """A PyTorch generator on ``device``: seeded from ``rng``, or from the OS's secure source when ``None``."""
+    import torch
+
+    seed = secrets.randbits(63) if rng is None else int(rng.integers(2**63 - 1))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def train_dpsgd(
+    model,
+    record_loss: Callable,
+    n_rows: int,
+    plan: DPSGDPlan,
+    settings: DPSGDSettings,
+    accountant: Accountant,
+    what: str,
+    rng: np.random.Generator | None,
+    device,
+    progress: bool = False,
+) -> list[float]:
+    """Spend ``plan`` in ``accountant``, then train ``model`` in place with DP-SGD.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Built only of layers Opacus ghost-clips (``Linear``, ``Embedding``, ...).
+    record_loss : callable
+        ``record_loss(module, rows, generator) -> Tensor (B,)``: the loss of each
+        sampled record (``rows`` an int64 index array); it draws its own noise from
+        ``generator``.
+    n_rows : int
+        Rows held (private: used only to draw the Poisson sample).
+    plan, settings : DPSGDPlan, DPSGDSettings
+    accountant : Accountant
+        Charged before training (refused if the plan does not fit).
+    what : str
+        Ledger line.
+    rng : Generator or None
+        Seeded sampling and noise (not for release), or ``None`` for the OS's source
+        and Opacus's secure mode.
+    device : torch.device
+
+    Returns
+    -------
+    list of float
+        Mean loss per step (of the clipped, un-noised objective: not private; for
+        diagnostics on the curator's side only).
+    """
+    import torch
+    from opacus.grad_sample import GradSampleModuleFastGradientClipping
+    from opacus.optimizers import DPOptimizerFastGradientClipping
+    from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
+    from tqdm.auto import tqdm
+
+    spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
+    secure = rng is None
+    sampler = np.random.default_rng(secrets.randbits(128)) if secure else rng
+    generator = torch_generator(None if secure else rng, device)
+    module = GradSampleModuleFastGradientClipping(
+        model, batch_first=True, loss_reduction="mean", max_grad_norm=plan.max_grad_norm, use_ghost_clipping=True
+    )
+    optimizer = DPOptimizerFastGradientClipping(
+        torch.optim.Adam(module.parameters(), lr=settings.learning_rate),
+        noise_multiplier=plan.noise_multiplier,
+        max_grad_norm=plan.max_grad_norm,
+        expected_batch_size=plan.expected_batch_size,
+        loss_reduction="mean",
+        generator=generator,
+        secure_mode=secure,
+    )
+    losses = []
+    module.train()
+    with warnings.catch_warnings():
+        # Opacus's hooks fire on module outputs because the inputs need no gradient: expected here
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        for _ in tqdm(range(plan.steps), desc=what, disable=not progress, leave=False):
+            rows = np.flatnonzero(sampler.random(n_rows) < plan.sample_rate)
+            optimizer.zero_grad()
+            per_record = record_loss(module, rows, generator)
+            DPTensorFastGradientClipping(module, optimizer, per_record, "mean").backward()
+            optimizer.step()
+            losses.append(float(per_record.detach().mean()) if rows.size else float("nan"))
+    module.to_standard_module().eval()
+    return losses
