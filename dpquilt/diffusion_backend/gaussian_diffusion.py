@@ -1,0 +1,170 @@
+"""Gaussian diffusion on table features: the network, its loss, its sampler, its training.
+
+Shared by the DDPM refiner (features = within-bin positions, conditioned on codes) and
+the standalone :class:`~dpquilt.diffusion_backend.synthesizer.DiffusionSynthesizer`
+(features = scaled numeric values and one-hot codes, unconditioned). The loss is the
+"simple" objective of Ho et al. (2020, eq. 14) averaged over ``K`` draws of
+``(t, eps)`` per record (noise multiplicity, Dockhorn et al. 2023, sec. 3.2) and over
+the present features; sampling is their Algorithm 2 with the cosine schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..privacy.accountant import Accountant
+from .dpsgd import DPSGDPlan, DPSGDSettings, plan_dpsgd, torch_generator, train_dpsgd, train_nonprivate
+from .schedule import CosineSchedule, time_features
+
+__all__ = ["DDPMSettings", "GaussianDiffusion"]
+
+
+@dataclass(frozen=True)
+class DDPMSettings:
+    """Public settings of a diffusion model and its training.
+
+    Parameters
+    ----------
+    hidden, depth : int
+        Width and number of hidden layers of the denoiser (small models suit DP-SGD:
+        the noise's norm grows with the square root of the parameter count).
+    embedding_dim : int
+        Embedding width per conditioning column.
+    time_dim : int
+        Width of the step features.
+    diffusion_steps : int
+        ``T``.
+    noise_draws : int
+        ``K``: ``(t, eps)`` draws per record per step (noise multiplicity).
+    training : DPSGDSettings
+        Batch size, epochs, learning rate, clipping norm.
+    sample_batch : int
+        Records denoised at once when sampling.
+    """
+
+    hidden: int = 64
+    depth: int = 2
+    embedding_dim: int = 8
+    time_dim: int = 32
+    diffusion_steps: int = 100
+    noise_draws: int = 8
+    training: DPSGDSettings = field(default_factory=DPSGDSettings)
+    sample_batch: int = 32_768
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "depth", "embedding_dim", "time_dim", "noise_draws", "sample_batch"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= (0 if name == "depth" else 1)):
+                raise ValueError(f"DDPMSettings: {name} must be a positive integer, got {value!r}")
+        CosineSchedule(self.diffusion_steps)
+
+
+class GaussianDiffusion:
+    """A noise-prediction network over ``n_targets`` features in ``[-1, 1]``, optionally conditioned on codes.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Codes per conditioning column (empty: unconditional).
+    n_targets : int
+        Features diffused.
+    settings : DDPMSettings
+    device : torch.device
+    rng : Generator or None
+        Initial weights (``None``: from the OS's source).
+    """
+
+    def __init__(self, sizes: Sequence[int], n_targets: int, settings: DDPMSettings, device, rng) -> None:
+        from .denoiser import ConditionalDenoiser, offsets_of
+
+        self.settings = settings
+        self.device = device
+        self.n_targets = n_targets
+        self.schedule = CosineSchedule(settings.diffusion_steps)
+        self.offsets = np.asarray(offsets_of(sizes), dtype=np.int64)
+        self.model = ConditionalDenoiser(
+            int(sum(sizes)),
+            len(sizes),
+            n_targets,
+            settings.time_dim,
+            settings.hidden,
+            settings.depth,
+            settings.embedding_dim,
+            generator=torch_generator(rng, "cpu"),
+        ).to(device)
+
+    def _loss(self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray):
+        import torch
+
+        dev, s = self.device, self.settings
+        x0_t = torch.as_tensor(np.where(present, x0, 0.0), dtype=torch.float32, device=dev)
+        mask = torch.as_tensor(present, dtype=torch.float32, device=dev)
+        cond = torch.as_tensor(codes + self.offsets, device=dev)
+        abar = torch.as_tensor(self.schedule.alpha_bar, dtype=torch.float32, device=dev)
+        k, steps, d = s.noise_draws, s.diffusion_steps, max(self.n_targets, 1)
+
+        def record_loss(module, rows, generator):
+            idx = torch.as_tensor(rows, device=dev)
+            b = idx.numel()
+            t = torch.randint(0, steps, (b, k), generator=generator, device=dev)
+            eps = torch.randn((b, k, d), generator=generator, device=dev)
+            a = abar[t].unsqueeze(-1)
+            x_t = a.sqrt() * x0_t[idx].unsqueeze(1) + (1.0 - a).sqrt() * eps
+            pred = module(x_t, time_features(t, steps, s.time_dim), cond[idx])
+            return ((pred - eps) ** 2 * mask[idx].unsqueeze(1)).sum(dim=(1, 2)) / (k * d)
+
+        return record_loss
+
+    def fit_private(
+        self,
+        x0: np.ndarray,
+        present: np.ndarray,
+        codes: np.ndarray,
+        accountant: Accountant,
+        public_rows: float,
+        what: str,
+        rng: np.random.Generator | None,
+        progress: bool = False,
+    ) -> tuple[DPSGDPlan, list[float]]:
+        """DP-SGD on private features ``x0`` ``(n, n_targets)`` (``present`` masks missing ones) and ``codes``.
+
+        Spends all that is left of ``accountant``; returns the plan and the per-step losses.
+        """
+        plan = plan_dpsgd(self.settings.training, public_rows, accountant)
+        loss = self._loss(x0, present, codes)
+        losses = train_dpsgd(
+            self.model, loss, x0.shape[0], plan, self.settings.training, accountant, what, rng, self.device, progress
+        )
+        self.model.eval()
+        return plan, losses
+
+    def fit_public(
+        self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None, progress: bool = False
+    ) -> list[float]:
+        """Plain training on features that are already public (post-processing of a DP release)."""
+        loss = self._loss(x0, present, codes)
+        losses = train_nonprivate(self.model, loss, x0.shape[0], self.settings.training, rng, self.device, progress)
+        self.model.eval()
+        return losses
+
+    def sample(self, codes: np.ndarray, generator) -> np.ndarray:
+        """Features in ``[-1, 1]`` for records with ``codes`` ``(n, columns)`` (Ho et al. 2020, Algorithm 2)."""
+        import torch
+
+        s, dev, d = self.settings, self.device, self.n_targets
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, codes.shape[0], s.sample_batch):
+                cond = torch.as_tensor(codes[start : start + s.sample_batch] + self.offsets, device=dev)
+                b = cond.shape[0]
+                x = torch.randn((b, 1, d), generator=generator, device=dev)
+                for t in reversed(range(s.diffusion_steps)):
+                    steps = torch.full((b, 1), t, device=dev)
+                    eps = self.model(x, time_features(steps, s.diffusion_steps, s.time_dim), cond)
+                    noise = torch.randn(x.shape, generator=generator, device=dev) if t > 0 else None
+                    x = self.schedule.reverse_step(x, eps, t, noise)
+                chunks.append(x[:, 0, :].clamp(-1.0, 1.0).cpu().numpy().astype(np.float64))
+        return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, d))
