@@ -4,8 +4,9 @@
 >>> syn = dq.MarginalSynthesizer(epsilon=1.0, delta=1e-9, method="mst")  # doctest: +SKIP
 """
 
-from . import evaluation, federation, graphical
+from . import diffusion_backend, evaluation, federation, graphical
 from .datasets import load
+from .diffusion_backend.synthesizer import DiffusionSynthesizer
 from .privacy import Accountant, PrivacyReport
 from .schema import CategoricalColumn, NumericColumn, Schema
 from .synthesizer import MarginalSynthesizer, NotFittedError
@@ -13,11 +14,13 @@ from .synthesizer import MarginalSynthesizer, NotFittedError
 __all__ = [
     "Accountant",
     "CategoricalColumn",
+    "DiffusionSynthesizer",
     "MarginalSynthesizer",
     "NotFittedError",
     "NumericColumn",
     "PrivacyReport",
     "Schema",
+    "diffusion_backend",
     "evaluation",
     "federation",
     "load",

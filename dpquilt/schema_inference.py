@@ -18,7 +18,10 @@ the facts to learn (delta only over category lists).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +32,18 @@ from .privacy.mechanisms import gaussian_counts, sigma_for_rho, thresholded_coun
 from .privacy.noise import NoiseSource
 from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema
 
-__all__ = ["BAND_THRESHOLD_SIGMAS", "band_edges", "facts_to_learn", "learn_schema", "merge_specs", "numeric_values"]
+__all__ = [
+    "BAND_THRESHOLD_SIGMAS",
+    "SCHEMA_DELTA_SHARE",
+    "band_edges",
+    "complete_schema",
+    "facts_to_learn",
+    "learn_schema",
+    "merge_specs",
+    "numeric_values",
+]
+
+log = logging.getLogger(__name__)
 
 #: A band counts as occupied when its noisy count reaches this many sigmas (with
 #: ~100 bands, the largest pure-noise count is about 3 sigma).
@@ -111,6 +125,37 @@ def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
         elif not c.complete:
             todo.append((c.name, "bounds"))
     return todo
+
+
+#: Share of delta given to thresholded category lists when some must be learned.
+SCHEMA_DELTA_SHARE = 0.1
+
+
+def complete_schema(
+    df: pd.DataFrame,
+    hint: Schema | Mapping[str, Any] | None,
+    schema_share: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> Schema:
+    """The user's schema for ``df``, with what it lacks learned from ``schema_share`` of the budget.
+
+    Every synthesizer's first step: the public facts in ``hint`` cost nothing; the
+    missing ones are learned with DP (:func:`learn_schema`) from ``schema_share`` of
+    the zCDP budget left in ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta
+    when category lists must be learned).
+    """
+    if hint is not None and not isinstance(hint, Schema):
+        hint = Schema.from_public(hint)
+    specs = merge_specs(df, hint)
+    todo = facts_to_learn(specs)
+    if not todo:
+        return specs
+    learns_lists = any(fact == "categories" for _, fact in todo)
+    delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
+    rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
+    log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
+    return learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
 
 
 def learn_schema(

@@ -29,15 +29,13 @@ from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
 from .schema import Schema
-from .schema_inference import facts_to_learn, learn_schema, merge_specs
+from .schema_inference import SCHEMA_DELTA_SHARE, complete_schema
 
 __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
 
 log = logging.getLogger(__name__)
 
 METHODS = ("mst", "aim")
-#: Share of delta given to thresholded category lists when some must be learned.
-SCHEMA_DELTA_SHARE = 0.1
 
 
 class NotFittedError(RuntimeError):
@@ -169,18 +167,7 @@ class MarginalSynthesizer:
         noise = make_noise_source(self.random_state)
         accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
         df = validate_frame(df)
-        hint = self.schema if isinstance(self.schema, Schema) or self.schema is None else Schema.from_public(self.schema)
-        specs = merge_specs(df, hint)
-        todo = facts_to_learn(specs)
-        if todo:
-            learns_lists = any(fact == "categories" for _, fact in todo)
-            delta_schema = SCHEMA_DELTA_SHARE * self.delta if learns_lists else 0.0
-            rho_schema = self.schema_share * accountant.remaining_rho(extra_delta=delta_schema)
-            if self.verbose:
-                log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
-            schema = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
-        else:
-            schema = specs
+        schema = complete_schema(df, self.schema, self.schema_share, accountant, noise)
         encoded = encode(df, schema)
         for note in encoded.notes:
             log.warning(note)

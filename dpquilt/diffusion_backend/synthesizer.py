@@ -1,0 +1,214 @@
+"""DiffusionSynthesizer: a standalone DP tabular diffusion model, beside the marginal path.
+
+Two ways to train it, with the same fit/sample/report API as
+:class:`~dpquilt.MarginalSynthesizer`, so that the two families compare on equal terms:
+
+* ``two_stage=False`` (DP-SGD, in the manner of DPDM and DP-FinDiff): a noisy record
+  count (discrete Gaussian, ``count_share`` of the budget; it sets DP-SGD's sample rate
+  and the default number of rows to sample), then a Gaussian diffusion model over all
+  columns (:mod:`.features`) trained with DP-SGD on the private rows with the rest.
+* ``two_stage=True`` (two-stage DP diffusion, TDPDM): all the budget goes to a DP first
+  stage, a :class:`~dpquilt.MarginalSynthesizer`; the diffusion model is then trained
+  *without* privacy on that stage's synthetic rows only. It never sees a private row,
+  so by post-processing it costs nothing and the release is exactly as private as the
+  first stage. (It can only learn what the first stage released; its value is a
+  smooth generator of that release.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..column_types import validate_frame
+from ..privacy.accountant import Accountant, PrivacyReport
+from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
+from ..privacy.noise import make_noise_source
+from ..schema import Schema
+from ..schema_inference import complete_schema
+from .device import resolve_device
+from .dpsgd import torch_generator
+from .features import FeatureMap
+from .gaussian_diffusion import DDPMSettings, GaussianDiffusion
+
+__all__ = ["DiffusionSynthesizer"]
+
+log = logging.getLogger(__name__)
+
+
+class DiffusionSynthesizer:
+    """Differentially private synthetic data from a tabular diffusion model.
+
+    Parameters
+    ----------
+    epsilon : float, default 1.0
+    delta : float, default 1e-9
+    schema : Schema or dict, optional
+        Public facts about columns; facts left out are learned with DP from
+        ``schema_share`` of the budget. Numeric columns are scaled through these bounds.
+    schema_share : float, default 0.1
+    count_share : float, default 0.01
+        DP-SGD only: share of the zCDP budget (after the schema) for the noisy record count.
+    two_stage : bool, default False
+        Train on a :class:`~dpquilt.MarginalSynthesizer`'s release instead of with DP-SGD.
+    first_stage : dict, optional
+        Two-stage only: keyword arguments of the first-stage MarginalSynthesizer
+        (e.g. ``{"method": "aim"}``).
+    settings : DDPMSettings, optional
+        Network, diffusion and (DP-)SGD settings.
+    device : str, default "auto"
+    random_state : None, int or numpy.random.Generator
+        ``None``: secure noise (for release); a seed: reproducible, not for release.
+    verbose : bool, default True
+
+    Attributes
+    ----------
+    schema_ : Schema
+    accountant_ : Accountant
+    public_rows_ : float
+        The released record count (DP-SGD) or the first stage's noisy total.
+    plan_ : DPSGDPlan or None
+        DP-SGD's noise multiplier, sample rate and steps (``None`` when two-stage).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"a": ["x", "y"] * 200, "b": [1.0, 2.0, 3.0, 4.0] * 100})
+    >>> fast = DDPMSettings(hidden=16, diffusion_steps=10)
+    >>> syn = DiffusionSynthesizer(epsilon=1.0, settings=fast, random_state=0, verbose=False,
+    ...     schema={"a": {"categories": ["x", "y"]}, "b": {"lower": 0, "upper": 5}})  # doctest: +SKIP
+    >>> syn.fit(df).sample(5, random_state=0).shape  # doctest: +SKIP
+    (5, 2)
+    """
+
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float = 1e-9,
+        schema: Schema | Mapping[str, Any] | None = None,
+        schema_share: float = 0.1,
+        count_share: float = 0.01,
+        two_stage: bool = False,
+        first_stage: Mapping[str, Any] | None = None,
+        settings: DDPMSettings | None = None,
+        device: str = "auto",
+        random_state: int | np.random.Generator | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.epsilon = epsilon
+        self.delta = delta
+        self.schema = schema
+        self.schema_share = schema_share
+        self.count_share = count_share
+        self.two_stage = two_stage
+        self.first_stage = first_stage
+        self.settings = settings
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        for name in ("schema_share", "count_share"):
+            share = getattr(self, name)
+            if not (isinstance(share, (int, float)) and 0 <= share < 1):
+                raise ValueError(f"{name}={share!r} must lie in [0, 1); e.g. {0.1 if name == 'schema_share' else 0.01}")
+        if not self.two_stage and not self.count_share > 0:
+            raise ValueError("count_share=0 leaves nothing for the record count that sets DP-SGD's sample rate; pass e.g. 0.01")
+        if self.first_stage is not None and not self.two_stage:
+            raise ValueError("first_stage is used only with two_stage=True; drop it or set two_stage=True")
+
+    def fit(self, df: pd.DataFrame) -> DiffusionSynthesizer:
+        """Learn a DP diffusion model of ``df`` (one row per individual).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        df = validate_frame(df)
+        settings = self.settings or DDPMSettings()
+        self.device_ = resolve_device(self.device)
+        if self.two_stage:
+            return self._fit_two_stage(df, settings)
+        noise = make_noise_source(self.random_state)
+        rng = getattr(noise, "rng", None)
+        accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
+        schema = complete_schema(df, self.schema, self.schema_share, accountant, noise)
+        sigma = sigma_for_rho(self.count_share * accountant.remaining_rho())
+        noisy = gaussian_counts(np.array([len(df)]), sigma, "record count", accountant, noise)
+        self.public_rows_ = float(max(int(noisy[0]), 1))
+        features = FeatureMap(schema)
+        x0, present = features.features(df)
+        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, rng)
+        self.plan_, self.losses_ = self.diffusion_.fit_private(
+            x0, present, np.zeros((len(df), 0), dtype=np.int64), accountant, self.public_rows_,
+            "diffusion model (DP-SGD)", rng, self.verbose,
+        )
+        notes = ("DP-SGD noise is floating-point Gaussian from PyTorch "
+                 + ("(seeded: not for release)" if rng is not None else "seeded from the OS's secure source, Opacus secure mode"),)
+        self._finish(schema, accountant, features, list(df.columns), notes)
+        return self
+
+    def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings) -> DiffusionSynthesizer:
+        from ..synthesizer import MarginalSynthesizer
+
+        options = dict(self.first_stage or {})
+        stage = MarginalSynthesizer(
+            epsilon=self.epsilon, delta=self.delta, schema=self.schema, schema_share=self.schema_share,
+            random_state=self.random_state, verbose=self.verbose, **options,
+        ).fit(df)
+        seeded = self.random_state is not None
+        rng = np.random.default_rng(self.random_state if not isinstance(self.random_state, np.random.Generator)
+                                    else self.random_state.integers(2**63)) if seeded else None
+        self.public_rows_ = float(max(round(stage.model_.total), 1))
+        released = stage.sample(int(self.public_rows_), random_state=rng)
+        features = FeatureMap(stage.schema_)
+        x0, present = features.features(released)
+        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, rng)
+        self.losses_ = self.diffusion_.fit_public(x0, present, np.zeros((len(released), 0), dtype=np.int64), rng, self.verbose)
+        self.plan_ = None
+        notes = stage.notes_ + ("two-stage: the diffusion model was trained only on the first stage's synthetic rows "
+                                "(post-processing; no further privacy cost)",)
+        self.first_stage_ = stage
+        self._finish(stage.schema_, stage.accountant_, features, list(df.columns), notes)
+        return self
+
+    def _finish(self, schema, accountant, features, columns, notes) -> None:
+        self.schema_ = schema
+        self.accountant_ = accountant
+        self.features_ = features
+        self.columns_ = columns
+        self.notes_ = tuple(notes)
+
+    def _check_fitted(self, what: str) -> None:
+        if not hasattr(self, "diffusion_"):
+            from ..synthesizer import NotFittedError
+
+            raise NotFittedError(f"this DiffusionSynthesizer is not fitted yet; call fit(df) before {what}()")
+
+    def sample(self, n_samples: int | None = None, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Draw synthetic records (post-processing: spends no budget).
+
+        Parameters
+        ----------
+        n_samples : int, optional
+            Number of rows; defaults to the released record count.
+        random_state : None, int or Generator
+        """
+        self._check_fitted("sample")
+        if n_samples is None:
+            n_samples = int(round(self.public_rows_))
+        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 0):
+            raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")
+        rng = np.random.default_rng(random_state)
+        x = self.diffusion_.sample(np.zeros((int(n_samples), 0), dtype=np.int64), torch_generator(rng, self.device_))
+        return self.features_.rows(x, rng)[self.columns_]
+
+    def privacy_report(self) -> PrivacyReport:
+        """Every expenditure of the fit and the totals."""
+        self._check_fitted("privacy_report")
+        return self.accountant_.report(notes=self.notes_)

@@ -1,0 +1,88 @@
+"""DiffusionSynthesizer: DP-SGD and two-stage training, accounting, API."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("opacus")
+
+import dpquilt as dq  # noqa: E402
+from dpquilt.diffusion_backend import features as features_module  # noqa: E402
+from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
+from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings  # noqa: E402
+
+FAST = DDPMSettings(hidden=32, diffusion_steps=20, noise_draws=4, training=DPSGDSettings(batch_size=256, epochs=8, learning_rate=5e-3))
+SCHEMA = {"a": {"categories": ["p", "q"]}, "b": {"lower": 0, "upper": 10}, "k": {"kind": "integer", "lower": 0, "upper": 5}}
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rng = np.random.default_rng(2)
+    n = 3000
+    a = np.where(rng.random(n) < 0.85, "p", "q")
+    return pd.DataFrame({"a": a, "b": np.where(a == "p", 2.0, 7.0) + rng.normal(0, 0.5, n), "k": rng.integers(0, 6, n)})
+
+
+def test_dpsgd_fit_spends_a_count_and_dpsgd_and_learns_the_majority(frame):
+    syn = dq.DiffusionSynthesizer(epsilon=8.0, schema=SCHEMA, settings=FAST, random_state=0, verbose=False).fit(frame)
+    ledger = syn.accountant_.ledger
+    assert [e.what for e in ledger] == ["record count", "diffusion model (DP-SGD)"]
+    assert ledger[1].noise_scale == pytest.approx(syn.plan_.noise_multiplier)
+    report = syn.privacy_report()
+    assert 0.99 * 8.0 <= report.epsilon_spent <= 8.0
+    assert abs(syn.public_rows_ - len(frame)) < 6 * ledger[0].noise_scale
+    out = syn.sample(2000, random_state=1)
+    assert list(out.columns) == ["a", "b", "k"] and out["k"].dtype == np.int64
+    assert out["b"].dropna().between(0, 10).all() and out["k"].between(0, 5).all()
+    assert out["b"].isna().mean() < 0.2  # the real column has no missing values
+    assert (out["a"] == "p").mean() > 0.6
+    assert out.loc[out["a"] == "p", "b"].mean() < out.loc[out["a"] == "q", "b"].mean()
+
+
+def test_two_stage_spends_only_the_first_stage_and_trains_on_its_release(frame, monkeypatch):
+    seen = []
+    original = features_module.FeatureMap.features
+
+    def spy(self, df):
+        seen.append(df)
+        return original(self, df)
+
+    monkeypatch.setattr(features_module.FeatureMap, "features", spy)
+    syn = dq.DiffusionSynthesizer(epsilon=1.0, schema=SCHEMA, settings=FAST, two_stage=True, random_state=0, verbose=False)
+    syn.fit(frame)
+    stage = dq.MarginalSynthesizer(epsilon=1.0, schema=SCHEMA, random_state=0, verbose=False).fit(frame)
+    assert [(e.what, e.noise_scale) for e in syn.accountant_.ledger] == [(e.what, e.noise_scale) for e in stage.accountant_.ledger]
+    assert syn.plan_ is None
+    (trained_on,) = seen
+    assert trained_on is not frame and len(trained_on) == syn.public_rows_ == round(syn.first_stage_.model_.total)
+    assert any("two-stage" in note for note in syn.privacy_report().notes)
+    assert syn.sample(10, random_state=0).shape == (10, 3)
+
+
+def test_seeded_fits_are_reproducible(frame):
+    outs = [
+        dq.DiffusionSynthesizer(epsilon=2.0, schema=SCHEMA, settings=FAST, random_state=4, verbose=False)
+        .fit(frame.iloc[:800])
+        .sample(50, random_state=5)
+        for _ in range(2)
+    ]
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"count_share": 0}, "count_share=0 leaves nothing for the record count"),
+        ({"first_stage": {"method": "aim"}}, "first_stage is used only with two_stage=True"),
+        ({"schema_share": 1.0}, r"schema_share=1.0 must lie in \[0, 1\)"),
+    ],
+)
+def test_bad_parameters_are_named(frame, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dq.DiffusionSynthesizer(schema=SCHEMA, verbose=False, **kwargs).fit(frame)
+
+
+def test_sample_before_fit_says_what_to_do():
+    with pytest.raises(dq.NotFittedError, match=r"call fit\(df\) before sample\(\)"):
+        dq.DiffusionSynthesizer().sample(3)
