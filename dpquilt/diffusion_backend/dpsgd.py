@@ -34,17 +34,17 @@ class DPSGDSettings:
     ----------
     batch_size : int, default 1024
         Expected records per step (``q n``); DP-SGD likes large batches.
-    epochs : float, default 20
+    epochs : float, default 10
         Expected passes over the data (steps = ``epochs / q``).
-    learning_rate : float, default 2e-3
+    learning_rate : float, default 3e-3
         Adam's step size.
     max_grad_norm : float, default 1.0
         Clipping norm ``C`` of each record's gradient.
     """
 
     batch_size: int = 1024
-    epochs: float = 20.0
-    learning_rate: float = 2e-3
+    epochs: float = 10.0
+    learning_rate: float = 3e-3
     max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:

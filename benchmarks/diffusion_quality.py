@@ -1,4 +1,4 @@
-"""Does the DDPM refiner beat uniform-in-bin decoding? Fidelity at equal budget.
+"""Marginal path, DDPM refiner and standalone DP diffusion: fidelity at equal budget.
 
 On ggplot2::diamonds (7 continuous columns, 3 categorical), for each epsilon and seed:
 
@@ -6,13 +6,15 @@ On ggplot2::diamonds (7 continuous columns, 3 categorical), for each epsilon and
 * ``ddpm``          the same with ``refiner="ddpm"`` (30% of the budget to DP-SGD);
 * ``ddpm-model/uniform``  the ddpm run's graphical model decoded uniformly: same bins,
   so the difference to ``ddpm`` is the refiner alone (the script checks that the
-  bins of the two are identical, record by record).
+  bins of the two are identical, record by record);
+* ``diffusion dp-sgd``     DiffusionSynthesizer trained with DP-SGD on the rows;
+* ``diffusion two-stage``  DiffusionSynthesizer trained on the MST release (TDPDM).
 
 Columns: mean range-scaled 1-D Wasserstein distance over the numeric columns, mean
 |correlation difference| over numeric pairs, 2- and 3-way workload error (on the
 schema's bins), and the fit's wall time.
 
-    python benchmarks/refiner_quality.py --epsilons 1 3 --seeds 2
+    python benchmarks/diffusion_quality.py --epsilons 1 3 --seeds 2
 """
 
 from __future__ import annotations
@@ -74,6 +76,15 @@ def run(eps: float, seed: int, method: str, settings) -> list[dict]:
     rows.append({"variant": "ddpm", "fit_s": seconds, "bins_kept": kept, "z": ddpm.plan_.noise_multiplier,
                  "steps": ddpm.plan_.steps, **fidelity(df, refined, syn.schema_, ranges)})
     rows.append({"variant": "ddpm-model/uniform", **fidelity(df, plain, syn.schema_, ranges)})
+    for variant, two_stage in (("diffusion dp-sgd", False), ("diffusion two-stage", True)):
+        start = time.perf_counter()
+        first = {"first_stage": {"method": method}} if two_stage else {}
+        diff = dq.DiffusionSynthesizer(
+            epsilon=eps, schema=schema, two_stage=two_stage, random_state=seed, verbose=False, **first
+        ).fit(df)
+        seconds = time.perf_counter() - start
+        out = diff.sample(len(df), random_state=seed + 100)
+        rows.append({"variant": variant, "fit_s": seconds, **fidelity(df, out, diff.schema_, ranges)})
     for row in rows:
         row.update(eps=eps, seed=seed, method=method)
     return rows
@@ -85,7 +96,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--method", default="mst", choices=["mst", "aim"])
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     print(f"# refiner quality on ggplot2::diamonds, {args.method}, {platform.processor() or platform.machine()}")
     results = []
     for eps in args.epsilons:
@@ -94,10 +110,10 @@ def main() -> None:
                 results.append(row)
                 print(json.dumps(row), flush=True)
     print()
-    print("| eps | variant | mean W1 (range-scaled) | corr. diff | 2-way TV | 3-way TV | bins kept |")
-    print("|---|---|---|---|---|---|---|")
+    print("| eps | variant | mean W1 (range-scaled) | corr. diff | 2-way TV | 3-way TV | fit s | bins kept |")
+    print("|---|---|---|---|---|---|---|---|")
     for eps in args.epsilons:
-        for variant in ("uniform", "ddpm-model/uniform", "ddpm"):
+        for variant in ("uniform", "ddpm-model/uniform", "ddpm", "diffusion dp-sgd", "diffusion two-stage"):
             sel = [r for r in results if r["eps"] == eps and r["variant"] == variant]
 
             def ms(key):
@@ -105,7 +121,9 @@ def main() -> None:
                 return f"{v.mean():.4f} ± {v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0:.4f}"
 
             kept = "yes" if all(r.get("bins_kept", True) for r in sel) else "NO"
-            print(f"| {eps:g} | {variant} | {ms('w1')} | {ms('corr')} | {ms('tv2')} | {ms('tv3')} | {kept if variant == 'ddpm' else ''} |")
+            fit_s = np.mean([r["fit_s"] for r in sel]) if "fit_s" in sel[0] else float("nan")
+            print(f"| {eps:g} | {variant} | {ms('w1')} | {ms('corr')} | {ms('tv2')} | {ms('tv3')} | {fit_s:.0f} | "
+                  f"{kept if variant == 'ddpm' else ''} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
