@@ -28,6 +28,7 @@ __all__ = [
     "run_federated_fit",
     "secure_masks",
     "simulate",
+    "simulate_diffusion",
 ]
 
 _LAZY = {
@@ -38,6 +39,7 @@ _LAZY = {
     "make_client_app": ".client",
     "run_federated_fit": ".server",
     "simulate": ".simulation",
+    "simulate_diffusion": ".simulation",
 }
 
 

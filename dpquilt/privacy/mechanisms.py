@@ -28,6 +28,7 @@ __all__ = [
     "COUNT_SENSITIVITY",
     "sigma_for_rho",
     "gaussian_counts",
+    "gaussian_counts_expenditure",
     "spend_distributed_gaussian",
     "exponential_mechanism",
     "exponential_mechanism_epsilon_for_rho",
@@ -61,10 +62,13 @@ def gaussian_counts(
     Sensitivity: :data:`COUNT_SENSITIVITY` (one row moves one cell by one), so the
     cost is ``rho = 1 / (2 sigma^2)``.
     """
-    accountant.spend(
-        Expenditure(what, "discrete Gaussian", float(sigma), rho_of_gaussian(sigma, COUNT_SENSITIVITY))
-    )
+    accountant.spend(gaussian_counts_expenditure(what, sigma))
     return noise.discrete_gaussian(np.asarray(counts, dtype=np.int64), sigma)
+
+
+def gaussian_counts_expenditure(what: str, sigma: float) -> Expenditure:
+    """The ledger line of :func:`gaussian_counts` (also used to replay a persisted ledger)."""
+    return Expenditure(what, "discrete Gaussian", float(sigma), rho_of_gaussian(sigma, COUNT_SENSITIVITY))
 
 
 def spend_distributed_gaussian(

@@ -1,0 +1,179 @@
+"""DP-FedAvg of the standalone diffusion model across Flower clients.
+
+Each client trains the shared model on its own rows with record-level DP-SGD and its
+own accountant, as in DP-Fed-FinDiff (Sattarov et al. 2024): in round 1 it releases a
+noisy count of its rows (discrete Gaussian, ``count_share`` of its budget), which sets
+its sample rate ``q = batch / count``; it then solves one noise multiplier for all
+``rounds x steps_per_round`` of its DP-SGD steps from the rest, and spends one round's
+steps per round. The server averages the returned weights, weighted by the released
+counts (FedAvg, McMahan et al. 2017). Every record belongs to one client, so the
+release is as private as the most-spent client's ledger (parallel composition); the
+server and other clients see only DP outputs (the weights after each round).
+
+A client's ledger is replayed each round from its plan, kept in the node's Flower
+state, so a client restarted between rounds cannot spend twice.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..diffusion_backend.dpsgd import DPSGDPlan, train_dpsgd
+from ..diffusion_backend.features import FeatureMap
+from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import gaussian_counts, gaussian_counts_expenditure, sigma_for_rho
+from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
+
+__all__ = ["ClientPlan", "client_ledger", "make_fedavg_client_app", "plan_client"]
+
+STATE_KEY = "dpquilt.fedavg"
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """What one client spends: a noisy count, then ``rounds`` rounds of DP-SGD steps."""
+
+    count_sigma: float
+    noisy_rows: float
+    noise_multiplier: float
+    sample_rate: float
+    steps_per_round: int
+    rounds: int
+    max_grad_norm: float
+
+    def dpsgd_plan(self) -> DPSGDPlan:
+        """One round's DP-SGD steps."""
+        return DPSGDPlan(
+            self.noise_multiplier, self.sample_rate, self.steps_per_round, self.max_grad_norm,
+            self.sample_rate * self.noisy_rows,
+        )
+
+
+def plan_client(
+    n_rows: int,
+    epsilon: float,
+    delta: float,
+    count_share: float,
+    settings: DDPMSettings,
+    rounds: int,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> ClientPlan:
+    """Release the client's noisy count (spent in ``accountant``) and solve its DP-SGD noise for all rounds.
+
+    Each round runs ``ceil(epochs / (rounds q))`` steps, so the whole fit makes about
+    ``settings.training.epochs`` passes over the client's rows.
+    """
+    sigma = sigma_for_rho(count_share * accountant.remaining_rho())
+    noisy = float(max(int(gaussian_counts(np.array([n_rows]), sigma, "record count", accountant, noise)[0]), 1))
+    q = min(1.0, settings.training.batch_size / noisy)
+    steps = max(1, int(math.ceil(settings.training.epochs / (rounds * q))))
+    z = noise_multiplier_for(accountant, q, steps * rounds)
+    return ClientPlan(sigma, noisy, z, q, steps, rounds, float(settings.training.max_grad_norm))
+
+
+def client_ledger(plan: ClientPlan, epsilon: float, delta: float, secure: bool, rounds_done: int) -> Accountant:
+    """A client's accountant after its count and ``rounds_done`` rounds of DP-SGD (replayed)."""
+    accountant = Accountant(epsilon, delta, secure=secure)
+    accountant.spend(gaussian_counts_expenditure("record count", plan.count_sigma))
+    for r in range(1, rounds_done + 1):
+        spend_dpsgd(f"DP-SGD round {r}", plan.noise_multiplier, plan.sample_rate, plan.steps_per_round, accountant)
+    return accountant
+
+
+def make_fedavg_client_app(
+    load: Callable[[object], pd.DataFrame],
+    feature_map: FeatureMap,
+    settings: DDPMSettings,
+    epsilon: float,
+    delta: float,
+    rounds: int,
+    count_share: float = 0.01,
+    seed: int | None = None,
+    device: str = "cpu",
+):
+    """A ClientApp whose ``train`` runs one round of local DP-SGD on this client's rows.
+
+    Parameters
+    ----------
+    load : callable
+        ``load(context) -> DataFrame``: this client's rows (with the schema's columns).
+    feature_map : FeatureMap
+        From the public schema all parties agreed.
+    settings : DDPMSettings
+        Network and DP-SGD settings (the same on every client and the server).
+    epsilon, delta : float
+        Each client's budget for its own rows.
+    rounds : int
+        Federated rounds the budget is planned for; a client refuses a round beyond them.
+    count_share : float
+        Share of the zCDP budget for the client's noisy record count.
+    seed : int, optional
+        ``None``: secure noise. An int: reproducible from ``(seed, client, round)``; not for release.
+    device : str
+    """
+    from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+    from flwr.clientapp import ClientApp
+
+    from ..diffusion_backend.device import resolve_device
+
+    app = ClientApp()
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @app.train()
+    def train(msg, context):
+        key = int(context.node_config.get("partition-id", context.node_id))
+        if key not in cache:
+            cache[key] = feature_map.features(load(context))
+        x0, present = cache[key]
+        server_round = int(msg.content["config"]["server-round"])
+        rng = None if seed is None else np.random.default_rng([seed, key, server_round])
+        state = context.state[STATE_KEY] if STATE_KEY in context.state else None
+        if state is None:
+            noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, key, zlib.crc32(b"count")]))
+            accountant = Accountant(epsilon, delta, secure=seed is None)
+            plan = plan_client(x0.shape[0], epsilon, delta, count_share, settings, rounds, accountant, noise)
+            done = 0
+        else:
+            plan = ClientPlan(**{f: state[f] for f in ClientPlan.__dataclass_fields__})
+            done = int(state["rounds-done"])
+            accountant = client_ledger(plan, epsilon, delta, seed is None, done)
+        if done >= rounds:
+            raise RuntimeError(f"client {key} planned its budget for {rounds} rounds and has trained them all")
+        dev = resolve_device(device)
+        diffusion = GaussianDiffusion((), feature_map.width, settings, dev, rng)
+        diffusion.model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+        loss = diffusion._loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+        train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
+                    f"DP-SGD round {done + 1}", rng, dev)
+        context.state[STATE_KEY] = ConfigRecord({**asdict(plan), "rounds-done": done + 1})
+        metrics = MetricRecord({
+            "num-examples": plan.noisy_rows,
+            "client": key,
+            "epsilon": accountant.epsilon_spent(),
+            **{f: float(v) for f, v in asdict(plan).items()},
+        })
+        arrays = ArrayRecord(diffusion.model.state_dict())
+        return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
+
+    return app
+
+
+def client_plans_from_metrics(records: Sequence) -> dict[int, ClientPlan]:
+    """Each client's plan, read from its round metrics (the server's view)."""
+    plans = {}
+    for record in records:
+        m = record["metrics"]
+        plans[int(m["client"])] = ClientPlan(
+            m["count_sigma"], m["noisy_rows"], m["noise_multiplier"], m["sample_rate"],
+            int(m["steps_per_round"]), int(m["rounds"]), m["max_grad_norm"],
+        )
+    return plans

@@ -1,0 +1,77 @@
+"""DP-FedAvg of the diffusion model: client plans, replayed ledgers, and the averaged weights."""
+
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("opacus")
+pytest.importorskip("flwr")
+
+import dpquilt as dq  # noqa: E402
+from dpquilt.diffusion_backend.dpsgd import DPSGDSettings, train_dpsgd  # noqa: E402
+from dpquilt.diffusion_backend.features import FeatureMap  # noqa: E402
+from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
+from dpquilt.federation.fedavg import client_ledger, plan_client  # noqa: E402
+from dpquilt.privacy import Accountant  # noqa: E402
+from dpquilt.privacy.noise import SeededNoise  # noqa: E402
+
+FAST = DDPMSettings(hidden=16, diffusion_steps=10, noise_draws=2, training=DPSGDSettings(batch_size=128, epochs=2, learning_rate=5e-3))
+SCHEMA = dq.Schema.from_public(
+    {"a": {"categories": ["p", "q"]}, "b": {"lower": 0, "upper": 10}, "k": {"kind": "integer", "lower": 0, "upper": 5}}
+)
+
+
+def frame(n, seed):
+    rng = np.random.default_rng(seed)
+    a = np.where(rng.random(n) < 0.8, "p", "q")
+    return pd.DataFrame({"a": a, "b": np.where(a == "p", 2.0, 7.0) + rng.normal(0, 0.5, n), "k": rng.integers(0, 6, n)})
+
+
+def test_a_clients_plan_fills_its_budget_over_all_rounds_and_replays_exactly():
+    acc = Accountant(2.0, 1e-8, secure=False)
+    plan = plan_client(1000, 2.0, 1e-8, 0.02, FAST, 4, acc, SeededNoise(np.random.default_rng(0)))
+    assert plan.rounds == 4 and plan.sample_rate == pytest.approx(128 / plan.noisy_rows)
+    assert plan.steps_per_round == int(np.ceil(2 / (4 * plan.sample_rate)))
+    replayed = client_ledger(plan, 2.0, 1e-8, False, 4)
+    assert 0.99 * 2.0 <= replayed.epsilon_spent() <= 2.0
+    assert [e.what for e in replayed.ledger] == ["record count"] + [f"DP-SGD round {r}" for r in range(1, 5)]
+    assert client_ledger(plan, 2.0, 1e-8, False, 2).epsilon_spent() < replayed.epsilon_spent()
+    assert replayed.ledger[0] == acc.ledger[0]  # the count line replays what was spent
+
+
+def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_counts():
+    frames = [frame(400, 1), frame(700, 2)]
+    syn = dq.federation.simulate_diffusion(frames, epsilon=3.0, schema=SCHEMA, rounds=1, settings=FAST, random_state=5, verbose=False)
+    features = FeatureMap(SCHEMA)
+    init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), np.random.default_rng([5, 2**31]))
+    models, weights = [], []
+    for key, df in enumerate(frames):  # each client's round, reproduced from its documented seeds
+        x0, present = features.features(df)
+        acc = Accountant(3.0, 1e-9, secure=False)
+        plan = plan_client(len(df), 3.0, 1e-9, 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
+        rng = np.random.default_rng([5, key, 1])
+        local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), rng)
+        local.model.load_state_dict(init.model.state_dict())
+        loss = local._loss(x0, present, np.zeros((len(df), 0), dtype=np.int64))
+        train_dpsgd(local.model, loss, len(df), plan.dpsgd_plan(), FAST.training, acc, "DP-SGD round 1", rng, torch.device("cpu"))
+        models.append(local.model.state_dict())
+        weights.append(plan.noisy_rows)
+        assert syn.client_epsilons_[key] == pytest.approx(acc.epsilon_spent())
+    w = np.array(weights) / sum(weights)
+    for name, tensor in syn.diffusion_.model.state_dict().items():
+        expected = sum(wi * m[name].double() for wi, m in zip(w, models))
+        torch.testing.assert_close(tensor.double(), expected, rtol=1e-5, atol=1e-6)
+    assert max(syn.client_epsilons_.values()) <= 3.0
+    assert "DP-FedAvg over 2 clients" in syn.privacy_report().notes[0]
+    out = syn.sample(20, random_state=0)
+    assert list(out.columns) == ["a", "b", "k"] and len(out) == 20
+
+
+def test_bad_rounds_and_schemas_are_named():
+    with pytest.raises(ValueError, match="rounds must be a positive integer, got 0"):
+        dq.federation.simulate_diffusion([frame(10, 0), frame(10, 1)], schema=SCHEMA, rounds=0)
+    with pytest.raises(ValueError, match="needs a complete public Schema"):
+        dq.federation.simulate_diffusion([frame(10, 0), frame(10, 1)], schema=None)
