@@ -76,6 +76,12 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="AIM rounds (default 16 x columns)")
     p.add_argument("--schema-share", type=float, default=0.1, help="budget share for learning the schema")
     p.add_argument("--iters", type=int, default=None, help="Private-PGM iterations")
+    p.add_argument(
+        "--refiner", default="uniform", choices=["uniform", "ddpm"],
+        help="numeric values inside bins: uniform (free) or a DP-SGD diffusion model (needs dpquilt[diffusion])",
+    )
+    p.add_argument("--refiner-share", type=float, default=0.3, help="budget share of the ddpm refiner")
+    p.add_argument("--device", default="auto", help="PyTorch device of the refiner (auto, cpu, cuda)")
     p.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
 
@@ -92,6 +98,9 @@ def _synthesizer(args: argparse.Namespace, schema=None):
         schema_share=args.schema_share,
         rounds=args.rounds,
         estimation=EstimationOptions(iters=args.iters) if args.iters else None,
+        refiner=args.refiner,
+        refiner_share=args.refiner_share,
+        device=args.device,
         random_state=args.seed,
         verbose=not args.quiet,
     )

@@ -38,3 +38,20 @@ def test_synth_bad_input_is_one_line_error(tmp_path, capsys):
 def test_missing_file(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_synth_with_the_ddpm_refiner_reports_dpsgd(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("opacus")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 600), "b": rng.exponential(size=600)})
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    df.to_csv(src, index=False)
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"a": {"categories": ["x", "y"]}, "b": {"lower": 0, "upper": 8, "bins": 4}}))
+    rc = main(["synth", str(src), "--schema", str(schema), "--epsilon", "3", "--out", str(out), "--seed", "0",
+               "--iters", "100", "--refiner", "ddpm", "--refiner-share", "0.4", "--device", "cpu", "--quiet"])
+    assert rc == 0
+    report = json.loads(report_path_for(out).read_text())
+    assert report["expenditures"][-1]["what"].startswith("refiner: DDPM")
+    assert report["epsilon_spent"] <= 3.0
