@@ -19,6 +19,7 @@ import pandas as pd
 
 from .column_types import validate_frame
 from .diffusion_backend import Layout, make_backend
+from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import aim
@@ -36,10 +37,6 @@ __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
 log = logging.getLogger(__name__)
 
 METHODS = ("mst", "aim")
-
-
-class NotFittedError(RuntimeError):
-    """``sample`` or ``privacy_report`` was called before ``fit``."""
 
 
 class MarginalSynthesizer:
@@ -281,8 +278,7 @@ class MarginalSynthesizer:
         return result.measurements, result.model
 
     def _check_fitted(self, what: str) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(f"this MarginalSynthesizer is not fitted yet; call fit(df) before {what}()")
+        check_fitted(self, "model_", what)
 
     def sample(self, n_samples: int | None = None, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw synthetic records (post-processing: spends no budget).
@@ -300,12 +296,9 @@ class MarginalSynthesizer:
             The fitted table's columns, in order, with their dtypes.
         """
         self._check_fitted("sample")
-        if n_samples is None:
-            n_samples = int(round(self.model_.total))
-        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 0):
-            raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")
+        n_samples = sample_size(n_samples, self.model_.total)
         rng = np.random.default_rng(random_state)
-        codes = sample_codes(self.model_, int(n_samples), rng)
+        codes = sample_codes(self.model_, n_samples, rng)
         codes = self.compression_.undo(codes, rng)
         positions = self.refiner_.sample(self.refiner_.layout_.codes_of(codes), rng)
         return decode(codes, self.schema_, rng, positions)[self.columns_]

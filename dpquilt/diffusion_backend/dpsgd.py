@@ -101,6 +101,14 @@ def torch_generator(rng: np.random.Generator | None, device):
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def poisson_batches(sampler: np.random.Generator, n_rows: int, rate: float, steps: int, desc: str, progress: bool):
+    """``steps`` Poisson samples of row indices: each row independently with probability ``rate``."""
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+        yield np.flatnonzero(sampler.random(n_rows) < rate)
+
+
 def train_dpsgd(
     model,
     record_loss: Callable,
@@ -145,7 +153,6 @@ def train_dpsgd(
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DPOptimizerFastGradientClipping
     from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
-    from tqdm.auto import tqdm
 
     spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
     secure = rng is None
@@ -168,8 +175,7 @@ def train_dpsgd(
     with warnings.catch_warnings():
         # Opacus's hooks fire on module outputs because the inputs need no gradient: expected here
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        for _ in tqdm(range(plan.steps), desc=what, disable=not progress, leave=False):
-            rows = np.flatnonzero(sampler.random(n_rows) < plan.sample_rate)
+        for rows in poisson_batches(sampler, n_rows, plan.sample_rate, plan.steps, what, progress):
             optimizer.zero_grad()
             per_record = record_loss(module, rows, generator)
             DPTensorFastGradientClipping(module, optimizer, per_record, "mean").backward()
@@ -194,7 +200,6 @@ def train_nonprivate(
     baseline of the throughput benchmark. Spends nothing and must never see private rows.
     """
     import torch
-    from tqdm.auto import tqdm
 
     q = min(1.0, settings.batch_size / max(n_rows, 1))
     steps = int(math.ceil(settings.epochs / q))
@@ -203,8 +208,7 @@ def train_nonprivate(
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     losses = []
     model.train()
-    for _ in tqdm(range(steps), desc="training (public data)", disable=not progress, leave=False):
-        rows = np.flatnonzero(sampler.random(n_rows) < q)
+    for rows in poisson_batches(sampler, n_rows, q, steps, "training (public data)", progress):
         if rows.size == 0:
             continue
         optimizer.zero_grad()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..column_types import validate_frame
+from ..estimator import check_fitted, sample_size
 from ..privacy.accountant import Accountant, PrivacyReport
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import make_noise_source
@@ -185,10 +186,7 @@ class DiffusionSynthesizer:
         self.notes_ = tuple(notes)
 
     def _check_fitted(self, what: str) -> None:
-        if not hasattr(self, "diffusion_"):
-            from ..synthesizer import NotFittedError
-
-            raise NotFittedError(f"this DiffusionSynthesizer is not fitted yet; call fit(df) before {what}()")
+        check_fitted(self, "diffusion_", what)
 
     def sample(self, n_samples: int | None = None, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw synthetic records (post-processing: spends no budget).
@@ -200,12 +198,9 @@ class DiffusionSynthesizer:
         random_state : None, int or Generator
         """
         self._check_fitted("sample")
-        if n_samples is None:
-            n_samples = int(round(self.public_rows_))
-        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 0):
-            raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")
+        n_samples = sample_size(n_samples, self.public_rows_)
         rng = np.random.default_rng(random_state)
-        x = self.diffusion_.sample(np.zeros((int(n_samples), 0), dtype=np.int64), torch_generator(rng, self.device_))
+        x = self.diffusion_.sample(np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_))
         return self.features_.rows(x, rng)[self.columns_]
 
     def privacy_report(self) -> PrivacyReport:

@@ -83,7 +83,6 @@ def simulate(
     >>> syn.sample(10)  # doctest: +SKIP
     """
     from flwr.serverapp import ServerApp
-    from flwr.simulation import run_simulation
 
     from .client import make_client_app
 
@@ -115,14 +114,7 @@ def simulate(
         mods=client_mods,
         reply_hook=reply_hook,
     )
-    with _quiet(not verbose):
-        run_simulation(
-            server_app=server,
-            client_app=client,
-            num_supernodes=len(frames),
-            backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
-            verbose_logging=False,
-        )
+    _run(server, client, len(frames), verbose)
     if not hasattr(synthesizer, "model_"):
         raise RuntimeError("the federated fit ended without a model; see the log above for the server's error")
     return synthesizer
@@ -145,6 +137,20 @@ def _check_frame(df: pd.DataFrame, schema: Schema, index: int) -> pd.DataFrame:
     if missing:
         raise ValueError(f"frames[{index}] lacks the schema's column(s) {missing}")
     return validate_frame(df[list(schema.names)])
+
+
+def _run(server, client, clients: int, verbose: bool) -> None:
+    """Flower's simulation engine: one SuperNode per client, one CPU each."""
+    from flwr.simulation import run_simulation
+
+    with _quiet(not verbose):
+        run_simulation(
+            server_app=server,
+            client_app=client,
+            num_supernodes=clients,
+            backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
+            verbose_logging=False,
+        )
 
 
 @contextlib.contextmanager
@@ -215,7 +221,6 @@ def simulate_diffusion(
     from flwr.serverapp import ServerApp
     from flwr.serverapp.strategy import FedAvg
     from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
-    from flwr.simulation import run_simulation
 
     from ..diffusion_backend.device import resolve_device
     from ..diffusion_backend.features import FeatureMap
@@ -257,14 +262,7 @@ def simulate_diffusion(
         lambda context: frames[int(context.node_config["partition-id"])], features, settings, epsilon, delta, rounds,
         count_share, None if random_state is None else int(random_state), device,
     )
-    with _quiet(not verbose):
-        run_simulation(
-            server_app=server,
-            client_app=client,
-            num_supernodes=len(frames),
-            backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
-            verbose_logging=False,
-        )
+    _run(server, client, len(frames), verbose)
     if "arrays" not in result:
         raise RuntimeError("the federated training ended without a model; see the log above for the server's error")
     model.model.load_state_dict(result["arrays"].to_torch_state_dict())

@@ -27,24 +27,24 @@ def skewed_rows(n, rng):
     return c, np.where(c == 0, rng.beta(2, 8, n), rng.beta(8, 2, n))
 
 
-def test_refiner_learns_where_values_sit_inside_a_bin():
+def fitted_refiner(n):
     rng = np.random.default_rng(0)
-    c, u = skewed_rows(4000, rng)
+    c, u = skewed_rows(n, rng)
     lay = Layout.of(SCHEMA)
     codes = np.stack([c, np.zeros_like(c)], axis=1)
-    ref = DDPMRefiner(FAST).fit(lay, codes, u[:, None], Accountant(8.0, 1e-6), "cpu", public_rows=4000, rng=rng)
-    out = ref.sample(codes[:2000], np.random.default_rng(1))["x"]
+    return DDPMRefiner(FAST).fit(lay, codes, u[:, None], Accountant(8.0, 1e-6), "cpu", public_rows=n, rng=rng), lay, c
+
+
+def test_refiner_learns_where_values_sit_inside_a_bin():
+    ref, _, c = fitted_refiner(4000)
+    out = ref.sample(np.stack([c[:2000], np.zeros(2000, dtype=int)], axis=1), np.random.default_rng(1))["x"]
     assert np.all((out >= 0) & (out < 1))
     low, high = out[c[:2000] == 0].mean(), out[c[:2000] == 1].mean()
     assert low < 0.4 and high > 0.6  # truth 0.2 and 0.8; uniform decoding gives 0.5 and 0.5
 
 
 def test_missing_codes_get_no_position():
-    rng = np.random.default_rng(0)
-    c, u = skewed_rows(500, rng)
-    lay = Layout.of(SCHEMA)
-    codes = np.stack([c, np.zeros_like(c)], axis=1)
-    ref = DDPMRefiner(FAST).fit(lay, codes, u[:, None], Accountant(8.0, 1e-6), "cpu", public_rows=500, rng=rng)
+    ref, lay, _ = fitted_refiner(500)
     missing = lay.missing_codes[0]
     out = ref.sample(np.array([[0, 0], [1, missing]]), np.random.default_rng(1))["x"]
     assert not np.isnan(out[0]) and np.isnan(out[1])

@@ -1,0 +1,32 @@
+"""What every synthesizer shares in the scikit-learn manner: fitted checks and sample sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["NotFittedError", "check_fitted", "sample_size"]
+
+
+class NotFittedError(RuntimeError):
+    """``sample`` or ``privacy_report`` was called before ``fit``."""
+
+
+def check_fitted(estimator: object, attribute: str, what: str) -> None:
+    """Raise :class:`NotFittedError` naming the call when ``estimator`` lacks ``attribute``."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call fit(df) before {what}()")
+
+
+def sample_size(n_samples: int | None, released_rows: float) -> int:
+    """``n_samples``, checked, or the released (noisy) row count when it is ``None``.
+
+    Examples
+    --------
+    >>> sample_size(None, 41.6), sample_size(3, 41.6)
+    (42, 3)
+    """
+    if n_samples is None:
+        return int(round(released_rows))
+    if not (isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool) and n_samples >= 0):
+        raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")
+    return int(n_samples)
