@@ -54,8 +54,32 @@ def same_bins(a, b, schema) -> bool:
     return all(np.array_equal(ea.columns[c], eb.columns[c]) for c in schema.names)
 
 
-def run(eps: float, seed: int, method: str, settings) -> list[dict]:
+MARGINAL_VARIANTS = ("uniform", "ddpm")
+DIFFUSION_VARIANTS = ("diffusion dp-sgd", "diffusion two-stage")
+
+
+def run(eps: float, seed: int, method: str, settings, variants) -> list[dict]:
     df, schema, ranges = diamonds()
+    rows = []
+    if set(variants) & set(MARGINAL_VARIANTS):
+        rows += run_marginal(df, schema, ranges, eps, seed, method, settings)
+    for variant, two_stage in (("diffusion dp-sgd", False), ("diffusion two-stage", True)):
+        if variant not in variants:
+            continue
+        start = time.perf_counter()
+        first = {"first_stage": {"method": method}} if two_stage else {}
+        diff = dq.DiffusionSynthesizer(
+            epsilon=eps, schema=schema, two_stage=two_stage, random_state=seed, verbose=False, **first
+        ).fit(df)
+        seconds = time.perf_counter() - start
+        out = diff.sample(len(df), random_state=seed + 100)
+        rows.append({"variant": variant, "fit_s": seconds, **fidelity(df, out, diff.schema_, ranges)})
+    for row in rows:
+        row.update(eps=eps, seed=seed, method=method)
+    return rows
+
+
+def run_marginal(df, schema, ranges, eps, seed, method, settings) -> list[dict]:
     rows = []
     start = time.perf_counter()
     base = dq.MarginalSynthesizer(epsilon=eps, method=method, schema=schema, random_state=seed, verbose=False).fit(df)
@@ -76,17 +100,6 @@ def run(eps: float, seed: int, method: str, settings) -> list[dict]:
     rows.append({"variant": "ddpm", "fit_s": seconds, "bins_kept": kept, "z": ddpm.plan_.noise_multiplier,
                  "steps": ddpm.plan_.steps, **fidelity(df, refined, syn.schema_, ranges)})
     rows.append({"variant": "ddpm-model/uniform", **fidelity(df, plain, syn.schema_, ranges)})
-    for variant, two_stage in (("diffusion dp-sgd", False), ("diffusion two-stage", True)):
-        start = time.perf_counter()
-        first = {"first_stage": {"method": method}} if two_stage else {}
-        diff = dq.DiffusionSynthesizer(
-            epsilon=eps, schema=schema, two_stage=two_stage, random_state=seed, verbose=False, **first
-        ).fit(df)
-        seconds = time.perf_counter() - start
-        out = diff.sample(len(df), random_state=seed + 100)
-        rows.append({"variant": variant, "fit_s": seconds, **fidelity(df, out, diff.schema_, ranges)})
-    for row in rows:
-        row.update(eps=eps, seed=seed, method=method)
     return rows
 
 
@@ -95,6 +108,8 @@ def main() -> None:
     parser.add_argument("--epsilons", type=float, nargs="+", default=[1.0, 3.0])
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--method", default="mst", choices=["mst", "aim"])
+    parser.add_argument("--variants", nargs="+", default=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS),
+                        choices=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default)")
     args = parser.parse_args()
@@ -106,7 +121,7 @@ def main() -> None:
     results = []
     for eps in args.epsilons:
         for seed in range(args.seeds):
-            for row in run(eps, seed, args.method, None):
+            for row in run(eps, seed, args.method, None, args.variants):
                 results.append(row)
                 print(json.dumps(row), flush=True)
     print()
@@ -115,6 +130,8 @@ def main() -> None:
     for eps in args.epsilons:
         for variant in ("uniform", "ddpm-model/uniform", "ddpm", "diffusion dp-sgd", "diffusion two-stage"):
             sel = [r for r in results if r["eps"] == eps and r["variant"] == variant]
+            if not sel:
+                continue
 
             def ms(key):
                 v = np.array([r[key] for r in sel])

@@ -3,21 +3,27 @@
 As in TabDDPM and FinDiff, numeric and categorical columns are diffused together:
 
 * a numeric column is its value scaled linearly from the schema's (public or
-  DP-learned) clip range to ``[-1, 1]``, plus, when the column may be missing, a
-  ``+/-1`` missing flag; a missing value's own feature is masked out of the loss;
+  DP-learned) clip range to ``[-1, 1]``, or, given a :class:`BinnedCDF` for it,
+  Gaussianised as TabDDPM's quantile transform does (``Phi^-1(F(x))``, rescaled into
+  ``[-1, 1]``) with ``F`` a piecewise-linear CDF through *noisy* bin counts (or counts
+  of an already released table); plus, when the column may be missing, a ``+/-1``
+  missing flag; a missing value's own feature is masked out of the loss;
 * a categorical column is its one-hot code in ``{-1, +1}`` (every code of the
   schema, ``other`` and ``missing`` included) and decodes by argmax (the Gaussian
   one-hot treatment; TabDDPM's multinomial diffusion is the alternative).
 
-The map is a function of the schema only: nothing is fitted on private rows.
+The map is a function of the schema and of DP releases only: nothing is fitted on
+private rows for free.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
 from ..marginals.dataset import Dataset
 from ..marginals.encoding import decode, encode
@@ -25,7 +31,58 @@ from ..schema import CategoricalColumn, NumericColumn, Schema
 from ..schema_inference import numeric_values
 from .positions import positions_in_bins
 
-__all__ = ["FeatureMap"]
+__all__ = ["BinnedCDF", "FeatureMap", "bin_counts"]
+
+#: Gaussianised features clip the CDF to [TAIL, 1 - TAIL] and divide by Phi^-1(1 - TAIL).
+TAIL = 1e-3
+_Z_MAX = float(ndtri(1.0 - TAIL))
+
+
+@dataclass(frozen=True)
+class BinnedCDF:
+    """A piecewise-linear CDF through bin edges: ``F(e_0) = 0``, ``F(e_k) = 1``.
+
+    Built from (noisy) bin counts: negative counts are set to 0 and every bin gets a
+    small floor (``1e-3`` of the mean count) so that ``F`` is strictly increasing and
+    invertible. A function of the counts only, so as private as they are.
+
+    Examples
+    --------
+    >>> cdf = BinnedCDF.from_counts((0.0, 1.0, 3.0), np.array([30, 10]))
+    >>> round(float(cdf.forward(np.array([1.0]))[0]), 3), round(float(cdf.inverse(np.array([0.875]))[0]), 2)
+    (0.75, 2.0)
+    """
+
+    edges: tuple[float, ...]
+    cdf: tuple[float, ...]
+
+    @classmethod
+    def from_counts(cls, edges, counts) -> BinnedCDF:
+        counts = np.maximum(np.asarray(counts, dtype=np.float64), 0.0)
+        counts = counts + 1e-3 * max(counts.mean(), 1e-9)
+        cdf = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
+        return cls(tuple(float(e) for e in edges), tuple(float(c) for c in cdf))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.interp(x, self.edges, self.cdf)
+
+    def inverse(self, u: np.ndarray) -> np.ndarray:
+        return np.interp(u, self.cdf, self.edges)
+
+
+def bin_counts(df: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
+    """Counts of each numeric column's non-missing values in the schema's bins.
+
+    Private when ``df`` is: release them only with noise (sensitivity 1 per column).
+    """
+    codes = encode(df, schema).data
+    out = {}
+    for spec in schema.columns:
+        if isinstance(spec, NumericColumn):
+            n_bins = len(spec.bin_edges()) - 1
+            col = np.asarray(codes.columns[spec.name], dtype=np.int64)
+            out[spec.name] = np.bincount(col[col < n_bins], minlength=n_bins)
+    return out
 
 
 @dataclass(frozen=True)
@@ -45,6 +102,7 @@ class FeatureMap:
     """
 
     schema: Schema
+    cdfs: Mapping[str, BinnedCDF] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.schema.complete:
@@ -83,11 +141,22 @@ class FeatureMap:
             value = np.zeros(n)
             observed = ~df[spec.name].isna().to_numpy()
             value[observed] = np.clip(numeric_values(df[spec.name], spec.kind), lo, hi)
-            x[:, start] = np.where(observed, 2.0 * (value - lo) / max(hi - lo, 1e-12) - 1.0, 0.0)
+            x[:, start] = np.where(observed, self._to_feature(spec.name, value, lo, hi), 0.0)
             present[:, start] = observed
             if spec.missing:
                 x[:, start + 1] = np.where(observed, -1.0, 1.0)
         return x, present
+
+    def _to_feature(self, name: str, value: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        if name in self.cdfs:
+            u = np.clip(self.cdfs[name].forward(value), TAIL, 1.0 - TAIL)
+            return ndtri(u) / _Z_MAX
+        return 2.0 * (value - lo) / max(hi - lo, 1e-12) - 1.0
+
+    def _from_feature(self, name: str, z: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        if name in self.cdfs:
+            return self.cdfs[name].inverse(ndtr(z * _Z_MAX))
+        return lo + (z + 1.0) / 2.0 * (hi - lo)
 
     def rows(self, x: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Decode features to a DataFrame with the schema's dtypes (argmax for codes)."""
@@ -98,7 +167,7 @@ class FeatureMap:
                 codes[spec.name] = np.argmax(x[:, start : start + width], axis=1)
                 continue
             lo, hi = spec.clip_range
-            value = lo + (np.clip(x[:, start], -1.0, 1.0) + 1.0) / 2.0 * (hi - lo)
+            value = np.clip(self._from_feature(spec.name, np.clip(x[:, start], -1.0, 1.0), lo, hi), lo, hi)
             if spec.kind == "integer":
                 value = np.round(value)
             bins, u = positions_in_bins(value, np.asarray(spec.bin_edges()), spec.kind)

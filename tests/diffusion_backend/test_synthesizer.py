@@ -27,8 +27,16 @@ def frame():
 def test_dpsgd_fit_spends_a_count_and_dpsgd_and_learns_the_majority(frame):
     syn = dq.DiffusionSynthesizer(epsilon=8.0, schema=SCHEMA, settings=FAST, random_state=0, verbose=False).fit(frame)
     ledger = syn.accountant_.ledger
-    assert [e.what for e in ledger] == ["record count", "diffusion model (DP-SGD)"]
-    assert ledger[1].noise_scale == pytest.approx(syn.plan_.noise_multiplier)
+    assert [e.what for e in ledger] == [
+        "record count",
+        "histogram of 'b' (quantile transform)",
+        "histogram of 'k' (quantile transform)",
+        "diffusion model (DP-SGD)",
+    ]
+    rho_left = dq.Accountant(8.0, 1e-9).remaining_rho()  # the schema is public: nothing spent before
+    assert ledger[0].rho == pytest.approx(0.01 * rho_left) and ledger[1].rho == pytest.approx(0.05 * rho_left / 2)
+    assert ledger[3].noise_scale == pytest.approx(syn.plan_.noise_multiplier)
+    assert set(syn.features_.cdfs) == {"b", "k"}
     report = syn.privacy_report()
     assert 0.99 * 8.0 <= report.epsilon_spent <= 8.0
     assert abs(syn.public_rows_ - len(frame)) < 6 * ledger[0].noise_scale
@@ -38,6 +46,13 @@ def test_dpsgd_fit_spends_a_count_and_dpsgd_and_learns_the_majority(frame):
     assert out["b"].isna().mean() < 0.2  # the real column has no missing values
     assert (out["a"] == "p").mean() > 0.6
     assert out.loc[out["a"] == "p", "b"].mean() < out.loc[out["a"] == "q", "b"].mean()
+
+
+def test_transform_share_zero_scales_linearly_and_spends_no_histograms(frame):
+    syn = dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=FAST, transform_share=0.0, random_state=0,
+                                  verbose=False).fit(frame.iloc[:600])
+    assert [e.what for e in syn.accountant_.ledger] == ["record count", "diffusion model (DP-SGD)"]
+    assert syn.features_.cdfs == {}
 
 
 def test_two_stage_spends_only_the_first_stage_and_trains_on_its_release(frame, monkeypatch):
