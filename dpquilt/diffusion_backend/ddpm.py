@@ -80,6 +80,7 @@ class DDPMRefiner:
         if targets.shape != (codes.shape[0], len(layout.learned)):
             raise ValueError(f"targets must be (rows, {len(layout.learned)}), got {targets.shape}")
         self.layout_ = layout
+        self.progress_ = progress
         self.device_ = resolve_device(device) if isinstance(device, str) else device
         self.diffusion_ = GaussianDiffusion(layout.sizes, len(layout.learned), settings, self.device_, rng)
         present = ~np.isnan(targets)
@@ -109,7 +110,7 @@ class DDPMRefiner:
         if not layout.learned:
             return {n: out[n] for n in layout.numeric}
         generator = torch_generator(rng, self.device_)
-        x = self.diffusion_.sample(codes, generator)
+        x = self.diffusion_.sample(codes, generator, progress=self.progress_)
         u = np.clip((x + 1.0) / 2.0, 0.0, np.nextafter(1.0, 0.0))
         for j, name in enumerate(layout.learned):
             col = u[:, j].astype(np.float64)

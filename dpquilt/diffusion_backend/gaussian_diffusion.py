@@ -150,13 +150,15 @@ class GaussianDiffusion:
         self.model.eval()
         return losses
 
-    def sample(self, codes: np.ndarray, generator) -> np.ndarray:
+    def sample(self, codes: np.ndarray, generator, progress: bool = False) -> np.ndarray:
         """Features in ``[-1, 1]`` for records with ``codes`` ``(n, columns)`` (Ho et al. 2020, Algorithm 2)."""
         import torch
+        from tqdm.auto import tqdm
 
         s, dev, d = self.settings, self.device, self.n_targets
         chunks = []
-        with torch.no_grad():
+        bar = tqdm(total=codes.shape[0], desc="sampling (reverse diffusion)", unit="row", disable=not progress, leave=False)
+        with torch.no_grad(), bar:
             for start in range(0, codes.shape[0], s.sample_batch):
                 cond = torch.as_tensor(codes[start : start + s.sample_batch] + self.offsets, device=dev)
                 b = cond.shape[0]
@@ -167,4 +169,5 @@ class GaussianDiffusion:
                     noise = torch.randn(x.shape, generator=generator, device=dev) if t > 0 else None
                     x = self.schedule.reverse_step(x, eps, t, noise)
                 chunks.append(x[:, 0, :].clamp(-1.0, 1.0).cpu().numpy().astype(np.float64))
+                bar.update(b)
         return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, d))

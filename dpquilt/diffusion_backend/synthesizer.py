@@ -225,7 +225,9 @@ class DiffusionSynthesizer:
         self._check_fitted("sample")
         n_samples = sample_size(n_samples, self.public_rows_)
         rng = np.random.default_rng(random_state)
-        x = self.diffusion_.sample(np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_))
+        x = self.diffusion_.sample(
+            np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_), progress=self.verbose
+        )
         return self.features_.rows(x, rng)[self.columns_]
 
     def privacy_report(self) -> PrivacyReport:
