@@ -31,8 +31,6 @@ class DDPMSettings:
     hidden, depth : int
         Width and number of hidden layers of the denoiser (small models suit DP-SGD:
         the noise's norm grows with the square root of the parameter count).
-    embedding_dim : int
-        Embedding width per conditioning column.
     time_dim : int
         Width of the step features.
     diffusion_steps : int
@@ -47,7 +45,6 @@ class DDPMSettings:
 
     hidden: int = 64
     depth: int = 2
-    embedding_dim: int = 8
     time_dim: int = 32
     diffusion_steps: int = 100
     noise_draws: int = 8
@@ -55,7 +52,7 @@ class DDPMSettings:
     sample_batch: int = 32_768
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "depth", "embedding_dim", "time_dim", "noise_draws", "sample_batch"):
+        for name in ("hidden", "depth", "time_dim", "noise_draws", "sample_batch"):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and value >= (0 if name == "depth" else 1)):
                 raise ValueError(f"DDPMSettings: {name} must be a positive integer, got {value!r}")
@@ -92,7 +89,6 @@ class GaussianDiffusion:
             settings.time_dim,
             settings.hidden,
             settings.depth,
-            settings.embedding_dim,
             generator=torch_generator(rng, "cpu"),
         ).to(device)
 
