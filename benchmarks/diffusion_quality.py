@@ -58,11 +58,11 @@ MARGINAL_VARIANTS = ("uniform", "ddpm")
 DIFFUSION_VARIANTS = ("diffusion dp-sgd", "diffusion two-stage")
 
 
-def run(eps: float, seed: int, method: str, settings, variants) -> list[dict]:
+def run(eps: float, seed: int, method: str, settings, variants, share: float = 0.3) -> list[dict]:
     df, schema, ranges = diamonds()
     rows = []
     if set(variants) & set(MARGINAL_VARIANTS):
-        rows += run_marginal(df, schema, ranges, eps, seed, method, settings)
+        rows += run_marginal(df, schema, ranges, eps, seed, method, settings, share)
     for variant, two_stage in (("diffusion dp-sgd", False), ("diffusion two-stage", True)):
         if variant not in variants:
             continue
@@ -79,7 +79,7 @@ def run(eps: float, seed: int, method: str, settings, variants) -> list[dict]:
     return rows
 
 
-def run_marginal(df, schema, ranges, eps, seed, method, settings) -> list[dict]:
+def run_marginal(df, schema, ranges, eps, seed, method, settings, share) -> list[dict]:
     rows = []
     start = time.perf_counter()
     base = dq.MarginalSynthesizer(epsilon=eps, method=method, schema=schema, random_state=seed, verbose=False).fit(df)
@@ -88,7 +88,8 @@ def run_marginal(df, schema, ranges, eps, seed, method, settings) -> list[dict]:
     rows.append({"variant": "uniform", "fit_s": seconds, **fidelity(df, out, base.schema_, ranges)})
     start = time.perf_counter()
     syn = dq.MarginalSynthesizer(
-        epsilon=eps, method=method, schema=schema, refiner="ddpm", refiner_settings=settings, random_state=seed, verbose=False
+        epsilon=eps, method=method, schema=schema, refiner="ddpm", refiner_share=share, refiner_settings=settings,
+        random_state=seed, verbose=False,
     ).fit(df)
     seconds = time.perf_counter() - start
     refined = syn.sample(len(df), random_state=seed + 100)
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--method", default="mst", choices=["mst", "aim"])
     parser.add_argument("--variants", nargs="+", default=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS),
                         choices=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS))
+    parser.add_argument("--refiner-share", type=float, default=0.3)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default)")
     args = parser.parse_args()
@@ -117,11 +119,12 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    print(f"# refiner quality on ggplot2::diamonds, {args.method}, {platform.processor() or platform.machine()}")
+    print(f"# diffusion quality on ggplot2::diamonds, {args.method}, refiner_share {args.refiner_share}, "
+          f"{platform.processor() or platform.machine()}")
     results = []
     for eps in args.epsilons:
         for seed in range(args.seeds):
-            for row in run(eps, seed, args.method, None, args.variants):
+            for row in run(eps, seed, args.method, None, args.variants, args.refiner_share):
                 results.append(row)
                 print(json.dumps(row), flush=True)
     print()

@@ -110,7 +110,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--draws", type=int, default=8)
     parser.add_argument("--hooks", action="store_true", help="also time Opacus's per-sample-gradient hooks")
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
     settings = DDPMSettings(hidden=args.hidden, noise_draws=args.draws)

@@ -80,7 +80,7 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
         "--refiner", default="uniform", choices=["uniform", "ddpm"],
         help="numeric values inside bins: uniform (free) or a DP-SGD diffusion model (needs dpquilt[diffusion])",
     )
-    p.add_argument("--refiner-share", type=float, default=0.3, help="budget share of the ddpm refiner")
+    p.add_argument("--refiner-share", type=float, default=0.15, help="budget share of the ddpm refiner")
     p.add_argument("--device", default="auto", help="PyTorch device of the refiner (auto, cpu, cuda)")
     p.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
