@@ -13,7 +13,6 @@ run these two objects:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..synthesizer import MarginalSynthesizer
 from .client import make_client_app
+from .fedavg import schema_digest
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 
@@ -46,11 +46,6 @@ def read_schema(path: str | Path) -> Schema:
     if not schema.complete:
         raise ValueError(f"schema {path} is not complete: give categories, bounds and bins of every column")
     return schema
-
-
-def schema_digest(schema: Schema) -> str:
-    """SHA-256 of the schema's canonical JSON: server and clients must agree on it."""
-    return hashlib.sha256(json.dumps(schema.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
 server_app = ServerApp()

@@ -16,6 +16,8 @@ state, so a client restarted between rounds cannot spend twice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -24,15 +26,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..diffusion_backend.dpsgd import DPSGDPlan, train_dpsgd
+from ..diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd
 from ..diffusion_backend.features import FeatureMap
 from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, gaussian_counts_expenditure, sigma_for_rho
 from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
+from ..schema import Schema
 
-__all__ = ["ClientPlan", "client_ledger", "make_fedavg_client_app", "plan_client"]
+__all__ = ["ClientPlan", "client_ledger", "make_fedavg_client_app", "plan_client", "run_fedavg", "schema_digest"]
 
 STATE_KEY = "dpquilt.fedavg"
 
@@ -89,35 +92,34 @@ def client_ledger(plan: ClientPlan, epsilon: float, delta: float, secure: bool, 
     return accountant
 
 
+def settings_to_wire(settings: DDPMSettings) -> str:
+    """The settings as JSON, for the server's train config (every client trains the same network)."""
+    return json.dumps(asdict(settings), sort_keys=True)
+
+
+def settings_from_wire(text: str) -> DDPMSettings:
+    values = json.loads(text)
+    return DDPMSettings(**{**values, "training": DPSGDSettings(**values["training"])})
+
+
 def make_fedavg_client_app(
-    load: Callable[[object], pd.DataFrame],
-    feature_map: FeatureMap,
-    settings: DDPMSettings,
-    epsilon: float,
-    delta: float,
-    rounds: int,
-    count_share: float = 0.01,
-    seed: int | None = None,
+    load: Callable[[object], tuple[pd.DataFrame, Schema]],
+    seed: int | None | Callable[[object], int | None] = None,
     device: str = "cpu",
 ):
     """A ClientApp whose ``train`` runs one round of local DP-SGD on this client's rows.
 
+    The budget, rounds, count share and network settings come from the server's train
+    config (``dpquilt.*`` keys, see :func:`run_fedavg`); the client refuses a schema that
+    is not the server's (SHA-256 of its canonical JSON).
+
     Parameters
     ----------
     load : callable
-        ``load(context) -> DataFrame``: this client's rows (with the schema's columns).
-    feature_map : FeatureMap
-        From the public schema all parties agreed.
-    settings : DDPMSettings
-        Network and DP-SGD settings (the same on every client and the server).
-    epsilon, delta : float
-        Each client's budget for its own rows.
-    rounds : int
-        Federated rounds the budget is planned for; a client refuses a round beyond them.
-    count_share : float
-        Share of the zCDP budget for the client's noisy record count.
-    seed : int, optional
-        ``None``: secure noise. An int: reproducible from ``(seed, client, round)``; not for release.
+        ``load(context) -> (DataFrame, Schema)``: this client's rows and the public schema.
+    seed : int, callable or None
+        ``None``: secure noise. An int (or ``seed(context)``): reproducible from
+        ``(seed, client, round)``; not for release.
     device : str
     """
     from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
@@ -126,30 +128,40 @@ def make_fedavg_client_app(
     from ..diffusion_backend.device import resolve_device
 
     app = ClientApp()
-    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    cache: dict[int, tuple[FeatureMap, np.ndarray, np.ndarray]] = {}
 
     @app.train()
     def train(msg, context):
+        config = msg.content["config"]
         key = int(context.node_config.get("partition-id", context.node_id))
         if key not in cache:
-            cache[key] = feature_map.features(load(context))
-        x0, present = cache[key]
-        server_round = int(msg.content["config"]["server-round"])
-        rng = None if seed is None else np.random.default_rng([seed, key, server_round])
+            df, schema = load(context)
+            if schema_digest(schema) != str(config["dpquilt.schema-sha256"]):
+                raise ValueError(f"client {key}: its schema differs from the server's; all parties must use the same file")
+            features = FeatureMap(schema)
+            cache[key] = (features, *features.features(df[list(schema.names)]))
+        features, x0, present = cache[key]
+        settings = settings_from_wire(str(config["dpquilt.settings"]))
+        epsilon, delta = float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"])
+        rounds, count_share = int(config["dpquilt.rounds"]), float(config["dpquilt.count-share"])
+        node_seed = seed(context) if callable(seed) else seed
+        server_round = int(config["server-round"])
+        rng = None if node_seed is None else np.random.default_rng([node_seed, key, server_round])
         state = context.state[STATE_KEY] if STATE_KEY in context.state else None
         if state is None:
-            noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, key, zlib.crc32(b"count")]))
-            accountant = Accountant(epsilon, delta, secure=seed is None)
+            noise = (SecureNoise() if node_seed is None
+                     else SeededNoise(np.random.default_rng([node_seed, key, zlib.crc32(b"count")])))
+            accountant = Accountant(epsilon, delta, secure=node_seed is None)
             plan = plan_client(x0.shape[0], epsilon, delta, count_share, settings, rounds, accountant, noise)
             done = 0
         else:
             plan = ClientPlan(**{f: state[f] for f in ClientPlan.__dataclass_fields__})
             done = int(state["rounds-done"])
-            accountant = client_ledger(plan, epsilon, delta, seed is None, done)
+            accountant = client_ledger(plan, epsilon, delta, node_seed is None, done)
         if done >= rounds:
             raise RuntimeError(f"client {key} planned its budget for {rounds} rounds and has trained them all")
         dev = resolve_device(device)
-        diffusion = GaussianDiffusion((), feature_map.width, settings, dev, rng)
+        diffusion = GaussianDiffusion((), features.width, settings, dev, rng)
         diffusion.model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
         loss = diffusion._loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
         train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
@@ -165,6 +177,78 @@ def make_fedavg_client_app(
         return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
 
     return app
+
+
+def run_fedavg(
+    grid,
+    schema: Schema,
+    clients: int,
+    epsilon: float,
+    delta: float,
+    rounds: int,
+    settings: DDPMSettings,
+    count_share: float,
+    seed: int | None,
+    device: str = "cpu",
+    columns: Sequence[str] | None = None,
+):
+    """Inside a ServerApp main: FedAvg the diffusion model over ``clients`` clients; a fitted DiffusionSynthesizer.
+
+    The initial weights are drawn here (seeded from ``(seed, 2**31)`` or the OS), every
+    round all clients train (``min_train_nodes = clients``), and the report is the
+    most-spent client's ledger, replayed from the plan it reported.
+    """
+    from flwr.app import ArrayRecord, ConfigRecord
+    from flwr.serverapp.strategy import FedAvg
+    from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
+
+    from ..diffusion_backend.device import resolve_device
+    from ..diffusion_backend.synthesizer import DiffusionSynthesizer
+
+    features = FeatureMap(schema)
+    init_rng = None if seed is None else np.random.default_rng([int(seed), 2**31])
+    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init_rng)
+    seen: list = []
+
+    def collect(records, key):
+        seen.extend(records)
+        return aggregate_metricrecords(records, key)
+
+    strategy = FedAvg(fraction_evaluate=0.0, min_train_nodes=clients, min_available_nodes=clients,
+                      train_metrics_aggr_fn=collect)
+    config = ConfigRecord({
+        "dpquilt.epsilon": float(epsilon), "dpquilt.delta": float(delta), "dpquilt.rounds": int(rounds),
+        "dpquilt.count-share": float(count_share), "dpquilt.settings": settings_to_wire(settings),
+        "dpquilt.schema-sha256": schema_digest(schema),
+    })
+    result = strategy.start(grid=grid, initial_arrays=ArrayRecord(model.model.state_dict()), num_rounds=rounds,
+                            train_config=config)
+    model.model.load_state_dict(result.arrays.to_torch_state_dict())
+    model.model.eval()
+    plans = client_plans_from_metrics(seen)
+    if not plans:
+        raise RuntimeError("no client finished a round of DP-FedAvg; see the log above")
+    done = {k: sum(1 for r in seen if int(r["metrics"]["client"]) == k) for k in plans}
+    ledgers = {k: client_ledger(p, epsilon, delta, seed is None, done[k]) for k, p in plans.items()}
+    worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
+    syn = DiffusionSynthesizer(epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device,
+                               random_state=seed, verbose=False)
+    syn.device_ = model.device
+    syn.diffusion_ = model
+    syn.plan_ = None
+    syn.public_rows_ = float(sum(p.noisy_rows for p in plans.values()))
+    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
+    notes = (
+        f"DP-FedAvg over {len(plans)} clients, {rounds} rounds: each client ran record-level DP-SGD on its own rows "
+        f"under its own ledger (parallel composition); shown: client {worst}'s, the most spent",
+    )
+    syn._finish(schema, ledgers[worst], features, list(columns or schema.names), notes)
+    return syn
+
+
+def schema_digest(schema: Schema) -> str:
+    """SHA-256 of the schema's canonical JSON: server and clients must agree on it."""
+    return hashlib.sha256(json.dumps(schema.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
 def client_plans_from_metrics(records: Sequence) -> dict[int, ClientPlan]:

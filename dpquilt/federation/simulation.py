@@ -216,17 +216,10 @@ def simulate_diffusion(
     --------
     >>> syn = dq.federation.simulate_diffusion([df[:500], df[500:]], epsilon=3.0, schema=schema)  # doctest: +SKIP
     """
-    import numpy as np
-    from flwr.app import ArrayRecord
     from flwr.serverapp import ServerApp
-    from flwr.serverapp.strategy import FedAvg
-    from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
-    from ..diffusion_backend.device import resolve_device
-    from ..diffusion_backend.features import FeatureMap
-    from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
-    from ..diffusion_backend.synthesizer import DiffusionSynthesizer
-    from .fedavg import client_ledger, client_plans_from_metrics, make_fedavg_client_app
+    from ..diffusion_backend.gaussian_diffusion import DDPMSettings
+    from .fedavg import make_fedavg_client_app, run_fedavg
 
     schema = _check_schema(schema)
     frames = [_check_frame(df, schema, i) for i, df in enumerate(frames)]
@@ -236,51 +229,24 @@ def simulate_diffusion(
         raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     if random_state is not None and not isinstance(random_state, (int, np.integer)):
         raise TypeError("random_state must be None (secure noise) or an int seed for simulate_diffusion()")
-    settings = settings or DDPMSettings()
-    features = FeatureMap(schema)
-    init_rng = None if random_state is None else np.random.default_rng([int(random_state), 2**31])
-    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init_rng)
-    seen: list = []
+    seed = None if random_state is None else int(random_state)
     result: dict = {}
-
-    def collect(records, key):
-        seen.extend(records)
-        return aggregate_metricrecords(records, key)
-
     server = ServerApp()
 
     @server.main()
     def main(grid, context) -> None:
-        strategy = FedAvg(
-            fraction_evaluate=0.0, min_train_nodes=len(frames), min_available_nodes=len(frames),
-            train_metrics_aggr_fn=collect,
+        result["synthesizer"] = run_fedavg(
+            grid, schema, len(frames), epsilon, delta, rounds, settings or DDPMSettings(), count_share, seed, device,
+            list(frames[0].columns),
         )
-        out = strategy.start(grid=grid, initial_arrays=ArrayRecord(model.model.state_dict()), num_rounds=rounds)
-        result["arrays"] = out.arrays
 
     client = make_fedavg_client_app(
-        lambda context: frames[int(context.node_config["partition-id"])], features, settings, epsilon, delta, rounds,
-        count_share, None if random_state is None else int(random_state), device,
+        lambda context: (frames[int(context.node_config["partition-id"])], schema), seed=seed, device=device
     )
     _run(server, client, len(frames), verbose)
-    if "arrays" not in result:
+    if "synthesizer" not in result:
         raise RuntimeError("the federated training ended without a model; see the log above for the server's error")
-    model.model.load_state_dict(result["arrays"].to_torch_state_dict())
-    model.model.eval()
-    plans = client_plans_from_metrics(seen)
-    rounds_done = {k: sum(1 for r in seen if int(r["metrics"]["client"]) == k) for k in plans}
-    ledgers = {k: client_ledger(p, epsilon, delta, random_state is None, rounds_done[k]) for k, p in plans.items()}
-    worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
-    syn = DiffusionSynthesizer(epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device,
-                               random_state=random_state, verbose=verbose)
-    syn.device_ = model.device
-    syn.diffusion_ = model
-    syn.plan_ = None
-    syn.public_rows_ = float(sum(p.noisy_rows for p in plans.values()))
-    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
-    notes = (
-        f"DP-FedAvg over {len(frames)} clients, {rounds} rounds: each client ran record-level DP-SGD on its own rows "
-        f"under its own ledger (parallel composition); shown: client {worst}'s, the most spent",
-    )
-    syn._finish(schema, ledgers[worst], features, list(frames[0].columns), notes)
+    syn = result["synthesizer"]
+    syn.verbose = verbose
     return syn
+
