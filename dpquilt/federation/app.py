@@ -1,4 +1,4 @@
-"""The Flower app for a real deployment (SuperLink, SuperNodes, ``flwr run``).
+"""The Flower apps for a real deployment (SuperLink, SuperNodes, ``flwr run``).
 
 ``dpquilt federate server`` and ``dpquilt federate client`` (see :mod:`dpquilt.federation.deploy`)
 run these two objects:
@@ -8,7 +8,9 @@ run these two objects:
   synthetic table and ``<stem>.privacy.json`` beside it;
 - ``client_app`` reads the client's table and schema from the node config
   (``data``, ``schema``, optional ``seed``), refuses to answer when its schema is not the
-  server's (hash mismatch), and otherwise answers requests as in simulation.
+  server's (hash mismatch), and otherwise answers requests as in simulation;
+- ``diffusion_server_app`` / ``diffusion_client_app``: DP-FedAvg of the standalone
+  diffusion model (``--method diffusion``; see :mod:`dpquilt.federation.fedavg`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..synthesizer import MarginalSynthesizer
 from .client import make_client_app
-from .fedavg import schema_digest
+from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 
-__all__ = ["client_app", "read_schema", "schema_digest", "server_app"]
+__all__ = ["client_app", "diffusion_client_app", "diffusion_server_app", "read_schema", "schema_digest", "server_app"]
+
+#: FedAvg rounds when the run config leaves ``rounds`` unset.
+DEFAULT_FEDAVG_ROUNDS = 5
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,10 @@ def _server_main(grid, context: Context) -> None:
     )
     accountant = Accountant(float(rc["epsilon"]), float(rc["delta"]), secure=seed == UNSET)
     run_federated_fit(grid, context, settings, synthesizer, schema, accountant, list(schema.names))
+    _write_outputs(synthesizer, rc, seed)
+
+
+def _write_outputs(synthesizer, rc, seed: int) -> None:
     out = Path(str(rc["out"]))
     rows = int(rc["rows"])
     table = synthesizer.sample(None if rows == UNSET else rows, random_state=None if seed == UNSET else seed)
@@ -74,6 +83,24 @@ def _server_main(grid, context: Context) -> None:
     report = report_path_for(out)
     report.write_text(synthesizer.privacy_report().to_json())
     log.info("wrote %d rows to %s and the privacy report to %s", len(table), out, report)
+
+
+diffusion_server_app = ServerApp()
+
+
+@diffusion_server_app.main()
+def _diffusion_server_main(grid, context: Context) -> None:
+    from ..diffusion_backend.gaussian_diffusion import DDPMSettings
+
+    rc = context.run_config
+    schema = read_schema(str(rc["schema"]))
+    seed = int(rc["seed"])
+    rounds = int(rc["rounds"]) if int(rc["rounds"]) != UNSET else DEFAULT_FEDAVG_ROUNDS
+    synthesizer = run_fedavg(
+        grid, schema, int(rc["clients"]), float(rc["epsilon"]), float(rc["delta"]), rounds, DDPMSettings(),
+        0.01, None if seed == UNSET else seed,
+    )
+    _write_outputs(synthesizer, rc, seed)
 
 
 def _load_client_rows(context: Context) -> Dataset:
@@ -95,3 +122,12 @@ def _client_seed(context: Context) -> int | None:
 
 
 client_app = make_client_app(_load_client_rows, seed=_client_seed)
+
+
+def _load_client_frame(context: Context):
+    nc = context.node_config
+    schema = read_schema(str(nc["schema"]))
+    return load(Path(str(nc["data"]))), schema
+
+
+diffusion_client_app = make_fedavg_client_app(_load_client_frame, seed=_client_seed)

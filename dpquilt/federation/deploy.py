@@ -69,10 +69,16 @@ rounds = -1
 """
 
 
-def write_flower_app(directory: Path) -> Path:
-    """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``."""
+def write_flower_app(directory: Path, method: str = "aim") -> Path:
+    """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``.
+
+    ``method="diffusion"`` names the DP-FedAvg apps; MST and AIM use the secure-sum apps.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "pyproject.toml").write_text(APP_PYPROJECT)
+    text = APP_PYPROJECT
+    if method == "diffusion":
+        text = text.replace("app:server_app", "app:diffusion_server_app").replace("app:client_app", "app:diffusion_client_app")
+    (directory / "pyproject.toml").write_text(text)
     return directory
 
 
@@ -167,7 +173,7 @@ def run_server(
         (home / "config.toml").write_text(
             f'[superlink]\ndefault = "dpquilt"\n\n[superlink.dpquilt]\naddress = "127.0.0.1:{port}"\ninsecure = true\n'
         )
-        app = write_flower_app(Path(tmp) / "app")
+        app = write_flower_app(Path(tmp) / "app", method)
         env = {**os.environ, "FLWR_HOME": str(home)}
         link_log = Path(tmp) / "superlink.log"
         superlink = [_flower_bin("flower-superlink"), "--insecure", "--isolation", "subprocess", "--host", "127.0.0.1",

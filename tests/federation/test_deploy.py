@@ -30,15 +30,20 @@ def test_server_refuses_an_incomplete_schema(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_loopback_script_runs_three_clients_and_a_server_and_stops_them(tmp_path):
-    """examples/federated_loopback.sh: separate processes, SecAgg+ on loopback (about 3 minutes)."""
+@pytest.mark.parametrize("method", ["mst", "diffusion"])
+def test_loopback_script_runs_three_clients_and_a_server_and_stops_them(tmp_path, method):
+    """examples/federated_loopback.sh: separate processes on loopback (SecAgg+ sums for MST; DP-FedAvg for
+    the diffusion model); about 2-3 minutes each."""
+    if method == "diffusion":
+        pytest.importorskip("torch")
+        pytest.importorskip("opacus")
     if shutil.which("dpquilt") is None and not (Path(sys.executable).parent / "dpquilt").exists():
         pytest.skip("the dpquilt command is not installed")
     env_path = f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"
     result = subprocess.run(
         ["bash", str(ROOT / "examples" / "federated_loopback.sh"), str(tmp_path)],
         capture_output=True, text=True, timeout=900, env={**__import__("os").environ, "PATH": env_path,
-                                                          "DPQUILT_PORT": "9193"},
+                                                          "DPQUILT_PORT": "9193", "DPQUILT_METHOD": method},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "OK:" in result.stdout
