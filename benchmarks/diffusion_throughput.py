@@ -62,7 +62,7 @@ def problems():
 def time_mode(mode, sizes, x0, present, codes, settings, steps, batch, device) -> float:
     rng = np.random.default_rng(0)
     model = GaussianDiffusion(sizes, x0.shape[1], settings, device, rng)
-    loss = model._loss(x0, present, codes)
+    loss = model.record_loss(x0, present, codes)
     n = x0.shape[0]
     q = batch / n
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .column_types import validate_frame
 from .diffusion_backend import Layout, make_backend
+from .diffusion_backend.dpsgd import dpsgd_noise_note
 from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
@@ -173,33 +174,28 @@ class MarginalSynthesizer:
             log.warning(note)
         backend = make_backend(self.refiner, self.refiner_settings)
         layout = Layout.of(schema)
-        spends = backend.name != "uniform" and bool(layout.learned)
         if backend.name != "uniform" and not layout.learned:
             log.warning("refiner=%r has no numeric column with room inside its bins: it is skipped", backend.name)
             backend = make_backend("uniform")
+        spends = backend.name != "uniform"
         rho = accountant.remaining_rho() * ((1.0 - self.refiner_share) if spends else 1.0)
-        notes = encoded.notes
-        self.fit_from_oracle(LocalOracle(encoded.data, noise), schema, accountant, list(df.columns), notes, rho=rho)
-        rng = getattr(noise, "rng", None)
+        oracle = LocalOracle(encoded.data, noise)
+        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), encoded.notes, rho=rho)  # refiner_: uniform
         if spends:
-            notes = notes + (
-                "refiner: DP-SGD noise is floating-point Gaussian from PyTorch "
-                + ("(seeded: not for release)" if rng is not None else "seeded from the OS's secure source, Opacus secure mode"),
-            )
+            rng = getattr(noise, "rng", None)
             if self.verbose:
                 log.info("training the %s refiner with DP-SGD", backend.name)
-        backend.fit(
-            layout,
-            layout.codes_of(encoded.data),
-            layout.targets_of(df, schema) if spends else None,
-            accountant,
-            self.device,
-            public_rows=max(float(self.model_.total), 1.0),
-            rng=rng,
-            progress=self.verbose,
-        )
-        self.refiner_ = backend
-        self.notes_ = tuple(notes)
+            self.refiner_ = backend.fit(
+                layout,
+                layout.codes_of(encoded.data),
+                layout.targets_of(df, schema),
+                accountant,
+                self.device,
+                public_rows=max(float(self.model_.total), 1.0),
+                rng=rng,
+                progress=self.verbose,
+            )
+            self.notes_ = self.notes_ + (f"refiner: {dpsgd_noise_note(rng is not None)}",)
         return self
 
     def fit_from_oracle(
@@ -252,7 +248,7 @@ class MarginalSynthesizer:
         self.accountant_ = accountant
         self.notes_ = tuple(notes)
         self.columns_ = list(columns)
-        self.refiner_ = make_backend("uniform").fit(Layout.of(schema), None, None, accountant)
+        self.refiner_ = make_backend("uniform").fit(Layout.of(schema))
         return self
 
     def _run_aim(self, oracle, rho, accountant, options):
@@ -303,7 +299,7 @@ class MarginalSynthesizer:
         rng = np.random.default_rng(random_state)
         codes = sample_codes(self.model_, n_samples, rng)
         codes = self.compression_.undo(codes, rng)
-        positions = self.refiner_.sample(self.refiner_.layout_.codes_of(codes), rng)
+        positions = self.refiner_.sample(codes, rng)
         return decode(codes, self.schema_, rng, positions)[self.columns_]
 
     def privacy_report(self) -> PrivacyReport:

@@ -31,8 +31,9 @@ class Backend(Protocol):
     def fit(self, layout: Layout, codes: np.ndarray, targets: np.ndarray, accountant, device="auto", **options) -> Backend:
         """Fit on private ``codes`` ``(n, columns)`` and ``targets`` ``(n, learned)``; spend via ``accountant``."""
 
-    def sample(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Position in ``[0, 1)`` of every numeric column's value (NaN where the code is missing)."""
+    def sample(self, data, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Position in ``[0, 1)`` of every numeric column's value for records with codes ``data``
+        (a :class:`~dpquilt.marginals.dataset.Dataset`; NaN where the code is missing)."""
 
 
 def make_backend(backend, settings=None) -> Backend:

@@ -46,7 +46,8 @@ class DDPMRefiner:
     >>> fast = DDPMSettings(hidden=16, diffusion_steps=10, training=DPSGDSettings(batch_size=50, epochs=1))
     >>> ref = DDPMRefiner(fast).fit(lay, np.zeros((200, 1), int), np.full((200, 1), 0.25),
     ...     Accountant(1.0, 1e-6), "cpu", public_rows=200, rng=np.random.default_rng(0))  # doctest: +SKIP
-    >>> ref.sample(np.zeros((3, 1), int), np.random.default_rng(0))["x"].shape  # doctest: +SKIP
+    >>> from dpquilt.marginals.dataset import Dataset
+    >>> ref.sample(Dataset({"x": np.zeros(3, int)}, {"x": 3}), np.random.default_rng(0))["x"].shape  # doctest: +SKIP
     (3,)
     """
 
@@ -96,21 +97,20 @@ class DDPMRefiner:
         )
         return self
 
-    def sample(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Positions for the numeric columns of records with ``codes`` (post-processing).
+    def sample(self, data, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Positions for the numeric columns of records with codes ``data`` (a Dataset; post-processing).
 
         Learned columns come from the reverse diffusion (Ho et al. 2020, Algorithm 2);
         columns without room inside their bins are drawn uniformly.
         """
         layout = self.layout_
-        codes = np.asarray(codes, dtype=np.int64)
-        by_column = layout.numeric_codes(codes)
-        missing = dict(zip(layout.numeric, layout.missing_codes))
+        by_column = layout.numeric_codes(data)
+        missing = layout.missing_by_column
         out = uniform_positions({n: by_column[n] for n in layout.numeric if n not in layout.learned}, missing, rng)
         if not layout.learned:
             return {n: out[n] for n in layout.numeric}
         generator = torch_generator(rng, self.device_)
-        x = self.diffusion_.sample(codes, generator, progress=self.progress_)
+        x = self.diffusion_.sample(layout.codes_of(data), generator, progress=self.progress_)
         u = np.clip((x + 1.0) / 2.0, 0.0, np.nextafter(1.0, 0.0))
         for j, name in enumerate(layout.learned):
             col = u[:, j].astype(np.float64)

@@ -23,7 +23,16 @@ import numpy as np
 from ..privacy.accountant import Accountant
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 
-__all__ = ["DPSGDSettings", "DPSGDPlan", "plan_dpsgd", "train_dpsgd", "train_nonprivate", "torch_generator"]
+__all__ = [
+    "DPSGDPlan",
+    "DPSGDSettings",
+    "dpsgd_noise_note",
+    "plan_dpsgd",
+    "rate_and_steps",
+    "torch_generator",
+    "train_dpsgd",
+    "train_nonprivate",
+]
 
 
 @dataclass(frozen=True)
@@ -87,10 +96,21 @@ def plan_dpsgd(settings: DPSGDSettings, public_rows: float, accountant: Accounta
     """
     if not public_rows > 0:
         raise ValueError(f"public_rows must be positive, got {public_rows!r}")
-    q = min(1.0, settings.batch_size / float(public_rows))
-    steps = int(math.ceil(settings.epochs / q))
+    q, steps = rate_and_steps(settings, public_rows)
     z = noise_multiplier_for(accountant, q, steps, reserve_rho)
     return DPSGDPlan(z, q, steps, float(settings.max_grad_norm), q * float(public_rows))
+
+
+def dpsgd_noise_note(seeded: bool) -> str:
+    """The privacy report's line on where DP-SGD's (floating-point) noise comes from."""
+    source = "(seeded: not for release)" if seeded else "seeded from the OS's secure source, Opacus secure mode"
+    return f"DP-SGD noise is floating-point Gaussian from PyTorch {source}"
+
+
+def rate_and_steps(settings: DPSGDSettings, rows: float) -> tuple[float, int]:
+    """Poisson rate ``q = batch / rows`` (at most 1) and the steps that make ``epochs`` passes."""
+    q = min(1.0, settings.batch_size / max(float(rows), 1.0))
+    return q, int(math.ceil(settings.epochs / q))
 
 
 def torch_generator(rng: np.random.Generator | None, device):
@@ -157,7 +177,7 @@ def train_dpsgd(
     spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
     secure = rng is None
     sampler = np.random.default_rng(secrets.randbits(128)) if secure else rng
-    generator = torch_generator(None if secure else rng, device)
+    generator = torch_generator(rng, device)
     module = GradSampleModuleFastGradientClipping(
         model, batch_first=True, loss_reduction="mean", max_grad_norm=plan.max_grad_norm, use_ghost_clipping=True
     )
@@ -201,8 +221,7 @@ def train_nonprivate(
     """
     import torch
 
-    q = min(1.0, settings.batch_size / max(n_rows, 1))
-    steps = int(math.ceil(settings.epochs / q))
+    q, steps = rate_and_steps(settings, n_rows)
     sampler = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
     generator = torch_generator(rng, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)

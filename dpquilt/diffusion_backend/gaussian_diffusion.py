@@ -92,7 +92,9 @@ class GaussianDiffusion:
             generator=torch_generator(rng, "cpu"),
         ).to(device)
 
-    def _loss(self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray):
+    def record_loss(self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray):
+        """``loss(module, rows, generator) -> (B,)``: each sampled record's denoising loss on ``x0``
+        (``present`` masks missing features), ``codes`` conditioning; for :func:`.dpsgd.train_dpsgd`."""
         import torch
 
         dev, s = self.device, self.settings
@@ -130,7 +132,7 @@ class GaussianDiffusion:
         Spends all that is left of ``accountant``; returns the plan and the per-step losses.
         """
         plan = plan_dpsgd(self.settings.training, public_rows, accountant)
-        loss = self._loss(x0, present, codes)
+        loss = self.record_loss(x0, present, codes)
         losses = train_dpsgd(
             self.model, loss, x0.shape[0], plan, self.settings.training, accountant, what, rng, self.device, progress
         )
@@ -141,7 +143,7 @@ class GaussianDiffusion:
         self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None, progress: bool = False
     ) -> list[float]:
         """Plain training on features that are already public (post-processing of a DP release)."""
-        loss = self._loss(x0, present, codes)
+        loss = self.record_loss(x0, present, codes)
         losses = train_nonprivate(self.model, loss, x0.shape[0], self.settings.training, rng, self.device, progress)
         self.model.eval()
         return losses

@@ -84,10 +84,14 @@ class Layout:
             return np.zeros((data.n_rows, 0), dtype=np.int64)
         return np.stack([np.asarray(data.columns[c], dtype=np.int64) for c in self.columns], axis=1)
 
-    def numeric_codes(self, codes: np.ndarray) -> Mapping[str, np.ndarray]:
-        """The bin codes of each numeric column, taken from a code matrix."""
-        index = {c: i for i, c in enumerate(self.columns)}
-        return {n: codes[:, index[n]] for n in self.numeric}
+    def numeric_codes(self, data: Dataset) -> Mapping[str, np.ndarray]:
+        """The bin codes of each numeric column."""
+        return {n: np.asarray(data.columns[n], dtype=np.int64) for n in self.numeric}
+
+    @property
+    def missing_by_column(self) -> dict[str, int | None]:
+        """The missing code of each numeric column."""
+        return dict(zip(self.numeric, self.missing_codes))
 
     def targets_of(self, df: pd.DataFrame, schema: Schema) -> np.ndarray:
         """``(n, learned)`` positions of the private values in their bins; NaN where missing.

@@ -32,7 +32,7 @@ from ..privacy.noise import make_noise_source
 from ..schema import Schema
 from ..schema_inference import complete_schema
 from .device import resolve_device
-from .dpsgd import DPSGDSettings, torch_generator
+from .dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
 from .features import BinnedCDF, FeatureMap, bin_counts
 from .gaussian_diffusion import DDPMSettings, GaussianDiffusion
 
@@ -172,9 +172,7 @@ class DiffusionSynthesizer:
             x0, present, np.zeros((len(df), 0), dtype=np.int64), accountant, self.public_rows_,
             "diffusion model (DP-SGD)", rng, self.verbose,
         )
-        notes = ("DP-SGD noise is floating-point Gaussian from PyTorch "
-                 + ("(seeded: not for release)" if rng is not None else "seeded from the OS's secure source, Opacus secure mode"),)
-        self._finish(schema, accountant, features, list(df.columns), notes)
+        self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(rng is not None),))
         return self
 
     def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings) -> DiffusionSynthesizer:
@@ -186,8 +184,7 @@ class DiffusionSynthesizer:
             random_state=self.random_state, verbose=self.verbose, **options,
         ).fit(df)
         seeded = self.random_state is not None
-        rng = np.random.default_rng(self.random_state if not isinstance(self.random_state, np.random.Generator)
-                                    else self.random_state.integers(2**63)) if seeded else None
+        rng = np.random.default_rng(self.random_state) if seeded else None
         self.public_rows_ = float(max(round(stage.model_.total), 1))
         released = stage.sample(int(self.public_rows_), random_state=rng)
         counts = bin_counts(released, stage.schema_)  # of the release: public, no noise needed

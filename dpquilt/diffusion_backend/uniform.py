@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..marginals.dataset import Dataset
 from .layout import Layout
 
 __all__ = ["UniformBackend", "uniform_positions"]
@@ -44,18 +45,17 @@ class UniformBackend:
     --------
     >>> from dpquilt.schema import NumericColumn, Schema
     >>> lay = Layout.of(Schema([NumericColumn("x", lower=0, upper=1, bins=2)]))
-    >>> backend = UniformBackend().fit(lay, np.zeros((0, 1), int), np.zeros((0, 1)), accountant=None)
-    >>> u = backend.sample(np.array([[0], [1], [2]]), np.random.default_rng(0))
+    >>> from dpquilt.marginals.dataset import Dataset
+    >>> u = UniformBackend().fit(lay).sample(Dataset({"x": np.array([0, 1, 2])}, {"x": 3}), np.random.default_rng(0))
     >>> bool(np.isnan(u["x"][2]))
     True
     """
 
     name = "uniform"
 
-    def fit(self, layout: Layout, codes, targets, accountant, device="auto", **_) -> UniformBackend:
+    def fit(self, layout: Layout, codes=None, targets=None, accountant=None, device="auto", **_) -> UniformBackend:
         self.layout_ = layout
         return self
 
-    def sample(self, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        layout = self.layout_
-        return uniform_positions(layout.numeric_codes(codes), dict(zip(layout.numeric, layout.missing_codes)), rng)
+    def sample(self, data: Dataset, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return uniform_positions(self.layout_.numeric_codes(data), self.layout_.missing_by_column, rng)

@@ -62,8 +62,6 @@ class ClientPlan:
 
 def plan_client(
     n_rows: int,
-    epsilon: float,
-    delta: float,
     count_share: float,
     settings: DDPMSettings,
     rounds: int,
@@ -152,7 +150,7 @@ def make_fedavg_client_app(
             noise = (SecureNoise() if node_seed is None
                      else SeededNoise(np.random.default_rng([node_seed, key, zlib.crc32(b"count")])))
             accountant = Accountant(epsilon, delta, secure=node_seed is None)
-            plan = plan_client(x0.shape[0], epsilon, delta, count_share, settings, rounds, accountant, noise)
+            plan = plan_client(x0.shape[0], count_share, settings, rounds, accountant, noise)
             done = 0
         else:
             plan = ClientPlan(**{f: state[f] for f in ClientPlan.__dataclass_fields__})
@@ -163,7 +161,7 @@ def make_fedavg_client_app(
         dev = resolve_device(device)
         diffusion = GaussianDiffusion((), features.width, settings, dev, rng)
         diffusion.model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
-        loss = diffusion._loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+        loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
         train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
                     f"DP-SGD round {done + 1}", rng, dev)
         context.state[STATE_KEY] = ConfigRecord({**asdict(plan), "rounds-done": done + 1})

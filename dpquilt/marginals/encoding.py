@@ -117,13 +117,10 @@ def decode(
     row, from a backend of :mod:`~dpquilt.diffusion_backend`) inside the bin; without
     ``positions``, uniformly inside the bin.
     """
-    from ..diffusion_backend.uniform import uniform_positions
+    from ..diffusion_backend import Layout, UniformBackend
 
     if positions is None:
-        numeric = [s for s in schema.columns if isinstance(s, NumericColumn)]
-        positions = uniform_positions(
-            {s.name: np.asarray(data.columns[s.name]) for s in numeric}, {s.name: s.missing_code for s in numeric}, rng
-        )
+        positions = UniformBackend().fit(Layout.of(schema)).sample(data, rng)
     out = {}
     for spec in schema.columns:
         codes = np.asarray(data.columns[spec.name], dtype=np.int64)

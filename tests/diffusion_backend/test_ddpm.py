@@ -13,6 +13,7 @@ import dpquilt as dq  # noqa: E402
 from dpquilt.diffusion_backend.ddpm import DDPMRefiner, DDPMSettings  # noqa: E402
 from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
 from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
+from dpquilt.marginals.dataset import Dataset  # noqa: E402
 from dpquilt.marginals.encoding import encode  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema  # noqa: E402
@@ -27,6 +28,11 @@ def skewed_rows(n, rng):
     return c, np.where(c == 0, rng.beta(2, 8, n), rng.beta(8, 2, n))
 
 
+def codes_of(c, x):
+    """Records' codes as a Dataset over SCHEMA's columns."""
+    return Dataset({"c": c, "x": x}, SCHEMA.domain())
+
+
 def fitted_refiner(n):
     rng = np.random.default_rng(0)
     c, u = skewed_rows(n, rng)
@@ -37,7 +43,7 @@ def fitted_refiner(n):
 
 def test_refiner_learns_where_values_sit_inside_a_bin():
     ref, _, c = fitted_refiner(4000)
-    out = ref.sample(np.stack([c[:2000], np.zeros(2000, dtype=int)], axis=1), np.random.default_rng(1))["x"]
+    out = ref.sample(codes_of(c[:2000], np.zeros(2000, dtype=int)), np.random.default_rng(1))["x"]
     assert np.all((out >= 0) & (out < 1))
     low, high = out[c[:2000] == 0].mean(), out[c[:2000] == 1].mean()
     assert low < 0.4 and high > 0.6  # truth 0.2 and 0.8; uniform decoding gives 0.5 and 0.5
@@ -46,7 +52,7 @@ def test_refiner_learns_where_values_sit_inside_a_bin():
 def test_missing_codes_get_no_position():
     ref, lay, _ = fitted_refiner(500)
     missing = lay.missing_codes[0]
-    out = ref.sample(np.array([[0, 0], [1, missing]]), np.random.default_rng(1))["x"]
+    out = ref.sample(codes_of(np.array([0, 1]), np.array([0, missing])), np.random.default_rng(1))["x"]
     assert not np.isnan(out[0]) and np.isnan(out[1])
 
 

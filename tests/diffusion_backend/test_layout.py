@@ -30,6 +30,6 @@ def test_targets_are_positions_with_nan_for_missing_and_clipped_values():
 def test_code_matrix_follows_the_schema_order():
     df = pd.DataFrame({"c": ["b", "a"], "x": [3.0, 9.0], "k": [3, 0], "n": [50, 5]})
     lay = Layout.of(SCHEMA)
-    codes = lay.codes_of(encode(df, SCHEMA).data)
-    assert codes.tolist() == [[1, 1, 3, 5], [0, 4, 0, 0]]
-    assert {k: v.tolist() for k, v in lay.numeric_codes(codes).items()} == {"x": [1, 4], "k": [3, 0], "n": [5, 0]}
+    data = encode(df, SCHEMA).data
+    assert lay.codes_of(data).tolist() == [[1, 1, 3, 5], [0, 4, 0, 0]]
+    assert {k: v.tolist() for k, v in lay.numeric_codes(data).items()} == {"x": [1, 4], "k": [3, 0], "n": [5, 0]}

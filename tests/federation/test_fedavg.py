@@ -32,7 +32,7 @@ def frame(n, seed):
 
 def test_a_clients_plan_fills_its_budget_over_all_rounds_and_replays_exactly():
     acc = Accountant(2.0, 1e-8, secure=False)
-    plan = plan_client(1000, 2.0, 1e-8, 0.02, FAST, 4, acc, SeededNoise(np.random.default_rng(0)))
+    plan = plan_client(1000, 0.02, FAST, 4, acc, SeededNoise(np.random.default_rng(0)))
     assert plan.rounds == 4 and plan.sample_rate == pytest.approx(128 / plan.noisy_rows)
     assert plan.steps_per_round == int(np.ceil(2 / (4 * plan.sample_rate)))
     replayed = client_ledger(plan, 2.0, 1e-8, False, 4)
@@ -51,11 +51,11 @@ def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_cou
     for key, df in enumerate(frames):  # each client's round, reproduced from its documented seeds
         x0, present = features.features(df)
         acc = Accountant(3.0, 1e-9, secure=False)
-        plan = plan_client(len(df), 3.0, 1e-9, 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
+        plan = plan_client(len(df), 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
         rng = np.random.default_rng([5, key, 1])
         local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), rng)
         local.model.load_state_dict(init.model.state_dict())
-        loss = local._loss(x0, present, np.zeros((len(df), 0), dtype=np.int64))
+        loss = local.record_loss(x0, present, np.zeros((len(df), 0), dtype=np.int64))
         train_dpsgd(local.model, loss, len(df), plan.dpsgd_plan(), FAST.training, acc, "DP-SGD round 1", rng, torch.device("cpu"))
         models.append(local.model.state_dict())
         weights.append(plan.noisy_rows)
