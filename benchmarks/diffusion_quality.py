@@ -3,7 +3,7 @@
 On ggplot2::diamonds (7 continuous columns, 3 categorical), for each epsilon and seed:
 
 * ``uniform``       MarginalSynthesizer, all the budget on marginals, uniform in bins;
-* ``ddpm``          the same with ``refiner="ddpm"`` (30% of the budget to DP-SGD);
+* ``ddpm``          the same with ``refiner="ddpm"`` (15% of the budget to DP-SGD);
 * ``ddpm-model/uniform``  the ddpm run's graphical model decoded uniformly: same bins,
   so the difference to ``ddpm`` is the refiner alone (the script checks that the
   bins of the two are identical, record by record);
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--method", default="mst", choices=["mst", "aim"])
     parser.add_argument("--variants", nargs="+", default=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS),
                         choices=list(MARGINAL_VARIANTS + DIFFUSION_VARIANTS))
-    parser.add_argument("--refiner-share", type=float, default=0.3)
+    parser.add_argument("--refiner-share", type=float, default=0.15)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default)")
     args = parser.parse_args()

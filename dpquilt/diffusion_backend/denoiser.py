@@ -1,4 +1,4 @@
-"""The conditional noise-prediction network, built from layers Opacus ghost-clips.
+"""The conditional noise-prediction network, built from linear layers only.
 
 Inputs are a record's codes and ``K`` noisy copies of its targets with their step
 features (DPDM's noise multiplicity: ``K`` ``(t, eps)`` draws per record share one
@@ -7,9 +7,9 @@ per-column offsets) through a linear layer: each code's column of that layer is 
 embedding, and the record's condition is the sum of its codes' embeddings, which is
 what an embedding table per column followed by a linear layer computes (TabDDPM and
 FinDiff embed categorical columns so). Only ``nn.Linear`` layers hold parameters, so
-Opacus computes per-record gradient norms without materialising per-record gradients
-("ghost clipping", Li et al., ICLR 2022); its ``nn.Embedding`` norm sampler, which
-deduplicates indices record by record, took half of each step here.
+:class:`.clipping.LinearTape` clips per-record gradients in one backward pass without
+materialising them (Opacus's ``nn.Embedding`` norm sampler, which deduplicates indices
+record by record, took half of each step when the codes went through embeddings).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ class ConditionalDenoiser(nn.Module):
         """
         h = self.inputs(torch.cat([x_t, t_features], dim=-1))
         if self.condition is not None:
-            multi_hot = torch.zeros((codes.shape[0], self.n_codes), device=x_t.device, dtype=x_t.dtype)
-            multi_hot.scatter_(1, codes, 1.0)
+            blank = torch.zeros((codes.shape[0], self.n_codes), device=x_t.device, dtype=x_t.dtype)
+            multi_hot = blank.scatter(1, codes, 1.0)  # out of place: torch.func can batch it
             h = h + self.condition(multi_hot).unsqueeze(1)
         h = self.act(h)
         for layer in self.hidden:

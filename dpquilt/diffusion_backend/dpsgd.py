@@ -1,11 +1,13 @@
-"""DP-SGD with Poisson sampling and Opacus ghost clipping, spent through the accountant.
+"""DP-SGD with Poisson sampling and per-record clipping, spent through the accountant.
 
 Each step samples every record independently with probability ``q`` (Poisson
 sampling, the assumption of the subsampled Gaussian RDP bound of Mironov, Talwar and
 Zhang 2019), clips each record's whole gradient to norm ``C``, sums, adds
 ``N(0, (z C)^2)`` and divides by the public expected batch size ``q n`` (Abadi et al.,
-CCS 2016, Algorithm 1). Per-record norms come from Opacus's ghost clipping (two
-backward passes, no per-record gradient tensors). ``q`` and the number of steps are
+CCS 2016, Algorithm 1). Per-record norms and the clipped sum come from one backward
+pass (:mod:`.clipping`: ghost norms and book-keeping, no per-record gradient tensors);
+the privacy cost is Opacus's RDP analysis of the subsampled Gaussian. ``q`` and the
+number of steps are
 computed from a *public or already released* record count, never from ``len(rows)``;
 the noise multiplier ``z`` is solved for from what is left of the budget.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,7 +104,7 @@ def plan_dpsgd(settings: DPSGDSettings, public_rows: float, accountant: Accounta
 
 def dpsgd_noise_note(seeded: bool) -> str:
     """The privacy report's line on where DP-SGD's (floating-point) noise comes from."""
-    source = "(seeded: not for release)" if seeded else "seeded from the OS's secure source, Opacus secure mode"
+    source = "(seeded: not for release)" if seeded else "seeded from the OS's secure source, each draw a sum of four (Holohan and Braghin 2021)"
     return f"DP-SGD noise is floating-point Gaussian from PyTorch {source}"
 
 
@@ -146,7 +147,8 @@ def train_dpsgd(
     Parameters
     ----------
     model : torch.nn.Module
-        Built only of layers Opacus ghost-clips (``Linear``, ``Embedding``, ...).
+        Its parameters all in ``nn.Linear`` layers, each run once per forward pass
+        (:class:`.clipping.LinearTape`).
     record_loss : callable
         ``record_loss(module, rows, generator) -> Tensor (B,)``: the loss of each
         sampled record (``rows`` an int64 index array); it draws its own noise from
@@ -160,7 +162,7 @@ def train_dpsgd(
         Ledger line.
     rng : Generator or None
         Seeded sampling and noise (not for release), or ``None`` for the OS's source
-        and Opacus's secure mode.
+        and secure-mode noise (:func:`.clipping.gaussian_noise`).
     device : torch.device
 
     Returns
@@ -170,39 +172,33 @@ def train_dpsgd(
         diagnostics on the curator's side only).
     """
     import torch
-    from opacus.grad_sample import GradSampleModuleFastGradientClipping
-    from opacus.optimizers import DPOptimizerFastGradientClipping
-    from opacus.utils.fast_gradient_clipping_utils import DPTensorFastGradientClipping
 
+    from .clipping import LinearTape, gaussian_noise
+
+    tape = LinearTape(model)  # refuses a network it cannot clip, before any spending
     spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
     secure = rng is None
     sampler = np.random.default_rng(secrets.randbits(128)) if secure else rng
     generator = torch_generator(rng, device)
-    module = GradSampleModuleFastGradientClipping(
-        model, batch_first=True, loss_reduction="mean", max_grad_norm=plan.max_grad_norm, use_ghost_clipping=True
-    )
-    optimizer = DPOptimizerFastGradientClipping(
-        torch.optim.Adam(module.parameters(), lr=settings.learning_rate),
-        noise_multiplier=plan.noise_multiplier,
-        max_grad_norm=plan.max_grad_norm,
-        expected_batch_size=plan.expected_batch_size,
-        loss_reduction="mean",
-        generator=generator,
-        secure_mode=secure,
-    )
+    params = tape.parameters()
+    sizes = [p.numel() for p in params]
+    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    std = plan.noise_multiplier * plan.max_grad_norm
     losses = []
-    module.train()
-    with warnings.catch_warnings():
-        # Opacus's hooks fire on module outputs because the inputs need no gradient: expected here
-        warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        for rows in poisson_batches(sampler, n_rows, plan.sample_rate, plan.steps, what, progress):
-            optimizer.zero_grad()
-            per_record = record_loss(module, rows, generator)
-            DPTensorFastGradientClipping(module, optimizer, per_record, "mean").backward()
-            optimizer.step()
-            losses.append(float(per_record.detach().mean()) if rows.size else float("nan"))
-    module.to_standard_module().eval()
-    return losses
+    model.train()
+    for rows in poisson_batches(sampler, n_rows, plan.sample_rate, plan.steps, what, progress):
+        with tape.recording():
+            per_record = record_loss(model, rows, generator)
+        clipped, _ = tape.clipped_sum(per_record, plan.max_grad_norm)
+        noise = gaussian_noise(std, sum(sizes), generator, device, secure).split(sizes)
+        torch._foreach_add_(clipped, [z.view_as(g) for g, z in zip(clipped, noise)])
+        torch._foreach_div_(clipped, plan.expected_batch_size)
+        for p, g in zip(params, clipped):
+            p.grad = g
+        optimizer.step()
+        losses.append(per_record.detach().mean() if rows.size else None)
+    model.eval()
+    return _floats(losses)
 
 
 def train_nonprivate(
@@ -234,6 +230,15 @@ def train_nonprivate(
         loss = record_loss(model, rows, generator).mean()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())
     model.eval()
-    return losses
+    return _floats(losses)
+
+
+def _floats(losses: list) -> list[float]:
+    """Step losses as floats (``nan`` for an empty batch), read from the device once, after training."""
+    import torch
+
+    kept = [x for x in losses if x is not None]
+    values = iter(torch.stack(kept).tolist() if kept else [])
+    return [float("nan") if x is None else next(values) for x in losses]
