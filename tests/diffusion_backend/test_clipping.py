@@ -11,14 +11,17 @@ from torch.func import functional_call, grad, vmap  # noqa: E402
 from dpquilt.diffusion_backend.clipping import LinearTape, gaussian_noise  # noqa: E402
 from dpquilt.diffusion_backend.denoiser import ConditionalDenoiser  # noqa: E402
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
-def denoiser_problem(seed: int, batch: int):
+
+def denoiser_problem(seed: int, batch: int, device: str = "cpu"):
     gen = torch.Generator().manual_seed(seed)
     net = ConditionalDenoiser(n_codes=9, n_columns=3, n_targets=4, time_dim=6, hidden=16, depth=2, generator=gen)
     x = torch.randn((batch, 5, 4), generator=gen)
     tf = torch.randn((batch, 5, 6), generator=gen)
     codes = torch.stack([torch.randint(lo, lo + 3, (batch,), generator=gen) for lo in (0, 3, 6)], dim=1)
     target = torch.randn((batch, 5, 4), generator=gen)
+    net, x, tf, codes, target = (v.to(device) for v in (net, x, tf, codes, target))
 
     def loss(module, x, tf, codes, target):  # x etc. batched: (B, ...)
         return ((module(x, tf, codes) - target) ** 2).sum(dim=(-2, -1)) * 3.0
@@ -37,9 +40,10 @@ def reference(net, inputs, loss):
     return per, torch.cat([g.flatten(1) for g in per.values()], dim=1).norm(dim=1)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_norms_and_clipped_sum_equal_torch_func_per_record_gradients(seed):
-    net, inputs, loss = denoiser_problem(seed, batch=11)
+def test_norms_and_clipped_sum_equal_torch_func_per_record_gradients(seed, device):
+    net, inputs, loss = denoiser_problem(seed, batch=11, device=device)
     per, norms_ref = reference(net, inputs, loss)
     clip = float(norms_ref.median())  # about half the records are clipped
     tape = LinearTape(net)
@@ -98,7 +102,8 @@ def test_no_hooks_stay_behind():
     assert not layer._forward_hooks
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("secure", [False, True])
-def test_noise_has_the_asked_std(secure):
-    z = gaussian_noise(0.7, 200_000, torch.Generator().manual_seed(0), "cpu", secure).numpy()
+def test_noise_has_the_asked_std(secure, device):
+    z = gaussian_noise(0.7, 200_000, torch.Generator(device=device).manual_seed(0), device, secure).cpu().numpy()
     assert z.std() == pytest.approx(0.7, rel=0.01) and abs(z.mean()) < 4 * 0.7 / np.sqrt(z.size)

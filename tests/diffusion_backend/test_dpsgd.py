@@ -17,8 +17,11 @@ from dpquilt.privacy.conversions import RDP_ORDERS  # noqa: E402
 
 def zero_loss(module, rows, generator):
     """A loss with zero gradient: DP-SGD's update is then pure noise."""
-    x = torch.ones((rows.size, 4, 40))
+    x = torch.ones((rows.size, 4, 40), device=next(module.parameters()).device)
     return 0.0 * module(x).sum(dim=(1, 2))
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def test_plan_uses_the_public_count_and_fills_the_budget():
@@ -39,13 +42,14 @@ def test_the_ledger_holds_opacus_rdp_curve_of_the_plan():
     assert entry.noise_scale == pytest.approx(plan.noise_multiplier)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("sample_rate", [0.5, 1e-9])  # the second gives empty batches: noise is still added
-def test_each_step_adds_gaussian_noise_of_std_z_c_over_the_expected_batch(sample_rate):
-    net = torch.nn.Linear(40, 250)  # 10,250 parameters: the std is estimated to ~1%
+def test_each_step_adds_gaussian_noise_of_std_z_c_over_the_expected_batch(sample_rate, device):
+    net = torch.nn.Linear(40, 250).to(device)  # 10,250 parameters: the std is estimated to ~1%
     plan = DPSGDPlan(noise_multiplier=2.0, sample_rate=sample_rate, steps=1, max_grad_norm=0.5, expected_batch_size=10.0)
     acc = Accountant(1e6, 1e-6)
-    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", np.random.default_rng(1), "cpu")
-    grads = torch.cat([p.grad.flatten() for p in net.parameters()]).numpy()
+    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", np.random.default_rng(1), torch.device(device))
+    grads = torch.cat([p.grad.flatten() for p in net.parameters()]).cpu().numpy()
     assert grads.std() * plan.expected_batch_size == pytest.approx(2.0 * 0.5, rel=0.04)
     assert abs(grads.mean()) < 4 * grads.std() / math.sqrt(grads.size)
 
