@@ -7,6 +7,7 @@
 from . import diffusion_backend, evaluation, federation, graphical
 from .datasets import load
 from .diffusion_backend.synthesizer import DiffusionSynthesizer
+from .evaluation import compare
 from .privacy import Accountant, PrivacyReport
 from .schema import CategoricalColumn, NumericColumn, Schema
 from .synthesizer import MarginalSynthesizer, NotFittedError
@@ -20,6 +21,7 @@ __all__ = [
     "NumericColumn",
     "PrivacyReport",
     "Schema",
+    "compare",
     "diffusion_backend",
     "evaluation",
     "federation",

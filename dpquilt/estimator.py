@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import numpy as np
 
-__all__ = ["NotFittedError", "check_fitted", "sample_size"]
+__all__ = ["NotFittedError", "check_fitted", "clone_with", "sample_size"]
 
 
 class NotFittedError(RuntimeError):
@@ -30,3 +33,23 @@ def sample_size(n_samples: int | None, released_rows: float) -> int:
     if not (isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool) and n_samples >= 0):
         raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")
     return int(n_samples)
+
+
+def clone_with(estimator: Any, **overrides: Any) -> Any:
+    """A new, unfitted estimator with ``estimator``'s constructor parameters and ``overrides``.
+
+    Like scikit-learn's ``clone``: the constructor's parameters are read back from the
+    attributes of the same names (our synthesizers store them unchanged).
+
+    Examples
+    --------
+    >>> from dpquilt import MarginalSynthesizer
+    >>> clone_with(MarginalSynthesizer(epsilon=1.0, method="aim"), epsilon=3.0).method
+    'aim'
+    """
+    names = [p for p in inspect.signature(type(estimator).__init__).parameters if p != "self"]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ValueError(f"{type(estimator).__name__} takes no parameter(s) {unknown}; it takes {names}")
+    params = {name: getattr(estimator, name) for name in names if hasattr(estimator, name)}
+    return type(estimator)(**{**params, **overrides})

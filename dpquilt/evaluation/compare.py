@@ -1,0 +1,214 @@
+"""Fit several synthesizers at several budgets on one split and measure them the same way.
+
+:func:`compare` returns a tidy table (one row per method, epsilon, seed and metric) in
+which the real holdout table also appears as a "method" (``HOLDOUT``, epsilon ``inf``):
+its rows are what real data of the same size scores (sampling error; TSTR becomes
+train-on-real test-on-real), which makes the synthesizers' numbers readable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..estimator import clone_with
+from ..schema import Schema
+from .association import association_difference
+from .columns import column_distances, evaluation_schema, numeric_columns
+from .disclosure import distance_to_closest_record, membership_inference_auc
+from .fidelity import correlation_difference
+from .utility import train_synthetic_test_real
+from .workload import workload_error
+
+__all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]
+
+HOLDOUT = "real holdout"
+METRICS = ("workload_1", "workload_2", "workload_3", "column_distance", "correlation", "association",
+           "tstr", "dcr_train_share", "mia_auc")
+
+
+def measure(
+    real_train: pd.DataFrame,
+    real_test: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    target: str | None = None,
+    metrics: Sequence[str] = METRICS,
+    max_rows: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Every metric of ``metrics`` that applies, for one synthetic table.
+
+    Workload errors (mean TV over all 1-, 2-, 3-way marginals on ``schema``'s bins),
+    mean per-column distance, numeric correlation and categorical association
+    differences are against ``real_train`` (what the synthesizer saw); TSTR is scored on
+    ``real_test`` (needs ``target``); DCR and membership inference compare ``real_train``
+    with ``real_test``. Metrics that do not apply (no target, fewer than two numeric or
+    categorical columns) are left out.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": rng.random(200), "c": rng.choice(list("ab"), 200)})
+    >>> out = measure(df[:100], df[100:], df[100:], evaluation_schema(df), metrics=["workload_1", "mia_auc"])
+    >>> sorted(out)
+    ['mia_auc', 'workload_1']
+    """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
+    numeric = numeric_columns(schema)
+    categorical = [c for c in schema.names if c not in numeric]
+    out: dict[str, float] = {}
+    for k in (1, 2, 3):
+        if f"workload_{k}" in metrics:
+            out[f"workload_{k}"] = workload_error(real_train, synthetic, schema, k=k)
+    if "column_distance" in metrics:
+        out["column_distance"] = float(column_distances(real_train, synthetic, schema).distance.mean())
+    if "correlation" in metrics and len(numeric) >= 2:
+        out["correlation"] = correlation_difference(real_train, synthetic, numeric)
+    if "association" in metrics and len(categorical) >= 2:
+        out["association"] = association_difference(real_train, synthetic, categorical)
+    if "tstr" in metrics and target is not None:
+        out["tstr"] = train_synthetic_test_real(synthetic, real_test, target, schema, seed)
+    if "dcr_train_share" in metrics:
+        out["dcr_train_share"] = distance_to_closest_record(real_train, synthetic, real_test, schema, max_rows, seed)
+    if "mia_auc" in metrics:
+        out["mia_auc"] = membership_inference_auc(real_train, real_test, synthetic, schema, max_rows, seed)
+    return out
+
+
+def holdout_floor(
+    real_train: pd.DataFrame, real_test: pd.DataFrame, schema: Schema, target: str | None, metrics: Sequence[str]
+) -> dict[str, float]:
+    """The metrics with the real holdout in the synthetic table's place: what real data scores.
+
+    Fidelity metrics compare ``real_test`` with ``real_train`` (sampling error only); TSTR
+    becomes train-on-real test-on-real. The nearest-neighbour metrics are left out (the
+    holdout is their reference, so they would say nothing).
+    """
+    fidelity = [m for m in metrics if m not in ("tstr", "dcr_train_share", "mia_auc")]
+    out = measure(real_train, real_test, real_test, schema, None, fidelity)
+    if "tstr" in metrics and target is not None:
+        out["tstr"] = train_synthetic_test_real(real_train, real_test, target, schema)
+    return out
+
+
+def compare(
+    real_train: pd.DataFrame,
+    real_test: pd.DataFrame,
+    synthesizers: Mapping[str, Any],
+    epsilons: Sequence[float] = (1.0,),
+    seeds: int = 3,
+    target: str | None = None,
+    schema: Schema | None = None,
+    metrics: Sequence[str] = METRICS,
+    n_samples: int | None = None,
+    max_rows: int = 1000,
+    plot: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Fit each synthesizer at each budget and seed on ``real_train``; measure each sample.
+
+    Parameters
+    ----------
+    real_train, real_test : DataFrame
+        A split of the real table (same columns). Synthesizers see only ``real_train``.
+    synthesizers : mapping of name to synthesizer or function
+        An unfitted synthesizer (``dq.MarginalSynthesizer(method="aim")``, ...) is
+        cloned with each ``epsilon`` and ``random_state=seed``; a function
+        ``(epsilon, seed) -> synthesizer`` is called instead.
+    epsilons : sequence of float
+        Budgets.
+    seeds : int
+        Fits per method and budget (seeded runs: for evaluation, not for release).
+    target : str, optional
+        Column to predict for train-on-synthetic test-on-real.
+    schema : Schema, optional
+        Public facts to evaluate on; what it leaves open is read from ``real_train``
+        (:func:`.columns.evaluation_schema`; evaluation is not private).
+    metrics : sequence of str
+        Any of :data:`METRICS`.
+    n_samples : int, optional
+        Rows to sample per fit (default: as many as ``real_train``).
+    max_rows : int
+        Subsample size for the nearest-neighbour metrics.
+    plot : bool
+        Draw error against epsilon, per-column distributions and correlation heatmaps
+        (matplotlib; the first seed's sample at the largest epsilon per method).
+    progress : bool
+        A progress bar over the fits.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``method, epsilon, seed, metric, value, fit_seconds``. The real holdout
+        appears as method :data:`HOLDOUT` with epsilon ``inf``.
+
+    Examples
+    --------
+    >>> import dpquilt as dq
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"a": rng.choice(list("xyz"), 400), "b": rng.choice(list("uv"), 400)})
+    >>> res = dq.compare(df[:300], df[300:], {"mst": dq.MarginalSynthesizer()}, epsilons=[1.0],
+    ...                  seeds=1, metrics=["workload_2"], progress=False)
+    >>> res[["method", "epsilon", "metric"]].values.tolist()
+    [['real holdout', inf, 'workload_2'], ['mst', 1.0, 'workload_2']]
+    """
+    from tqdm.auto import tqdm
+
+    if not synthesizers:
+        raise ValueError("pass at least one synthesizer, e.g. {'mst': dq.MarginalSynthesizer()}")
+    if list(real_train.columns) != list(real_test.columns):
+        raise ValueError("real_train and real_test must have the same columns in the same order")
+    if target is not None and target not in real_train.columns:
+        raise ValueError(f"target {target!r} is not a column; choose one of {list(real_train.columns)}")
+    if not (isinstance(seeds, (int, np.integer)) and seeds >= 1):
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    eval_schema = evaluation_schema(real_train, schema)
+    makers = {name: _maker(name, s) for name, s in synthesizers.items()}
+    rows = [_rows(HOLDOUT, np.inf, 0, holdout_floor(real_train, real_test, eval_schema, target, metrics), 0.0)]
+    kept: dict[str, pd.DataFrame] = {}
+    bar = tqdm(total=len(makers) * len(epsilons) * seeds, desc="compare", unit="fit", disable=not progress)
+    with bar:
+        for name, make in makers.items():
+            for epsilon in sorted(epsilons):
+                for seed in range(seeds):
+                    bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}")
+                    synth = make(float(epsilon), seed)
+                    start = time.perf_counter()
+                    synth.fit(real_train)
+                    seconds = time.perf_counter() - start
+                    sample = synth.sample(n_samples if n_samples is not None else len(real_train))
+                    if seed == 0:
+                        kept[name] = sample
+                    values = measure(real_train, real_test, sample, eval_schema, target, metrics, max_rows, seed)
+                    rows.append(_rows(name, float(epsilon), seed, values, seconds))
+                    bar.update(1)
+    results = pd.concat(rows, ignore_index=True)
+    if plot:
+        from . import plots
+
+        plots.error_vs_epsilon(results)
+        plots.column_distributions(real_train, kept, eval_schema)
+        plots.correlation_heatmaps(real_train, kept, eval_schema)
+    return results
+
+
+def _rows(method: str, epsilon: float, seed: int, values: Mapping[str, float], seconds: float) -> pd.DataFrame:
+    return pd.DataFrame({"method": method, "epsilon": epsilon, "seed": seed, "metric": list(values),
+                         "value": list(values.values()), "fit_seconds": seconds})
+
+
+def _maker(name: str, synthesizer: Any) -> Callable[[float, int], Any]:
+    if hasattr(synthesizer, "fit"):
+        if hasattr(synthesizer, "schema_") or hasattr(synthesizer, "model_"):
+            raise ValueError(f"synthesizer {name!r} is already fitted; pass an unfitted one (it is cloned per budget)")
+        return lambda epsilon, seed: clone_with(synthesizer, epsilon=epsilon, random_state=seed, verbose=False)
+    if callable(synthesizer):
+        return synthesizer
+    raise TypeError(f"synthesizer {name!r} must be an unfitted synthesizer or a function (epsilon, seed) -> synthesizer")

@@ -1,0 +1,111 @@
+"""How close synthetic records come to the real ones: DCR and a membership-inference score.
+
+* **Distance to closest record (DCR)**, SDMetrics' ``DCROverfittingProtection``: the share
+  of synthetic records whose nearest real record is in the training table rather than
+  in an equally large holdout table. About 0.5 when the synthesizer did not copy its
+  training rows; near 1 when it did.
+* **Membership inference**, a distance attack in the manner of GAN-Leaks (Chen, Yu, Zhang
+  and Fritz, CCS 2020, full black-box): score each candidate by minus its L1 (Gower)
+  distance to the nearest synthetic record; the AUC of telling training members from
+  holdout non-members by that score. 0.5 is chance.
+
+Both read real data without noise: for the curator's assessment, not for release. An
+empirical check, not a proof: differential privacy bounds what any attack can gain
+(``tests/privacy/`` audits that bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..schema import NumericColumn, Schema
+from .features import record_features
+
+__all__ = ["distance_to_closest_record", "membership_inference_auc"]
+
+
+def _equal_samples(a: pd.DataFrame, b: pd.DataFrame, max_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    n = min(len(a), len(b), max_rows)
+    if n < 1:
+        raise ValueError("both the training and the holdout table need at least one row")
+    pick = lambda df: df.iloc[np.sort(rng.choice(len(df), n, replace=False))]  # noqa: E731
+    return pick(a), pick(b)
+
+
+def _metadata(schema: Schema) -> dict:
+    def sdtype(spec) -> str:
+        if isinstance(spec, NumericColumn):
+            return "datetime" if spec.kind == "datetime" else "numerical"
+        return "categorical"
+
+    return {"tables": {"table": {"columns": {name: {"sdtype": sdtype(schema[name])} for name in schema.names}}}}
+
+
+def distance_to_closest_record(
+    real_train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    real_holdout: pd.DataFrame,
+    schema: Schema,
+    max_rows: int = 1000,
+    seed: int = 0,
+) -> float:
+    """Share of synthetic records closer to the training table than to the holdout (SDMetrics).
+
+    Parameters
+    ----------
+    real_train, real_holdout : DataFrame
+        The synthesizer's training rows and real rows it never saw; the larger is
+        subsampled to the size of the smaller.
+    synthetic : DataFrame
+        Subsampled to at most ``max_rows`` records.
+    schema : Schema
+        Complete evaluation schema (column kinds).
+    max_rows, seed : int
+        Synthetic records compared, and the subsamples' seed (the cost is
+        ``max_rows`` times the real rows).
+
+    Returns
+    -------
+    float
+        In [0, 1]; about 0.5 when nothing was copied.
+    """
+    from sdmetrics.single_table import DCROverfittingProtection
+
+    cols = list(schema.names)
+    train, holdout = _equal_samples(real_train[cols], real_holdout[cols], max(len(real_train), len(real_holdout)), seed)
+    synth, _ = _equal_samples(synthetic[cols], synthetic, max_rows, seed + 1)
+    out = DCROverfittingProtection.compute_breakdown(train, synth, holdout, _metadata(schema), "table")
+    return float(out["synthetic_data_percentages"]["closer_to_training"])
+
+
+def membership_inference_auc(
+    real_train: pd.DataFrame,
+    real_holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    max_rows: int = 1000,
+    seed: int = 0,
+) -> float:
+    """AUC of the nearest-synthetic-record attack at telling training rows from holdout rows.
+
+    Examples
+    --------
+    >>> from dpquilt.evaluation.columns import evaluation_schema
+    >>> rng = np.random.default_rng(0)
+    >>> real = pd.DataFrame({"x": rng.random(400), "c": rng.choice(list("abc"), 400)})
+    >>> train, holdout = real[:200], real[200:]
+    >>> membership_inference_auc(train, holdout, train, evaluation_schema(real)) > 0.9  # a copy leaks
+    True
+    """
+    from sklearn.metrics import roc_auc_score
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(synthetic) == 0:
+        raise ValueError("the synthetic table is empty")
+    members, others = _equal_samples(real_train, real_holdout, max_rows, seed)
+    index = NearestNeighbors(n_neighbors=1, metric="manhattan").fit(record_features(synthetic, schema))
+    scores = [-index.kneighbors(record_features(t, schema))[0][:, 0] for t in (members, others)]
+    labels = np.r_[np.ones(len(members)), np.zeros(len(others))]
+    return float(roc_auc_score(labels, np.concatenate(scores)))

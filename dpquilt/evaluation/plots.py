@@ -1,0 +1,106 @@
+"""Figures for :func:`.compare.compare`'s results and for synthetic tables (matplotlib).
+
+Each function draws one figure and returns it, so that notebooks display it and
+scripts can ``savefig`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..schema import Schema
+from .association import cramers_v
+from .columns import as_labels, numeric_columns
+
+__all__ = ["column_distributions", "correlation_heatmaps", "error_vs_epsilon"]
+
+
+def error_vs_epsilon(results: pd.DataFrame, metrics: list[str] | None = None):
+    """One panel per metric: mean ± standard error over seeds against epsilon, a line per method.
+
+    The real holdout's value (if present) is a dashed horizontal line.
+
+    Examples
+    --------
+    >>> res = pd.DataFrame({"method": ["m", "m"], "epsilon": [1.0, 3.0], "seed": [0, 0],
+    ...                     "metric": ["workload_2"] * 2, "value": [0.2, 0.1], "fit_seconds": [1.0, 1.0]})
+    >>> len(error_vs_epsilon(res).axes)
+    1
+    """
+    import matplotlib.pyplot as plt
+
+    from .compare import HOLDOUT
+
+    metrics = metrics or list(dict.fromkeys(results.metric))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        rows = results[results.metric == metric]
+        for method, group in rows[rows.method != HOLDOUT].groupby("method", sort=False):
+            stats = group.groupby("epsilon").value.agg(["mean", "std", "count"])
+            se = (stats["std"].fillna(0.0) / np.sqrt(stats["count"])).to_numpy()
+            ax.errorbar(stats.index, stats["mean"], yerr=se, marker="o", capsize=3, label=method)
+        floor = rows[rows.method == HOLDOUT].value
+        if len(floor):
+            ax.axhline(float(floor.mean()), color="grey", linestyle="--", label=HOLDOUT)
+        ax.set_xscale("log")
+        ax.set_xlabel("epsilon")
+        ax.set_title(metric)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def column_distributions(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFrame], schema: Schema, max_columns: int = 8):
+    """Real against synthetic distribution of each column (histograms or category bars), first ``max_columns``."""
+    import matplotlib.pyplot as plt
+
+    names = list(schema.names)[:max_columns]
+    numeric = set(numeric_columns(schema))
+    cols = min(4, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    tables = {"real": real, **synthetic}
+    for ax, name in zip(axes.ravel(), names):
+        if name in numeric:
+            lo, hi = schema[name].clip_range
+            edges = np.linspace(lo, hi, 31)
+            for label, table in tables.items():
+                values = pd.to_numeric(table[name], errors="coerce").dropna()
+                ax.hist(np.clip(values, lo, hi), bins=edges, density=True, histtype="step", label=label)
+        else:
+            freqs = pd.DataFrame({label: as_labels(t[name]).value_counts(normalize=True) for label, t in tables.items()})
+            freqs = freqs.fillna(0.0).sort_values("real", ascending=False).head(12)
+            freqs.plot.bar(ax=ax, legend=False, width=0.8)
+            ax.tick_params(axis="x", labelrotation=60, labelsize="small")
+        ax.set_title(name)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def correlation_heatmaps(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFrame], schema: Schema):
+    """Side-by-side heatmaps: Pearson correlations of numeric columns, or Cramér's V of categorical ones."""
+    import matplotlib.pyplot as plt
+
+    numeric = numeric_columns(schema)
+    use_numeric = len(numeric) >= 2
+    columns = numeric if use_numeric else [c for c in schema.names if c not in numeric]
+    tables = {"real": real, **synthetic}
+    fig, axes = plt.subplots(1, len(tables), figsize=(3.8 * len(tables), 3.6), squeeze=False)
+    for ax, (label, table) in zip(axes[0], tables.items()):
+        if use_numeric:
+            matrix = table[columns].apply(pd.to_numeric, errors="coerce").corr().fillna(0.0).to_numpy()
+            image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+        else:
+            matrix = np.array([[1.0 if a == b else cramers_v(table, a, b) for b in columns] for a in columns])
+            image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+        ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize="small")
+        ax.set_yticks(range(len(columns)), columns, fontsize="small")
+        ax.set_title(label)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="Pearson r" if use_numeric else "Cramér's V")
+    return fig

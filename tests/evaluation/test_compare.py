@@ -1,0 +1,78 @@
+"""compare(): every method, budget and seed measured the same way, in one tidy table."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sdmetrics")
+pytest.importorskip("sklearn")
+
+import dpquilt as dq  # noqa: E402
+from dpquilt.evaluation import HOLDOUT  # noqa: E402
+from dpquilt.evaluation.plots import column_distributions, correlation_heatmaps, error_vs_epsilon  # noqa: E402
+from tests.conftest import FAST, load_shared  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def titanic_split():
+    df, domain = load_shared("titanic")
+    df = df.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    half = len(df) // 2
+    return df[:half], df[half:], dq.Schema.from_domain(domain)
+
+
+@pytest.fixture(scope="module")
+def results(titanic_split):
+    train, test, schema = titanic_split
+    synths = {
+        "mst": dq.MarginalSynthesizer(schema=schema, estimation=FAST),
+        "aim": lambda eps, seed: dq.MarginalSynthesizer(epsilon=eps, method="aim", schema=schema, estimation=FAST,
+                                                         rounds=10, random_state=seed, verbose=False),
+    }
+    return dq.compare(train, test, synths, epsilons=[0.05, 10.0], seeds=2, target="Survived", schema=schema,
+                      metrics=["workload_2", "tstr", "mia_auc"], max_rows=300, progress=False)
+
+
+def test_the_table_is_tidy_and_complete(results):
+    assert list(results.columns) == ["method", "epsilon", "seed", "metric", "value", "fit_seconds"]
+    fits = results[results.method != HOLDOUT]
+    assert len(fits) == 2 * 2 * 2 * 3  # methods x epsilons x seeds x metrics
+    assert set(fits.metric) == {"workload_2", "tstr", "mia_auc"} and (fits.fit_seconds > 0).all()
+    floor = results[results.method == HOLDOUT]
+    assert set(floor.metric) == {"workload_2", "tstr"} and np.isinf(floor.epsilon).all()
+
+
+def test_more_budget_means_less_error_and_the_holdout_is_the_floor(results):
+    err = results[results.metric == "workload_2"].groupby(["method", "epsilon"]).value.mean()
+    floor = err[(HOLDOUT, np.inf)]
+    for method in ("mst", "aim"):
+        assert err[(method, 10.0)] < err[(method, 0.05)]
+        assert err[(method, 10.0)] > floor * 0.8  # a DP synthesizer does not beat real data by much
+    mia = results[results.metric == "mia_auc"].value
+    assert mia.between(0.35, 0.65).all()  # no membership signal beyond noise at 300 + 300 candidates
+
+
+def test_plots_draw_one_panel_per_metric_and_table(results, titanic_split):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    train, test, _ = titanic_split
+    schema = dq.evaluation.evaluation_schema(train)
+    assert len(error_vs_epsilon(results).axes) == 3
+    assert sum(ax.get_visible() for ax in column_distributions(train, {"holdout": test}, schema, max_columns=5).axes) == 5
+    heat = correlation_heatmaps(train, {"holdout": test}, schema)
+    assert len([ax for ax in heat.axes if ax.get_title()]) == 2
+
+
+def test_bad_calls_say_what_to_change(titanic_split):
+    train, test, schema = titanic_split
+    with pytest.raises(ValueError, match="at least one synthesizer"):
+        dq.compare(train, test, {})
+    with pytest.raises(ValueError, match="unknown metrics"):
+        dq.compare(train, test, {"m": dq.MarginalSynthesizer()}, metrics=["accuracy"], progress=False)
+    with pytest.raises(ValueError, match="same columns"):
+        dq.compare(train, test.drop(columns="Survived"), {"m": dq.MarginalSynthesizer()})
+    with pytest.raises(ValueError, match="target 'nope'"):
+        dq.compare(train, test, {"m": dq.MarginalSynthesizer()}, target="nope")
+    fitted = dq.MarginalSynthesizer(epsilon=1.0, schema=schema, estimation=FAST, verbose=False).fit(train)
+    with pytest.raises(ValueError, match="already fitted"):
+        dq.compare(train, test, {"m": fitted}, progress=False)
