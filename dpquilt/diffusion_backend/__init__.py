@@ -15,10 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
+from .dpsgd import DPSGDSettings
+from .gaussian_diffusion import DDPMSettings
 from .layout import Layout
 from .uniform import UniformBackend, uniform_positions
 
-__all__ = ["Backend", "BACKENDS", "Layout", "UniformBackend", "make_backend", "uniform_positions"]
+__all__ = [
+    "Backend", "BACKENDS", "DDPMSettings", "DPSGDSettings", "Layout", "UniformBackend", "make_backend", "uniform_positions",
+]
 
 BACKENDS = ("uniform", "ddpm")
 
