@@ -147,6 +147,15 @@ def canary_audit(
     Returns
     -------
     AuditResult
+
+    Examples
+    --------
+    A "synthesizer" that releases its input is caught at once:
+
+    >>> base, canary, _ = canary_table(50, 2, 2, np.random.default_rng(0))
+    >>> copy = lambda table, seed: table
+    >>> canary_audit(copy, base, canary, claimed_epsilon=1.0, delta=1e-6, trials=50, progress=False).passed
+    False
     """
     from tqdm.auto import tqdm
 
