@@ -104,6 +104,12 @@ def canary_cell_score(canary: pd.Series) -> Callable[[pd.DataFrame], float]:
     With a canary whose value in every column appears in no other record, this counts
     the release's mass on the canary's cells of every 1-way marginal (and so bounds its
     mass on the higher ones): the white-box statistic of the canary's cell counts.
+
+    Examples
+    --------
+    >>> score = canary_cell_score(pd.Series({"a": 9, "b": 9}))
+    >>> score(pd.DataFrame({"a": [9, 0, 9], "b": [0, 0, 9]}))
+    3.0
     """
     values = canary.to_dict()
 

@@ -56,7 +56,13 @@ def evaluation_schema(real: pd.DataFrame, schema: Schema | None = None, bins: in
 
 
 def numeric_columns(schema: Schema) -> list[str]:
-    """Names of the schema's numeric (and datetime) columns."""
+    """Names of the schema's numeric (and datetime) columns.
+
+    Examples
+    --------
+    >>> numeric_columns(evaluation_schema(pd.DataFrame({"x": [1.0], "c": ["a"]})))
+    ['x']
+    """
     return [name for name in schema.names if isinstance(schema[name], NumericColumn)]
 
 

@@ -70,6 +70,14 @@ def distance_to_closest_record(
     -------
     float
         In [0, 1]; about 0.5 when nothing was copied.
+
+    Examples
+    --------
+    >>> from dpquilt.evaluation.columns import evaluation_schema
+    >>> rng = np.random.default_rng(0)
+    >>> real = pd.DataFrame({"x": rng.random(200), "c": rng.choice(list("abc"), 200)})
+    >>> distance_to_closest_record(real[:100], real[:100], real[100:], evaluation_schema(real))  # a copy
+    1.0
     """
     from sdmetrics.single_table import DCROverfittingProtection
 
