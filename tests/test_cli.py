@@ -55,3 +55,30 @@ def test_synth_with_the_ddpm_refiner_reports_dpsgd(tmp_path):
     report = json.loads(report_path_for(out).read_text())
     assert report["expenditures"][-1]["what"].startswith("refiner: DDPM")
     assert report["epsilon_spent"] <= 3.0
+
+
+def test_compare_writes_the_tidy_table_and_a_figure(tmp_path, capsys):
+    pytest.importorskip("sdmetrics")
+    pytest.importorskip("sklearn")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    a = rng.choice(["x", "y", "z"], 600)
+    df = pd.DataFrame({"a": a, "b": np.where(rng.random(600) < 0.8, a, "x"), "c": rng.normal(size=600)})
+    src, out, png = tmp_path / "in.csv", tmp_path / "results.csv", tmp_path / "errors.png"
+    df.to_csv(src, index=False)
+    rc = main(["compare", str(src), "--methods", "mst", "aim", "--epsilons", "1", "4", "--seeds", "1",
+               "--target", "b", "--metrics", "workload_2", "tstr", "--out", str(out), "--plot", str(png), "--quiet"])
+    assert rc == 0 and png.stat().st_size > 0
+    res = pd.read_csv(out)
+    assert set(res.method) == {"mst", "aim", "real holdout"} and set(res.metric) == {"workload_2", "tstr"}
+    assert len(res) == 2 + 2 * 2 * 2  # holdout + methods x epsilons x metrics
+    assert "420 training rows, 180 held out" in capsys.readouterr().out
+
+
+def test_compare_refuses_a_bad_split(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"a": [1, 2]}).to_csv(src, index=False)
+    assert main(["compare", str(src), "--test-share", "1.5", "--out", str(tmp_path / "r.csv"), "--quiet"]) == 2
+    assert "--test-share must be in (0, 1), got 1.5" in capsys.readouterr().err
