@@ -16,3 +16,4 @@ for b in 1024 8192; do
 done
 timeout 120 python3 benchmarks/diffusion_throughput.py --device cpu --steps 20 --batch 1024 2>&1 | tee -a "$OUT/throughput.md"
 timeout 240 python3 benchmarks/refiner_device_time.py --devices cuda cpu 2>&1 | tee "$OUT/refiner_time.md"
+timeout 200 python3 benchmarks/diffusion_device_check.py --device cuda 2>&1 | tee "$OUT/device_check.md"
