@@ -22,10 +22,7 @@ import pandas as pd
 from ..schema import NumericColumn, Schema
 from .features import record_features
 
-__all__ = ["REAL_ROWS_PER_SYNTHETIC", "distance_to_closest_record", "membership_inference_auc"]
-
-#: Real rows per side (training, holdout) per synthetic record compared by the DCR metric.
-REAL_ROWS_PER_SYNTHETIC = 5
+__all__ = ["distance_to_closest_record", "membership_inference_auc"]
 
 
 def _equal_samples(a: pd.DataFrame, b: pd.DataFrame, max_rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -59,17 +56,15 @@ def distance_to_closest_record(
     Parameters
     ----------
     real_train, real_holdout : DataFrame
-        The synthesizer's training rows and real rows it never saw; both are
-        subsampled to the same size, at most ``5 * max_rows`` (a copied record is
-        still found closer to the training rows whenever its original is in the
-        subsample, so the share stays above 0.5 for a copying synthesizer).
+        The synthesizer's training rows and real rows it never saw; the larger is
+        subsampled to the size of the smaller.
     synthetic : DataFrame
         Subsampled to at most ``max_rows`` records.
     schema : Schema
         Complete evaluation schema (column kinds).
     max_rows, seed : int
         Synthetic records compared, and the subsamples' seed (the cost is
-        ``max_rows`` times the real rows, at most ``10 * max_rows ** 2`` distances).
+        ``max_rows`` times the real rows).
 
     Returns
     -------
@@ -87,7 +82,7 @@ def distance_to_closest_record(
     from sdmetrics.single_table import DCROverfittingProtection
 
     cols = list(schema.names)
-    train, holdout = _equal_samples(real_train[cols], real_holdout[cols], REAL_ROWS_PER_SYNTHETIC * max_rows, seed)
+    train, holdout = _equal_samples(real_train[cols], real_holdout[cols], max(len(real_train), len(real_holdout)), seed)
     synth, _ = _equal_samples(synthetic[cols], synthetic, max_rows, seed + 1)
     out = DCROverfittingProtection.compute_breakdown(train, synth, holdout, _metadata(schema), "table")
     return float(out["synthetic_data_percentages"]["closer_to_training"])

@@ -64,7 +64,6 @@ def test_a_copied_table_fails_both_disclosure_checks_and_a_fresh_sample_passes(s
     schema = evaluation_schema(train)
     assert membership_inference_auc(train, holdout, train, schema) > 0.95
     assert distance_to_closest_record(train, train, holdout, schema, max_rows=400) > 0.95
-    assert distance_to_closest_record(train, train, holdout, schema, max_rows=100) > 0.55  # real rows capped at 500
     other = holdout  # real rows the "synthesizer" never saw, from the same population
     rest = train.iloc[1000:]
     assert membership_inference_auc(train.iloc[:1000], rest, other, schema) == pytest.approx(0.5, abs=0.05)
