@@ -50,18 +50,24 @@ class DPSGDSettings:
         Adam's step size.
     max_grad_norm : float, default 1.0
         Clipping norm ``C`` of each record's gradient.
+    schedule : {"constant", "cosine"}, default "constant"
+        The learning rate over the steps: constant, or cosine annealing from
+        ``learning_rate`` to 0 (Loshchilov and Hutter, ICLR 2017, eq. 5 without restarts).
     """
 
     batch_size: int = 1024
     epochs: float = 10.0
     learning_rate: float = 3e-3
     max_grad_norm: float = 1.0
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs", "learning_rate", "max_grad_norm"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
                 raise ValueError(f"DPSGDSettings: {name} must be a positive number, got {value!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"DPSGDSettings: schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,7 @@ def train_dpsgd(
     generator = torch_generator(rng, device)
     params = tape.parameters()
     sizes = [p.numel() for p in params]
-    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    optimizer, scheduler = _adam(params, settings, plan.steps)
     std = plan.noise_multiplier * plan.max_grad_norm
     losses = []
     model.train()
@@ -196,6 +202,7 @@ def train_dpsgd(
         for p, g in zip(params, clipped):
             p.grad = g
         optimizer.step()
+        scheduler.step()
         losses.append(per_record.detach().mean() if rows.size else None)
     model.eval()
     return _floats(losses)
@@ -220,19 +227,29 @@ def train_nonprivate(
     q, steps = rate_and_steps(settings, n_rows)
     sampler = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
     generator = torch_generator(rng, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    optimizer, scheduler = _adam(list(model.parameters()), settings, steps)
     losses = []
     model.train()
     for rows in poisson_batches(sampler, n_rows, q, steps, "training (public data)", progress):
-        if rows.size == 0:
-            continue
-        optimizer.zero_grad()
-        loss = record_loss(model, rows, generator).mean()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
+        if rows.size:
+            optimizer.zero_grad()
+            loss = record_loss(model, rows, generator).mean()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        scheduler.step()
     model.eval()
     return _floats(losses)
+
+
+def _adam(params: list, settings: DPSGDSettings, steps: int):
+    """Adam at ``settings.learning_rate`` and its schedule over ``steps`` (one ``step()`` per training step)."""
+    import torch
+
+    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    if settings.schedule == "cosine":
+        return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
 def _floats(losses: list) -> list[float]:

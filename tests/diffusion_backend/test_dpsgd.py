@@ -86,3 +86,21 @@ def test_seeded_training_is_reproducible():
 def test_settings_name_the_bad_value():
     with pytest.raises(ValueError, match="batch_size must be a positive number, got 0"):
         DPSGDSettings(batch_size=0)
+
+
+def test_cosine_schedule_anneals_the_steps_to_zero():
+    from dpquilt.diffusion_backend.dpsgd import train_nonprivate
+
+    net = torch.nn.Linear(4, 1)
+    seen = []
+
+    def loss(module, rows, generator):
+        seen.append(module.weight.detach().clone())
+        return (module(torch.ones((rows.size, 1, 4))) ** 2).mean(dim=(1, 2))
+
+    settings = DPSGDSettings(batch_size=100, epochs=20, learning_rate=0.1, schedule="cosine")
+    train_nonprivate(net, loss, 100, settings, np.random.default_rng(0), "cpu")
+    moves = [float((b - a).abs().max()) for a, b in zip(seen, seen[1:])]
+    assert len(seen) == 20 and moves[0] > 0.05 and moves[-1] < 0.01
+    with pytest.raises(ValueError, match="schedule must be 'constant' or 'cosine', got 'linear'"):
+        DPSGDSettings(schedule="linear")

@@ -1,5 +1,7 @@
 """DiffusionSynthesizer: DP-SGD and two-stage training, accounting, API."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,11 @@ def test_bad_parameters_are_named(frame, kwargs, message):
 def test_sample_before_fit_says_what_to_do():
     with pytest.raises(dq.NotFittedError, match=r"call fit\(df\) before sample\(\)"):
         dq.DiffusionSynthesizer().sample(3)
+
+
+def test_too_few_dpsgd_steps_are_flagged(frame, caplog):
+    few = DDPMSettings(hidden=16, diffusion_steps=10, noise_draws=2, training=DPSGDSettings(batch_size=1024, epochs=2))
+    with caplog.at_level("WARNING", logger="dpquilt.diffusion_backend.gaussian_diffusion"):
+        dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=few, random_state=0, verbose=False).fit(frame)
+    (record,) = [r for r in caplog.records if "DP-SGD steps" in r.getMessage()]
+    assert re.search(r"only [5-7] DP-SGD steps \(batch 1024, 2 epochs over about (29|30)\d\d rows\)", record.getMessage())
