@@ -53,6 +53,9 @@ class DPSGDSettings:
     schedule : {"constant", "cosine"}, default "constant"
         The learning rate over the steps: constant, or cosine annealing from
         ``learning_rate`` to 0 (Loshchilov and Hutter, ICLR 2017, eq. 5 without restarts).
+    min_steps : int, default 0
+        Train at least this many steps (more epochs on small tables). The count comes
+        from the same public or released row count as ``q``.
     """
 
     batch_size: int = 1024
@@ -60,12 +63,15 @@ class DPSGDSettings:
     learning_rate: float = 3e-3
     max_grad_norm: float = 1.0
     schedule: str = "constant"
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "epochs", "learning_rate", "max_grad_norm"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
                 raise ValueError(f"DPSGDSettings: {name} must be a positive number, got {value!r}")
+        if not (isinstance(self.min_steps, (int, np.integer)) and self.min_steps >= 0):
+            raise ValueError(f"DPSGDSettings: min_steps must be a non-negative integer, got {self.min_steps!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"DPSGDSettings: schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
@@ -115,9 +121,9 @@ def dpsgd_noise_note(seeded: bool) -> str:
 
 
 def rate_and_steps(settings: DPSGDSettings, rows: float) -> tuple[float, int]:
-    """Poisson rate ``q = batch / rows`` (at most 1) and the steps that make ``epochs`` passes."""
+    """Poisson rate ``q = batch / rows`` (at most 1) and the steps that make ``epochs`` passes (at least ``min_steps``)."""
     q = min(1.0, settings.batch_size / max(float(rows), 1.0))
-    return q, int(math.ceil(settings.epochs / q))
+    return q, max(int(math.ceil(settings.epochs / q)), int(settings.min_steps))
 
 
 def torch_generator(rng: np.random.Generator | None, device):

@@ -36,10 +36,16 @@ from .dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
 from .features import BinnedCDF, FeatureMap, bin_counts
 from .gaussian_diffusion import DDPMSettings, GaussianDiffusion
 
-__all__ = ["DiffusionSynthesizer", "TWO_STAGE_SETTINGS"]
+__all__ = ["DPSGD_SETTINGS", "DiffusionSynthesizer", "TWO_STAGE_SETTINGS"]
 
 #: Two-stage training reads only a DP release, so longer training costs compute, not privacy.
 TWO_STAGE_SETTINGS = DDPMSettings(hidden=128, training=DPSGDSettings(epochs=30.0))
+#: DP-SGD defaults of the standalone model: learning rate 1e-2 annealed to 0 (cosine) and
+#: at least 500 steps. Against the shared defaults (3e-3, constant, 10 epochs) at equal
+#: budget, seeds 0-1: on ggplot2::diamonds (eps 3, 527 steps either way) mean column
+#: distance 0.029 vs 0.047 and 2-way TV 0.257 vs 0.287; on modeldata::credit_data
+#: (eps 4; 44 steps before, 522 now) 1-way TV 0.31 vs 0.58.
+DPSGD_SETTINGS = DDPMSettings(training=DPSGDSettings(learning_rate=1e-2, schedule="cosine", min_steps=500))
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ class DiffusionSynthesizer:
         Two-stage only: keyword arguments of the first-stage MarginalSynthesizer
         (e.g. ``{"method": "aim"}``).
     settings : DDPMSettings, optional
-        Network, diffusion and (DP-)SGD settings. Default: :class:`DDPMSettings` for
+        Network, diffusion and (DP-)SGD settings. Default: :data:`DPSGD_SETTINGS` for
         DP-SGD; for two-stage, whose training costs no privacy, a wider network
         (hidden 128) trained longer (30 epochs): :data:`TWO_STAGE_SETTINGS`.
     device : str, default "auto"
@@ -147,7 +153,7 @@ class DiffusionSynthesizer:
         """
         self._check_params()
         df = validate_frame(df)
-        settings = self.settings or (TWO_STAGE_SETTINGS if self.two_stage else DDPMSettings())
+        settings = self.settings or (TWO_STAGE_SETTINGS if self.two_stage else DPSGD_SETTINGS)
         self.device_ = resolve_device(self.device)
         if self.two_stage:
             return self._fit_two_stage(df, settings)

@@ -104,3 +104,13 @@ def test_cosine_schedule_anneals_the_steps_to_zero():
     assert len(seen) == 20 and moves[0] > 0.05 and moves[-1] < 0.01
     with pytest.raises(ValueError, match="schedule must be 'constant' or 'cosine', got 'linear'"):
         DPSGDSettings(schedule="linear")
+
+
+def test_min_steps_raises_the_step_count_of_small_tables():
+    from dpquilt.diffusion_backend.dpsgd import rate_and_steps
+
+    assert rate_and_steps(DPSGDSettings(batch_size=1000, epochs=10), 4000.0) == (0.25, 40)
+    assert rate_and_steps(DPSGDSettings(batch_size=1000, epochs=10, min_steps=500), 4000.0) == (0.25, 500)
+    assert rate_and_steps(DPSGDSettings(batch_size=1000, epochs=10, min_steps=500), 100_000.0) == (0.01, 1000)
+    with pytest.raises(ValueError, match="min_steps must be a non-negative integer, got -1"):
+        DPSGDSettings(min_steps=-1)
