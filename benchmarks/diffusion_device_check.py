@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,7 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from mixed_tables import diamonds  # noqa: E402
+from mixed_tables import diamonds, fit_and_sample_timed  # noqa: E402
 
 
 def main() -> None:
@@ -42,12 +41,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, make in variants.items():
         syn = make()
-        start = time.perf_counter()
-        syn.fit(df)
-        fit = time.perf_counter() - start
-        start = time.perf_counter()
-        out = syn.sample(len(df))
-        sample = time.perf_counter() - start
+        out, fit, sample = fit_and_sample_timed(syn, df)
         w1 = dq.evaluation.mean_wasserstein(df, out, ranges)
         corr = dq.evaluation.correlation_difference(df, out, list(ranges))
         print(f"| {name} | {fit:.1f} | {sample:.1f} | {w1:.4f} | {corr:.3f} | {syn.privacy_report().epsilon_spent:.3f} |", flush=True)

@@ -6,6 +6,8 @@ never read from the rows, so a benchmark spends nothing on them.
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 #: ggplot2::diamonds (53,940 rows): 3 ordered categorical columns and 7 continuous ones
@@ -35,3 +37,13 @@ def diamonds() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
     for col, (lo, hi) in DIAMONDS_BOUNDS.items():
         schema[col] = {"lower": lo, "upper": hi, "kind": "integer" if col == "price" else "float"}
     return df, schema, dict(DIAMONDS_BOUNDS)
+
+
+def fit_and_sample_timed(synthesizer, df: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
+    """Fit ``synthesizer`` on ``df`` and sample as many rows: the sample, fit seconds, sample seconds."""
+    start = time.perf_counter()
+    synthesizer.fit(df)
+    fit = time.perf_counter() - start
+    start = time.perf_counter()
+    out = synthesizer.sample(len(df))
+    return out, fit, time.perf_counter() - start

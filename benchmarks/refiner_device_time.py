@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -23,17 +22,12 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from mixed_tables import diamonds  # noqa: E402
+from mixed_tables import diamonds, fit_and_sample_timed  # noqa: E402
 
 
 def timed(refiner: str, device: str, df, schema, ranges, epsilon: float, seed: int) -> tuple[float, float, float]:
     syn = dq.MarginalSynthesizer(epsilon=epsilon, schema=schema, refiner=refiner, device=device, random_state=seed, verbose=False)
-    start = time.perf_counter()
-    syn.fit(df)
-    fit = time.perf_counter() - start
-    start = time.perf_counter()
-    out = syn.sample(len(df))
-    sample = time.perf_counter() - start
+    out, fit, sample = fit_and_sample_timed(syn, df)
     return fit, sample, dq.evaluation.mean_wasserstein(df, out, ranges)
 
 

@@ -32,20 +32,22 @@ def canary_setup():
     return canary_table(500, 4, 3, np.random.default_rng(0))
 
 
+def audit(method: str, epsilon: float, canary_setup):
+    base, canary, domain = canary_setup
+    run = fit_sample(method, epsilon, dq.Schema.from_domain(domain))
+    return canary_audit(run, base, canary, epsilon, 1e-9, TRIALS, progress=False)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["mst", "aim"])
 def test_the_canary_is_no_more_visible_than_the_budget_allows(method, canary_setup):
-    base, canary, domain = canary_setup
-    result = canary_audit(fit_sample(method, 1.0, dq.Schema.from_domain(domain)), base, canary, 1.0, 1e-9, TRIALS,
-                          progress=False)
+    result = audit(method, 1.0, canary_setup)
     assert result.passed, f"{method}: empirical epsilon >= {result.epsilon_lower_bound:.2f} > claimed 1.0"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["mst", "aim"])
 def test_at_a_huge_budget_the_audit_sees_the_canary(method, canary_setup):
-    base, canary, domain = canary_setup
-    result = canary_audit(fit_sample(method, 50.0, dq.Schema.from_domain(domain)), base, canary, 50.0, 1e-9, TRIALS,
-                          progress=False)
+    result = audit(method, 50.0, canary_setup)
     assert np.mean(result.scores_with) > np.mean(result.scores_without)
     assert 0.3 < result.epsilon_lower_bound <= 50.0
