@@ -110,6 +110,20 @@ def test_wire_round_trip():
         Request.from_wire({}, [])
 
 
+def test_estimates_travel_packed_in_one_array_and_unpack_exactly():
+    est = (np.arange(6.0).reshape(2, 3), np.arange(4.0) / 7, np.ones(5))
+    req = Request("scores", (("a", "b"), ("c",), ("d",)), 1.0, "s#1", estimates=est, weights=(1.0, 1.0, 1.0))
+    config, arrays = req.to_wire()
+    assert len(arrays) == 1 and arrays[0].shape == (15,)
+    back = Request.from_wire(config, arrays)
+    for sent, got in zip(est, back.estimates):
+        assert np.allclose(got, np.ravel(sent).astype(np.float32))
+    with pytest.raises(MalformedRequestError, match="14 estimate cells, its header declares 15"):
+        Request.from_wire(config, [arrays[0][:-1]])
+    with pytest.raises(MalformedRequestError, match="arrays do not match its header"):
+        Request.from_wire(config, [])
+
+
 def test_contained_cliques_travel_without_their_estimates_and_score_the_same():
     d = data()
     rng = np.random.default_rng(1)
