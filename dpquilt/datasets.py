@@ -30,7 +30,16 @@ def load(path: str | Path) -> pd.DataFrame:
 
 
 def save(df: pd.DataFrame, path: str | Path) -> None:
-    """Write ``df`` to ``.csv`` or ``.parquet``, chosen by the suffix."""
+    """Write ``df`` to ``.csv`` or ``.parquet``, chosen by the suffix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "table.csv"
+    >>> save(pd.DataFrame({"a": [1, 2]}), path)
+    >>> load(path)["a"].tolist()
+    [1, 2]
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":

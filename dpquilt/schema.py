@@ -241,9 +241,26 @@ class Schema:
         return {c.name: c.size for c in self.columns}
 
     def replace_column(self, spec: ColumnSpec) -> Schema:
+        """A copy with the column named ``spec.name`` replaced by ``spec`` (same position).
+
+        Examples
+        --------
+        >>> s = Schema.from_domain({"a": 3, "b": 2})
+        >>> s.replace_column(CategoricalColumn("b", ("x", "y", "z"), missing=False)).domain()
+        {'a': 3, 'b': 4}
+        """
+        if spec.name not in self.names:
+            raise KeyError(f"column {spec.name!r} is not in the schema; known columns: {list(self.names)}")
         return Schema(tuple(spec if c.name == spec.name else c for c in self.columns))
 
     def select(self, names: Sequence[str]) -> Schema:
+        """A schema of the named columns, in the order given.
+
+        Examples
+        --------
+        >>> Schema.from_domain({"a": 3, "b": 2, "c": 4}).select(["c", "a"]).domain()
+        {'c': 4, 'a': 3}
+        """
         return Schema(tuple(self[n] for n in names))
 
     @classmethod

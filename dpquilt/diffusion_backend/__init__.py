@@ -28,7 +28,25 @@ BACKENDS = ("uniform", "ddpm")
 
 
 class Backend(Protocol):
-    """Learns where values lie inside their bins; samples positions for given codes."""
+    """Learns where values lie inside their bins; samples positions for given codes.
+
+    Any object with this ``name``, ``fit`` and ``sample`` can be passed as a
+    synthesizer's ``refiner=``; ``fit`` must spend every read of private data through
+    the accountant it is given.
+
+    Examples
+    --------
+    >>> class Midpoint:  # every value at the middle of its bin; reads no private data
+    ...     name = "midpoint"
+    ...     def fit(self, layout, codes=None, targets=None, accountant=None, device="auto", **options):
+    ...         self.layout_ = layout
+    ...         return self
+    ...     def sample(self, data, rng):
+    ...         u = UniformBackend().fit(self.layout_).sample(data, rng)
+    ...         return {c: np.where(np.isnan(v), np.nan, 0.5) for c, v in u.items()}
+    >>> make_backend(Midpoint()).name
+    'midpoint'
+    """
 
     name: str
 

@@ -56,6 +56,15 @@ class DPSGDSettings:
     min_steps : int, default 0
         Train at least this many steps (more epochs on small tables). The count comes
         from the same public or released row count as ``q``.
+
+    Examples
+    --------
+    >>> s = DPSGDSettings(batch_size=512, learning_rate=1e-2, schedule="cosine", min_steps=500)
+    >>> s.epochs, s.max_grad_norm
+    (10.0, 1.0)
+    >>> DPSGDSettings(schedule="linear")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: DPSGDSettings: schedule must be 'constant' or 'cosine', got 'linear'
     """
 
     batch_size: int = 1024

@@ -50,6 +50,12 @@ class DDPMSettings:
         Batch size, epochs, learning rate, clipping norm.
     sample_batch : int
         Records denoised at once when sampling.
+
+    Examples
+    --------
+    >>> s = DDPMSettings(hidden=32, training=DPSGDSettings(epochs=5))
+    >>> s.hidden, s.depth, s.training.epochs
+    (32, 2, 5)
     """
 
     hidden: int = 64

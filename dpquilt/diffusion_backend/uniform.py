@@ -54,8 +54,10 @@ class UniformBackend:
     name = "uniform"
 
     def fit(self, layout: Layout, codes=None, targets=None, accountant=None, device="auto", **_) -> UniformBackend:
+        """Keep the layout; read nothing else (the other arguments are the :class:`Backend` protocol's)."""
         self.layout_ = layout
         return self
 
     def sample(self, data: Dataset, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A uniform position in ``[0, 1)`` inside each record's bin, NaN for missing codes."""
         return uniform_positions(self.layout_.numeric_codes(data), self.layout_.missing_by_column, rng)

@@ -55,7 +55,15 @@ def wasserstein_distances(
 
 
 def mean_wasserstein(real: pd.DataFrame, synthetic: pd.DataFrame, ranges: Mapping[str, tuple[float, float]]) -> float:
-    """Mean of :func:`wasserstein_distances` over the columns."""
+    """Mean of :func:`wasserstein_distances` over the columns.
+
+    Examples
+    --------
+    >>> real = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 10.0]})
+    >>> synth = pd.DataFrame({"x": [0.5, 1.5], "y": [0.0, 10.0]})
+    >>> mean_wasserstein(real, synth, {"x": (0.0, 2.0), "y": (0.0, 10.0)})  # (0.5 / 2 + 0) / 2
+    0.125
+    """
     return float(np.mean(list(wasserstein_distances(real, synthetic, ranges).values())))
 
 

@@ -22,7 +22,11 @@ DataLoader = Callable[[Context], Dataset]
 
 
 def secure_masks_mod(msg, context, call_next):
-    """A Flower mod that puts :func:`~dpquilt.federation.masks.secure_masks` in place first."""
+    """A Flower mod that puts :func:`~dpquilt.federation.masks.secure_masks` in place first.
+
+    :func:`make_client_app` places it before Flower's ``secaggplus_mod``; pass it
+    first in ``mods`` when building a ClientApp of your own.
+    """
     install_secure_masks()
     return call_next(msg, context)
 
@@ -65,6 +69,13 @@ def make_client_app(
     reply_hook : callable, optional
         ``reply_hook(vector, request, node_key)`` replaces the reply vector before it is
         masked (fault injection in tests).
+
+    Examples
+    --------
+    >>> rows = Dataset({"a": np.array([0, 1, 1])}, {"a": 2})  # this client's encoded rows
+    >>> app = make_client_app(lambda context: rows)  # secure noise; SecAgg+ and secure masks as mods
+    >>> type(app).__name__
+    'ClientApp'
     """
     cache: dict[int, Dataset] = {}
 

@@ -71,13 +71,19 @@ def install_secure_masks() -> None:
 
     Idempotent. Affects every SecAgg+ client mod and server workflow in the process
     (the generator is a module attribute of Flower's).
+
+    Examples
+    --------
+    >>> install_secure_masks()
+    >>> secure_masks_installed()
+    True
     """
     for module in _flower_modules():
         module.pseudo_rand_gen = secure_masks
 
 
 def secure_masks_installed() -> bool:
-    """Whether both Flower modules use :func:`secure_masks` in this process."""
+    """Whether both Flower modules use :func:`secure_masks` in this process (see :func:`install_secure_masks`)."""
     return all(module.pseudo_rand_gen is secure_masks for module in _flower_modules())
 
 

@@ -60,6 +60,22 @@ class FederatedOracle:
         ``t``: noise shares guaranteed in every released sum.
     mapping : dict, optional
         Merged codes (MST's compression), sent with every request.
+
+    Examples
+    --------
+    >>> from dpquilt.marginals.dataset import Dataset
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> from dpquilt.federation.protocol import client_reply
+    >>> clients = [Dataset({"a": np.array([0, 1, 1])}, {"a": 2}), Dataset({"a": np.array([1, 1])}, {"a": 2})]
+    >>> def secure_sum(request, length, on_retry=None):  # stands in for SecAgg+: only the sum leaves
+    ...     replies = [client_reply(request, rows, SeededNoise(np.random.default_rng(i)), 2**20)
+    ...                for i, rows in enumerate(clients)]
+    ...     return np.sum(replies, axis=0)[:-1], len(clients)
+    >>> oracle = FederatedOracle(secure_sum, {"a": 2}, honest_shares=2)
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> (m,) = oracle.measure([("a",)], 20.0, acc)
+    >>> m.cols, m.noisy.size, acc.rho_spent > 0
+    (('a',), 2, True)
     """
 
     def __init__(
@@ -94,6 +110,7 @@ class FederatedOracle:
         return self.secure_sum(request, reply_length(request, self._domain), on_retry=spend)
 
     def measure(self, cliques: Sequence[Clique], sigma: float, accountant: Accountant) -> list[Measurement]:
+        """Noisy marginals from one secure sum; each client adds ``N_Z(0, sigma^2 / t)``."""
         domain = self.domain
         sizes = [math.prod(domain[c] for c in cl) for cl in cliques]
         t = self.honest_shares
@@ -140,12 +157,14 @@ class FederatedOracle:
         accountant: Accountant,
         what: str,
     ) -> int:
+        """The argmax of the noisy summed local scores (at the exponential mechanism's zCDP cost)."""
         scores, sent = self._noisy_scores(cliques, estimates, weights, epsilon**2 / 8.0, accountant, what)
         return int(np.argmax(scores - sent * np.asarray(penalties)))
 
     def select_tree(
         self, pairs: Sequence[tuple[str, str]], estimates: Sequence[np.ndarray], rho: float, accountant: Accountant
     ) -> list[tuple[str, str]]:
+        """MST's tree by Kruskal on one noisy release of all pair scores at budget ``rho``."""
         names = sorted({c for pair in pairs for c in pair}, key=list(self._domain).index)
         if len(names) < 2:
             return []
@@ -154,4 +173,5 @@ class FederatedOracle:
         return grow_spanning_tree(names, list(by_pair), lambda cands, _: int(np.argmax([by_pair[e] for e in cands])))
 
     def compressed(self, compression) -> FederatedOracle:
+        """The same clients and counter, asking over MST's merged codes."""
         return FederatedOracle(self.secure_sum, self._domain, self.honest_shares, compression.mapping, self._requests)

@@ -60,6 +60,13 @@ class Request:
         normalise it to a distribution).
     weights : tuple of float
         For ``scores``: the weight ``w_r`` of each clique.
+
+    Examples
+    --------
+    >>> req = Request("measure", (("age", "sex"),), party_sigma=3.5, label="measure #1")
+    >>> config, arrays = req.to_wire()  # what travels in the Flower message
+    >>> Request.from_wire(config, arrays) == req
+    True
     """
 
     kind: str
@@ -136,7 +143,13 @@ class Request:
 
 
 def reply_length(request: Request, domain: Mapping[str, int]) -> int:
-    """Entries in a client's reply: every cell (or one score per clique), plus the check entry."""
+    """Entries in a client's reply: every cell (or one score per clique), plus the check entry.
+
+    Examples
+    --------
+    >>> reply_length(Request("measure", (("a", "b"), ("c",)), 1.0, "m#1"), {"a": 2, "b": 3, "c": 4})
+    11
+    """
     if request.kind == "scores":
         return len(request.cliques) + 1
     sizes = {c: int(np.max(request.mapping[c])) + 1 if c in request.mapping else domain[c] for c in domain}
@@ -144,7 +157,13 @@ def reply_length(request: Request, domain: Mapping[str, int]) -> int:
 
 
 def score_sensitivity(weights: Sequence[float]) -> tuple[float, float]:
-    """L2 and L1 norms of the largest change of the summed score vector (module docstring)."""
+    """L2 and L1 norms of the largest change of the summed score vector (module docstring).
+
+    Examples
+    --------
+    >>> score_sensitivity([1.0, 1.0])  # each score moves by at most 2 w + 1 = 3
+    (4.242640687119285, 6.0)
+    """
     per = np.abs(np.asarray(weights, dtype=np.float64)) * 2.0 + 1.0
     return float(np.sqrt((per**2).sum())), float(per.sum())
 
@@ -166,6 +185,14 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
     Returns
     -------
     ndarray of int64
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import SeededNoise
+    >>> rows = Dataset({"a": np.array([0, 1, 1])}, {"a": 2})
+    >>> vector = client_reply(Request("measure", (("a",),), 2.0, "m#1"), rows, SeededNoise(np.random.default_rng(0)), 2**20)
+    >>> vector.size, int(vector[-1])  # two noisy counts, then the check entry
+    (3, 1)
     """
     unknown = sorted({c for cl in request.cliques for c in cl} - set(data.domain))
     if unknown:

@@ -82,6 +82,12 @@ class SecureSumSettings:
         Fresh attempts after a round halts before giving up.
     wait_for_clients : float, default 120
         Seconds to wait for all ``clients`` to connect at the start.
+
+    Examples
+    --------
+    >>> s = SecureSumSettings(clients=5, max_dropouts=1, max_colluders=1)
+    >>> s.threshold, s.honest_shares, s.modulus == 2**31
+    (4, 3, True)
     """
 
     clients: int

@@ -31,6 +31,18 @@ def run_federated_fit(
     Every expenditure goes through ``accountant``; the fitted synthesizer holds it
     (``privacy_report()``) and the notes say how the sums were formed.
     ``synthesizer.secure_sum_seconds_`` lists the wall time of each secure sum.
+
+    Examples
+    --------
+    >>> import dpquilt as dq
+    >>> from flwr.serverapp import ServerApp
+    >>> schema = dq.Schema.from_domain({"a": 2, "b": 3})
+    >>> synthesizer = dq.MarginalSynthesizer(epsilon=1.0, method="mst", schema=schema)
+    >>> app = ServerApp()
+    >>> @app.main()
+    ... def main(grid, context):  # Flower calls this with its grid once the run starts
+    ...     run_federated_fit(grid, context, SecureSumSettings(clients=3), synthesizer, schema,
+    ...                       Accountant(1.0, 1e-9), list(schema.names))
     """
     install_secure_masks()
     notes = (

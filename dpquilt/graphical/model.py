@@ -97,6 +97,12 @@ class EstimationOptions:
         The numpy engine always computes in float64.
     tol : float or None
         Stop early when the relative loss improvement stays below ``tol``.
+
+    Examples
+    --------
+    >>> options = EstimationOptions(iters=500, noise_level_stop=None)
+    >>> options.algorithm, options.engine
+    ('accelerated', 'numpy')
     """
 
     iters: int = 10000
@@ -139,6 +145,12 @@ class GraphicalModel:
         Domain sizes, in column order.
     total : float
         The model's (noisy) number of records.
+
+    Examples
+    --------
+    >>> model = GraphicalModel({"a": 2}, total=10.0, potentials={("a",): np.log(np.array([1.0, 4.0]))})
+    >>> model.project(["a"]).tolist()
+    [2.0, 8.0]
     """
 
     domain: Mapping[str, int]
@@ -196,6 +208,14 @@ def estimate(
     Returns
     -------
     GraphicalModel
+
+    Examples
+    --------
+    >>> from dpquilt.marginals.measurement import Measurement
+    >>> noisy = [Measurement(("a", "b"), np.array([400.0, 100.0, 100.0, 400.0]), sigma=1.0)]
+    >>> model = estimate({"a": 2, "b": 2}, noisy)
+    >>> np.round(model.project(["a", "b"]) / model.total, 2).tolist()
+    [[0.4, 0.1], [0.1, 0.4]]
     """
     total = noisy_total(measurements)
     stop = _Stopping(options, [m.noisy.size for m in measurements], each_measurement=warm_start is not None)

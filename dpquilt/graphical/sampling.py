@@ -81,6 +81,13 @@ def sample_codes(
 
     ``method="stratified"`` (default) uses stratified uniforms within each parent
     group; ``"iid"`` draws every record independently.
+
+    Examples
+    --------
+    >>> model = GraphicalModel({"a": 2}, total=10.0, potentials={("a",): np.log(np.array([1.0, 4.0]))})
+    >>> codes = sample_codes(model, 10, np.random.default_rng(0))
+    >>> np.bincount(codes.columns["a"]).tolist()  # stratified: counts within one of 2 and 8
+    [2, 8]
     """
     if not (isinstance(n_rows, (int, np.integer)) and n_rows >= 0):
         raise ValueError(f"n_rows must be a non-negative integer, got {n_rows!r}")

@@ -73,4 +73,11 @@ class Dataset:
         return next(iter(self.columns.values())).size if self.columns else 0
 
     def shape_of(self, cols: tuple[str, ...]) -> tuple[int, ...]:
+        """The shape of the marginal on ``cols``: each column's number of codes.
+
+        Examples
+        --------
+        >>> Dataset({"a": np.array([0]), "b": np.array([1])}, {"a": 2, "b": 3}).shape_of(("b", "a"))
+        (3, 2)
+        """
         return tuple(self.domain[c] for c in cols)

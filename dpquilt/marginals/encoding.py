@@ -34,7 +34,19 @@ class Encoded:
 
 
 def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
-    """Map each column of ``df`` to codes ``0 .. size - 1`` under ``schema``."""
+    """Map each column of ``df`` to codes ``0 .. size - 1`` under ``schema``.
+
+    Categories map to their position, unlisted values to ``other``, numbers to their
+    bin (clipped to the public bounds, with a note), missing values to ``missing``.
+
+    Examples
+    --------
+    >>> s = Schema.from_public({"sex": {"categories": ["F", "M"], "missing": False, "other": False},
+    ...                         "age": {"kind": "integer", "edges": [0, 18, 65, 120]}})
+    >>> enc = encode(pd.DataFrame({"sex": ["M", "F"], "age": [30, 70]}), s)
+    >>> enc.data.columns["sex"].tolist(), enc.data.columns["age"].tolist()
+    ([1, 0], [1, 2])
+    """
     if not schema.complete:
         todo = [c.name for c in schema.columns if not c.complete]
         raise ValueError(f"schema is incomplete for column(s) {todo}; learn it with DP (fit) or pass public facts")
@@ -116,6 +128,15 @@ def decode(
     A numeric bin decodes to the value at ``positions[name]`` (in ``[0, 1)``, one per
     row, from a backend of :mod:`~dpquilt.diffusion_backend`) inside the bin; without
     ``positions``, uniformly inside the bin.
+
+    Examples
+    --------
+    >>> s = Schema.from_public({"sex": {"categories": ["F", "M"], "missing": False, "other": False},
+    ...                         "age": {"kind": "integer", "edges": [0, 18, 65, 120]}})
+    >>> codes = Dataset({"sex": np.array([1, 0]), "age": np.array([1, 2])}, s.domain())
+    >>> df = decode(codes, s, np.random.default_rng(0))
+    >>> df["sex"].tolist(), bool(df["age"].between(18, 64).iloc[0] and df["age"].between(65, 119).iloc[1])
+    (['M', 'F'], True)
     """
     from ..diffusion_backend import Layout, UniformBackend
 

@@ -158,7 +158,24 @@ def pair_estimates(names: Sequence[str], marginals: dict[str, np.ndarray]) -> di
 
 
 def mst(oracle: MarginalOracle, rho: float, accountant: Accountant) -> MSTResult:
-    """Run MST's measurement and selection with zCDP budget ``rho``, asking only ``oracle``."""
+    """Run MST's measurement and selection with zCDP budget ``rho``, asking only ``oracle``.
+
+    Returns the released measurements (fit a model to them with
+    :func:`~dpquilt.graphical.estimate`), the compression and the tree's edges.
+
+    Examples
+    --------
+    >>> from dpquilt.marginals.oracle import LocalOracle
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(0, 2, 2000)
+    >>> data = Dataset({"a": a, "b": a ^ (rng.random(2000) < 0.1), "c": rng.integers(0, 3, 2000)},
+    ...                {"a": 2, "b": 2, "c": 3})
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> result = mst(LocalOracle(data, SeededNoise(rng)), acc.rho_budget, acc)
+    >>> len(result.edges), ("a", "b") in result.edges, round(acc.rho_spent / acc.rho_budget, 9)
+    (2, True, 1.0)
+    """
     names = list(oracle.domain)
     third = rho / 3.0 if len(names) > 1 else rho  # one column: nothing to select or pair
     one_way = oracle.measure([(c,) for c in names], even_sigma(len(names), third), accountant)

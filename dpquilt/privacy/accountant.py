@@ -48,6 +48,12 @@ class Expenditure:
     rdp : tuple of float, optional
         For mechanisms accounted in Renyi DP (subsampled Gaussian DP-SGD): the RDP
         curve on :data:`~dpquilt.privacy.conversions.RDP_ORDERS`; ``rho`` is then 0.
+
+    Examples
+    --------
+    >>> e = Expenditure("marginal ('age',)", "discrete Gaussian", noise_scale=10.0, rho=0.005)
+    >>> e.rho == 0.5 / e.noise_scale**2  # a count of sensitivity 1: rho = 1 / (2 sigma^2)
+    True
     """
 
     what: str
@@ -79,6 +85,14 @@ class PrivacyReport:
     ``notes`` are facts for the data curator (for example that values were clipped
     to public bounds); they are not differentially private and should be removed
     before the report is published.
+
+    Examples
+    --------
+    >>> acc = Accountant(epsilon=1.0, delta=1e-9, secure=False)
+    >>> acc.spend(Expenditure("row count", "discrete Gaussian", 20.0, rho=0.00125))
+    >>> report = acc.report()
+    >>> report.randomness, len(report.expenditures), report.to_dict()["privacy_unit"]
+    ('seeded: not for release', 1, 'one row added or removed')
     """
 
     epsilon_budget: float
@@ -97,6 +111,7 @@ class PrivacyReport:
         return "seeded: not for release"
 
     def to_dict(self) -> dict:
+        """Plain data (JSON-friendly): every field, the randomness and the privacy unit."""
         out = asdict(self)
         out["expenditures"] = [
             {k: v for k, v in asdict(e).items() if not (k == "rdp" and v is None)} for e in self.expenditures
@@ -107,6 +122,7 @@ class PrivacyReport:
         return out
 
     def to_json(self, indent: int = 2) -> str:
+        """:meth:`to_dict` as a JSON string (what ``dpquilt`` writes next to a synthetic table)."""
         return json.dumps(self.to_dict(), indent=indent)
 
     def __str__(self) -> str:
