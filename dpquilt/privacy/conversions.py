@@ -150,6 +150,11 @@ def rho_of_gaussian(sigma: float, l2_sensitivity: float = 1.0) -> float:
     """zCDP cost of (discrete) Gaussian noise: ``rho = Delta_2^2 / (2 sigma^2)``.
 
     [BS16] Proposition 1.6 (continuous) and [CKS20] Theorem 4 (discrete).
+
+    Examples
+    --------
+    >>> rho_of_gaussian(10.0), rho_of_gaussian(10.0, l2_sensitivity=2.0)
+    (0.005, 0.02)
     """
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
@@ -162,6 +167,11 @@ def epsilon_of_exponential_mechanism(scale: float, sensitivity: float) -> float:
     Selecting ``argmax_i q_i + Gumbel(scale)`` samples ``P(i) ~ exp(q_i / scale)``,
     the exponential mechanism with ``epsilon = 2 Delta / scale`` for scores whose
     sensitivity is ``Delta`` (McSherry and Talwar 2007).
+
+    Examples
+    --------
+    >>> epsilon_of_exponential_mechanism(scale=4.0, sensitivity=1.0)
+    0.5
     """
     if not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale!r}")
@@ -173,6 +183,11 @@ def rho_of_exponential_mechanism(epsilon: float) -> float:
 
     The exponential mechanism is epsilon-bounded-range, which implies
     ``epsilon^2/8``-zCDP ([CR21] Lemma 3.2).
+
+    Examples
+    --------
+    >>> rho_of_exponential_mechanism(1.0)
+    0.125
     """
     _check_nonneg("epsilon", epsilon)
     return epsilon**2 / 8.0

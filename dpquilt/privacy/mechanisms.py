@@ -44,7 +44,13 @@ COUNT_SENSITIVITY = 1.0
 
 
 def sigma_for_rho(rho: float, l2_sensitivity: float = COUNT_SENSITIVITY) -> float:
-    """Noise scale of the Gaussian mechanism with cost ``rho``: ``sigma = Delta / sqrt(2 rho)``."""
+    """Noise scale of the Gaussian mechanism with cost ``rho``: ``sigma = Delta / sqrt(2 rho)``.
+
+    Examples
+    --------
+    >>> sigma_for_rho(0.005)
+    10.0
+    """
     if not rho > 0:
         raise ValueError(f"rho must be > 0 to size Gaussian noise, got {rho!r}")
     return l2_sensitivity / math.sqrt(2.0 * rho)
@@ -61,13 +67,27 @@ def gaussian_counts(
 
     Sensitivity: :data:`COUNT_SENSITIVITY` (one row moves one cell by one), so the
     cost is ``rho = 1 / (2 sigma^2)``.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> acc, noise = Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0))
+    >>> noisy = gaussian_counts(np.array([120, 30, 0]), 10.0, "marginal ('a',)", acc, noise)
+    >>> noisy.shape, acc.rho_spent
+    ((3,), 0.005)
     """
     accountant.spend(gaussian_counts_expenditure(what, sigma))
     return noise.discrete_gaussian(np.asarray(counts, dtype=np.int64), sigma)
 
 
 def gaussian_counts_expenditure(what: str, sigma: float) -> Expenditure:
-    """The ledger line of :func:`gaussian_counts` (also used to replay a persisted ledger)."""
+    """The ledger line of :func:`gaussian_counts` (also used to replay a persisted ledger).
+
+    Examples
+    --------
+    >>> gaussian_counts_expenditure("marginal ('a',)", 10.0).rho
+    0.005
+    """
     return Expenditure(what, "discrete Gaussian", float(sigma), rho_of_gaussian(sigma, COUNT_SENSITIVITY))
 
 
@@ -86,6 +106,14 @@ def spend_distributed_gaussian(
     :func:`~dpquilt.privacy.distributed.rho_of_distributed_discrete_gaussian`
     (Kairouz, Liu and Steinke 2021, Theorem 2). The noise itself is drawn by the
     parties, so this only spends.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant
+    >>> acc = Accountant(1.0, 1e-9)
+    >>> spend_distributed_gaussian("marginal ('a',)", 10.0, honest_parties=4, accountant=acc)
+    >>> round(acc.rho_spent, 6)  # equal to the central Gaussian's 1 / (2 sigma^2) when shares are >= 2
+    0.005
     """
     share = party_sigma(sigma, honest_parties)
     rho = rho_of_distributed_discrete_gaussian(share, honest_parties, l2_sensitivity, l1_sensitivity, dimension)
@@ -98,7 +126,13 @@ def spend_distributed_gaussian(
 
 
 def exponential_mechanism_epsilon_for_rho(rho: float) -> float:
-    """The epsilon of an exponential mechanism whose zCDP cost is ``rho`` (``sqrt(8 rho)``)."""
+    """The epsilon of an exponential mechanism whose zCDP cost is ``rho`` (``sqrt(8 rho)``).
+
+    Examples
+    --------
+    >>> exponential_mechanism_epsilon_for_rho(0.125)
+    1.0
+    """
     return math.sqrt(8.0 * rho)
 
 
@@ -116,6 +150,15 @@ def exponential_mechanism(
     ``2 Delta / epsilon``; ``epsilon``-DP and ``epsilon^2/8``-zCDP ([CR21] Lemma 3.2).
     ``sensitivity`` is the declared bound on how much any score moves when one row
     is added or removed.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> acc, noise = Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0))
+    >>> exponential_mechanism(np.array([0.0, 500.0, 3.0]), 1.0, 0.1, "pick", acc, noise)
+    1
+    >>> round(acc.rho_spent, 10)  # epsilon^2 / 8
+    0.00125
     """
     if not sensitivity > 0:
         raise ValueError(f"sensitivity must be > 0, got {sensitivity!r}")
@@ -135,6 +178,11 @@ def quantile_scores(sorted_values: np.ndarray, candidates: np.ndarray, alpha: fl
     Adding or removing one row moves ``#{x < c}`` by at most 1 and ``alpha n`` by
     ``alpha``, in opposite-or-same directions, so the score's sensitivity is
     ``max(alpha, 1 - alpha) <= 1``.
+
+    Examples
+    --------
+    >>> quantile_scores(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 2.5, 5.0]), 0.5) + 0.0
+    array([-2.,  0., -2.])
     """
     below = np.searchsorted(sorted_values, candidates, side="left")
     return -np.abs(below - alpha * sorted_values.size)
@@ -154,6 +202,15 @@ def private_quantile(
     Exponential mechanism with the utility of :func:`quantile_scores`
     (Smith 2011, "Privacy-preserving statistical estimation with optimal
     convergence rates"); sensitivity 1.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> acc, noise = Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0))
+    >>> values = np.random.default_rng(1).normal(50, 5, 10_000)
+    >>> median = private_quantile(values, np.linspace(0, 100, 101), 0.5, 0.1, "median of x", acc, noise)
+    >>> 48 <= median <= 52
+    True
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
@@ -163,7 +220,13 @@ def private_quantile(
 
 
 def discrete_gaussian_tail(sigma: float, k: int) -> float:
-    """``P[Z >= k]`` for ``Z ~ N_Z(0, sigma^2)``, summed exactly over a wide support."""
+    """``P[Z >= k]`` for ``Z ~ N_Z(0, sigma^2)``, summed exactly over a wide support.
+
+    Examples
+    --------
+    >>> round(discrete_gaussian_tail(10.0, 0), 3)  # half the mass and the atom at 0
+    0.52
+    """
     width = int(math.ceil(40 * sigma)) + 50
     support = np.arange(-width, width + 1, dtype=np.float64)
     log_w = -(support**2) / (2.0 * sigma**2)
@@ -177,6 +240,12 @@ def threshold_for_delta(sigma: float, delta: float) -> int:
     A category present in only one of two neighbouring tables has true count 1;
     releasing it only when its noisy count reaches ``T`` fails with probability
     ``P[Z >= T - 1]``, the delta of the thresholded histogram.
+
+    Examples
+    --------
+    >>> t = threshold_for_delta(10.0, 1e-9)
+    >>> discrete_gaussian_tail(10.0, t - 1) <= 1e-9 < discrete_gaussian_tail(10.0, t - 2)
+    True
     """
     t = 1 + int(math.ceil(sigma))
     while discrete_gaussian_tail(sigma, t - 1) > delta:
@@ -201,6 +270,14 @@ def thresholded_counts(
     Gaussian noise; keys under ``T = threshold_for_delta(sigma, delta)`` are dropped.
     Keys absent from the data are never released. One row touches one key, so the
     mechanism is ``(1 / (2 sigma^2), delta)``-approximate zCDP.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> acc, noise = Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0))
+    >>> released = thresholded_counts({"common": 5000, "rare": 1}, 10.0, 1e-10, "categories of x", acc, noise)
+    >>> sorted(released)  # a key held by one row is dropped
+    ['common']
     """
     threshold = threshold_for_delta(sigma, delta)
     accountant.spend(

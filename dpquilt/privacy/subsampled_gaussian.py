@@ -40,7 +40,16 @@ def rdp_of_subsampled_gaussian(noise_multiplier: float, sample_rate: float, step
 def spend_dpsgd(
     what: str, noise_multiplier: float, sample_rate: float, steps: int, accountant: Accountant
 ) -> None:
-    """Record ``steps`` DP-SGD steps in ``accountant`` (refused if they do not fit)."""
+    """Record ``steps`` DP-SGD steps in ``accountant`` (refused if they do not fit).
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant
+    >>> acc = Accountant(3.0, 1e-6)
+    >>> spend_dpsgd("denoiser", noise_multiplier=1.0, sample_rate=0.01, steps=1000, accountant=acc)
+    >>> 0 < acc.epsilon_spent() <= 3.0
+    True
+    """
     accountant.spend(
         Expenditure(
             what,
@@ -58,6 +67,15 @@ def noise_multiplier_for(accountant: Accountant, sample_rate: float, steps: int,
     ``reserve_rho`` is zCDP budget still to be spent afterwards (e.g. the marginal
     path's share); the steps must leave room for it. Found by bisection on the
     (monotone) epsilon of the composed RDP curve, to 0.1% of the multiplier.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant
+    >>> acc = Accountant(3.0, 1e-6)
+    >>> z = noise_multiplier_for(acc, sample_rate=0.01, steps=1000)
+    >>> spend_dpsgd("denoiser", z, 0.01, 1000, acc)
+    >>> 2.99 < acc.epsilon_spent() <= 3.0
+    True
     """
     base = accountant.rdp_curve() or (0.0,) * len(RDP_ORDERS)
     rho = accountant.rho_spent + reserve_rho
