@@ -80,7 +80,10 @@ def test_public_bound_violated_is_clipped_and_reported():
     df = pd.DataFrame({"x": np.r_[np.linspace(0, 10, 99), 1e6], "c": ["a", "b"] * 50})
     syn = synth(schema={"x": {"lower": 0, "upper": 10, "bins": 5}, "c": {"categories": ["a", "b"]}}).fit(df)
     notes = syn.privacy_report().notes
-    assert notes == ("column 'x': values outside the schema's bounds [0, 10] were clipped to them",)
+    assert notes == (
+        "column 'x': 1 of 100 values (1.0%) lay outside the schema's bounds [0, 10] and were clipped to them; "
+        "if that is too many, give public bounds for it (schema={'x': {'lower': ..., 'upper': ...}})",
+    )
     out = syn.sample(500, random_state=0)
     assert out["x"].dropna().between(0, 10).all()
 

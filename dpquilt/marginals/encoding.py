@@ -109,8 +109,13 @@ def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray,
                 f"column {spec.name!r} cannot be read as {spec.kind}: {err}; fix its values or its schema kind"
             ) from None
         lo, hi = spec.clip_range
-        if (x < lo).any() or (x > hi).any():
-            note = f"column {spec.name!r}: values outside the schema's bounds [{lo:g}, {hi:g}] were clipped to them"
+        outside = (x < lo) | (x > hi)
+        if outside.any():
+            note = (
+                f"column {spec.name!r}: {outside.sum()} of {x.size} values ({outside.mean():.1%}) lay outside the "
+                f"schema's bounds [{lo:g}, {hi:g}] and were clipped to them; if that is too many, give public "
+                f"bounds for it (schema={{{spec.name!r}: {{'lower': ..., 'upper': ...}}}})"
+            )
         x = np.clip(x, lo, hi)
         codes[~isna] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
     if isna.any():
