@@ -2,7 +2,9 @@
 
 * Numeric bounds: a noisy histogram over data-independent, log-spaced bands
   (:func:`band_edges`); the bounds are the outer edges of the lowest and the highest
-  band whose noisy count reaches ``BAND_THRESHOLD_SIGMAS`` standard deviations.
+  band whose noisy count reaches ``BAND_THRESHOLD_SIGMAS`` standard deviations,
+  widened to any run of adjacent bands beyond them whose noisy sum is significant
+  (:func:`occupied_bands`: a thin tail spread over several bands).
   One row falls in one band, so the histogram has L2 sensitivity 1 and one Gaussian
   measurement learns both bounds of a column. Bins are then equal-width between the
   bounds, a function of the DP output only. (The idea is that of a DP bounds search
@@ -19,8 +21,10 @@ the facts to learn (delta only over category lists).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -41,6 +45,7 @@ __all__ = [
     "learn_schema",
     "merge_specs",
     "numeric_values",
+    "occupied_bands",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,9 @@ log = logging.getLogger(__name__)
 #: A band counts as occupied when its noisy count reaches this many sigmas (with
 #: ~100 bands, the largest pure-noise count is about 3 sigma).
 BAND_THRESHOLD_SIGMAS = 4.0
+
+#: Longest run of adjacent bands tested together when widening the bounds (three decades).
+BAND_RUN = 9
 
 _MANTISSAS = (1.0, 2.0, 5.0)
 _FLOAT_DECADES = range(-4, 13)
@@ -79,6 +87,82 @@ def band_edges(kind: str, lower: float | None = None, upper: float | None = None
     if upper is not None:
         edges = np.unique(np.concatenate([edges[edges < upper], [upper]]))
     return edges
+
+
+def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN) -> tuple[int, int]:
+    """First and last band of a column's range, from its noisy band histogram.
+
+    Post-processing of the released histogram (it spends nothing):
+
+    1. Bands whose noisy count reaches ``BAND_THRESHOLD_SIGMAS * sigma`` are occupied;
+       if none is, the band with the largest noisy count.
+    2. A thin tail spreads its rows over several bands, none of which passes alone
+       (a column that is zero for most rows and between 100 and 5,000 for the rest).
+       A run of ``w`` adjacent bands (``2 <= w <= longest_run``) lying wholly beyond
+       the range is significant when its noisy sum reaches ``t sigma sqrt(w)``. The
+       range is widened to the nearest end of a significant run above it (and the
+       nearest start of one below), trimmed to the run's last (first) band whose
+       noisy count reaches ``sigma``, and the search repeats beyond the new range.
+       Taking the nearest end keeps a run that is significant because of its first
+       bands from carrying the range over the empty bands after them.
+       A single empty band passes step 1 with probability
+       ``p = P(Z >= BAND_THRESHOLD_SIGMAS)``; with ``longest_run - 1`` runs starting
+       at each band, each run is tested at level ``p / (4 (longest_run - 1))``, so
+       runs of pure noise pass at most a quarter as often as single bands do
+       (Bonferroni; ``t`` = 4.76 for the defaults). A false pass is as harmful as a
+       lost tail (the range then spans many decades), hence the small level.
+
+    Parameters
+    ----------
+    noisy : ndarray of int
+        Noisy count of each band, in band order.
+    sigma : float
+        Standard deviation of each count's noise.
+    longest_run : int
+        Most adjacent bands summed in step 2.
+
+    Returns
+    -------
+    (int, int)
+        Indices of the first and last band of the range.
+
+    Examples
+    --------
+    >>> noisy = np.zeros(20, dtype=int)
+    >>> noisy[3] = 4000              # most rows: one band
+    >>> noisy[9:13] = 350            # a tail over four bands, each under 4 sigma = 400
+    >>> occupied_bands(noisy, sigma=100.0)
+    (3, 12)
+    >>> occupied_bands(noisy, sigma=100.0, longest_run=1)  # without step 2
+    (3, 3)
+    """
+    noisy = np.asarray(noisy, dtype=np.float64)
+    passing = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
+    first, last = (passing[0], passing[-1]) if passing.size else (int(np.argmax(noisy)),) * 2
+    level = NormalDist().cdf(-BAND_THRESHOLD_SIGMAS) / (4 * max(longest_run - 1, 1))
+    t = -NormalDist().inv_cdf(level)
+    cum = np.concatenate([[0.0], np.cumsum(noisy)])
+    index = np.arange(noisy.size)
+    some = noisy >= sigma
+    last_some = np.maximum.accumulate(np.where(some, index, -1))  # last band <= i with a count >= sigma
+    first_some = np.minimum.accumulate(np.where(some, index, noisy.size)[::-1])[::-1]  # first band >= i
+    significant = {
+        width: np.flatnonzero(cum[width:] - cum[:-width] >= t * sigma * math.sqrt(width))  # runs a .. a + width - 1
+        for width in range(2, longest_run + 1)
+    }
+    while True:  # widen upwards to the nearest end of a significant run beyond the range
+        ends = [int(starts[starts > last].min()) + width - 1 for width, starts in significant.items()
+                if (starts > last).any()]
+        if not ends:
+            break
+        last = int(last_some[min(ends)])
+    while True:  # and downwards
+        firsts = [int(starts[starts + width - 1 < first].max()) for width, starts in significant.items()
+                  if (starts + width - 1 < first).any()]
+        if not firsts:
+            break
+        first = int(first_some[max(firsts)])
+    return int(first), int(last)
 
 
 def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
@@ -213,11 +297,9 @@ def _learn_bounds(
     band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
     counts = np.bincount(band, minlength=edges.size - 1)
     noisy = gaussian_counts(counts, sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
-    occupied = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
-    if occupied.size == 0:
-        occupied = np.array([int(np.argmax(noisy))])
-    lower = spec.lower if spec.lower is not None else float(edges[occupied[0]])
-    upper = spec.upper if spec.upper is not None else float(edges[occupied[-1] + 1])
+    first, last = occupied_bands(noisy, sigma)
+    lower = spec.lower if spec.lower is not None else float(edges[first])
+    upper = spec.upper if spec.upper is not None else float(edges[last + 1])
     if spec.kind == "integer":
         upper = upper - 1.0 if spec.upper is None else upper  # band [a, b) holds integers up to b - 1
     return replace(spec, lower=lower, upper=max(upper, lower))

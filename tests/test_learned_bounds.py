@@ -1,0 +1,74 @@
+"""Bounds learned from the noisy band histogram: thin tails are kept, noise is not."""
+
+import numpy as np
+import pandas as pd
+
+from dpquilt.privacy.accountant import Accountant
+from dpquilt.privacy.mechanisms import sigma_for_rho
+from dpquilt.privacy.noise import SeededNoise
+from dpquilt.schema_inference import band_edges, learn_schema, merge_specs, occupied_bands
+
+
+def band_counts(x, edges):
+    return np.bincount(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2), minlength=edges.size - 1)
+
+
+def zero_inflated(n, rng):
+    """82% zeros, the rest log-normal around 1,500 (like modeldata::credit_data's Debt)."""
+    x = np.zeros(n)
+    tail = rng.random(n) < 0.18
+    x[tail] = np.round(rng.lognormal(np.log(1500), 0.9, tail.sum()))
+    return x
+
+
+def test_a_thin_tail_spread_over_bands_widens_the_range():
+    rng = np.random.default_rng(0)
+    edges = band_edges("float")
+    counts = band_counts(zero_inflated(4454, rng), edges)
+    sigma = 71.0
+    assert counts[counts < counts.max()].max() < 4 * sigma  # no tail band passes alone
+    uppers, single_band_uppers = [], []
+    for seed in range(200):
+        noisy = SeededNoise(np.random.default_rng(seed)).discrete_gaussian(counts, sigma)
+        first, last = occupied_bands(noisy, sigma)
+        assert edges[first] == 0.0
+        uppers.append(edges[last + 1])
+        single_band_uppers.append(edges[occupied_bands(noisy, sigma, longest_run=1)[1] + 1])
+    assert np.mean(np.array(uppers) >= 2000) >= 0.75
+    assert np.mean(np.array(single_band_uppers) >= 2000) <= 0.5  # bands alone mostly lose the tail
+    assert max(uppers) <= 20000
+
+
+def test_pure_noise_beyond_a_heavy_band_rarely_widens_it():
+    edges = band_edges("float")
+    counts = np.zeros(edges.size - 1, dtype=np.int64)
+    heavy = int(np.searchsorted(edges, 100.0))
+    counts[heavy] = 10_000
+    noise = SeededNoise(np.random.default_rng(1))
+    trials = 3000
+    widened = sum(occupied_bands(noise.discrete_gaussian(counts, 50.0), 50.0) != (heavy, heavy) for _ in range(trials))
+    # Expected ~0.4% (0.33% from single bands, at most a quarter of that more from runs).
+    assert widened / trials <= 0.015
+
+
+def test_a_padded_run_ends_at_its_last_counted_band_and_tails_below_widen_the_lower_bound():
+    noisy = np.zeros(30, dtype=np.int64)
+    noisy[20] = 5000
+    noisy[4:8] = 350  # below the bulk, each under 4 sigma
+    assert occupied_bands(noisy, 100.0) == (4, 20)
+    noisy[22:26] = 350
+    assert occupied_bands(noisy, 100.0) == (4, 25)
+
+
+def test_learned_bounds_keep_a_zero_inflated_column():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"debt": zero_inflated(4454, rng)})
+    rho = 1.0 / (2 * 71.0**2)
+    assert abs(sigma_for_rho(rho) - 71.0) < 1e-9
+    uppers = []
+    for seed in range(20):
+        acc = Accountant(1.0, 1e-9, secure=False)
+        schema = learn_schema(df, merge_specs(df, None), rho, 0.0, acc, SeededNoise(np.random.default_rng(seed)))
+        uppers.append(schema["debt"].upper)
+        assert schema["debt"].lower == 0.0 and abs(acc.rho_spent - rho) < 1e-15
+    assert np.median(uppers) >= 2000
