@@ -32,7 +32,14 @@ Clique = tuple[str, ...]
 
 @dataclass(frozen=True)
 class JunctionTree:
-    """Nodes (maximal cliques of a triangulation), tree edges and the elimination order."""
+    """Nodes (maximal cliques of a triangulation), tree edges and the elimination order.
+
+    Examples
+    --------
+    >>> tree = build_junction_tree({"a": 2, "b": 3, "c": 4}, [("a", "b"), ("b", "c")])
+    >>> tree.nodes, tree.edges, tree.rooted(0)
+    ((('a', 'b'), ('b', 'c')), ((0, 1),), ([0, 1], [-1, 0]))
+    """
 
     nodes: tuple[Clique, ...]
     edges: tuple[tuple[int, int], ...]
@@ -159,7 +166,14 @@ def _maximal(sets: Sequence[frozenset]) -> list[frozenset]:
 
 
 def tree_size(domain: Mapping[str, int], cliques: Sequence[Clique]) -> int:
-    """Cells in the junction tree of ``cliques`` (sum over its nodes)."""
+    """Cells in the junction tree of ``cliques`` (sum over its nodes).
+
+    Examples
+    --------
+    >>> d = {"a": 2, "b": 3, "c": 4}
+    >>> tree_size(d, [("a", "b"), ("b", "c")]), tree_size(d, [("a", "b"), ("b", "c"), ("a", "c")])  # 6 + 12; abc
+    (18, 24)
+    """
     _, created = _eliminate(domain, cliques)
     cells = _cell_counter(tuple(int(k) for k in domain.values()))
     total = 0
@@ -173,7 +187,13 @@ def tree_size(domain: Mapping[str, int], cliques: Sequence[Clique]) -> int:
 
 def build_junction_tree(domain: Mapping[str, int], cliques: Sequence[Clique]) -> JunctionTree:
     """A junction tree of ``cliques``: greedy triangulation, then a maximum-weight
-    spanning tree of the maximal cliques by separator size (Kruskal)."""
+    spanning tree of the maximal cliques by separator size (Kruskal).
+
+    Examples
+    --------
+    >>> build_junction_tree({"a": 2, "b": 3, "c": 4}, [("a", "b"), ("b", "c"), ("a", "c")]).nodes  # triangulated
+    (('a', 'b', 'c'),)
+    """
     order, created = elimination_cliques(domain, cliques)
     maximal = _maximal(created)
     nodes = [tuple(a for a in domain if a in n) for n in maximal]
@@ -212,6 +232,13 @@ def calibrate(
     whose axes follow the clique's column order. One-off use of
     :class:`~dpquilt.graphical.propagation.Propagation`; loops that calibrate the
     same tree again and again should keep the plan.
+
+    Examples
+    --------
+    >>> d = {"a": 2, "b": 3}
+    >>> tree = build_junction_tree(d, [("a", "b")])
+    >>> calibrate(tree, d, {("a",): np.log(np.array([1.0, 3.0]))}, total=12.0)[("a", "b")].tolist()
+    [[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]]
     """
     plan = Propagation(tree.nodes, tree.edges, domain, list(log_potentials))
     return dict(zip(tree.nodes, plan.marginals(list(log_potentials.values()), total)))
@@ -220,7 +247,16 @@ def calibrate(
 def conditionals(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> dict[int, np.ndarray]:
     """``mu_K / mu_{S_K}`` for every node ``K`` with a parent when the tree is rooted at
     node 0 (``S_K`` the separator with the parent; 0 where the separator has no mass).
-    Computed once per model, these serve every :func:`project`."""
+    Computed once per model, these serve every :func:`project`.
+
+    Examples
+    --------
+    >>> d = {"a": 2, "b": 2, "c": 2}
+    >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
+    >>> marginals = calibrate(tree, d, {("b", "c"): np.log(np.array([[1.0, 3.0], [1.0, 1.0]]))}, total=6.0)
+    >>> conditionals(tree, marginals)[1].round(6).tolist()  # P(c | b)
+    [[0.25, 0.75], [0.5, 0.5]]
+    """
     _, parent = tree.rooted(0)
     out = {}
     for i, p in enumerate(parent):
@@ -244,7 +280,17 @@ def project(
     """The model's marginal over ``cols`` (in that order) from calibrated node marginals.
 
     ``conditional`` is :func:`conditionals` of the same tree and marginals (computed
-    here when not given)."""
+    here when not given).
+
+    Examples
+    --------
+    >>> d = {"a": 2, "b": 2, "c": 2}
+    >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
+    >>> same = np.log(np.array([[9.0, 1.0], [1.0, 9.0]]))  # a = b and b = c, each 90% of the time
+    >>> marginals = calibrate(tree, d, {("a", "b"): same, ("b", "c"): same}, total=100.0)
+    >>> project(tree, marginals, ["a", "c"], 100.0).round(6).tolist()  # a = c 82% of the time
+    [[41.0, 9.0], [9.0, 41.0]]
+    """
     cols = tuple(cols)
     for node in tree.nodes:
         if set(cols) <= set(node):
@@ -300,7 +346,15 @@ def _contraction_path(expr: str, shapes: tuple[tuple[int, ...], ...]) -> list:
 
 
 def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
-    """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order."""
+    """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order.
+
+    Examples
+    --------
+    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b",)).tolist()
+    [3.0, 5.0, 7.0]
+    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b", "a")).shape
+    (3, 2)
+    """
     summed, kept = _sum_counts(table, attrs, keep)
     return np.transpose(summed, [kept.index(a) for a in keep])
 
