@@ -17,7 +17,16 @@ __all__ = ["validate_frame", "spec_for_series", "can_hold_missing"]
 
 
 def validate_frame(df: object) -> pd.DataFrame:
-    """Check that ``df`` is a non-empty DataFrame with unique string column names."""
+    """Check that ``df`` is a non-empty DataFrame with unique string column names.
+
+    Examples
+    --------
+    >>> validate_frame(pd.DataFrame({"a": [1, 2]})).shape
+    (2, 1)
+    >>> validate_frame(pd.DataFrame({1: [1]}))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: column names must be non-empty strings, got [1]; rename with df.columns = [...]
+    """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}; wrap your data in pd.DataFrame(...)")
     if df.shape[1] == 0:
@@ -34,7 +43,13 @@ def validate_frame(df: object) -> pd.DataFrame:
 
 
 def can_hold_missing(dtype: object) -> bool:
-    """False for numpy integer and bool dtypes, which cannot hold a missing value."""
+    """False for numpy integer and bool dtypes, which cannot hold a missing value.
+
+    Examples
+    --------
+    >>> can_hold_missing(np.dtype("int64")), can_hold_missing(pd.Int64Dtype()), can_hold_missing(np.dtype("float64"))
+    (False, True, True)
+    """
     if isinstance(dtype, pd.api.extensions.ExtensionDtype):
         return True
     dtype = np.dtype(dtype)
@@ -49,6 +64,13 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     ValueError
         If the column is entirely missing, mixes Python types, or has a dtype
         dpquilt cannot encode (complex, timedelta, period, interval, ...).
+    
+    Examples
+    --------
+    >>> spec_for_series(pd.Series([1.5, None], name="x")).kind
+    'float'
+    >>> spec_for_series(pd.Series(["paris", "rome"], name="city")).categories is None  # learned with DP at fit
+    True
     """
     name = series.name
     dtype = series.dtype

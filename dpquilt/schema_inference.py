@@ -166,7 +166,15 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
 
 
 def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
-    """The non-missing values of a numeric column as float64 (datetimes in epoch seconds)."""
+    """The non-missing values of a numeric column as float64 (datetimes in epoch seconds).
+
+    Examples
+    --------
+    >>> numeric_values(pd.Series([3, None, 1]), "integer").tolist()
+    [3.0, 1.0]
+    >>> numeric_values(pd.Series(["1970-01-02"]), "datetime").tolist()  # seconds since 1970
+    [86400.0]
+    """
     s = series.dropna()
     if kind == "datetime":
         s = pd.to_datetime(s)
@@ -177,7 +185,15 @@ def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
 
 
 def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
-    """One spec per column of ``df``: the user's where given (dtype filled in), else from the dtype."""
+    """One spec per column of ``df``: the user's where given (dtype filled in), else from the dtype.
+
+    Examples
+    --------
+    >>> hint = Schema.from_public({"x": {"lower": 0, "upper": 10}})
+    >>> spec = merge_specs(pd.DataFrame({"x": [1.0, 2.0], "c": ["a", "b"]}), hint)
+    >>> (spec["x"].lower, spec["x"].upper, spec["x"].dtype), spec["c"].complete
+    ((0, 10, 'float64'), False)
+    """
     hint = hint or Schema()
     unknown = [n for n in hint.names if n not in df.columns]
     if unknown:
@@ -200,7 +216,13 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
 
 
 def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
-    """The (column, fact) pairs to learn with DP: 'categories' or 'bounds'."""
+    """The (column, fact) pairs to learn with DP: 'categories' or 'bounds'.
+
+    Examples
+    --------
+    >>> facts_to_learn(merge_specs(pd.DataFrame({"x": [1.0], "c": ["a"]}), None))
+    [('x', 'bounds'), ('c', 'categories')]
+    """
     todo = []
     for c in schema.columns:
         if isinstance(c, CategoricalColumn):

@@ -101,7 +101,13 @@ class ConditionalDenoiser(nn.Module):
 
 
 def offsets_of(sizes: Sequence[int]) -> list[int]:
-    """Index of each column's first code in the multi-hot vector."""
+    """Index of each column's first code in the multi-hot vector.
+
+    Examples
+    --------
+    >>> offsets_of([2, 3, 4])
+    [0, 2, 5]
+    """
     out, total = [], 0
     for size in sizes:
         out.append(total)

@@ -130,7 +130,15 @@ def dpsgd_noise_note(seeded: bool) -> str:
 
 
 def rate_and_steps(settings: DPSGDSettings, rows: float) -> tuple[float, int]:
-    """Poisson rate ``q = batch / rows`` (at most 1) and the steps that make ``epochs`` passes (at least ``min_steps``)."""
+    """Poisson rate ``q = batch / rows`` (at most 1) and the steps that make ``epochs`` passes (at least ``min_steps``).
+
+    Examples
+    --------
+    >>> rate_and_steps(DPSGDSettings(batch_size=100, epochs=2), rows=1000)
+    (0.1, 20)
+    >>> rate_and_steps(DPSGDSettings(batch_size=100, epochs=2, min_steps=500), rows=1000)
+    (0.1, 500)
+    """
     q = min(1.0, settings.batch_size / max(float(rows), 1.0))
     return q, max(int(math.ceil(settings.epochs / q)), int(settings.min_steps))
 

@@ -107,5 +107,11 @@ def column_distances(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema
 
 
 def as_labels(series: pd.Series) -> pd.Series:
-    """Labels as strings, missing as its own label (so missingness counts in the TV)."""
+    """Labels as strings, missing as its own label (so missingness counts in the TV).
+
+    Examples
+    --------
+    >>> as_labels(pd.Series([1, None, "a"])).tolist()
+    ['1', '<missing>', 'a']
+    """
     return series.astype(object).where(series.notna(), "<missing>").astype(str)

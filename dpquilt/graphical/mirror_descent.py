@@ -35,7 +35,13 @@ Clique = tuple[str, ...]
 
 
 def maximal_cliques(cliques: Sequence[Clique]) -> list[Clique]:
-    """Cliques not contained in another (first occurrence kept, order preserved)."""
+    """Cliques not contained in another (first occurrence kept, order preserved).
+
+    Examples
+    --------
+    >>> maximal_cliques([("a",), ("a", "b"), ("b", "c"), ("b",)])
+    [('a', 'b'), ('b', 'c')]
+    """
     out: list[Clique] = []
     for c in sorted({tuple(c) for c in cliques}, key=lambda c: (-len(c), c)):
         if not any(set(c) <= set(m) for m in out):
@@ -74,6 +80,12 @@ def expand_potentials(
 
     The distribution is unchanged when every old clique lies inside a new one (as
     in AIM, whose clique set only grows); a table no new clique contains is dropped.
+    
+    Examples
+    --------
+    >>> grown = expand_potentials({"a": 2, "b": 3}, {("a",): np.log(np.array([1.0, 3.0]))}, [("a", "b")])
+    >>> np.exp(grown[("a", "b")]).round(6).tolist()  # the same distribution over the larger clique
+    [[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]]
     """
     theta = {c: np.zeros([domain[a] for a in c]) for c in cliques}
     for clique, table in potentials.items():

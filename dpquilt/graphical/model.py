@@ -330,7 +330,13 @@ def _clique_vector(dom, potentials: Mapping[tuple[str, ...], np.ndarray]):
 
 
 def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]) -> float:
-    """Size in MB (float64) of the junction tree of ``cliques``: AIM's model-size measure."""
+    """Size in MB (float64) of the junction tree of ``cliques``: AIM's model-size measure.
+
+    Examples
+    --------
+    >>> model_size_mb({"a": 1024, "b": 128}, [("a", "b")])  # 131,072 float64 cells
+    1.0
+    """
     return tree_size(domain, cliques) * 8 / 2**20
 
 
@@ -340,6 +346,12 @@ def noisy_total(measurements: Sequence[Measurement]) -> float:
     Each measurement gives ``t = sum_i y_i / w_i`` with variance
     ``sigma^2 sum_i 1 / w_i^2``; the estimates are averaged with inverse-variance
     weights (post-processing; at least 1).
+    
+    Examples
+    --------
+    >>> from dpquilt.marginals.measurement import Measurement
+    >>> noisy_total([Measurement(("a",), np.array([60.0, 40.0]), 1.0), Measurement(("b",), np.array([30.0, 80.0]), 1.0)])
+    105.0
     """
     estimates, variances = [], []
     for m in measurements:

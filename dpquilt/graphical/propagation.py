@@ -203,7 +203,13 @@ def _rescale(msg: np.ndarray) -> tuple[np.ndarray, float]:
 
 def breadth_first(n: int, edges: Sequence[tuple[int, int]], root: int = 0) -> tuple[list[int], list[int]]:
     """Breadth-first order of a forest's ``n`` nodes from ``root`` (then every other
-    component), and each node's parent (-1 for roots)."""
+    component), and each node's parent (-1 for roots).
+
+    Examples
+    --------
+    >>> breadth_first(4, [(0, 1), (1, 2)])  # node 3 is a second tree
+    ([0, 1, 2, 3], [-1, 0, 1, -1])
+    """
     nbrs: list[list[int]] = [[] for _ in range(n)]
     for i, j in edges:
         nbrs[i].append(j)

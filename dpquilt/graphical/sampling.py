@@ -49,6 +49,12 @@ def sample_conditional(
     The conditional CDFs of all parent configurations are laid end to end, shifted
     by the configuration's index, so one ``searchsorted`` serves every row.
     Configurations with no mass fall back to the uniform distribution.
+    
+    Examples
+    --------
+    >>> joint = np.array([[1.0, 0.0], [0.0, 1.0]])  # the child copies its parent
+    >>> sample_conditional(np.array([0, 1, 1]), joint, np.array([0.3, 0.3, 0.9])).tolist()
+    [0, 1, 1]
     """
     joint = np.clip(np.asarray(joint, dtype=np.float64), 0.0, None)
     n_configs, d = joint.shape
@@ -63,7 +69,14 @@ def sample_conditional(
 
 
 def stratified_uniforms(group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``u = (r + v) / m`` per row: ``r`` its rank in a random permutation of its group, ``m`` the group size."""
+    """``u = (r + v) / m`` per row: ``r`` its rank in a random permutation of its group, ``m`` the group size.
+
+    Examples
+    --------
+    >>> u = stratified_uniforms(np.array([0, 0, 1, 1]), np.random.default_rng(0))
+    >>> sorted((u[:2] * 2).astype(int).tolist()), sorted((u[2:] * 2).astype(int).tolist())  # one per half
+    ([0, 1], [0, 1])
+    """
     n = group.size
     shuffled = rng.permutation(n)
     order = shuffled[np.argsort(group[shuffled], kind="stable")]  # grouped, random order within groups

@@ -26,7 +26,14 @@ BLOCK_ROWS = 1 << 18
 
 def combined_index(dataset: Dataset, cols: Sequence[str], rows: slice = slice(None)) -> np.ndarray:
     """Row-major cell index of the rows ``rows`` in the marginal over ``cols``
-    (``uint32`` when the marginal has fewer than 2**32 cells, else ``intp``)."""
+    (``uint32`` when the marginal has fewer than 2**32 cells, else ``intp``).
+
+    Examples
+    --------
+    >>> d = Dataset({"a": np.array([0, 1, 1]), "b": np.array([2, 0, 1])}, {"a": 2, "b": 3})
+    >>> combined_index(d, ["a", "b"]).tolist()  # a * 3 + b
+    [2, 3, 4]
+    """
     cols = tuple(cols)
     cells = int(np.prod(dataset.shape_of(cols), dtype=np.int64))
     idx = dataset.columns[cols[0]][rows].astype(np.uint32 if cells < 2**32 else np.intp)

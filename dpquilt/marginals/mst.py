@@ -119,6 +119,11 @@ def project_to_simplex(z: np.ndarray, w2: np.ndarray, total: float) -> np.ndarra
     """``argmin_x sum_i w2_i (x_i - z_i)^2`` s.t. ``x >= 0``, ``sum x = total``.
 
     KKT gives ``x_i = max(0, z_i - lam / w2_i)``; ``lam`` is found by bisection.
+    
+    Examples
+    --------
+    >>> project_to_simplex(np.array([5.0, -1.0, 2.0]), np.ones(3), total=6.0).round(6).tolist()
+    [4.5, 0.0, 1.5]
     """
     lo = float(np.min((z - total) * w2)) - 1.0
     hi = float(np.max(z * w2)) + 1.0
@@ -150,6 +155,11 @@ def pair_estimates(names: Sequence[str], marginals: dict[str, np.ndarray]) -> di
 
     Post-processing of released 1-way measurements; MST scores a pair by
     ``|| x_ab - xhat_ab ||_1`` (sensitivity :data:`MST_SCORE_SENSITIVITY`).
+    
+    Examples
+    --------
+    >>> pair_estimates(["a", "b"], {"a": np.array([6.0, 4.0]), "b": np.array([5.0, 5.0])})[("a", "b")].tolist()
+    [[3.0, 3.0], [2.0, 2.0]]
     """
     total = float(next(iter(marginals.values())).sum())
     return {

@@ -43,7 +43,13 @@ def party_sigma(sigma: float, honest_parties: int) -> float:
 
 
 def tau_of_sum(sigma_party: float, parties: int) -> float:
-    """``tau = 10 sum_{k=1}^{n-1} exp(-2 pi^2 s^2 k/(k+1))`` of [KLS21] Theorem 2."""
+    """``tau = 10 sum_{k=1}^{n-1} exp(-2 pi^2 s^2 k/(k+1))`` of [KLS21] Theorem 2.
+
+    Examples
+    --------
+    >>> tau_of_sum(2.0, 10) < 1e-15  # shares of scale >= 2: the sum costs what the central Gaussian does
+    True
+    """
     return 10.0 * sum(math.exp(-2.0 * math.pi**2 * sigma_party**2 * k / (k + 1)) for k in range(1, parties))
 
 
