@@ -72,6 +72,14 @@ def candidate_scores(
     ``q_r = c_r (|| x_r - xhat_r ||_1 - sqrt(2/pi) sigma n_r)``: one row moves
     ``x_r`` by one in one cell, so ``q_r`` moves by at most ``c_r``; the bias term
     does not depend on the data.
+    
+    Examples
+    --------
+    >>> from dpquilt.graphical.model import GraphicalModel
+    >>> uniform = GraphicalModel({"a": 2}, total=10.0, potentials={("a",): np.zeros(2)})
+    >>> names, scores, sensitivity = candidate_scores({("a",): 2.0}, {("a",): np.array([8.0, 2.0])}, uniform, sigma=1.0)
+    >>> names, scores.round(3).tolist(), sensitivity  # 2 (|8 - 5| + |2 - 5| - sqrt(2/pi) 2)
+    ([('a',)], [8.808], 2.0)
     """
     names = list(candidates)
     estimates = model_marginals(names, model)
@@ -88,7 +96,15 @@ def candidate_scores(
 def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.ndarray]:
     """The model's marginal on every clique: one projection for each clique that no other
     contains, the others summed from a containing one (AIM's candidates are a downward
-    closure, so most are)."""
+    closure, so most are).
+
+    Examples
+    --------
+    >>> from dpquilt.graphical.model import GraphicalModel
+    >>> model = GraphicalModel({"a": 2, "b": 2}, total=4.0, potentials={("a", "b"): np.log(np.array([[1.0, 1.0], [1.0, 5.0]]))})
+    >>> {r: m.round(6).tolist() for r, m in model_marginals([("a", "b"), ("b",)], model).items()}
+    {('a', 'b'): [[0.5, 0.5], [0.5, 2.5]], ('b',): [1.0, 3.0]}
+    """
     sources = containing_sources(cliques)
     out: dict[Clique, np.ndarray] = {cliques[i]: model.project(cliques[i]) for i, src in enumerate(sources) if src < 0}
     for r, src in zip(cliques, sources):
@@ -108,7 +124,25 @@ def aim(
     max_model_size: float = 80.0,
     progress: bool = False,
 ) -> AIMResult:
-    """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring)."""
+    """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring).
+
+    Examples
+    --------
+    >>> from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+    >>> from dpquilt.marginals.dataset import Dataset
+    >>> from dpquilt.marginals.oracle import LocalOracle
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(0, 2, 2000)
+    >>> domain = {"a": 2, "b": 2, "c": 3}
+    >>> data = Dataset({"a": a, "b": a ^ (rng.random(2000) < 0.1), "c": rng.integers(0, 3, 2000)}, domain)
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> result = aim(LocalOracle(data, SeededNoise(rng)), acc.rho_budget, acc, Workload.all_kway(list(domain), 2),
+    ...              fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=200), warm_start=warm),
+    ...              model_size=lambda cliques: model_size_mb(domain, cliques), rounds=6)
+    >>> round(acc.rho_spent / acc.rho_budget, 9), result.rounds <= 6
+    (1.0, True)
+    """
     names = list(oracle.domain)
     workload.check_columns(names)
     d = len(names)
