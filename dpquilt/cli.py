@@ -27,7 +27,13 @@ __all__ = ["main", "report_path_for"]
 
 
 def report_path_for(out: Path) -> Path:
-    """Where the privacy report of an output file goes: ``<stem>.privacy.json`` beside it."""
+    """Where the privacy report of an output file goes: ``<stem>.privacy.json`` beside it.
+
+    Examples
+    --------
+    >>> report_path_for(Path("out/synth.csv")).as_posix()
+    'out/synth.privacy.json'
+    """
     return out.with_name(out.stem + ".privacy.json")
 
 

@@ -15,7 +15,16 @@ class NotFittedError(RuntimeError):
 
 
 def check_fitted(estimator: object, attribute: str, what: str) -> None:
-    """Raise :class:`NotFittedError` naming the call when ``estimator`` lacks ``attribute``."""
+    """Raise :class:`NotFittedError` naming the call when ``estimator`` lacks ``attribute``.
+
+    Examples
+    --------
+    >>> class Model:
+    ...     pass
+    >>> check_fitted(Model(), "model_", "sample")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    NotFittedError: Model is not fitted yet; call fit(df) before sample()
+    """
     if not hasattr(estimator, attribute):
         raise NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call fit(df) before {what}()")
 

@@ -124,7 +124,13 @@ def plan_dpsgd(settings: DPSGDSettings, public_rows: float, accountant: Accounta
 
 
 def dpsgd_noise_note(seeded: bool) -> str:
-    """The privacy report's line on where DP-SGD's (floating-point) noise comes from."""
+    """The privacy report's line on where DP-SGD's (floating-point) noise comes from.
+
+    Examples
+    --------
+    >>> dpsgd_noise_note(seeded=True)
+    'DP-SGD noise is floating-point Gaussian from PyTorch (seeded: not for release)'
+    """
     source = "(seeded: not for release)" if seeded else "seeded from the OS's secure source, each draw a sum of four (Holohan and Braghin 2021)"
     return f"DP-SGD noise is floating-point Gaussian from PyTorch {source}"
 

@@ -74,6 +74,13 @@ def bin_counts(df: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
     """Counts of each numeric column's non-missing values in the schema's bins.
 
     Private when ``df`` is: release them only with noise (sensitivity 1 per column).
+    
+    Examples
+    --------
+    >>> from dpquilt.schema import NumericColumn
+    >>> schema = Schema([NumericColumn("x", lower=0, upper=10, bins=2, missing=True)])
+    >>> bin_counts(pd.DataFrame({"x": [1.0, 2.0, 9.0, None]}), schema)["x"].tolist()
+    [2, 1]
     """
     codes = encode(df, schema).data
     out = {}

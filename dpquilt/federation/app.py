@@ -46,7 +46,16 @@ UNSET = -1
 
 
 def read_schema(path: str | Path) -> Schema:
-    """A complete public schema from a JSON file of column facts (``Schema.to_dict`` format)."""
+    """A complete public schema from a JSON file of column facts (``Schema.to_dict`` format).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "schema.json"
+    >>> _ = path.write_text(json.dumps(Schema.from_domain({"a": 2, "b": 3}).to_dict()))
+    >>> read_schema(path).domain()
+    {'a': 2, 'b': 3}
+    """
     schema = Schema.from_public(json.loads(Path(path).read_text()))
     if not schema.complete:
         raise ValueError(f"schema {path} is not complete: give categories, bounds and bins of every column")

@@ -245,7 +245,14 @@ def run_fedavg(
 
 
 def schema_digest(schema: Schema) -> str:
-    """SHA-256 of the schema's canonical JSON: server and clients must agree on it."""
+    """SHA-256 of the schema's canonical JSON: server and clients must agree on it.
+
+    Examples
+    --------
+    >>> a = Schema.from_domain({"a": 2, "b": 3})
+    >>> schema_digest(a) == schema_digest(Schema.from_domain({"a": 2, "b": 3})), schema_digest(a) == schema_digest(Schema.from_domain({"a": 2, "b": 4}))
+    (True, False)
+    """
     return hashlib.sha256(json.dumps(schema.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
