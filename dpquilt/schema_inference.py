@@ -250,6 +250,15 @@ def complete_schema(
     missing ones are learned with DP (:func:`learn_schema`) from ``schema_share`` of
     the zCDP budget left in ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta
     when category lists must be learned).
+    
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> df = pd.DataFrame({"age": np.random.default_rng(0).integers(20, 70, 5000), "sex": ["F", "M"] * 2500})
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> schema = complete_schema(df, {"sex": {"categories": ["F", "M"]}}, 0.1, acc, SeededNoise(np.random.default_rng(0)))
+    >>> schema["age"].lower <= 20 and schema["age"].upper >= 69, [e.what for e in acc.ledger]  # only the bounds cost
+    (True, ["bounds of 'age' (log-band histogram)"])
     """
     if hint is not None and not isinstance(hint, Schema):
         hint = Schema.from_public(hint)
@@ -277,6 +286,15 @@ def learn_schema(
     ``rho`` and ``delta`` are this step's budget, split evenly over the facts (delta
     only over category lists). Returns the complete schema; each fact learned is
     one entry in ``accountant``'s ledger.
+    
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> df = pd.DataFrame({"city": ["oslo"] * 3000 + ["rome"] * 2000 + ["atlantis"]})
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> schema = learn_schema(df, merge_specs(df, None), 0.001, 1e-10, acc, SeededNoise(np.random.default_rng(0)))
+    >>> schema["city"].categories  # the one-row value stays out (it goes to 'other')
+    ('oslo', 'rome')
     """
     todo = facts_to_learn(schema)
     if not todo:

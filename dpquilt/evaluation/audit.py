@@ -83,7 +83,13 @@ def epsilon_lower_bound(
 
 @dataclass(frozen=True)
 class AuditResult:
-    """An audit's outcome: the empirical lower bound next to the claim."""
+    """An audit's outcome: the empirical lower bound next to the claim.
+
+    Examples
+    --------
+    >>> AuditResult(1.0, 1e-6, 0.4, 1000, (), ()).passed
+    True
+    """
 
     claimed_epsilon: float
     delta: float

@@ -54,7 +54,12 @@ ModelSize = Callable[[Sequence[Clique]], float]
 
 @dataclass(frozen=True)
 class AIMResult:
-    """What AIM released, and the last model it fitted."""
+    """What AIM released, and the last model it fitted.
+
+    Examples
+    --------
+    See :func:`aim`, whose example returns one.
+    """
 
     measurements: tuple[Measurement, ...]
     model: Model
