@@ -87,7 +87,15 @@ class DPSGDSettings:
 
 @dataclass(frozen=True)
 class DPSGDPlan:
-    """What a DP-SGD run does and what it costs: ``steps`` steps at rate ``sample_rate``, noise ``z``."""
+    """What a DP-SGD run does and what it costs: ``steps`` steps at rate ``sample_rate``, noise ``z``.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant
+    >>> plan = plan_dpsgd(DPSGDSettings(batch_size=100, epochs=2), public_rows=1000, accountant=Accountant(3.0, 1e-6))
+    >>> plan.sample_rate, plan.steps, plan.noise_multiplier > 0
+    (0.1, 20, True)
+    """
 
     noise_multiplier: float
     sample_rate: float
@@ -150,7 +158,14 @@ def rate_and_steps(settings: DPSGDSettings, rows: float) -> tuple[float, int]:
 
 
 def torch_generator(rng: np.random.Generator | None, device):
-    """A PyTorch generator on ``device``: seeded from ``rng``, or from the OS's secure source when ``None``."""
+    """A PyTorch generator on ``device``: seeded from ``rng``, or from the OS's secure source when ``None``.
+
+    Examples
+    --------
+    >>> a = torch_generator(np.random.default_rng(0), "cpu").initial_seed()
+    >>> a == torch_generator(np.random.default_rng(0), "cpu").initial_seed()
+    True
+    """
     import torch
 
     seed = secrets.randbits(63) if rng is None else int(rng.integers(2**63 - 1))

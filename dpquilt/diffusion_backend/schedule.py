@@ -88,6 +88,12 @@ def time_features(t, steps: int, dim: int):
     """Sinusoidal features of the step (Vaswani et al. 2017, sec. 3.5), shape ``t.shape + (dim,)``.
 
     ``t`` is a tensor of integer steps; the features are fixed, not learned.
+    
+    Examples
+    --------
+    >>> import torch
+    >>> time_features(torch.tensor([0, 50]), steps=100, dim=8).shape
+    torch.Size([2, 8])
     """
     import torch
 

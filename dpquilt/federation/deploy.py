@@ -73,6 +73,12 @@ def write_flower_app(directory: Path, method: str = "aim") -> Path:
     """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``.
 
     ``method="diffusion"`` names the DP-FedAvg apps; MST and AIM use the secure-sum apps.
+    
+    Examples
+    --------
+    >>> import tempfile
+    >>> (write_flower_app(Path(tempfile.mkdtemp()), method="mst") / "pyproject.toml").exists()
+    True
     """
     directory.mkdir(parents=True, exist_ok=True)
     text = APP_PYPROJECT

@@ -13,6 +13,8 @@ __all__ = ["Dataset", "smallest_code_dtype"]
 def smallest_code_dtype(size: int) -> np.dtype:
     """The smallest unsigned integer dtype holding codes ``0 .. size - 1``.
 
+    Examples
+    --------
     >>> smallest_code_dtype(256), smallest_code_dtype(257)
     (dtype('uint8'), dtype('uint16'))
     """

@@ -46,6 +46,12 @@ class Compression:
 
     ``mapping[c][code]`` is the compressed code; ``merged[c]`` lists the original
     codes folded into the last compressed code (empty when nothing was merged).
+    
+    Examples
+    --------
+    >>> c = Compression({"a": np.array([0, 1, 2, 2])}, {"a": np.array([2, 3])})  # codes 2 and 3 merged
+    >>> c.domain, c.apply(Dataset({"a": np.array([0, 3, 2])}, {"a": 4})).columns["a"].tolist()
+    ({'a': 3}, [0, 2, 2])
     """
 
     mapping: dict[str, np.ndarray]
@@ -81,7 +87,12 @@ class Compression:
 
 @dataclass(frozen=True)
 class MSTResult:
-    """What MST released: measurements over the compressed domain, and the compression."""
+    """What MST released: measurements over the compressed domain, and the compression.
+
+    Examples
+    --------
+    See :func:`mst`, whose example returns one.
+    """
 
     measurements: tuple[Measurement, ...]
     compression: Compression

@@ -43,7 +43,13 @@ CountFn = Callable[[Dataset, Sequence[str]], np.ndarray]
 
 
 class MarginalOracle(Protocol):
-    """The private-data interface of MST and AIM (see the module docstring)."""
+    """The private-data interface of MST and AIM (see the module docstring).
+
+    Examples
+    --------
+    See :class:`LocalOracle` (rows on this machine) and
+    :class:`~dpquilt.federation.oracle.FederatedOracle` (secure sums), which implement it.
+    """
 
     @property
     def domain(self) -> Mapping[str, int]: ...
