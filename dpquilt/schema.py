@@ -249,8 +249,7 @@ class Schema:
         >>> s.replace_column(CategoricalColumn("b", ("x", "y", "z"), missing=False)).domain()
         {'a': 3, 'b': 4}
         """
-        if spec.name not in self.names:
-            raise KeyError(f"column {spec.name!r} is not in the schema; known columns: {list(self.names)}")
+        self[spec.name]  # an unknown name raises KeyError listing the known columns
         return Schema(tuple(spec if c.name == spec.name else c for c in self.columns))
 
     def select(self, names: Sequence[str]) -> Schema:

@@ -141,28 +141,26 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
     first, last = (passing[0], passing[-1]) if passing.size else (int(np.argmax(noisy)),) * 2
     level = NormalDist().cdf(-BAND_THRESHOLD_SIGMAS) / (4 * max(longest_run - 1, 1))
     t = -NormalDist().inv_cdf(level)
+    last = _widen_upwards(noisy, sigma, int(last), t, longest_run)
+    first = noisy.size - 1 - _widen_upwards(noisy[::-1], sigma, noisy.size - 1 - int(first), t, longest_run)
+    return int(first), int(last)
+
+
+def _widen_upwards(noisy: np.ndarray, sigma: float, last: int, t: float, longest_run: int) -> int:
+    """Step 2 of :func:`occupied_bands` above band ``last`` (the bands reversed give the step below)."""
     cum = np.concatenate([[0.0], np.cumsum(noisy)])
     index = np.arange(noisy.size)
-    some = noisy >= sigma
-    last_some = np.maximum.accumulate(np.where(some, index, -1))  # last band <= i with a count >= sigma
-    first_some = np.minimum.accumulate(np.where(some, index, noisy.size)[::-1])[::-1]  # first band >= i
+    last_some = np.maximum.accumulate(np.where(noisy >= sigma, index, -1))  # last band <= i with a count >= sigma
     significant = {
         width: np.flatnonzero(cum[width:] - cum[:-width] >= t * sigma * math.sqrt(width))  # runs a .. a + width - 1
         for width in range(2, longest_run + 1)
     }
-    while True:  # widen upwards to the nearest end of a significant run beyond the range
+    while True:  # to the nearest end of a significant run beyond the range, then search beyond it again
         ends = [int(starts[starts > last].min()) + width - 1 for width, starts in significant.items()
                 if (starts > last).any()]
         if not ends:
-            break
+            return last
         last = int(last_some[min(ends)])
-    while True:  # and downwards
-        firsts = [int(starts[starts + width - 1 < first].max()) for width, starts in significant.items()
-                  if (starts + width - 1 < first).any()]
-        if not firsts:
-            break
-        first = int(first_some[max(firsts)])
-    return int(first), int(last)
 
 
 def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
