@@ -61,7 +61,8 @@ def run_one(table: str, eps: float, seed: int, method: str, rounds: int | None) 
         data = mbi.Dataset({c: df[c].to_numpy() for c in domain}, mbi.Domain.fromdict(domain))
         wl = [(c, 1.0) for c in workload_cliques(domain)]
         out, used_rounds = reference_aim(data, wl, eps, 1e-9, np.random.RandomState(seed), rounds=rounds,
-                                         clear_caches=True, log=sys.stderr)
+                                         clear_caches=True, log=sys.stderr, 
+                                         projection={"ref": "compiled", "refdense": "dense", "refjt": "junction"}[method])
         cols = out.to_dict()
         synth = Dataset({c: np.asarray(cols[c]) for c in domain}, domain)
     elapsed = time.perf_counter() - start

@@ -69,6 +69,10 @@ class AcceleratedFit:
         ``L(x)`` at the end.
     step : float
         The last accepted step, where a warm-started fit may start its search.
+
+    Examples
+    --------
+    See :func:`accelerated_descent`, which returns one.
     """
 
     potentials: dict[Clique, np.ndarray]
@@ -206,6 +210,18 @@ def node_log_potentials(tree: JunctionTree, node_marginals: Sequence[np.ndarray]
     junction tree's nodes, whose marginals are the given consistent ``node_marginals``
     (in the order of ``tree.nodes``): each non-root node's :func:`conditionals` given its
     separator, the root's marginal as it is. Cells of zero mass get ``-inf``.
+
+    Examples
+    --------
+    >>> from dpquilt.graphical.junction import build_junction_tree
+    >>> from dpquilt.graphical.model import GraphicalModel
+    >>> domain = {"a": 2, "b": 2, "c": 2}
+    >>> tree = build_junction_tree(domain, [("a", "b"), ("b", "c")])
+    >>> joint = np.array([[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]])  # axes a, b, c
+    >>> given = {("a", "b"): joint.sum(2), ("b", "c"): joint.sum(0)}
+    >>> theta = node_log_potentials(tree, [given[node] for node in tree.nodes])
+    >>> GraphicalModel(domain, 36.0, theta).project(["b", "c"]).round(9).tolist()  # the node marginals come back
+    [[6.0, 8.0], [10.0, 12.0]]
     """
     marginals = {node: np.asarray(m, dtype=np.float64) for node, m in zip(tree.nodes, node_marginals)}
     given = conditionals(tree, marginals)
