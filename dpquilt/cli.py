@@ -229,7 +229,22 @@ def _run_federate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``dpquilt`` command."""
+    """Entry point of the ``dpquilt`` command; returns the exit status (2 on bad input).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"colour": ["red", "blue"] * 500, "size": [1, 2, 3, 4] * 250}).to_csv(folder / "t.csv", index=False)
+    >>> main(["synth", str(folder / "t.csv"), "--out", str(folder / "s.csv"), "--seed", "0", "--quiet"])  # doctest: +ELLIPSIS
+    wrote ... rows to .../s.csv and the privacy report to .../s.privacy.json
+    0
+    >>> sorted(p.name for p in folder.iterdir())
+    ['s.csv', 's.privacy.json', 't.csv']
+    >>> main(["synth", str(folder / "missing.csv"), "--out", str(folder / "s.csv"), "--quiet"])
+    2
+    """
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
     warnings.filterwarnings("ignore", message="JAX is running in float32 mode")
