@@ -66,3 +66,20 @@ def test_solved_noise_multiplier_just_fits_its_share():
     tighter = Accountant(epsilon=3.0, delta=1e-6)
     spend_dpsgd("refiner", z * 0.99, 0.02, 800, tighter)
     assert tighter.remaining_rho() < reserve
+
+
+@pytest.mark.parametrize(
+    "epsilon,delta,q,steps,reserve_share",
+    [(3.0, 1e-6, 0.01, 1000, 0.0), (10.0, 1e-6, 0.25, 160, 0.0), (1.0, 1e-9, 0.02, 800, 0.5), (1.0, 1e-9, 0.02, 800, 0.9)],
+)
+def test_multiplier_searched_on_a_window_of_orders_equals_the_search_on_all(monkeypatch, epsilon, delta, q, steps, reserve_share):
+    import dpquilt.privacy.subsampled_gaussian as module
+
+    reserve = reserve_share * Accountant(epsilon, delta).rho_budget
+    windowed = noise_multiplier_for(Accountant(epsilon, delta), q, steps, reserve)
+    monkeypatch.setattr(module, "ORDER_WINDOW", len(RDP_ORDERS))
+    everywhere = noise_multiplier_for(Accountant(epsilon, delta), q, steps, reserve)
+    assert windowed == pytest.approx(everywhere, rel=2e-3)
+    acc = Accountant(epsilon, delta)
+    spend_dpsgd("refiner", windowed, q, steps, acc)  # fits on every order
+    assert acc.remaining_rho() >= reserve * (1 - 1e-6)
