@@ -25,7 +25,12 @@ def secure_masks_mod(msg, context, call_next):
     """A Flower mod that puts :func:`~dpquilt.federation.masks.secure_masks` in place first.
 
     :func:`make_client_app` places it before Flower's ``secaggplus_mod``; pass it
-    first in ``mods`` when building a ClientApp of your own.
+    first in ``mods`` when building a ClientApp of your own::
+
+        from flwr.client.mod import secaggplus_mod
+        from flwr.clientapp import ClientApp
+
+        app = ClientApp(client_fn=my_client_fn, mods=[secure_masks_mod, secaggplus_mod])
     """
     install_secure_masks()
     return call_next(msg, context)

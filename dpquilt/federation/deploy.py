@@ -167,6 +167,14 @@ def run_server(
     -------
     Path
         ``out``.
+
+    Examples
+    --------
+    Three organisations on one machine (each client in its own process or shell; the
+    command line's ``dpquilt federate server`` and ``dpquilt federate client`` call these)::
+
+        # organisation 1, 2, 3: run_client(Path("part1.csv"), Path("schema.json"), port=9101), ...
+        run_server(Path("schema.json"), clients=3, out=Path("synthetic.csv"), method="aim", epsilon=1.0)
     """
     schema = Path(schema).resolve()
     digest = schema_digest(read_schema(schema))
@@ -213,6 +221,14 @@ def run_client(data: Path, schema: Path, superlink: str = "127.0.0.1:9093", port
 
     The table and schema paths are passed to the ClientApp in the node config; the rows
     never leave this process tree except as masked, noisy sums.
+
+    Examples
+    --------
+    One client per organisation, each with its own port, against the server's SuperLink::
+
+        run_client(Path("part1.csv"), Path("schema.json"), superlink="10.0.0.5:9093", port=9101)
+
+    See :func:`run_server`.
     """
     data, schema = Path(data).resolve(), Path(schema).resolve()
     if not data.exists():

@@ -42,7 +42,12 @@ STATE_KEY = "dpquilt.fedavg"
 
 @dataclass(frozen=True)
 class ClientPlan:
-    """What one client spends: a noisy count, then ``rounds`` rounds of DP-SGD steps."""
+    """What one client spends: a noisy count, then ``rounds`` rounds of DP-SGD steps.
+
+    Examples
+    --------
+    See :func:`plan_client`, which returns one.
+    """
 
     count_sigma: float
     noisy_rows: float
@@ -72,6 +77,19 @@ def plan_client(
 
     Each round runs ``ceil(epochs / (rounds q))`` steps, so the whole fit makes about
     ``settings.training.epochs`` passes over the client's rows.
+
+    Examples
+    --------
+    >>> acc = Accountant(3.0, 1e-6, secure=False)
+    >>> settings = DDPMSettings(training=DPSGDSettings(batch_size=100, epochs=10))
+    >>> plan = plan_client(1000, 0.05, settings, rounds=5, accountant=acc, noise=SeededNoise(np.random.default_rng(0)))
+    >>> plan.rounds, bool(900 < plan.noisy_rows < 1100), plan.sample_rate == 100 / plan.noisy_rows  # q from the noisy count
+    (5, True, True)
+    >>> plan.steps_per_round == math.ceil(10 / (5 * plan.sample_rate))  # 10 epochs over 5 rounds
+    True
+    >>> ledger = client_ledger(plan, 3.0, 1e-6, secure=False, rounds_done=5)  # all rounds: the whole budget
+    >>> bool(2.99 < ledger.epsilon_spent() <= 3.0)
+    True
     """
     sigma = sigma_for_rho(count_share * accountant.remaining_rho())
     noisy = float(max(int(gaussian_counts(np.array([n_rows]), sigma, "record count", accountant, noise)[0]), 1))
@@ -82,7 +100,12 @@ def plan_client(
 
 
 def client_ledger(plan: ClientPlan, epsilon: float, delta: float, secure: bool, rounds_done: int) -> Accountant:
-    """A client's accountant after its count and ``rounds_done`` rounds of DP-SGD (replayed)."""
+    """A client's accountant after its count and ``rounds_done`` rounds of DP-SGD (replayed).
+
+    Examples
+    --------
+    See :func:`plan_client`.
+    """
     accountant = Accountant(epsilon, delta, secure=secure)
     accountant.spend(gaussian_counts_expenditure("record count", plan.count_sigma))
     for r in range(1, rounds_done + 1):
@@ -119,6 +142,17 @@ def make_fedavg_client_app(
         ``None``: secure noise. An int (or ``seed(context)``): reproducible from
         ``(seed, client, round)``; not for release.
     device : str
+
+    Examples
+    --------
+    A client's Flower app file (run with ``flwr``), reading its own CSV::
+
+        import json
+        from dpquilt import Schema
+        from dpquilt.federation.fedavg import make_fedavg_client_app
+
+        schema = Schema.from_public(json.loads(open("schema.json").read()))
+        app = make_fedavg_client_app(lambda context: (pd.read_csv("mine.csv"), schema))
     """
     from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
@@ -195,6 +229,20 @@ def run_fedavg(
     The initial weights are drawn here (seeded from ``(seed, 2**31)`` or the OS), every
     round all clients train (``min_train_nodes = clients``), and the report is the
     most-spent client's ledger, replayed from the plan it reported.
+
+    Examples
+    --------
+    The server's Flower app (run with ``flwr``; :func:`dpquilt.federation.simulate_diffusion`
+    runs both sides in one process)::
+
+        from flwr.serverapp import ServerApp
+        app = ServerApp()
+
+        @app.main()
+        def main(grid, context):
+            syn = run_fedavg(grid, schema, clients=3, epsilon=3.0, delta=1e-6, rounds=5,
+                             settings=DDPMSettings(), count_share=0.05, seed=None)
+            syn.sample(1000).to_csv("synthetic.csv", index=False)
     """
     from flwr.app import ArrayRecord, ConfigRecord
     from flwr.serverapp.strategy import FedAvg

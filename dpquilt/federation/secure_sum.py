@@ -159,6 +159,8 @@ class _Round:
 class SecureSum:
     """Run requests through SecAgg+ on a Flower grid and return exact integer sums.
 
+    Examples
+    --------
     Use as a context manager inside a ``ServerApp``'s main function::
 
         with SecureSum(grid, context, settings) as secure_sum:
