@@ -9,6 +9,12 @@ Prints wall time, the ratio, and the 1/2/3-way workload error (mean±SE over see
 and the 3-way error of dpquilt's MST on the same seeds for comparison.
 
     python benchmarks/aim_vs_reference.py --tables titanic --epsilons 1 --seeds 1
+
+One run: ``--one TABLE EPSILON SEED METHOD ROUNDS`` prints one JSON line, METHOD one of
+``ours``, ``mst``, ``ref`` (the reference), or ``refdense`` / ``refjt``: the reference
+with its candidates' model marginals computed from a dense joint (small domains such as
+nltcs) or from dpquilt's junction tree, for measuring the reference's error where its
+own time is out of reach (see ``reference_aim.py``; their times are not the reference's).
 """
 
 from __future__ import annotations
