@@ -262,6 +262,7 @@ class MarginalSynthesizer:
         round_options = dataclasses.replace(
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
         )
+        full_round = dataclasses.replace(options, iters=options.round_iters, noise_level_stop=None)
         result = aim(
             oracle,
             rho,
@@ -272,6 +273,7 @@ class MarginalSynthesizer:
             rounds=self.rounds,
             max_model_size=self.max_model_size,
             progress=self.verbose,
+            refit_model=lambda ms, warm: estimate(domain, ms, full_round, warm_start=warm),
         )
         self.rounds_ = result.rounds
         return result.measurements, result.model

@@ -10,7 +10,9 @@ With zCDP budget ``rho`` and ``T`` rounds (default ``16 d``):
    ``c_r (|| x_r - xhat_r ||_1 - sqrt(2/pi) sigma n_r)`` (sensitivity ``max c_r``);
    measure it with ``sigma``; re-estimate the model (warm start);
 3. anneal: when the model's answer on ``r`` moved by less than the noise's expected
-   L1 norm, halve ``sigma`` and double ``epsilon`` (Section 4.3);
+   L1 norm, halve ``sigma`` and double ``epsilon`` (Section 4.3). A round fit that
+   stopped early moves less than a converged one would, so before annealing the fit is
+   continued (``refit_model``, warm) and the test repeated on its answer;
 4. when less than two rounds' cost is left, the last round spends exactly what is
    left (0.9 on measurement, 0.1 on selection).
 
@@ -128,8 +130,14 @@ def aim(
     rounds: int | None = None,
     max_model_size: float = 80.0,
     progress: bool = False,
+    refit_model: ModelFitter | None = None,
 ) -> AIMResult:
     """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring).
+
+    ``fit_model(measurements, warm)`` re-estimates each round; ``refit_model`` (same
+    signature, optional) continues a fit without early stopping and is called only when
+    the annealing test would fire, so that the decision rests on a fitted model
+    (post-processing: it spends nothing).
 
     Examples
     --------
@@ -196,13 +204,22 @@ def aim(
         cliques.append(r)
         before = estimates[r].ravel()
         model = fit_model(measurements, model)
-        after = model.project(r).ravel()
         bar.update(round_cost)
-        if not terminate and np.abs(after - before).sum() <= SQRT_2_OVER_PI * measurement.sigma * before.size:
-            sigma /= 2
-            epsilon *= 2
+        if not terminate and _moved_less_than_noise(model, r, before, measurement.sigma):
+            if refit_model is not None:
+                model = refit_model(measurements, model)
+            if refit_model is None or _moved_less_than_noise(model, r, before, measurement.sigma):
+                sigma /= 2
+                epsilon *= 2
     bar.close()
     return AIMResult(tuple(measurements), model, n_rounds)
+
+
+def _moved_less_than_noise(model: Model, r: Clique, before: np.ndarray, sigma: float) -> bool:
+    """AIM's annealing test: the model's answer on ``r`` moved, in L1, by at most the
+    expected L1 norm ``sqrt(2/pi) sigma n_r`` of the measurement's noise."""
+    after = np.asarray(model.project(r)).ravel()
+    return float(np.abs(after - before).sum()) <= SQRT_2_OVER_PI * sigma * before.size
 
 
 def _eligible(

@@ -111,3 +111,33 @@ def test_candidate_marginals_read_from_containing_ones_equal_direct_projections(
     assert set(answers) == set(candidates)
     for r in candidates:
         np.testing.assert_allclose(answers[r], model.project(r), rtol=1e-10, atol=1e-9)
+
+
+def test_annealing_is_decided_on_a_refitted_model_when_the_round_fit_stopped_early():
+    data = small_data(0, n=3000)  # b follows a: the 1-way model is far from the (a, b) marginal
+    domain = dict(data.domain)
+    refits = []
+
+    def lazy(ms, warm):  # a round fit that stops at once: the model never moves, so the test always fires
+        return warm if warm is not None else estimate(domain, ms, EstimationOptions(iters=300), warm_start=None)
+
+    def refit(ms, warm):
+        refits.append(len(ms))
+        return estimate(domain, ms, EstimationOptions(iters=300, noise_level_stop=None), warm_start=warm)
+
+    def adaptive_sigmas(refit_model):
+        acc = Accountant(1.0, 1e-9)
+        aim(
+            LocalOracle(data, SeededNoise(np.random.default_rng(0))), acc.remaining_rho(), acc,
+            Workload.all_kway(list(domain), 2), fit_model=lazy, model_size=lambda cl: model_size_mb(domain, cl),
+            rounds=12, refit_model=refit_model,
+        )
+        assert acc.rho_spent == pytest.approx(acc.rho_budget, rel=1e-9)  # refits are post-processing
+        return [e.noise_scale for e in acc.ledger if e.what.startswith("marginal")][len(domain):]
+
+    lazy_sigmas = adaptive_sigmas(None)
+    assert not refits
+    assert lazy_sigmas[1] == pytest.approx(lazy_sigmas[0] / 2)  # annealed on a model that did not move
+    confirmed = adaptive_sigmas(refit)
+    assert refits and refits[0] == len(domain) + 1  # asked after the first round, whose fit did not move
+    assert confirmed[1] == pytest.approx(confirmed[0])  # the refitted model moved: no annealing
