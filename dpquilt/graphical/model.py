@@ -90,7 +90,11 @@ class EstimationOptions:
         the previous model, so the rule reaches the noise level once the new
         measurement is fitted (see ``_Stopping``) and the fit can stop there: its
         model only scores candidates and decides annealing, and the final
-        estimation refits every measurement.
+        estimation refits every measurement. A stopped fit has moved less than a
+        fitted one, so before AIM anneals it continues the fit without early stopping
+        (up to ``round_iters`` more iterations) and repeats the test (nltcs at
+        epsilon=0.1, seeds 0-9: without this, 11-17 rounds and 3-way error
+        0.0553±0.0058; with it, 16-17 rounds as the reference, 0.0447±0.0016).
     x64 : bool
         With ``engine="mbi"``, compute in float64 (``mbi`` warns that float32 stalls
         beyond ~100k rows); enabled only inside dpquilt's calls, never process-wide.
