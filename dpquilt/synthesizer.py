@@ -263,6 +263,7 @@ class MarginalSynthesizer:
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
         )
         full_round = dataclasses.replace(options, iters=options.round_iters, noise_level_stop=None)
+        stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
         result = aim(
             oracle,
             rho,
@@ -273,7 +274,7 @@ class MarginalSynthesizer:
             rounds=self.rounds,
             max_model_size=self.max_model_size,
             progress=self.verbose,
-            refit_model=lambda ms, warm: estimate(domain, ms, full_round, warm_start=warm),
+            refit_model=(lambda ms, warm: estimate(domain, ms, full_round, warm_start=warm)) if stopped_early else None,
         )
         self.rounds_ = result.rounds
         return result.measurements, result.model
