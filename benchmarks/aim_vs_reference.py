@@ -43,6 +43,10 @@ from dpquilt.marginals.workload import DEFAULT_MAX_CELLS  # noqa: E402
 from mst_vs_reference import errors, load, mean_se, run_in_subprocess  # noqa: E402
 
 
+#: ``--one`` methods that run the reference, by how it computes candidates' model marginals
+REFERENCE_PROJECTIONS = {"ref": "compiled", "refdense": "dense", "refjt": "junction"}
+
+
 def workload_cliques(domain: dict) -> list[tuple[str, ...]]:
     return [c for c in itertools.combinations(domain, 3) if np.prod([domain[a] for a in c]) <= DEFAULT_MAX_CELLS]
 
@@ -68,7 +72,7 @@ def run_one(table: str, eps: float, seed: int, method: str, rounds: int | None) 
         wl = [(c, 1.0) for c in workload_cliques(domain)]
         out, used_rounds = reference_aim(data, wl, eps, 1e-9, np.random.RandomState(seed), rounds=rounds,
                                          clear_caches=True, log=sys.stderr, 
-                                         projection={"ref": "compiled", "refdense": "dense", "refjt": "junction"}[method])
+                                         projection=REFERENCE_PROJECTIONS[method])
         cols = out.to_dict()
         synth = Dataset({c: np.asarray(cols[c]) for c in domain}, domain)
     elapsed = time.perf_counter() - start
@@ -88,7 +92,7 @@ def main() -> None:
     p.add_argument("--rounds-per-column", type=int, default=2)
     p.add_argument("--defaults", action="store_true", help="also run ours at 16 x columns rounds")
     p.add_argument("--skip-reference", action="store_true", help="run only dpquilt (reference columns empty)")
-    p.add_argument("--reference-projection", choices=["compiled", "dense", "junction"], default="compiled",
+    p.add_argument("--reference-projection", choices=list(REFERENCE_PROJECTIONS.values()), default="compiled",
                    help="how the reference computes candidates' model marginals: compiled (the reference itself), "
                         "or dense/junction to measure its error fast (its time and the ratio are then not shown)")
     p.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
@@ -97,7 +101,7 @@ def main() -> None:
         table, eps, seed, method, rounds = args.one
         print(json.dumps(run_one(table, float(eps), int(seed), method, None if rounds == "None" else int(rounds))))
         return
-    ref_method = {"compiled": "ref", "dense": "refdense", "junction": "refjt"}[args.reference_projection]
+    ref_method = {v: k for k, v in REFERENCE_PROJECTIONS.items()}[args.reference_projection]
     print(f"# AIM: dpquilt vs reference ({date.today()}, {platform.machine()}, {len(os.sched_getaffinity(0))} cores), "
           f"delta=1e-9, rounds={args.rounds_per_column} x columns, mean±SE over {args.seeds} seeds"
           + ("" if ref_method == "ref" else f"; reference projections: {args.reference_projection} (its errors only)"))

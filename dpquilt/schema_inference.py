@@ -248,7 +248,7 @@ def complete_schema(
     missing ones are learned with DP (:func:`learn_schema`) from ``schema_share`` of
     the zCDP budget left in ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta
     when category lists must be learned).
-    
+
     Examples
     --------
     >>> from dpquilt.privacy import Accountant, SeededNoise
@@ -284,7 +284,7 @@ def learn_schema(
     ``rho`` and ``delta`` are this step's budget, split evenly over the facts (delta
     only over category lists). Returns the complete schema; each fact learned is
     one entry in ``accountant``'s ledger.
-    
+
     Examples
     --------
     >>> from dpquilt.privacy import Accountant, SeededNoise

@@ -74,7 +74,7 @@ def bin_counts(df: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
     """Counts of each numeric column's non-missing values in the schema's bins.
 
     Private when ``df`` is: release them only with noise (sensitivity 1 per column).
-    
+
     Examples
     --------
     >>> from dpquilt.schema import NumericColumn

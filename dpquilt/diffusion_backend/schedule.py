@@ -88,7 +88,7 @@ def time_features(t, steps: int, dim: int):
     """Sinusoidal features of the step (Vaswani et al. 2017, sec. 3.5), shape ``t.shape + (dim,)``.
 
     ``t`` is a tensor of integer steps; the features are fixed, not learned.
-    
+
     Examples
     --------
     >>> import torch

@@ -73,7 +73,7 @@ def write_flower_app(directory: Path, method: str = "aim") -> Path:
     """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``.
 
     ``method="diffusion"`` names the DP-FedAvg apps; MST and AIM use the secure-sum apps.
-    
+
     Examples
     --------
     >>> import tempfile

@@ -86,7 +86,7 @@ def expand_potentials(
 
     The distribution is unchanged when every old clique lies inside a new one (as
     in AIM, whose clique set only grows); a table no new clique contains is dropped.
-    
+
     Examples
     --------
     >>> grown = expand_potentials({"a": 2, "b": 3}, {("a",): np.log(np.array([1.0, 3.0]))}, [("a", "b")])

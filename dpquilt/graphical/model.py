@@ -350,7 +350,7 @@ def noisy_total(measurements: Sequence[Measurement]) -> float:
     Each measurement gives ``t = sum_i y_i / w_i`` with variance
     ``sigma^2 sum_i 1 / w_i^2``; the estimates are averaged with inverse-variance
     weights (post-processing; at least 1).
-    
+
     Examples
     --------
     >>> from dpquilt.marginals.measurement import Measurement

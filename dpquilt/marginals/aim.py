@@ -79,7 +79,7 @@ def candidate_scores(
     ``q_r = c_r (|| x_r - xhat_r ||_1 - sqrt(2/pi) sigma n_r)``: one row moves
     ``x_r`` by one in one cell, so ``q_r`` moves by at most ``c_r``; the bias term
     does not depend on the data.
-    
+
     Examples
     --------
     >>> from dpquilt.graphical.model import GraphicalModel

@@ -27,7 +27,7 @@ class Encoded:
     """Codes of a table plus notes for the curator (clipping, unlisted values).
 
     The notes are data-dependent and not differentially private.
-    
+
     Examples
     --------
     >>> s = Schema.from_public({"x": {"lower": 0, "upper": 10, "bins": 2}})

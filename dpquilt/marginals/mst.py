@@ -46,7 +46,7 @@ class Compression:
 
     ``mapping[c][code]`` is the compressed code; ``merged[c]`` lists the original
     codes folded into the last compressed code (empty when nothing was merged).
-    
+
     Examples
     --------
     >>> c = Compression({"a": np.array([0, 1, 2, 2])}, {"a": np.array([2, 3])})  # codes 2 and 3 merged
@@ -130,7 +130,7 @@ def project_to_simplex(z: np.ndarray, w2: np.ndarray, total: float) -> np.ndarra
     """``argmin_x sum_i w2_i (x_i - z_i)^2`` s.t. ``x >= 0``, ``sum x = total``.
 
     KKT gives ``x_i = max(0, z_i - lam / w2_i)``; ``lam`` is found by bisection.
-    
+
     Examples
     --------
     >>> project_to_simplex(np.array([5.0, -1.0, 2.0]), np.ones(3), total=6.0).round(6).tolist()
@@ -166,7 +166,7 @@ def pair_estimates(names: Sequence[str], marginals: dict[str, np.ndarray]) -> di
 
     Post-processing of released 1-way measurements; MST scores a pair by
     ``|| x_ab - xhat_ab ||_1`` (sensitivity :data:`MST_SCORE_SENSITIVITY`).
-    
+
     Examples
     --------
     >>> pair_estimates(["a", "b"], {"a": np.array([6.0, 4.0]), "b": np.array([5.0, 5.0])})[("a", "b")].tolist()

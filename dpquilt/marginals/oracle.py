@@ -82,7 +82,7 @@ def weighted_l1_scores(
     One row moves one cell of each ``x_r`` by one, so ``q_r`` moves by at most
     ``|w_r|`` (AIM, McKenna et al. 2022, Section 4.2; MST's scores are ``w = 1``,
     ``penalty = 0``).
-    
+
     Examples
     --------
     >>> weighted_l1_scores([np.array([3.0, 1.0])], [np.array([2.0, 2.0])], [2.0], [0.5]).tolist()  # 2 (2 - 0.5)

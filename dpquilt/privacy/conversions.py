@@ -25,6 +25,7 @@ __all__ = [
     "delta_from_rho",
     "epsilon_from_rdp",
     "epsilon_from_rho",
+    "epsilons_per_order",
     "rho_from_epsilon_delta",
     "rho_of_gaussian",
     "rho_of_exponential_mechanism",
@@ -121,14 +122,22 @@ def epsilon_from_rdp(rdp, delta: float, orders=RDP_ORDERS) -> float:
     >>> round(epsilon_from_rdp([0.5 * a for a in RDP_ORDERS], 1e-5), 3)  # 0.5-zCDP
     4.729
     """
+    return max(0.0, min(epsilons_per_order(rdp, delta, orders), default=math.inf))
+
+
+def epsilons_per_order(rdp, delta: float, orders=RDP_ORDERS) -> list[float]:
+    """The bound of :func:`epsilon_from_rdp` at each order (``inf`` at orders <= 1), before the minimum.
+
+    Examples
+    --------
+    >>> [round(e, 3) for e in epsilons_per_order([1.0, 2.0], 1e-5, orders=[2.0, 4.0])]  # 1 + log(1/2) + log(1e5 / 2), ...)
+    [11.127, 5.088]
+    """
     _check_delta(delta)
-    best = math.inf
-    for alpha, r in zip(orders, rdp):
-        if alpha <= 1:
-            continue
-        eps = r + math.log1p(-1.0 / alpha) - (math.log(delta) + math.log(alpha)) / (alpha - 1.0)
-        best = min(best, eps)
-    return max(0.0, best)
+    return [
+        r + math.log1p(-1.0 / alpha) - (math.log(delta) + math.log(alpha)) / (alpha - 1.0) if alpha > 1 else math.inf
+        for alpha, r in zip(orders, rdp)
+    ]
 
 
 def _bisect(ok, lo: float, hi: float, want: str) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .accountant import Accountant, Expenditure
-from .conversions import RDP_ORDERS, epsilon_from_rdp
+from .conversions import RDP_ORDERS, epsilons_per_order
 
 ORDER_WINDOW = 6  # orders searched either side of the best one (see noise_multiplier_for)
 
@@ -99,21 +99,22 @@ def noise_multiplier_for(accountant: Accountant, sample_rate: float, steps: int,
     def epsilon_and_best_order(z: float, window: Sequence[int]) -> tuple[float, int]:
         orders = [RDP_ORDERS[i] for i in window]
         steps_curve = rdp_of_subsampled_gaussian(z, sample_rate, steps, orders)
-        curve = [rho * a + base[i] + c for a, i, c in zip(orders, window, steps_curve)]
-        per_order = [epsilon_from_rdp([r], delta_left, orders=[a]) for a, r in zip(orders, curve)]
+        per_order = epsilons_per_order([rho * a + base[i] + c for a, i, c in zip(orders, window, steps_curve)],
+                                       delta_left, orders)
         best = min(range(len(window)), key=per_order.__getitem__)
-        return per_order[best], window[best]
+        return max(0.0, per_order[best]), window[best]
 
     def fits_on(window: Sequence[int]):
         return lambda z: epsilon_and_best_order(z, window)[0] <= accountant.epsilon
 
     everything = range(len(RDP_ORDERS))
     lo, hi = 0.05, 1.0
-    while not fits_on(everything)(hi):
+    eps, best = epsilon_and_best_order(hi, everything)
+    while eps > accountant.epsilon:
         lo, hi = hi, hi * 2.0
         if hi > 1e6:
             raise ValueError("no noise multiplier fits: the budget is spent; lower reserve_rho or raise epsilon")
-    best = epsilon_and_best_order(hi, everything)[1]
+        eps, best = epsilon_and_best_order(hi, everything)
     searched: set[int] = set()
     while True:  # hi fits on every window that holds its best order, so each bisection is bracketed
         window = range(max(0, best - ORDER_WINDOW), min(len(RDP_ORDERS), best + ORDER_WINDOW + 1))
