@@ -23,7 +23,7 @@ from .diffusion_backend.dpsgd import dpsgd_noise_note
 from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
-from .marginals.aim import aim
+from .marginals.aim import REFIT_STEPS, aim
 from .marginals.encoding import decode, encode
 from .marginals.mst import Compression, mst
 from .marginals.oracle import LocalOracle, MarginalOracle
@@ -262,7 +262,8 @@ class MarginalSynthesizer:
         round_options = dataclasses.replace(
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
         )
-        full_round = dataclasses.replace(options, iters=options.round_iters, noise_level_stop=None)
+        # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten
+        refit_step = dataclasses.replace(options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None)
         stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
         result = aim(
             oracle,
@@ -274,7 +275,8 @@ class MarginalSynthesizer:
             rounds=self.rounds,
             max_model_size=self.max_model_size,
             progress=self.verbose,
-            refit_model=(lambda ms, warm: estimate(domain, ms, full_round, warm_start=warm)) if stopped_early else None,
+            refit_model=(lambda ms, warm: estimate(domain, ms, refit_step, warm_start=warm)) if stopped_early else None,
+            max_refits=REFIT_STEPS,
         )
         self.rounds_ = result.rounds
         return result.measurements, result.model

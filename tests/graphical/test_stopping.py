@@ -16,7 +16,7 @@ def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
 def test_a_measurement_fitted_far_worse_than_its_noise_keeps_the_descent_going():
     """After a warm start the old measurements sit below their noise level; the new one
     must be fitted too before the rule counts the noise level as reached."""
-    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8], each_measurement=True)
+    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8], fitted=2)
     # total 96 + 90 + 14 = 200 <= 204, but the 8-cell measurement is (14 - 4) / 2 = 5 sds above its level
     assert not stop.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
     # within 3 sds (4 + 3 * 2 = 10): reached, and with factor 1 the descent stops
@@ -24,6 +24,31 @@ def test_a_measurement_fitted_far_worse_than_its_noise_keeps_the_descent_going()
     # from a cold start the total alone decides
     cold = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
     assert cold.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
+
+
+def test_only_measurements_added_since_the_warm_start_must_reach_their_band():
+    """An old measurement stuck above its band (one the nonnegative model cannot
+    follow) must not keep every later warm-started fit running to its cap."""
+    sizes = [8, 200, 8]
+    stuck_old = np.array([12.0, 85.0, 9.0])  # the first is (12 - 4) / 2 = 4 sds above, the new one 2.5
+    warm = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
+    assert warm.done(10, float(stuck_old.sum()), stuck_old)
+    everything_new = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=0)
+    assert not everything_new.done(10, float(stuck_old.sum()), stuck_old)
+    new_unfitted = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
+    assert not new_unfitted.done(10, 106.0, np.array([4.0, 86.0, 16.0]))
+
+
+def test_a_warm_started_estimate_records_what_it_was_fitted_to():
+    from dpquilt.graphical.model import _fitted_before, estimate
+    from dpquilt.marginals.measurement import Measurement
+
+    domain = {"a": 2, "b": 2}
+    ms = [Measurement(("a",), np.array([40.0, 60.0]), 1.0), Measurement(("b",), np.array([50.0, 50.0]), 1.0)]
+    first = estimate(domain, ms[:1], EstimationOptions(iters=50))
+    assert first.n_measurements == 1
+    assert _fitted_before(ms, first) == 1 and _fitted_before(ms, None) is None
+    assert estimate(domain, ms, EstimationOptions(iters=50), warm_start=first).n_measurements == 2
 
 
 def test_never_reached_runs_to_the_cap():

@@ -141,3 +141,52 @@ def test_annealing_is_decided_on_a_refitted_model_when_the_round_fit_stopped_ear
     confirmed = adaptive_sigmas(refit)
     assert refits and refits[0] == len(domain) + 1  # asked after the first round, whose fit did not move
     assert confirmed[1] == pytest.approx(confirmed[0])  # the refitted model moved: no annealing
+
+
+class _Answer:
+    """A stand-in model whose answer on every clique is ``values``."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=float)
+
+    def project(self, cols):
+        return self.values
+
+
+def _refits_through(answers):
+    calls = []
+
+    def refit(model):
+        calls.append(model)
+        return _Answer(answers[len(calls) - 1])
+
+    return refit, calls
+
+
+def test_refits_stop_once_the_answer_moves_more_than_the_noise():
+    from dpquilt.marginals.aim import SQRT_2_OVER_PI, _annealing_test
+
+    before, sigma = np.zeros(2), 1.0  # threshold sqrt(2/pi) * 2 = 1.596
+    assert SQRT_2_OVER_PI * sigma * before.size == pytest.approx(1.5958, abs=1e-4)
+    refit, calls = _refits_through([[0.5, 0.5], [1.0, 1.0], [5.0, 5.0]])
+    model, anneal = _annealing_test(_Answer([0.0, 0.1]), ("a",), before, sigma, refit, max_refits=10)
+    assert not anneal and len(calls) == 2 and model.values.tolist() == [1.0, 1.0]  # moved 2 > 1.596 after 2
+
+
+def test_refits_stop_when_the_answer_settles_and_then_anneal():
+    from dpquilt.marginals.aim import REFIT_SETTLED, _annealing_test
+
+    step = 0.5 * REFIT_SETTLED * 1.5958  # less than the settled share of the threshold
+    refit, calls = _refits_through([[0.3, 0.3], [0.3 + step, 0.3], [1.0, 1.0]])
+    _, anneal = _annealing_test(_Answer([0.0, 0.0]), ("a",), np.zeros(2), 1.0, refit, max_refits=10)
+    assert anneal and len(calls) == 2  # the second step changed the move by less than the settled share
+
+
+def test_refits_are_capped_and_absent_without_a_refitter():
+    from dpquilt.marginals.aim import _annealing_test
+
+    refit, calls = _refits_through([[0.1 * k, 0.1 * k] for k in range(1, 20)])
+    _, anneal = _annealing_test(_Answer([0.0, 0.0]), ("a",), np.zeros(2), 1.0, refit, max_refits=3)
+    assert anneal and len(calls) == 3
+    model, anneal = _annealing_test(_Answer([0.0, 2.0]), ("a",), np.zeros(2), 1.0, None, max_refits=3)
+    assert not anneal and model.values.tolist() == [0.0, 2.0]
