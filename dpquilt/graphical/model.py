@@ -95,7 +95,7 @@ class EstimationOptions:
         in steps of ``round_iters / 10`` iterations, until the test's answer changes
         or settles (:func:`dpquilt.marginals.aim._annealing_test`; nltcs at
         epsilon=0.1, seeds 0-9: without this, 11-17 rounds and 3-way error
-        0.0553±0.0058; with it, 16-17 rounds as the reference, 0.0447±0.0016).
+        0.0553±0.0058; with it, 16-17 rounds as the reference, 0.0440±0.0014).
     x64 : bool
         With ``engine="mbi"``, compute in float64 (``mbi`` warns that float32 stalls
         beyond ~100k rows); enabled only inside dpquilt's calls, never process-wide.
