@@ -17,7 +17,12 @@ def test_every_notebook_is_listed():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_clean(path):
+def test_notebook_runs_clean(path, monkeypatch):
+    # OpenMP threads that wait by spinning made the diffusion notebook's kernel over 8x slower
+    # whenever another process kept one of this machine's two cores busy (past 380 s, against
+    # 70 s with passive waiting); alone, passive waiting costs about 30 s (76 s against 45 s).
+    # GOMP_SPINCOUNT=100000 did not help. The kernel inherits this environment.
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     for module in NEEDS[path.name]:
