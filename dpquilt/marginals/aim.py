@@ -213,8 +213,8 @@ def aim(
         before = estimates[r].ravel()
         model = fit_model(measurements, model)
         bar.update(round_cost)
-        if terminate:
-            continue
+        if terminate:  # the last round spent what was left: nothing to anneal
+            break
         refit = None if refit_model is None else (lambda m: refit_model(measurements, m))
         model, anneal = _annealing_test(model, r, before, measurement.sigma, refit, max_refits)
         if anneal:
