@@ -9,7 +9,8 @@
   measurement learns both bounds of a column. Bins are then equal-width between the
   bounds, a function of the DP output only. (The idea is that of a DP bounds search
   over exponentially growing bands, as in OpenDP's ``exponential_bounds_search``,
-  done here with one histogram.)
+  done here with one histogram.) When no band is significant, the range is not
+  invented from noise: :class:`BoundsNotLearnedError` names the column and the fix.
 * Category lists: the stability histogram (thresholded discrete Gaussian counts);
   values under the threshold go to the column's ``other`` code.
 
@@ -38,6 +39,7 @@ from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema
 
 __all__ = [
     "BAND_THRESHOLD_SIGMAS",
+    "BoundsNotLearnedError",
     "SCHEMA_DELTA_SHARE",
     "band_edges",
     "complete_schema",
@@ -89,13 +91,14 @@ def band_edges(kind: str, lower: float | None = None, upper: float | None = None
     return edges
 
 
-def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN) -> tuple[int, int]:
+def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN) -> tuple[int, int] | None:
     """First and last band of a column's range, from its noisy band histogram.
 
     Post-processing of the released histogram (it spends nothing):
 
     1. Bands whose noisy count reaches ``BAND_THRESHOLD_SIGMAS * sigma`` are occupied;
-       if none is, the band with the largest noisy count.
+       if none is, the histogram says nothing about where the values lie (the largest
+       noisy band is then noise) and the answer is ``None``.
     2. A thin tail spreads its rows over several bands, none of which passes alone
        (a column that is zero for most rows and between 100 and 5,000 for the rest).
        A run of ``w`` adjacent bands (``2 <= w <= longest_run``) lying wholly beyond
@@ -123,8 +126,9 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
 
     Returns
     -------
-    (int, int)
-        Indices of the first and last band of the range.
+    (int, int) or None
+        Indices of the first and last band of the range; ``None`` when no band is
+        significant (too few rows for the noise: the range cannot be learned).
 
     Examples
     --------
@@ -135,10 +139,14 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
     (3, 12)
     >>> occupied_bands(noisy, sigma=100.0, longest_run=1)  # without step 2
     (3, 3)
+    >>> occupied_bands(np.array([30, 250, 10]), sigma=100.0) is None  # nothing reaches 4 sigma
+    True
     """
     noisy = np.asarray(noisy, dtype=np.float64)
     passing = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
-    first, last = (passing[0], passing[-1]) if passing.size else (int(np.argmax(noisy)),) * 2
+    if not passing.size:
+        return None
+    first, last = passing[0], passing[-1]
     level = NormalDist().cdf(-BAND_THRESHOLD_SIGMAS) / (4 * max(longest_run - 1, 1))
     t = -NormalDist().inv_cdf(level)
     last = _widen_upwards(noisy, sigma, int(last), t, longest_run)
@@ -161,6 +169,30 @@ def _widen_upwards(noisy: np.ndarray, sigma: float, last: int, t: float, longest
         if not ends:
             return last
         last = int(last_some[min(ends)])
+
+
+class BoundsNotLearnedError(ValueError):
+    """No band of a column's noisy histogram is significant: its range cannot be learned.
+
+    Raised instead of inventing a range from noise. A function of the DP release only
+    (the noisy histogram), so raising it reveals nothing beyond what was paid for.
+
+    Examples
+    --------
+    >>> print(BoundsNotLearnedError("age", 412.0))  # doctest: +NORMALIZE_WHITESPACE
+    cannot learn the range of column 'age' with this budget and table size: no band of its noisy
+    histogram reached 412 rows (4 noise standard deviations). Pass public bounds
+    (schema={'age': {'lower': ..., 'upper': ...}}), a larger epsilon, a larger schema_share, or more rows
+    """
+
+    def __init__(self, column: str, threshold: float) -> None:
+        self.column = column
+        super().__init__(
+            f"cannot learn the range of column {column!r} with this budget and table size: no band of its noisy "
+            f"histogram reached {threshold:.0f} rows ({BAND_THRESHOLD_SIGMAS:g} noise standard deviations). "
+            f"Pass public bounds (schema={{{column!r}: {{'lower': ..., 'upper': ...}}}}), a larger epsilon, "
+            f"a larger schema_share, or more rows"
+        )
 
 
 def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
@@ -335,7 +367,10 @@ def _learn_bounds(
     band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
     counts = np.bincount(band, minlength=edges.size - 1)
     noisy = gaussian_counts(counts, sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
-    first, last = occupied_bands(noisy, sigma)
+    bands = occupied_bands(noisy, sigma)
+    if bands is None:
+        raise BoundsNotLearnedError(spec.name, BAND_THRESHOLD_SIGMAS * sigma)
+    first, last = bands
     lower = spec.lower if spec.lower is not None else float(edges[first])
     upper = spec.upper if spec.upper is not None else float(edges[last + 1])
     if spec.kind == "integer":

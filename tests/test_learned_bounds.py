@@ -72,3 +72,24 @@ def test_learned_bounds_keep_a_zero_inflated_column():
         uppers.append(schema["debt"].upper)
         assert schema["debt"].lower == 0.0 and abs(acc.rho_spent - rho) < 1e-15
     assert np.median(uppers) >= 2000
+
+
+def test_a_range_that_the_noise_hides_is_not_invented():
+    """A 10-row table at a small budget: no band is significant, so the fit stops and names the column."""
+    import pytest
+
+    import dpquilt as dq
+    from dpquilt.schema_inference import BoundsNotLearnedError
+
+    df = pd.DataFrame({"age": [31, 45, 52, 38, 29, 61, 44, 35, 50, 47]})
+    for seed in range(5):
+        with pytest.raises(BoundsNotLearnedError, match=r"column 'age'.*public bounds.*schema_share") as info:
+            dq.MarginalSynthesizer(epsilon=1.0, random_state=seed, verbose=False).fit(df)
+        assert info.value.column == "age"
+
+
+def test_with_enough_rows_the_same_column_learns_a_range_that_holds_it():
+    df = pd.DataFrame({"age": np.random.default_rng(0).integers(20, 70, 20_000)})
+    acc = Accountant(1.0, 1e-9, secure=False)
+    schema = learn_schema(df, merge_specs(df, None), 0.005, 0.0, acc, SeededNoise(np.random.default_rng(0)))
+    assert schema["age"].lower <= 20 and schema["age"].upper >= 69

@@ -24,12 +24,14 @@ Tests check the norms and sums against per-record gradients from ``torch.func``.
 
 from __future__ import annotations
 
+import secrets
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["LinearTape", "gaussian_noise"]
+__all__ = ["LinearTape", "SECURE_SEED_BITS", "gaussian_noise", "secure_noise_generator"]
 
 _STABILITY = 1e-6  # added to the norm in the clipping factor, as Opacus does
 
@@ -146,24 +148,51 @@ def _by_record(x: torch.Tensor, batch: int) -> torch.Tensor:
     return x.reshape(batch, -1, x.shape[-1]) if batch else x.reshape(0, 1, x.shape[-1])
 
 
-def gaussian_noise(std: float, numel: int, generator: torch.Generator, device, secure: bool) -> torch.Tensor:
-    """``numel`` draws of ``N(0, std^2)``, one flat tensor.
+#: Bits of OS entropy behind secure-mode DP-SGD noise (PyTorch's CPU generator keeps only 32).
+SECURE_SEED_BITS = 256
 
-    In secure mode each draw is the sum of four draws of ``N(0, std^2)`` halved, after
-    one draw thrown away, so no single floating-point Gaussian sample is exposed
-    (Holohan and Braghin, "Secure random sampling in differential privacy", ESORICS
-    2021, sec. 5.1, with ``n = 2``; Opacus's secure mode does the same).
+
+def secure_noise_generator() -> np.random.Generator:
+    """A generator for secure-mode DP-SGD noise, seeded with 256 bits from the OS's secure source.
+
+    PyTorch's CPU generator (a Mersenne twister) keeps only the low 32 bits of its seed,
+    so noise from it is one of ``2^32`` streams that an attacker could enumerate.
+    numpy's PCG64DXSM takes its 128-bit state and 128-bit increment from a
+    ``SeedSequence`` of :data:`SECURE_SEED_BITS` bits drawn with :mod:`secrets`.
 
     Examples
     --------
-    >>> z = gaussian_noise(2.0, 100_000, torch.Generator().manual_seed(0), "cpu", secure=True)
+    >>> a, b = secure_noise_generator(), secure_noise_generator()
+    >>> bool((a.standard_normal(4) != b.standard_normal(4)).all())
+    True
+    """
+    seed = np.random.SeedSequence(secrets.randbits(SECURE_SEED_BITS))
+    return np.random.Generator(np.random.PCG64DXSM(seed))
+
+
+def gaussian_noise(
+    std: float, numel: int, generator: torch.Generator, device, secure_rng: np.random.Generator | None = None
+) -> torch.Tensor:
+    """``numel`` draws of ``N(0, std^2)``, one flat tensor on ``device``.
+
+    Seeded (not for release): from the PyTorch ``generator`` on ``device``. Secure
+    (``secure_rng`` given, from :func:`secure_noise_generator`): drawn on the CPU from
+    ``secure_rng`` and copied to ``device``; each draw is the sum of four draws of
+    ``N(0, std^2)`` halved, after one draw thrown away, so no single floating-point
+    Gaussian sample is exposed (Holohan and Braghin, "Secure random sampling in
+    differential privacy", ESORICS 2021, sec. 5.1, with ``n = 2``; Opacus's secure mode
+    does the same).
+
+    Examples
+    --------
+    >>> z = gaussian_noise(2.0, 100_000, torch.Generator().manual_seed(0), "cpu", secure_noise_generator())
     >>> round(float(z.std()), 1)
     2.0
     """
-    if not secure:
+    if secure_rng is None:
         return torch.normal(0.0, std, size=(numel,), generator=generator, device=device)
-    torch.normal(0.0, std, size=(1,), generator=generator, device=device)
-    total = torch.zeros(numel, device=device)
+    secure_rng.standard_normal(1)
+    total = np.zeros(numel, dtype=np.float64)
     for _ in range(4):
-        total += torch.normal(0.0, std, size=(numel,), generator=generator, device=device)
-    return total / 2.0
+        total += secure_rng.standard_normal(numel)
+    return torch.from_numpy((total * (std / 2.0)).astype(np.float32)).to(device)

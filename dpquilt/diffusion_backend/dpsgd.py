@@ -139,7 +139,10 @@ def dpsgd_noise_note(seeded: bool) -> str:
     >>> dpsgd_noise_note(seeded=True)
     'DP-SGD noise is floating-point Gaussian from PyTorch (seeded: not for release)'
     """
-    source = "(seeded: not for release)" if seeded else "seeded from the OS's secure source, each draw a sum of four (Holohan and Braghin 2021)"
+    source = "(seeded: not for release)" if seeded else (
+        "drawn from PCG64DXSM seeded with 256 bits from the OS's secure source, each draw a sum of four "
+        "(Holohan and Braghin 2021)"
+    )
     return f"DP-SGD noise is floating-point Gaussian from PyTorch {source}"
 
 
@@ -241,13 +244,14 @@ def train_dpsgd(
     """
     import torch
 
-    from .clipping import LinearTape, gaussian_noise
+    from .clipping import LinearTape, gaussian_noise, secure_noise_generator
 
     tape = LinearTape(model)  # refuses a network it cannot clip, before any spending
     spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
     secure = rng is None
     sampler = np.random.default_rng(secrets.randbits(128)) if secure else rng
-    generator = torch_generator(rng, device)
+    generator = torch_generator(rng, device)  # the loss's own randomness (e.g. diffusion times)
+    secure_rng = secure_noise_generator() if secure else None  # DP noise: 256-bit seed, not torch's 32
     params = tape.parameters()
     sizes = [p.numel() for p in params]
     optimizer, scheduler = _adam(params, settings, plan.steps)
@@ -258,7 +262,7 @@ def train_dpsgd(
         with tape.recording():
             per_record = record_loss(model, rows, generator)
         clipped, _ = tape.clipped_sum(per_record, plan.max_grad_norm)
-        noise = gaussian_noise(std, sum(sizes), generator, device, secure).split(sizes)
+        noise = gaussian_noise(std, sum(sizes), generator, device, secure_rng).split(sizes)
         torch._foreach_add_(clipped, [z.view_as(g) for g, z in zip(clipped, noise)])
         torch._foreach_div_(clipped, plan.expected_batch_size)
         for p, g in zip(params, clipped):

@@ -203,6 +203,7 @@ def make_fedavg_client_app(
             "num-examples": plan.noisy_rows,
             "client": key,
             "epsilon": accountant.epsilon_spent(),
+            "seeded": int(node_seed is not None),  # the server's report must not call a seeded client secure
             **{f: float(v) for f, v in asdict(plan).items()},
         })
         arrays = ArrayRecord(diffusion.model.state_dict())
@@ -275,7 +276,8 @@ def run_fedavg(
     if not plans:
         raise RuntimeError("no client finished a round of DP-FedAvg; see the log above")
     done = {k: sum(1 for r in seen if int(r["metrics"]["client"]) == k) for k in plans}
-    ledgers = {k: client_ledger(p, epsilon, delta, seed is None, done[k]) for k, p in plans.items()}
+    seeded = any(int(r["metrics"].get("seeded", 1)) for r in seen)  # a client that does not say counts as seeded
+    ledgers = {k: client_ledger(p, epsilon, delta, seed is None and not seeded, done[k]) for k, p in plans.items()}
     worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
     syn = DiffusionSynthesizer(epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device,
                                random_state=seed, verbose=False)

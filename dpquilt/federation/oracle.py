@@ -52,7 +52,7 @@ class FederatedOracle:
     ----------
     secure_sum : callable
         ``secure_sum(request, length, on_retry) -> (summed vector without check entry,
-        contributors)``, e.g. a :class:`~dpquilt.federation.secure_sum.SecureSum`;
+        contributors)``: the vector ends with the summed seeded flags, e.g. a :class:`~dpquilt.federation.secure_sum.SecureSum`;
         ``on_retry()`` pays again for a retry that might repeat a release.
     domain : dict of str to int
         The public schema's domain.
@@ -99,15 +99,24 @@ class FederatedOracle:
         return {c: int(np.max(self.mapping[c])) + 1 if c in self.mapping else k for c, k in self._domain.items()}
 
     def _send(
-        self, kind: str, cliques: Sequence[Clique], sigma: float, spend: Callable[[], None], **extra
+        self, kind: str, cliques: Sequence[Clique], sigma: float, spend: Callable[[], None], accountant: Accountant,
+        **extra,
     ) -> tuple[np.ndarray, int]:
-        """Spend, then ask; a retry that might repeat a release spends again."""
+        """Spend, then ask; a retry that might repeat a release spends again.
+
+        Returns the summed answers and the number of contributors. A sum in which any
+        client's seeded flag is set marks ``accountant`` not secure: the release is then
+        reported as "seeded: not for release" whatever the server's own noise.
+        """
         label = f"{kind} #{next(self._requests)}"
         request = Request(
             kind, tuple(cliques), party_sigma(sigma, self.honest_shares), label, mapping=self.mapping, **extra
         )
         spend()
-        return self.secure_sum(request, reply_length(request, self._domain), on_retry=spend)
+        total, contributors = self.secure_sum(request, reply_length(request, self._domain), on_retry=spend)
+        if total[-1] != 0:
+            accountant.mark_not_secure()
+        return total[:-1], contributors
 
     def measure(self, cliques: Sequence[Clique], sigma: float, accountant: Accountant) -> list[Measurement]:
         """Noisy marginals from one secure sum; each client adds ``N_Z(0, sigma^2 / t)``."""
@@ -120,7 +129,7 @@ class FederatedOracle:
             for cl, size in zip(cliques, sizes):
                 spend_distributed_gaussian(f"marginal {tuple(cl)}", sigma, t, accountant, dimension=size)
 
-        total, contributors = self._send("measure", cliques, sigma, spend)
+        total, contributors = self._send("measure", cliques, sigma, spend, accountant)
         actual = party_sigma(sigma, t) * math.sqrt(contributors)
         parts = np.split(total.astype(np.float64), np.cumsum(sizes)[:-1])
         return [Measurement(tuple(cl), part, actual) for cl, part in zip(cliques, parts)]
@@ -143,7 +152,7 @@ class FederatedOracle:
             )
 
         total, _ = self._send(
-            "scores", cliques, sigma, spend, estimates=tuple(np.ravel(e) for e in estimates), weights=tuple(weights.tolist())
+            "scores", cliques, sigma, spend, accountant, estimates=tuple(np.ravel(e) for e in estimates), weights=tuple(weights.tolist())
         )
         return total.astype(np.float64), weights
 

@@ -3,8 +3,10 @@
 A :class:`Request` names cliques and asks either for their marginals
 (``kind="measure"``) or for each clique's local selection score (``kind="scores"``).
 A client answers with one integer vector: the requested numbers plus its share of
-discrete Gaussian noise, followed by a single ``1`` (summed, it counts the clients that
-contributed, which the server checks). Only the sum over clients is ever revealed, by
+discrete Gaussian noise, then ``1`` if its noise is seeded (not secure) and ``0``
+otherwise (summed, it tells the server whether every party's noise was secure, so the
+report's ``secure`` flag covers all of them), then a single ``1`` (summed, it counts the
+clients that contributed, which the server checks). Only the sum over clients is ever revealed, by
 secure aggregation.
 
 Local scores. AIM and MST score a clique by ``w_r || x_r - xhat_r ||_1``. Under secure
@@ -30,7 +32,10 @@ from ..marginals.counting import count
 from ..marginals.dataset import Dataset
 from ..privacy.noise import NoiseSource
 
-__all__ = ["MalformedRequestError", "Request", "client_reply", "reply_length", "score_sensitivity"]
+__all__ = ["MalformedRequestError", "Request", "TRAILER", "client_reply", "reply_length", "score_sensitivity"]
+
+#: Entries after the answers in every reply: the seeded flag and the check entry.
+TRAILER = 2
 
 Clique = tuple[str, ...]
 KINDS = ("measure", "scores")
@@ -143,17 +148,17 @@ class Request:
 
 
 def reply_length(request: Request, domain: Mapping[str, int]) -> int:
-    """Entries in a client's reply: every cell (or one score per clique), plus the check entry.
+    """Entries in a client's reply: every cell (or one score per clique), the seeded flag and the check entry.
 
     Examples
     --------
     >>> reply_length(Request("measure", (("a", "b"), ("c",)), 1.0, "m#1"), {"a": 2, "b": 3, "c": 4})
-    11
+    12
     """
     if request.kind == "scores":
-        return len(request.cliques) + 1
+        return len(request.cliques) + TRAILER
     sizes = {c: int(np.max(request.mapping[c])) + 1 if c in request.mapping else domain[c] for c in domain}
-    return int(sum(np.prod([sizes[c] for c in cl]) for cl in request.cliques)) + 1
+    return int(sum(np.prod([sizes[c] for c in cl]) for cl in request.cliques)) + TRAILER
 
 
 def score_sensitivity(weights: Sequence[float]) -> tuple[float, float]:
@@ -169,7 +174,7 @@ def score_sensitivity(weights: Sequence[float]) -> tuple[float, float]:
 
 
 def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int) -> np.ndarray:
-    """The client's integer vector for ``request``: answers + noise share, then ``1``.
+    """The client's integer vector for ``request``: answers + noise share, the seeded flag, then ``1``.
 
     Parameters
     ----------
@@ -191,8 +196,8 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
     >>> from dpquilt.privacy import SeededNoise
     >>> rows = Dataset({"a": np.array([0, 1, 1])}, {"a": 2})
     >>> vector = client_reply(Request("measure", (("a",),), 2.0, "m#1"), rows, SeededNoise(np.random.default_rng(0)), 2**20)
-    >>> vector.size, int(vector[-1])  # two noisy counts, then the check entry
-    (3, 1)
+    >>> vector.size, int(vector[-2]), int(vector[-1])  # two noisy counts, seeded: yes, then the check entry
+    (4, 1, 1)
     """
     unknown = sorted({c for cl in request.cliques for c in cl} - set(data.domain))
     if unknown:
@@ -205,12 +210,11 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
     if answers.size and answers.min() < 0:
         raise ValueError(f"request {request.label!r}: negative noise-free answer; refusing to send")
     noisy = noise.discrete_gaussian(answers.astype(np.int64), request.party_sigma)
-    vector = np.append(noisy, 1).astype(np.int64)
-    worst = int(np.abs(vector).max())
-    if worst >= bound:
+    vector = np.append(noisy, [0 if noise.secure else 1, 1]).astype(np.int64)
+    if int(np.abs(vector).max()) >= bound:  # the refusal names no count or magnitude of the rows
         raise ValueError(
-            f"request {request.label!r}: an entry of magnitude {worst} does not fit the secure sum's range "
-            f"(-{bound}, {bound}); raise clipping_range (a power of two above every client's row count)"
+            f"request {request.label!r}: an entry does not fit the secure sum's range (-{bound}, {bound}); "
+            f"raise clipping_range (a power of two above every client's row count)"
         )
     return vector
 

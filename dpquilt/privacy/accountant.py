@@ -255,6 +255,21 @@ class Accountant:
             )
         self._ledger.append(expenditure)
 
+    def mark_not_secure(self) -> None:
+        """Some party's noise was seeded (e.g. a federated client started with a seed).
+
+        From then on the report says "seeded: not for release", whatever the noise
+        this process draws itself.
+
+        Examples
+        --------
+        >>> acc = Accountant(1.0, 1e-9)
+        >>> acc.mark_not_secure()
+        >>> acc.report().randomness
+        'seeded: not for release'
+        """
+        self.secure = False
+
     def report(self, notes: tuple[str, ...] = ()) -> PrivacyReport:
         """The ledger as a :class:`PrivacyReport`."""
         return PrivacyReport(

@@ -44,14 +44,36 @@ def test_the_ledger_holds_opacus_rdp_curve_of_the_plan():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("sample_rate", [0.5, 1e-9])  # the second gives empty batches: noise is still added
-def test_each_step_adds_gaussian_noise_of_std_z_c_over_the_expected_batch(sample_rate, device):
+@pytest.mark.parametrize("secure", [False, True])
+def test_each_step_adds_gaussian_noise_of_std_z_c_over_the_expected_batch(sample_rate, device, secure):
     net = torch.nn.Linear(40, 250).to(device)  # 10,250 parameters: the std is estimated to ~1%
     plan = DPSGDPlan(noise_multiplier=2.0, sample_rate=sample_rate, steps=1, max_grad_norm=0.5, expected_batch_size=10.0)
     acc = Accountant(1e6, 1e-6)
-    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", np.random.default_rng(1), torch.device(device))
+    rng = None if secure else np.random.default_rng(1)
+    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", rng, torch.device(device))
     grads = torch.cat([p.grad.flatten() for p in net.parameters()]).cpu().numpy()
     assert grads.std() * plan.expected_batch_size == pytest.approx(2.0 * 0.5, rel=0.04)
     assert abs(grads.mean()) < 4 * grads.std() / math.sqrt(grads.size)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_two_secure_runs_cannot_share_a_32_bit_seeds_stream(device, monkeypatch):
+    """PyTorch's CPU generator keeps 32 bits of a seed: OS seeds that agree there must still give other noise."""
+    import secrets
+
+    calls = iter(range(1, 1000))
+
+    def low_bits_equal(k):  # every seed the OS hands out agrees in its low 64 bits
+        return ((next(calls) << 64) | 0x5EED) & ((1 << k) - 1)
+
+    monkeypatch.setattr(secrets, "randbits", low_bits_equal)
+    plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=1e-9, steps=1, max_grad_norm=1.0, expected_batch_size=1.0)
+    updates = []
+    for _ in range(2):
+        net = torch.nn.Linear(40, 2).to(device)
+        train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), Accountant(1e6, 1e-6), "test", None, torch.device(device))
+        updates.append(torch.cat([p.grad.flatten() for p in net.parameters()]).cpu())
+    assert not torch.equal(updates[0], updates[1])
 
 
 def test_a_plan_that_does_not_fit_is_refused_before_training():

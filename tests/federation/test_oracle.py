@@ -127,3 +127,26 @@ def test_federated_mst_spends_its_budget_with_one_tree_release():
     assert acc.rho_spent == pytest.approx(acc.rho_budget, rel=1e-9)
     assert [e.what for e in acc.ledger].count("MST tree selection (noisy local scores of 3 candidates)") == 1
     assert len(result.edges) == 2 and all(len(m.cols) in (1, 2) for m in result.measurements)
+
+
+class SecureStandIn(NoNoise):
+    """No noise, but says it is secure (stands in for OpenDP's sampler)."""
+
+    secure = True
+
+
+def test_one_seeded_client_makes_the_server_report_not_secure():
+    clients = split(k=3)
+    noise = lambda i, label: NoNoise() if i == 2 else SecureStandIn()  # noqa: E731 client 2 was started with --seed
+    acc = Accountant(1.0, 1e-9, secure=True)
+    FederatedOracle(in_process_sum(clients, noise), DOMAIN, honest_shares=3).measure([("a",)], 20.0, acc)
+    assert acc.report().randomness == "seeded: not for release"
+
+
+def test_when_every_client_is_secure_the_report_stays_secure():
+    clients = split(k=3)
+    acc = Accountant(1.0, 1e-9, secure=True)
+    oracle = FederatedOracle(in_process_sum(clients, lambda i, label: SecureStandIn()), DOMAIN, honest_shares=3)
+    oracle.measure([("a",)], 20.0, acc)
+    oracle.select([("a", "b"), ("b", "c")], [np.ones(12), np.ones(8)], [1.0, 1.0], [0.0, 0.0], 0.1, acc, "pick")
+    assert acc.secure and acc.report().randomness.startswith("secure")

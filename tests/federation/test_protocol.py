@@ -1,5 +1,7 @@
 """The client's side of a round, without Flower: answers, noise shares, sensitivity, refusals."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -29,11 +31,11 @@ def data(seed=0, n=300):
     return as_dataset(np.column_stack([rng.integers(0, k, n) for k in DOMAIN.values()]))
 
 
-def test_measure_reply_is_the_counts_then_a_one():
+def test_measure_reply_is_the_counts_then_the_seeded_flag_then_a_one():
     d = data()
     req = Request("measure", (("a",), ("b", "c")), 3.0, "r1")
-    v = client_reply(req, d, NoNoise(), bound=2**20)
-    expected = np.concatenate([count(d, ("a",)).ravel(), count(d, ("b", "c")).ravel(), [1]])
+    v = client_reply(req, d, NoNoise(), bound=2**20)  # NoNoise is not secure: flag 1
+    expected = np.concatenate([count(d, ("a",)).ravel(), count(d, ("b", "c")).ravel(), [1, 1]])
     assert np.array_equal(v, expected)
     assert v.size == reply_length(req, DOMAIN)
 
@@ -41,7 +43,7 @@ def test_measure_reply_is_the_counts_then_a_one():
 def test_noise_share_has_the_requested_scale():
     d = data()
     req = Request("measure", (("a", "b", "c"),), 5.0, "r1")
-    draws = np.array([client_reply(req, d, SeededNoise(np.random.default_rng(i)), 2**20)[:-1] for i in range(400)])
+    draws = np.array([client_reply(req, d, SeededNoise(np.random.default_rng(i)), 2**20)[:-2] for i in range(400)])
     noise = draws - count(d, ("a", "b", "c")).ravel()
     assert noise.std() == pytest.approx(5.0, rel=0.03)
     assert abs(noise.mean()) < 0.1
@@ -52,8 +54,8 @@ def test_mapping_merges_codes_before_counting():
     req = Request("measure", (("b",),), 1.0, "r1", mapping={"b": np.array([0, 1, 2, 2])})
     v = client_reply(req, d, NoNoise(), 2**20)
     raw = count(d, ("b",))
-    assert v[:-1].tolist() == [raw[0], raw[1], raw[2] + raw[3]]
-    assert reply_length(req, DOMAIN) == 4
+    assert v[:-2].tolist() == [raw[0], raw[1], raw[2] + raw[3]]
+    assert reply_length(req, DOMAIN) == 5
 
 
 def test_local_scores_are_l1_distances_to_the_scaled_model():
@@ -64,7 +66,7 @@ def test_local_scores_are_l1_distances_to_the_scaled_model():
     n = d.n_rows
     want_ab = 2.0 * np.abs(count(d, ("a", "b")) - n * est / est.sum()).sum()
     want_a = np.abs(count(d, ("a",)) - n * est.sum(1) / est.sum()).sum()
-    assert v.tolist() == [round(want_ab), round(want_a), 1]
+    assert v.tolist() == [round(want_ab), round(want_a), 1, 1]  # then the seeded flag (NoNoise) and the check
 
 
 @given(neighbours(), st.lists(st.floats(0.01, 10.0), min_size=12, max_size=12), st.sampled_from([1.0, 2.5, 4.0]))
@@ -76,16 +78,19 @@ def test_local_scores_move_by_at_most_the_declared_sensitivity(pair, est, w):
     req = Request("scores", (("a", "b"), ("c",)), 1.0, "s", estimates=(est, np.array([1.0, 3.0])), weights=(w, 1.0))
     a, b = client_reply(req, d, NoNoise(), 2**30), client_reply(req, d2, NoNoise(), 2**30)
     per_score = np.array([2 * w + 1, 3.0])
-    assert np.all(np.abs(b[:-1] - a[:-1]) <= per_score + 1e-9)
+    assert np.all(np.abs(b[:-2] - a[:-2]) <= per_score + 1e-9)
     l2, l1 = score_sensitivity([w, 1.0])
-    assert np.linalg.norm(b[:-1] - a[:-1]) <= l2 + 1e-9 and np.abs(b[:-1] - a[:-1]).sum() <= l1 + 1e-9
+    assert np.linalg.norm(b[:-2] - a[:-2]) <= l2 + 1e-9 and np.abs(b[:-2] - a[:-2]).sum() <= l1 + 1e-9
 
 
 def test_entries_outside_the_secure_range_are_refused_not_clipped():
     d = data(n=300)
     req = Request("measure", (("c",),), 1.0, "big")
-    with pytest.raises(ValueError, match="does not fit the secure sum's range"):
+    with pytest.raises(ValueError, match="does not fit the secure sum's range") as info:
         client_reply(req, d, NoNoise(), bound=64)
+    counts = {int(v) for v in count(d, ("c",)).ravel()}
+    numbers = {int(x) for x in re.findall(r"\d+", str(info.value))} - {64}
+    assert not numbers & counts, f"the refusal reveals a count of the client's rows: {info.value}"
 
 
 def test_unknown_columns_and_bad_shapes_are_malformed():
