@@ -1,19 +1,23 @@
-"""Tell a column's kind from its pandas dtype, and reject what dpquilt cannot encode.
+"""A column's kind from its declared dtype, and its values conformed to a declared kind.
 
-Only the dtype and the Python types of the values are looked at (not their values'
-magnitudes or frequencies), and the result decides only *how* a column is encoded.
-Columns of Python objects are checked for mixed types so that the user gets a clear
-error instead of a silent cast.
+Only public facts are read here: the column's name and pandas dtype (declared
+metadata, like the names), and a schema the user declares. Never the values: one row
+must not change a column's kind, its output dtype or whether a fit succeeds. An
+``object`` column is categorical whatever its values (mixed types included); a column
+whose values do not fit its declared kind is coerced, values that do not parse
+becoming missing (counted for the curator only, :func:`conform_column`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 import pandas as pd
 
-from .schema import CategoricalColumn, ColumnSpec, NumericColumn
+from .schema import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
 
-__all__ = ["validate_frame", "spec_for_series", "can_hold_missing"]
+__all__ = ["validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "output_dtype", "KIND_DTYPES"]
 
 
 def validate_frame(df: object) -> pd.DataFrame:
@@ -57,28 +61,25 @@ def can_hold_missing(dtype: object) -> bool:
 
 
 def spec_for_series(series: pd.Series) -> ColumnSpec:
-    """An incomplete spec (facts to be learned) for a column, from its dtype.
+    """An incomplete spec (facts to be learned) for a column, from its dtype alone.
 
     Raises
     ------
     ValueError
-        If the column is entirely missing, mixes Python types, or has a dtype
-        dpquilt cannot encode (complex, timedelta, period, interval, ...).
-    
+        If the dtype is one dpquilt cannot encode (complex, timedelta, period,
+        interval, ...). A function of the dtype only: never of the values.
+
     Examples
     --------
     >>> spec_for_series(pd.Series([1.5, None], name="x")).kind
     'float'
     >>> spec_for_series(pd.Series(["paris", "rome"], name="city")).categories is None  # learned with DP at fit
     True
+    >>> spec_for_series(pd.Series(["a", 3, None], name="mixed")).categories is None  # objects: categorical
+    True
     """
     name = series.name
     dtype = series.dtype
-    if series.isna().all():
-        raise ValueError(
-            f"column {name!r} is entirely missing; drop it or describe it with a public schema "
-            f"(dq.Schema.from_public({{{name!r}: {{...}}}}))"
-        )
     if pd.api.types.is_bool_dtype(dtype):
         return CategoricalColumn(name, (False, True), missing=can_hold_missing(dtype), other=False, dtype=str(dtype))
     if isinstance(dtype, pd.CategoricalDtype):
@@ -90,28 +91,77 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     if pd.api.types.is_float_dtype(dtype):
         return NumericColumn(name, kind="float", dtype=str(dtype))
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
-        return _spec_for_objects(series)
+        return CategoricalColumn(name, None, dtype=str(dtype))
     raise ValueError(
         f"column {name!r} has dtype {dtype} which dpquilt cannot encode; convert it to a string, number, "
         f"bool or datetime column (e.g. df[{name!r}] = df[{name!r}].astype(str))"
     )
 
 
-def _spec_for_objects(series: pd.Series) -> ColumnSpec:
-    name = series.name
-    values = series.dropna()
-    types = {type(v) for v in values}
-    str_like = {t for t in types if issubclass(t, str)}
-    if types == str_like:
-        return CategoricalColumn(name, None, dtype=str(series.dtype))
-    if all(issubclass(t, (bool, np.bool_)) for t in types):
-        return CategoricalColumn(name, (False, True), other=False, dtype="object")
-    names = sorted(t.__name__ for t in types)
-    if len(types) > 1:
-        raise ValueError(
-            f"column {name!r} mixes types {names}; cast it to one type, e.g. df[{name!r}] = df[{name!r}].astype(str)"
-        )
-    raise ValueError(
-        f"column {name!r} holds values of type {names[0]} which dpquilt cannot encode; convert it to "
-        f"strings, numbers, bools or datetimes"
-    )
+#: Output dtype of each kind when the frame's own dtype cannot hold it (e.g. text read from a CSV).
+KIND_DTYPES = {"categorical": "object", "float": "float64", "integer": "Int64", "datetime": "datetime64[ns]"}
+
+
+def output_dtype(spec: ColumnSpec, dtype: object) -> str:
+    """The dtype to decode ``spec`` to: the frame's ``dtype`` when it can hold the kind, else the kind's.
+
+    Examples
+    --------
+    >>> output_dtype(NumericColumn("n", kind="integer"), np.dtype("int32"))
+    'int32'
+    >>> output_dtype(NumericColumn("n", kind="integer"), np.dtype("O"))  # text from a CSV
+    'Int64'
+    """
+    if isinstance(spec, CategoricalColumn):
+        return str(dtype)
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    fits = pd.api.types.is_datetime64_any_dtype(dtype) if spec.kind == "datetime" else numeric
+    if fits and not (spec.kind == "integer" and pd.api.types.is_float_dtype(dtype)):
+        return str(dtype)
+    return KIND_DTYPES[spec.kind]
+
+
+def conform_column(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int]:
+    """``series`` as values of ``spec``'s kind, and how many present values did not parse.
+
+    Numbers and datetimes are parsed from whatever the column holds (strings included;
+    datetimes as ISO 8601, time zones converted to UTC); a value that does not parse
+    becomes missing. A categorical column keeps its values, except that unhashable ones
+    become their ``str`` and, where every public category is a string, so does every
+    value. A function of each value alone: one row never changes another's result.
+
+    Examples
+    --------
+    >>> s, bad = conform_column(pd.Series(["12", "unknown", None, "7"]), NumericColumn("n", kind="integer"))
+    >>> s.tolist()[:2], bad
+    ([12.0, nan], 1)
+    >>> conform_column(pd.Series([1, 2]), CategoricalColumn("c", ("1", "2")))[0].tolist()
+    ['1', '2']
+    """
+    if isinstance(spec, UntypedColumn):
+        return series, 0
+    present = series.notna()
+    if isinstance(spec, CategoricalColumn):
+        return _conform_labels(series, spec, present), 0
+    if spec.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            return series, 0
+        parsed = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601").dt.tz_localize(None)
+    elif pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series, 0
+    else:
+        parsed = pd.to_numeric(series.astype(object).where(present, None), errors="coerce")
+        parsed = parsed.where(np.isfinite(parsed.astype(np.float64)))
+    return parsed, int((present & parsed.isna()).sum())
+
+
+def _conform_labels(series: pd.Series, spec: CategoricalColumn, present: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return series
+    values = series.astype(object)
+    textual = spec.categories is not None and all(isinstance(c, str) for c in spec.categories)
+    if textual and not pd.api.types.is_string_dtype(series.dtype):
+        return values.where(~present, values.map(str))
+    if series.dtype == object:
+        return values.map(lambda v: v if isinstance(v, Hashable) else str(v))
+    return series

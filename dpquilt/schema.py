@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CategoricalColumn", "NumericColumn", "ColumnSpec", "Schema", "DEFAULT_BINS"]
+__all__ = ["CategoricalColumn", "NumericColumn", "UntypedColumn", "ColumnSpec", "Schema", "DEFAULT_BINS"]
 
 #: Bins per numeric column when the user gives none (the AIM paper's preprocessing).
 DEFAULT_BINS = 32
@@ -190,7 +190,42 @@ class NumericColumn:
         return tuple(float(v) for v in np.linspace(lo, hi, self.bins + 1))
 
 
-ColumnSpec = CategoricalColumn | NumericColumn
+@dataclass(frozen=True)
+class UntypedColumn:
+    """A column of text whose kind is not public: learned with DP at fit time.
+
+    What a CSV file gives without a schema: strings. The share of values that parse as
+    integers, non-integer numbers, ISO 8601 dates or neither is released with noise
+    and decides the kind (:func:`~dpquilt.schema_inference.kind_from_noisy_classes`);
+    values that do not parse as the learned kind become missing.
+    ``Schema.from_public({"x": {"kind": "auto"}})`` makes one.
+
+    Examples
+    --------
+    >>> UntypedColumn("income").complete
+    False
+    """
+
+    name: str
+    missing: bool = True
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+
+    @property
+    def complete(self) -> bool:
+        return False
+
+    @property
+    def dtype(self) -> None:
+        return None
+
+    @property
+    def size(self) -> int:
+        raise ValueError(f"column {self.name!r}: its kind is not known yet; fit or declare kind= in the schema")
+
+
+ColumnSpec = CategoricalColumn | NumericColumn | UntypedColumn
 
 
 @dataclass(frozen=True)
@@ -269,8 +304,9 @@ class Schema:
         Each value is a spec, or a dict of its fields. A dict with ``categories``
         (or ``kind="categorical"``) makes a :class:`CategoricalColumn`; one with
         ``kind`` in {"float", "integer", "datetime"}, ``lower``/``upper`` or
-        ``edges`` makes a :class:`NumericColumn`. Facts left out are learned with DP
-        at fit time.
+        ``edges`` makes a :class:`NumericColumn`; ``kind="auto"`` makes an
+        :class:`UntypedColumn` (the kind is learned with DP). Facts left out are
+        learned with DP at fit time.
         """
         return cls(tuple(_spec_from_facts(name, f) for name, f in facts.items()))
 
@@ -300,6 +336,9 @@ class Schema:
         out = {}
         for c in self.columns:
             d = {k: v for k, v in c.__dict__.items() if k != "name"}
+            if isinstance(c, UntypedColumn):
+                out[c.name] = {"kind": "auto", **d}
+                continue
             d["kind"] = "categorical" if isinstance(c, CategoricalColumn) else c.kind
             if d.get("categories") is not None:
                 d["categories"] = [_jsonable(v) for v in d["categories"]]
@@ -310,12 +349,14 @@ class Schema:
 
 
 def _spec_from_facts(name: str, facts: Mapping[str, Any] | ColumnSpec) -> ColumnSpec:
-    if isinstance(facts, (CategoricalColumn, NumericColumn)):
+    if isinstance(facts, (CategoricalColumn, NumericColumn, UntypedColumn)):
         return replace(facts, name=name) if facts.name != name else facts
     if not isinstance(facts, Mapping):
         raise TypeError(f"column {name!r}: give a dict of facts or a column spec, got {type(facts).__name__}")
     facts = dict(facts)
     kind = facts.pop("kind", None)
+    if kind == "auto":
+        return UntypedColumn(name, **facts)
     if kind == "categorical" or (kind is None and "categories" in facts):
         return CategoricalColumn(name, **facts)
     if kind is None and not ({"lower", "upper", "edges", "bins"} & facts.keys()):

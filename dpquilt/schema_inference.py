@@ -24,22 +24,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .column_types import can_hold_missing, spec_for_series
+from .column_types import can_hold_missing, conform_column, output_dtype, spec_for_series
+from .kinds import learn_kind
 from .privacy.accountant import Accountant
 from .privacy.mechanisms import gaussian_counts, sigma_for_rho, thresholded_counts
 from .privacy.noise import NoiseSource
-from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema
+from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema, UntypedColumn
 
 __all__ = [
     "BAND_THRESHOLD_SIGMAS",
     "BoundsNotLearnedError",
+    "PreparedTable",
     "SCHEMA_DELTA_SHARE",
     "band_edges",
     "complete_schema",
@@ -48,6 +50,7 @@ __all__ = [
     "merge_specs",
     "numeric_values",
     "occupied_bands",
+    "prepare_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -217,6 +220,10 @@ def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
 def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
     """One spec per column of ``df``: the user's where given (dtype filled in), else from the dtype.
 
+    Reads the column names and dtypes only (public metadata), never the values. A
+    declared spec whose kind the frame's dtype cannot hold (integers read as text)
+    decodes to the kind's dtype (:func:`~dpquilt.column_types.output_dtype`).
+
     Examples
     --------
     >>> hint = Schema.from_public({"x": {"lower": 0, "upper": 10}})
@@ -235,8 +242,8 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
     for name in df.columns:
         if name in hint:
             spec = hint[name]
-            if spec.dtype is None:
-                spec = replace(spec, dtype=str(df[name].dtype))
+            if spec.dtype is None and not isinstance(spec, UntypedColumn):
+                spec = replace(spec, dtype=output_dtype(spec, df[name].dtype))
             if spec.missing and not can_hold_missing(df[name].dtype):
                 spec = replace(spec, missing=False)  # the dtype says no value is missing
         else:
@@ -246,7 +253,10 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
 
 
 def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
-    """The (column, fact) pairs to learn with DP: 'categories' or 'bounds'.
+    """The (column, fact) pairs to learn with DP: 'kind', 'categories' or 'bounds'.
+
+    A column whose kind is learned needs one fact more once its kind is known
+    (categories or bounds); :func:`learn_schema` budgets for it.
 
     Examples
     --------
@@ -255,7 +265,9 @@ def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
     """
     todo = []
     for c in schema.columns:
-        if isinstance(c, CategoricalColumn):
+        if isinstance(c, UntypedColumn):
+            todo.append((c.name, "kind"))
+        elif isinstance(c, CategoricalColumn):
             if c.categories is None:
                 todo.append((c.name, "categories"))
         elif not c.complete:
@@ -267,6 +279,66 @@ def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
 SCHEMA_DELTA_SHARE = 0.1
 
 
+@dataclass(frozen=True)
+class PreparedTable:
+    """A table ready to encode: its complete schema, its values in each column's kind, curator notes.
+
+    ``curator_notes`` count values that did not parse as their column's kind (they
+    became missing): not DP, for the curator only.
+    """
+
+    schema: Schema
+    frame: pd.DataFrame
+    curator_notes: tuple[str, ...]
+
+
+def prepare_table(
+    df: pd.DataFrame,
+    hint: Schema | Mapping[str, Any] | None,
+    schema_share: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> PreparedTable:
+    """Every synthesizer's first step: kinds from public facts, facts learned with DP, values conformed.
+
+    The public facts in ``hint`` cost nothing; the missing ones (kinds of columns
+    declared ``kind="auto"``, category lists, bounds) are learned with DP
+    (:func:`learn_schema`) from ``schema_share`` of the zCDP budget left in
+    ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta when category lists may
+    have to be learned). Each column is then conformed to its kind
+    (:func:`~dpquilt.column_types.conform_column`): values that do not parse become
+    missing and are counted in ``curator_notes``.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> df = pd.DataFrame({"n": ["3", "4", "x"], "c": ["a", "b", "a"]})
+    >>> hint = {"n": {"kind": "integer", "lower": 0, "upper": 9}, "c": {"categories": ["a", "b"]}}
+    >>> prepared = prepare_table(df, hint, 0.1, Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0)))
+    >>> prepared.frame["n"].tolist()[:2], prepared.schema["n"].dtype, prepared.curator_notes
+    ([3.0, 4.0], 'Int64', ("column 'n': 1 present value(s) did not parse as integer and were treated as missing",))
+    """
+    if hint is not None and not isinstance(hint, Schema):
+        hint = Schema.from_public(hint)
+    specs = merge_specs(df, hint)
+    todo = facts_to_learn(specs)
+    if todo:
+        learns_lists = any(fact in ("categories", "kind") for _, fact in todo)
+        delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
+        rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
+        log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
+        specs = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
+    columns, notes = {}, []
+    for spec in specs.columns:
+        columns[spec.name], failed = conform_column(df[spec.name], spec)
+        if failed:
+            notes.append(
+                f"column {spec.name!r}: {failed} present value(s) did not parse as "
+                f"{_kind_name(spec)} and were treated as missing"
+            )
+    return PreparedTable(specs, pd.DataFrame(columns, index=df.index), tuple(notes))
+
+
 def complete_schema(
     df: pd.DataFrame,
     hint: Schema | Mapping[str, Any] | None,
@@ -276,10 +348,7 @@ def complete_schema(
 ) -> Schema:
     """The user's schema for ``df``, with what it lacks learned from ``schema_share`` of the budget.
 
-    Every synthesizer's first step: the public facts in ``hint`` cost nothing; the
-    missing ones are learned with DP (:func:`learn_schema`) from ``schema_share`` of
-    the zCDP budget left in ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta
-    when category lists must be learned).
+    :func:`prepare_table` without the conformed frame.
 
     Examples
     --------
@@ -290,17 +359,11 @@ def complete_schema(
     >>> schema["age"].lower <= 20 and schema["age"].upper >= 69, [e.what for e in acc.ledger]  # only the bounds cost
     (True, ["bounds of 'age' (log-band histogram)"])
     """
-    if hint is not None and not isinstance(hint, Schema):
-        hint = Schema.from_public(hint)
-    specs = merge_specs(df, hint)
-    todo = facts_to_learn(specs)
-    if not todo:
-        return specs
-    learns_lists = any(fact == "categories" for _, fact in todo)
-    delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
-    rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
-    log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
-    return learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
+    return prepare_table(df, hint, schema_share, accountant, noise).schema
+
+
+def _kind_name(spec: ColumnSpec) -> str:
+    return "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
 
 
 def learn_schema(
@@ -335,15 +398,19 @@ def learn_schema(
             f"schema_share=0 leaves no budget to learn the facts of column(s) {cols}; "
             f"pass them as public facts (schema=...) or set schema_share > 0"
         )
-    sigma = sigma_for_rho(rho / len(todo))
-    n_lists = sum(1 for _, f in todo if f == "categories")
+    kinds = [name for name, fact in todo if fact == "kind"]
+    sigma = sigma_for_rho(rho / (len(todo) + len(kinds)))  # a learned kind brings its list or bounds
+    n_lists = sum(1 for _, f in todo if f in ("categories", "kind"))
     delta_each = delta / n_lists if n_lists else 0.0
-    for name, fact in todo:
+    for name in kinds:
+        schema = schema.replace_column(learn_kind(df[name], schema[name], sigma, accountant, noise))
+    for name, fact in facts_to_learn(schema):
         spec = schema[name]
+        series, _ = conform_column(df[name], spec)
         if fact == "categories":
-            spec = _learn_categories(df[name], spec, sigma, delta_each, accountant, noise)
+            spec = _learn_categories(series, spec, sigma, delta_each, accountant, noise)
         else:
-            spec = _learn_bounds(df[name], spec, sigma, accountant, noise)
+            spec = _learn_bounds(series, spec, sigma, accountant, noise)
         schema = schema.replace_column(spec)
     return schema
 
