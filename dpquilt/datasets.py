@@ -9,8 +9,15 @@ import pandas as pd
 __all__ = ["load", "save"]
 
 
-def load(path: str | Path) -> pd.DataFrame:
+def load(path: str | Path, text: bool = False) -> pd.DataFrame:
     """Read a ``.csv`` or ``.parquet`` file into a DataFrame.
+
+    With ``text=True`` a CSV file's columns are read as strings (empty cells and
+    ``NA`` as missing) rather than typed by pandas' inference, which looks at the
+    values: one ``NA`` turns integers into floats, one stray word turns numbers into
+    labels, so one row would decide a column's type. The command line reads CSV this
+    way and learns the kinds with DP or takes them from ``--schema``. Parquet files
+    declare their types, which are public metadata.
 
     Examples
     --------
@@ -23,7 +30,7 @@ def load(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=str) if text else pd.read_csv(path)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     raise ValueError(f"cannot read {str(path)!r}: use a .csv or .parquet file")
@@ -37,8 +44,8 @@ def save(df: pd.DataFrame, path: str | Path) -> None:
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "table.csv"
     >>> save(pd.DataFrame({"a": [1, 2]}), path)
-    >>> load(path)["a"].tolist()
-    [1, 2]
+    >>> load(path)["a"].tolist(), load(path, text=True)["a"].tolist()
+    ([1, 2], ['1', '2'])
     """
     path = Path(path)
     suffix = path.suffix.lower()

@@ -31,7 +31,7 @@ from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
 from .schema import Schema
-from .schema_inference import SCHEMA_DELTA_SHARE, complete_schema
+from .schema_inference import SCHEMA_DELTA_SHARE, prepare_table
 
 __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
 
@@ -172,10 +172,12 @@ class MarginalSynthesizer:
         self._check_params()
         noise = make_noise_source(self.random_state)
         accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
-        df = validate_frame(df)
-        schema = complete_schema(df, self.schema, self.schema_share, accountant, noise)
-        encoded = encode(df, schema)
-        for note in encoded.notes:
+        prepared = prepare_table(validate_frame(df), self.schema, self.schema_share, accountant, noise)
+        schema = prepared.schema
+        encoded = encode(prepared.frame, schema)
+        df = prepared.frame[encoded.kept]
+        curator_notes = prepared.curator_notes + encoded.notes
+        for note in curator_notes:
             log.warning("curator note (not DP, not for release): %s", note)
         backend = make_backend(self.refiner, self.refiner_settings)
         layout = Layout.of(schema)
@@ -186,7 +188,7 @@ class MarginalSynthesizer:
         rho = accountant.remaining_rho() * ((1.0 - self.refiner_share) if spends else 1.0)
         oracle = LocalOracle(encoded.data, noise)
         self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho)  # refiner_: uniform
-        self.curator_notes_ = encoded.notes
+        self.curator_notes_ = curator_notes
         if spends:
             rng = getattr(noise, "rng", None)
             if self.verbose:

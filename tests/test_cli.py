@@ -10,7 +10,7 @@ from dpquilt.cli import main, report_path_for
 @pytest.mark.parametrize("suffix_in,suffix_out", [(".csv", ".csv"), (".parquet", ".parquet")])
 def test_synth_writes_output_and_report(tmp_path, suffix_in, suffix_out):
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"a": rng.choice(["x", "y"], 200), "b": rng.normal(size=200)})
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 2000), "b": rng.normal(100, 20, size=2000)})
     src = tmp_path / f"in{suffix_in}"
     df.to_csv(src, index=False) if suffix_in == ".csv" else df.to_parquet(src)
     out = tmp_path / f"synth{suffix_out}"
@@ -64,8 +64,8 @@ def test_compare_writes_the_tidy_table_and_a_figure(tmp_path, capsys):
 
     matplotlib.use("Agg")
     rng = np.random.default_rng(0)
-    a = rng.choice(["x", "y", "z"], 600)
-    df = pd.DataFrame({"a": a, "b": np.where(rng.random(600) < 0.8, a, "x"), "c": rng.normal(size=600)})
+    a = rng.choice(["x", "y", "z"], 2000)
+    df = pd.DataFrame({"a": a, "b": np.where(rng.random(2000) < 0.8, a, "x"), "c": rng.normal(70, 8, size=2000)})
     src, out, png = tmp_path / "in.csv", tmp_path / "results.csv", tmp_path / "errors.png"
     df.to_csv(src, index=False)
     rc = main(["compare", str(src), "--methods", "mst", "aim", "--epsilons", "1", "4", "--seeds", "1",
@@ -74,7 +74,7 @@ def test_compare_writes_the_tidy_table_and_a_figure(tmp_path, capsys):
     res = pd.read_csv(out)
     assert set(res.method) == {"mst", "aim", "real holdout"} and set(res.metric) == {"workload_2", "tstr"}
     assert len(res) == 2 + 2 * 2 * 2  # holdout + methods x epsilons x metrics
-    assert "420 training rows, 180 held out" in capsys.readouterr().out
+    assert "1400 training rows, 600 held out" in capsys.readouterr().out
 
 
 def test_compare_refuses_a_bad_split(tmp_path, capsys):

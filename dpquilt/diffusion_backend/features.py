@@ -28,6 +28,7 @@ from scipy.special import ndtr, ndtri
 from ..marginals.dataset import Dataset
 from ..marginals.encoding import decode, encode
 from ..schema import CategoricalColumn, NumericColumn, Schema
+from ..column_types import conform_column
 from ..schema_inference import numeric_values
 from .positions import positions_in_bins
 
@@ -135,7 +136,8 @@ class FeatureMap:
 
         Reads private values when ``df`` is private: pass them only to DP training.
         """
-        codes = encode(df, self.schema).data
+        encoded = encode(df, self.schema)
+        codes, df = encoded.data, df[encoded.kept]
         n = codes.n_rows
         x = np.full((n, self.width), -1.0)
         present = np.ones((n, self.width), dtype=bool)
@@ -146,8 +148,9 @@ class FeatureMap:
                 continue
             lo, hi = spec.clip_range
             value = np.zeros(n)
-            observed = ~df[spec.name].isna().to_numpy()
-            value[observed] = np.clip(numeric_values(df[spec.name], spec.kind), lo, hi)
+            series, _ = conform_column(df[spec.name], spec)
+            observed = ~series.isna().to_numpy()
+            value[observed] = np.clip(numeric_values(series, spec.kind), lo, hi)
             x[:, start] = np.where(observed, self._to_feature(spec.name, value, lo, hi), 0.0)
             present[:, start] = observed
             if spec.missing:

@@ -30,7 +30,7 @@ from ..privacy.accountant import Accountant, PrivacyReport
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import make_noise_source
 from ..schema import Schema
-from ..schema_inference import complete_schema
+from ..schema_inference import prepare_table
 from .device import resolve_device
 from .dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
 from .features import BinnedCDF, FeatureMap, bin_counts
@@ -163,7 +163,10 @@ class DiffusionSynthesizer:
         noise = make_noise_source(self.random_state)
         rng = getattr(noise, "rng", None)
         accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
-        schema = complete_schema(df, self.schema, self.schema_share, accountant, noise)
+        prepared = prepare_table(df, self.schema, self.schema_share, accountant, noise)
+        schema, df = prepared.schema, prepared.frame
+        for note in prepared.curator_notes:
+            log.warning("curator note (not DP, not for release): %s", note)
         rho = accountant.remaining_rho()
         sigma = sigma_for_rho(self.count_share * rho)
         noisy = gaussian_counts(np.array([len(df)]), sigma, "record count", accountant, noise)
@@ -181,7 +184,8 @@ class DiffusionSynthesizer:
             x0, present, np.zeros((len(df), 0), dtype=np.int64), accountant, self.public_rows_,
             "diffusion model (DP-SGD)", rng, self.verbose,
         )
-        self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(rng is not None),))
+        self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(rng is not None),),
+                     prepared.curator_notes)
         return self
 
     def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings) -> DiffusionSynthesizer:

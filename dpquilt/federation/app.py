@@ -121,7 +121,7 @@ def _load_client_rows(context: Context) -> Dataset:
             f"this client's schema {nc['schema']} differs from the server's (SHA-256 {schema_digest(schema)[:12]}... "
             f"vs {expected[:12]}...): all parties must use the same public schema file"
         )
-    df = load(Path(str(nc["data"])))
+    df = load(Path(str(nc["data"])), text=True)  # kinds come from the public schema, not from the values
     return encode(df[list(schema.names)], schema).data
 
 
@@ -136,7 +136,7 @@ client_app = make_client_app(_load_client_rows, seed=_client_seed)
 def _load_client_frame(context: Context):
     nc = context.node_config
     schema = read_schema(str(nc["schema"]))
-    return load(Path(str(nc["data"]))), schema
+    return load(Path(str(nc["data"])), text=True), schema
 
 
 diffusion_client_app = make_fedavg_client_app(_load_client_frame, seed=_client_seed)

@@ -2,8 +2,12 @@
 
 Encoding is a deterministic function of the row and the (public or DP-learned)
 schema, so it adds no privacy cost and moves no fact from the data into the
-encoding. Values outside public bounds are clipped; values not in a category list
-map to ``other``; missing values map to their own code.
+encoding. Values are first conformed to their column's kind (values that do not parse
+become missing); values outside public bounds are clipped; values not in a category
+list map to ``other``; missing values map to their own code. A row holding a value the
+schema has no code for (a missing value where it declares no missing code, an unlisted
+value where it declares no ``other``) is left out: a filter row by row, so neighbouring
+tables stay neighbours, and no single row can make encoding fail.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..column_types import conform_column
 from ..schema import CategoricalColumn, NumericColumn, Schema
 from ..schema_inference import numeric_values
 from ..diffusion_backend.positions import values_from_positions
@@ -24,9 +29,10 @@ __all__ = ["Encoded", "encode", "decode"]
 
 @dataclass(frozen=True)
 class Encoded:
-    """Codes of a table plus notes for the curator (clipping, unlisted values).
+    """Codes of the encodable rows plus notes for the curator (clipping, unlisted values, rows left out).
 
-    The notes are data-dependent and not differentially private.
+    ``kept`` marks the input rows that were encoded. The notes are data-dependent and
+    not differentially private.
 
     Examples
     --------
@@ -37,6 +43,7 @@ class Encoded:
 
     data: Dataset
     notes: tuple[str, ...]
+    kept: np.ndarray
 
 
 def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
@@ -60,44 +67,44 @@ def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
     if missing_cols:
         raise ValueError(f"the data lacks column(s) {missing_cols} of the schema; pass a frame with them")
     codes, notes = {}, []
+    kept = np.ones(len(df), dtype=bool)
     for spec in schema.columns:
-        series = df[spec.name]
+        series, failed = conform_column(df[spec.name], spec)
+        if failed:
+            notes.append(f"column {spec.name!r}: {failed} present value(s) did not parse as {_kind(spec)} "
+                         f"and were treated as missing")
         if isinstance(spec, CategoricalColumn):
             codes[spec.name], note = _encode_categorical(series, spec)
         else:
             codes[spec.name], note = _encode_numeric(series, spec)
         if note:
             notes.append(note)
-    return Encoded(Dataset(codes, schema.domain()), tuple(notes))
+        kept &= codes[spec.name] >= 0
+    if not kept.all():
+        notes.append(
+            f"{int((~kept).sum())} of {kept.size} rows held a value the schema has no code for (missing where it "
+            f"declares missing=False, or not in a category list without other=True) and were left out"
+        )
+        codes = {name: c[kept] for name, c in codes.items()}
+    return Encoded(Dataset(codes, schema.domain()), tuple(notes), kept)
 
 
-def _missing_error(spec) -> ValueError:
-    return ValueError(
-        f"column {spec.name!r} has missing values but its schema has no missing code; "
-        f"set missing=True for it in the schema"
-    )
+def _kind(spec) -> str:
+    return "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
 
 
 def _encode_categorical(series: pd.Series, spec: CategoricalColumn) -> tuple[np.ndarray, str | None]:
+    """Codes of ``series``; ``-1`` for a value the schema has no code for (the row is left out)."""
     isna = series.isna().to_numpy()
     values = series.astype(object).where(~isna, None)
     index = pd.Index(list(spec.categories), dtype=object)
     codes = index.get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
     unlisted = (codes < 0) & ~isna
     note = None
-    if unlisted.any():
-        if not spec.other:
-            example = values[unlisted].iloc[0]
-            raise ValueError(
-                f"column {spec.name!r} holds value {example!r} that its public categories do not list; "
-                f"add it to the categories or set other=True"
-            )
+    if unlisted.any() and spec.other:
         codes[unlisted] = spec.other_code
         note = f"column {spec.name!r}: values not in the schema's category list were mapped to 'other'"
-    if isna.any():
-        if not spec.missing:
-            raise _missing_error(spec)
-        codes[isna] = spec.missing_code
+    codes[isna] = spec.missing_code if spec.missing else -1
     return codes, note
 
 
@@ -108,12 +115,7 @@ def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray,
     codes = np.empty(series.size, dtype=np.int64)
     note = None
     if (~isna).any():
-        try:
-            x = numeric_values(series, spec.kind)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"column {spec.name!r} cannot be read as {spec.kind}: {err}; fix its values or its schema kind"
-            ) from None
+        x = numeric_values(series, spec.kind)
         lo, hi = spec.clip_range
         outside = (x < lo) | (x > hi)
         if outside.any():
@@ -124,10 +126,7 @@ def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray,
             )
         x = np.clip(x, lo, hi)
         codes[~isna] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
-    if isna.any():
-        if not spec.missing:
-            raise _missing_error(spec)
-        codes[isna] = spec.missing_code
+    codes[isna] = spec.missing_code if spec.missing else -1
     return codes, note
 
 

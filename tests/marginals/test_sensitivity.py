@@ -50,3 +50,33 @@ def test_mst_scores_change_by_at_most_their_sensitivity(pair, noisy_marginal_val
         return weighted_l1_scores([count(data, p) for p in pairs], list(estimates.values()), [1.0] * 3, [0.0] * 3)
 
     assert np.max(np.abs(scores(d2) - scores(d))) <= MST_SCORE_SENSITIVITY + 1e-9
+
+
+def assert_oracle_answers_within_sensitivity(pair, cols) -> None:
+    """What the local oracle actually noises (not just ``count``) moves by at most the declared sensitivity."""
+    from dpquilt.marginals.oracle import LocalOracle
+    from dpquilt.privacy.noise import SeededNoise
+
+    d, d2 = (LocalOracle(as_dataset(r), SeededNoise(np.random.default_rng(0))) for r in pair)
+    diff = d2.answer(cols).astype(np.int64) - d.answer(cols).astype(np.int64)
+    assert np.sqrt((diff**2).sum()) <= COUNT_SENSITIVITY, f"the answer on {cols} moved by {diff[diff != 0]}"
+
+
+@given(neighbours(), st.sampled_from([("a",), ("b", "c"), ("a", "b", "c")]))
+@settings(max_examples=100, deadline=None)
+def test_the_local_oracles_answers_move_by_at_most_the_count_sensitivity(pair, cols):
+    assert_oracle_answers_within_sensitivity(pair, cols)
+
+
+@given(neighbours(), st.lists(st.floats(0.1, 8.0), min_size=3, max_size=3))
+@settings(max_examples=150, deadline=None)
+def test_weighted_scores_move_by_at_most_the_largest_weight(pair, weights):
+    """AIM declares ``max |w_r|`` for its selection (``LocalOracle.select``)."""
+    d, d2 = (as_dataset(r) for r in pair)
+    cliques = [("a",), ("b", "c"), ("a", "b", "c")]
+    estimates = [np.full(int(np.prod([DOMAIN[c] for c in cl])), 1.5) for cl in cliques]
+
+    def scores(data):
+        return weighted_l1_scores([count(data, cl) for cl in cliques], estimates, weights, [0.3, 0.0, 1.0])
+
+    assert np.max(np.abs(scores(d2) - scores(d))) <= max(weights) + 1e-9
