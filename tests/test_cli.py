@@ -82,3 +82,25 @@ def test_compare_refuses_a_bad_split(tmp_path, capsys):
     pd.DataFrame({"a": [1, 2]}).to_csv(src, index=False)
     assert main(["compare", str(src), "--test-share", "1.5", "--out", str(tmp_path / "r.csv"), "--quiet"]) == 2
     assert "--test-share must be in (0, 1), got 1.5" in capsys.readouterr().err
+
+
+def test_schema_learns_a_reviewable_schema_that_synth_reuses_without_learning_again(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 4000
+    df = pd.DataFrame({"age": rng.integers(18, 90, n), "city": rng.choice(["oslo", "rome"], n),
+                       "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")})
+    df.loc[5, "age"] = None
+    src, schema = tmp_path / "t.csv", tmp_path / "schema.json"
+    df.to_csv(src, index=False)
+    assert main(["schema", str(src), "--epsilon", "1", "--out", str(schema), "--seed", "0", "--quiet"]) == 0
+    facts = json.loads(schema.read_text())
+    assert {c: f["kind"] for c, f in facts.items()} == {"age": "integer", "city": "categorical", "when": "datetime"}
+    assert facts["city"]["categories"] == ["oslo", "rome"] and facts["age"]["lower"] <= 18 <= 89 <= facts["age"]["upper"]
+    learned = json.loads(report_path_for(schema).read_text())
+    assert {e["what"].split(" (")[0] for e in learned["expenditures"]} >= {"kind of 'age'", "bounds of 'age'"}
+    out = tmp_path / "s.parquet"
+    assert main(["synth", str(src), "--schema", str(schema), "--out", str(out), "--seed", "0", "--iters", "200",
+                 "--rows", "100", "--quiet"]) == 0
+    report = json.loads(report_path_for(out).read_text())
+    assert all(e["what"].startswith(("marginal", "MST")) for e in report["expenditures"])  # nothing learned again
+    assert dict(pd.read_parquet(out).dtypes.astype(str)) == {"age": "Int64", "city": "object", "when": "datetime64[ns]"}
