@@ -336,7 +336,8 @@ def prepare_table(
                 f"column {spec.name!r}: {failed} present value(s) did not parse as "
                 f"{_kind_name(spec)} and were treated as missing"
             )
-    return PreparedTable(specs, pd.DataFrame(columns, index=df.index), tuple(notes))
+    frame = pd.DataFrame({name: col.array for name, col in columns.items()}, index=df.index)  # no realignment
+    return PreparedTable(specs, frame, tuple(notes))
 
 
 def complete_schema(

@@ -181,7 +181,7 @@ class DiffusionSynthesizer:
         x0, present = features.features(df)
         self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, rng)
         self.plan_, self.losses_ = self.diffusion_.fit_private(
-            x0, present, np.zeros((len(df), 0), dtype=np.int64), accountant, self.public_rows_,
+            x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64), accountant, self.public_rows_,
             "diffusion model (DP-SGD)", rng, self.verbose,
         )
         self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(rng is not None),),
