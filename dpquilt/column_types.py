@@ -17,7 +17,9 @@ import pandas as pd
 
 from .schema import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
 
-__all__ = ["validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "output_dtype", "KIND_DTYPES"]
+__all__ = [
+    "validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "numeric_values", "output_dtype", "KIND_DTYPES",
+]
 
 
 def validate_frame(df: object) -> pd.DataFrame:
@@ -187,3 +189,22 @@ def _conform_labels(series: pd.Series, spec: CategoricalColumn, present: pd.Seri
     if series.dtype == object:
         return values.map(lambda v: v if isinstance(v, Hashable) else str(v))
     return series
+
+
+def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
+    """The non-missing values of a numeric column as float64 (datetimes in epoch seconds).
+
+    Examples
+    --------
+    >>> numeric_values(pd.Series([3, None, 1]), "integer").tolist()
+    [3.0, 1.0]
+    >>> numeric_values(pd.Series(["1970-01-02"]), "datetime").tolist()  # seconds since 1970
+    [86400.0]
+    """
+    s = series.dropna()
+    if kind == "datetime":
+        s = pd.to_datetime(s)
+        if getattr(s.dt, "tz", None) is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return ((s - pd.Timestamp(0)).dt.total_seconds()).to_numpy(dtype=np.float64)
+    return s.to_numpy(dtype=np.float64)

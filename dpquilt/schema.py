@@ -196,7 +196,7 @@ class UntypedColumn:
 
     What a CSV file gives without a schema: strings. The share of values that parse as
     integers, non-integer numbers, ISO 8601 dates or neither is released with noise
-    and decides the kind (:func:`~dpquilt.schema_inference.kind_from_noisy_classes`);
+    and decides the kind (:func:`~dpquilt.kinds.kind_from_noisy_classes`);
     values that do not parse as the learned kind become missing.
     ``Schema.from_public({"x": {"kind": "auto"}})`` makes one.
 

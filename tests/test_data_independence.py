@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
+import dpquilt.bounds as bounds
 import dpquilt.schema_inference as inference
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise
@@ -59,7 +60,7 @@ def test_learned_schema_has_one_ledger_entry_per_fact(rng):
 
 
 def test_with_dp_steps_patched_out_nothing_else_moves(rng, monkeypatch):
-    """Replace the two DP releases by constants: the learned schema must then be equal on neighbours."""
+    """Replace the DP releases (band histograms, category counts) by constants: the learned schema must then be equal on neighbours."""
 
     def constant_counts(counts, sigma, what, accountant, noise):
         return np.arange(np.size(counts))[::-1] * 1000  # ignores the data
@@ -67,7 +68,7 @@ def test_with_dp_steps_patched_out_nothing_else_moves(rng, monkeypatch):
     def constant_categories(counts, sigma, delta, what, accountant, noise):
         return {"paris": 1000, "rome": 1000}  # ignores the data
 
-    monkeypatch.setattr(inference, "gaussian_counts", constant_counts)
+    monkeypatch.setattr(bounds, "gaussian_counts", constant_counts)
     monkeypatch.setattr(inference, "thresholded_counts", constant_categories)
     df = frame(rng)
     schemas = []

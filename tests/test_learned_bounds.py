@@ -6,7 +6,8 @@ import pandas as pd
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.mechanisms import sigma_for_rho
 from dpquilt.privacy.noise import SeededNoise
-from dpquilt.schema_inference import band_edges, learn_schema, merge_specs, occupied_bands
+from dpquilt.bounds import band_edges, occupied_bands
+from dpquilt.schema_inference import learn_schema, merge_specs
 
 
 def band_counts(x, edges):
@@ -79,7 +80,7 @@ def test_a_range_that_the_noise_hides_is_not_invented():
     import pytest
 
     import dpquilt as dq
-    from dpquilt.schema_inference import BoundsNotLearnedError
+    from dpquilt.bounds import BoundsNotLearnedError
 
     df = pd.DataFrame({"age": [31, 45, 52, 38, 29, 61, 44, 35, 50, 47]})
     for seed in range(5):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..column_types import numeric_values
 from ..marginals.dataset import Dataset
 from ..schema import NumericColumn, Schema
-from ..schema_inference import numeric_values
 from .positions import positions_in_bins
 
 __all__ = ["Layout"]

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..column_types import conform_column
+from ..column_types import conform_column, numeric_values
 from ..schema import CategoricalColumn, NumericColumn, Schema
-from ..schema_inference import numeric_values
 from ..diffusion_backend.positions import values_from_positions
 from .dataset import Dataset
 
