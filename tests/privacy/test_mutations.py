@@ -34,11 +34,12 @@ def test_measurement_noise_at_half_its_scale_is_caught(monkeypatch, method):
         check_marginal_fit(monkeypatch, method)
 
 
-def test_client_noise_shares_at_half_their_scale_are_caught(monkeypatch):
+@pytest.mark.parametrize("method", ["mst", "aim"])
+def test_client_noise_shares_at_half_their_scale_are_caught(monkeypatch, method):
     real = federated_oracle.party_sigma
     monkeypatch.setattr(federated_oracle, "party_sigma", lambda sigma, t: real(sigma, t) / 2)
     with pytest.raises(AssertionError):
-        check_federated_oracle()
+        check_federated_oracle(method)
 
 
 def test_dpsgd_noise_below_what_the_ledger_paid_for_is_caught(monkeypatch):

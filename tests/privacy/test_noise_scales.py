@@ -81,10 +81,12 @@ def test_every_draw_of_a_marginal_fit_matches_its_ledger_entry(monkeypatch, meth
     check_marginal_fit(monkeypatch, method)
 
 
-def check_federated_oracle(clients=3, honest=2) -> None:
+def check_federated_oracle(method: str = "mst", clients=3, honest=2) -> None:
     """Each client's share has scale ``party_sigma``; the shares sum to the entry's sigma."""
     from dpquilt.federation.oracle import FederatedOracle
     from dpquilt.federation.protocol import client_reply, score_sensitivity
+    from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+    from dpquilt.marginals.aim import aim
     from dpquilt.marginals.mst import mst
     from dpquilt.privacy.accountant import Accountant
     from dpquilt.privacy.distributed import party_sigma
@@ -101,7 +103,13 @@ def check_federated_oracle(clients=3, honest=2) -> None:
         return np.sum(vectors, axis=0)[:-1], clients
 
     acc = Accountant(3.0, 1e-9, secure=False)
-    mst(FederatedOracle(secure_sum, DOMAIN, honest_shares=honest), acc.rho_budget, acc)
+    oracle = FederatedOracle(secure_sum, DOMAIN, honest_shares=honest)
+    if method == "mst":
+        mst(oracle, acc.rho_budget, acc)
+    else:
+        aim(oracle, acc.rho_budget, acc, Workload.all_kway(list(DOMAIN), 2), rounds=5,
+            fit_model=lambda ms, warm: estimate(DOMAIN, ms, EstimationOptions(iters=20), warm_start=warm),
+            model_size=lambda cliques: model_size_mb(DOMAIN, cliques))
     entries = list(acc.ledger)
     assert all(len(r.draws) == len(requests) for r in recorders)
     used = 0
@@ -117,8 +125,9 @@ def check_federated_oracle(clients=3, honest=2) -> None:
     assert used == len(entries)
 
 
-def test_every_client_share_of_a_federated_fit_matches_its_ledger_entry():
-    check_federated_oracle()
+@pytest.mark.parametrize("method", ["mst", "aim"])
+def test_every_client_share_of_a_federated_fit_matches_its_ledger_entry(method):
+    check_federated_oracle(method)
 
 
 def recorded_dpsgd_stds(monkeypatch) -> list[float]:
