@@ -73,9 +73,12 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
 
     Post-processing of the released histogram (it spends nothing):
 
-    1. Bands whose noisy count reaches ``BAND_THRESHOLD_SIGMAS * sigma`` are occupied;
-       if none is, the histogram says nothing about where the values lie (the largest
-       noisy band is then noise) and the answer is ``None``.
+    1. Bands whose noisy count reaches ``BAND_THRESHOLD_SIGMAS * sigma`` are occupied.
+       If none is, the most significant run of adjacent bands (by the test of step 2,
+       trimmed to its bands whose count reaches ``sigma``) is the range: values spread
+       thinly over a few bands. If no run is significant either, the histogram says
+       nothing about where the values lie (its largest band is noise) and the answer is
+       ``None``.
     2. A thin tail spreads its rows over several bands, none of which passes alone
        (a column that is zero for most rows and between 100 and 5,000 for the rest).
        A run of ``w`` adjacent bands (``2 <= w <= longest_run``) lying wholly beyond
@@ -118,17 +121,39 @@ def occupied_bands(noisy: np.ndarray, sigma: float, longest_run: int = BAND_RUN)
     (3, 3)
     >>> occupied_bands(np.array([30, 250, 10]), sigma=100.0) is None  # nothing reaches 4 sigma
     True
+    >>> occupied_bands(np.array([0, 300, 320, 290, 0]), sigma=100.0)  # no band alone, but the run of three
+    (1, 3)
     """
     noisy = np.asarray(noisy, dtype=np.float64)
-    passing = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
-    if not passing.size:
-        return None
-    first, last = passing[0], passing[-1]
     level = NormalDist().cdf(-BAND_THRESHOLD_SIGMAS) / (4 * max(longest_run - 1, 1))
     t = -NormalDist().inv_cdf(level)
+    passing = np.flatnonzero(noisy >= BAND_THRESHOLD_SIGMAS * sigma)
+    if passing.size:
+        first, last = passing[0], passing[-1]
+    else:
+        run = _most_significant_run(noisy, sigma, t, longest_run)
+        if run is None:
+            return None
+        first, last = run
     last = _widen_upwards(noisy, sigma, int(last), t, longest_run)
     first = noisy.size - 1 - _widen_upwards(noisy[::-1], sigma, noisy.size - 1 - int(first), t, longest_run)
     return int(first), int(last)
+
+
+def _most_significant_run(noisy: np.ndarray, sigma: float, t: float, longest_run: int) -> tuple[int, int] | None:
+    """The run of ``2 .. longest_run`` adjacent bands with the largest ``sum / (sigma sqrt(w))`` above ``t``,
+    trimmed to its first and last band whose count reaches ``sigma``; ``None`` when no run reaches ``t``."""
+    cum = np.concatenate([[0.0], np.cumsum(noisy)])
+    best, best_z = None, t
+    for width in range(2, min(longest_run, noisy.size) + 1):
+        z = (cum[width:] - cum[:-width]) / (sigma * math.sqrt(width))
+        start = int(np.argmax(z))
+        if z[start] >= best_z:
+            best, best_z = (start, start + width - 1), float(z[start])
+    if best is None:
+        return None
+    counted = [i for i in range(best[0], best[1] + 1) if noisy[i] >= sigma]
+    return (counted[0], counted[-1]) if counted else best
 
 
 def _widen_upwards(noisy: np.ndarray, sigma: float, last: int, t: float, longest_run: int) -> int:
@@ -177,11 +202,16 @@ def learn_bounds(
 ) -> NumericColumn:
     """``spec`` with the bounds it lacks learned from ``series`` (one ledger entry at noise ``sigma``).
 
+    Values equal to one of the spec's point masses (themselves a DP release) have codes
+    of their own and are left out of the histogram, so the range is that of the other
+    values: a zero-inflated amount gets the range of its non-zero part. When no band is
+    significant but points are known, the range spans the points.
+
     Raises
     ------
     BoundsNotLearnedError
-        When no band of the noisy histogram is significant (a function of the DP
-        release only).
+        When no band of the noisy histogram is significant and there are no points
+        (a function of DP releases only).
 
     Examples
     --------
@@ -194,12 +224,17 @@ def learn_bounds(
     """
     edges = band_edges(spec.kind, lower=spec.lower, upper=spec.upper)
     x = numeric_values(series, spec.kind)
+    x = x[~np.isin(x, np.asarray(spec.points or (), dtype=np.float64))]
     band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
     counts = np.bincount(band, minlength=edges.size - 1)
     noisy = gaussian_counts(counts, sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
     bands = occupied_bands(noisy, sigma)
     if bands is None:
-        raise BoundsNotLearnedError(spec.name, BAND_THRESHOLD_SIGMAS * sigma)
+        if not spec.points:
+            raise BoundsNotLearnedError(spec.name, BAND_THRESHOLD_SIGMAS * sigma)
+        lower = spec.lower if spec.lower is not None else min(spec.points)
+        upper = spec.upper if spec.upper is not None else max(spec.points)
+        return replace(spec, lower=lower, upper=max(upper, lower), bins=1)
     first, last = bands
     lower = spec.lower if spec.lower is not None else float(edges[first])
     upper = spec.upper if spec.upper is not None else float(edges[last + 1])

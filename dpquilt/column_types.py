@@ -88,11 +88,11 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     if isinstance(dtype, pd.CategoricalDtype):
         return CategoricalColumn(name, None, dtype="category")
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        return NumericColumn(name, kind="datetime", dtype=str(dtype))
+        return NumericColumn(name, kind="datetime", dtype=str(dtype), points=None)
     if pd.api.types.is_integer_dtype(dtype):
-        return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype))
+        return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype), points=None)
     if pd.api.types.is_float_dtype(dtype):
-        return NumericColumn(name, kind="float", dtype=str(dtype))
+        return NumericColumn(name, kind="float", dtype=str(dtype), points=None)
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         return CategoricalColumn(name, None, dtype=str(dtype))
     raise ValueError(

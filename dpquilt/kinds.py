@@ -113,4 +113,4 @@ def learn_kind(
         kind = "categorical"
     if kind == "categorical":
         return CategoricalColumn(spec.name, None, missing=spec.missing, dtype=KIND_DTYPES[kind])
-    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=KIND_DTYPES[kind])
+    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=KIND_DTYPES[kind], points=None)

@@ -9,7 +9,8 @@ Codes, per column, are ``0 .. size - 1``:
 
 * categorical: one code per listed category, then ``other`` (values not listed),
   then ``missing``;
-* numeric / integer / datetime: one code per bin, then ``missing``.
+* numeric / integer / datetime: one code per bin, then one per point mass (a value
+  that holds a large share of the rows and decodes exactly), then ``missing``.
 
 The pandas dtype of each column (``dtype``) is treated as public metadata, like the
 column names: it says how to decode, not what values occur.
@@ -113,11 +114,20 @@ class NumericColumn:
         Reserve a code for missing values.
     dtype : str or None
         pandas dtype to decode to.
+    points : tuple of float or None, default ()
+        Point masses: values with a code of their own that decode exactly (the zeros of
+        a zero-inflated amount, the 36 and 60 of a loan term, the years of a year
+        column). A value equal to a point takes the point's code whatever the bins.
+        ``None`` means: learn them with DP (the stability histogram over exact values;
+        what synthesizers do for columns without a public spec). Datetime points are
+        in seconds since 1970-01-01 UTC.
 
     Examples
     --------
     >>> NumericColumn("age", kind="integer", lower=0, upper=9, bins=32).bin_edges()
     (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
+    >>> NumericColumn("debt", lower=0, upper=1000, bins=4, points=(0,)).size  # 4 bins, the point 0, missing
+    6
     """
 
     name: str
@@ -128,9 +138,16 @@ class NumericColumn:
     edges: tuple[float, ...] | None = None
     missing: bool = True
     dtype: str | None = None
+    points: tuple[float, ...] | None = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        if self.points is not None:
+            convert = _to_epoch_seconds if self.kind == "datetime" else float
+            points = tuple(sorted({float(p) if isinstance(p, (int, float, np.number)) else convert(p) for p in self.points}))
+            if not all(np.isfinite(points)):
+                raise ValueError(f"column {self.name!r}: points must be finite numbers, got {self.points!r}")
+            object.__setattr__(self, "points", points)
         if self.kind not in ("float", "integer", "datetime"):
             raise ValueError(f"column {self.name!r}: kind must be 'float', 'integer' or 'datetime', got {self.kind!r}")
         if self.kind == "datetime":
@@ -152,11 +169,18 @@ class NumericColumn:
 
     @property
     def complete(self) -> bool:
-        return self.edges is not None or (self.lower is not None and self.upper is not None)
+        bounded = self.edges is not None or (self.lower is not None and self.upper is not None)
+        return bounded and self.points is not None
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.bin_edges()) - 1
 
     @property
     def size(self) -> int:
-        return len(self.bin_edges()) - 1 + int(self.missing)
+        if self.points is None:
+            raise ValueError(f"column {self.name!r}: its point masses are not known yet; fit or pass points=")
+        return self.n_bins + len(self.points) + int(self.missing)
 
     @property
     def missing_code(self) -> int | None:
@@ -177,7 +201,7 @@ class NumericColumn:
         """
         if self.edges is not None:
             return self.edges
-        if not self.complete:
+        if self.lower is None or self.upper is None:
             raise ValueError(f"column {self.name!r}: bounds are not known yet; fit or pass lower= and upper=")
         lo, hi = float(self.lower), float(self.upper)
         if self.kind == "integer":
@@ -344,6 +368,8 @@ class Schema:
                 d["categories"] = [_jsonable(v) for v in d["categories"]]
             if d.get("edges") is not None:
                 d["edges"] = list(d["edges"])
+            if d.get("points") is not None:
+                d["points"] = list(d["points"])
             out[c.name] = d
         return out
 

@@ -25,6 +25,7 @@ import pandas as pd
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, output_dtype, spec_for_series
 from .kinds import learn_kind
+from .point_masses import learn_points
 from .privacy.accountant import Accountant
 from .privacy.mechanisms import sigma_for_rho, thresholded_counts
 from .privacy.noise import NoiseSource
@@ -78,15 +79,15 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
 
 
 def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
-    """The (column, fact) pairs to learn with DP: 'kind', 'categories' or 'bounds'.
+    """The (column, fact) pairs to learn with DP: 'kind', 'categories', 'bounds' or 'points'.
 
-    A column whose kind is learned needs one fact more once its kind is known
-    (categories or bounds); :func:`learn_schema` budgets for it.
+    A column whose kind is learned needs up to two facts more once its kind is known
+    (categories, or bounds and points); :func:`learn_schema` budgets for them.
 
     Examples
     --------
     >>> facts_to_learn(merge_specs(pd.DataFrame({"x": [1.0], "c": ["a"]}), None))
-    [('x', 'bounds'), ('c', 'categories')]
+    [('x', 'points'), ('x', 'bounds'), ('c', 'categories')]
     """
     todo = []
     for c in schema.columns:
@@ -95,8 +96,11 @@ def facts_to_learn(schema: Schema) -> list[tuple[str, str]]:
         elif isinstance(c, CategoricalColumn):
             if c.categories is None:
                 todo.append((c.name, "categories"))
-        elif not c.complete:
-            todo.append((c.name, "bounds"))
+        else:
+            if c.points is None:
+                todo.append((c.name, "points"))  # first: the range is then learned from the other values
+            if c.edges is None and (c.lower is None or c.upper is None):
+                todo.append((c.name, "bounds"))
     return todo
 
 
@@ -148,7 +152,7 @@ def prepare_table(
     specs = merge_specs(df, hint)
     todo = facts_to_learn(specs)
     if todo:
-        learns_lists = any(fact in ("categories", "kind") for _, fact in todo)
+        learns_lists = any(fact in ("categories", "points", "kind") for _, fact in todo)
         delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
         rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
         log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
@@ -182,8 +186,8 @@ def complete_schema(
     >>> df = pd.DataFrame({"age": np.random.default_rng(0).integers(20, 70, 5000), "sex": ["F", "M"] * 2500})
     >>> acc = Accountant(1.0, 1e-9, secure=False)
     >>> schema = complete_schema(df, {"sex": {"categories": ["F", "M"]}}, 0.1, acc, SeededNoise(np.random.default_rng(0)))
-    >>> schema["age"].lower <= 20 and schema["age"].upper >= 69, [e.what for e in acc.ledger]  # only the bounds cost
-    (True, ["bounds of 'age' (log-band histogram)"])
+    >>> schema["age"].lower <= 20 and schema["age"].upper >= 69, [e.what for e in acc.ledger]  # only age's facts cost
+    (True, ["point masses of 'age'", "bounds of 'age' (log-band histogram)"])
     """
     return prepare_table(df, hint, schema_share, accountant, noise).schema
 
@@ -225,8 +229,8 @@ def learn_schema(
             f"pass them as public facts (schema=...) or set schema_share > 0"
         )
     kinds = [name for name, fact in todo if fact == "kind"]
-    sigma = sigma_for_rho(rho / (len(todo) + len(kinds)))  # a learned kind brings its list or bounds
-    n_lists = sum(1 for _, f in todo if f in ("categories", "kind"))
+    sigma = sigma_for_rho(rho / (len(todo) + 2 * len(kinds)))  # a learned kind brings up to two facts
+    n_lists = sum(1 for _, f in todo if f in ("categories", "points", "kind"))  # thresholded releases
     delta_each = delta / n_lists if n_lists else 0.0
     for name in kinds:
         schema = schema.replace_column(learn_kind(df[name], schema[name], sigma, accountant, noise))
@@ -235,6 +239,8 @@ def learn_schema(
         series, _ = conform_column(df[name], spec)
         if fact == "categories":
             spec = _learn_categories(series, spec, sigma, delta_each, accountant, noise)
+        elif fact == "points":
+            spec = learn_points(series, spec, sigma, delta_each, accountant, noise)
         else:
             spec = learn_bounds(series, spec, sigma, accountant, noise)
         schema = schema.replace_column(spec)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.mechanisms import sigma_for_rho
@@ -62,16 +63,17 @@ def test_a_padded_run_ends_at_its_last_counted_band_and_tails_below_widen_the_lo
 
 
 def test_learned_bounds_keep_a_zero_inflated_column():
+    """The zeros become a point mass; the range is learned from the non-zero amounts."""
     rng = np.random.default_rng(2)
     df = pd.DataFrame({"debt": zero_inflated(4454, rng)})
-    rho = 1.0 / (2 * 71.0**2)
-    assert abs(sigma_for_rho(rho) - 71.0) < 1e-9
+    rho = 2.0 / (2 * 71.0**2)  # points and bounds: sigma 71 each
     uppers = []
     for seed in range(20):
         acc = Accountant(1.0, 1e-9, secure=False)
-        schema = learn_schema(df, merge_specs(df, None), rho, 0.0, acc, SeededNoise(np.random.default_rng(seed)))
+        schema = learn_schema(df, merge_specs(df, None), rho, 1e-10, acc, SeededNoise(np.random.default_rng(seed)))
+        assert [e.noise_scale for e in acc.ledger] == pytest.approx([71.0, 71.0])
+        assert schema["debt"].points == (0.0,) and schema["debt"].lower > 0
         uppers.append(schema["debt"].upper)
-        assert schema["debt"].lower == 0.0 and abs(acc.rho_spent - rho) < 1e-15
     assert np.median(uppers) >= 2000
 
 

@@ -9,6 +9,7 @@ The metrics beyond workload error and numeric fidelity need the ``evaluation`` e
 """
 
 from .association import association_difference, cramers_v
+from .binning import ColumnBins, EvaluationBinning, binned_tv, independent_columns
 from .columns import column_distances, evaluation_schema
 from .compare import HOLDOUT, METRICS, compare, holdout_floor, measure
 from .disclosure import distance_to_closest_record, membership_inference_auc
@@ -18,10 +19,13 @@ from .utility import train_synthetic_test_real
 from .workload import all_marginals, marginal_tv, workload_error, workload_error_codes
 
 __all__ = [
+    "ColumnBins",
+    "EvaluationBinning",
     "HOLDOUT",
     "METRICS",
     "all_marginals",
     "association_difference",
+    "binned_tv",
     "column_distances",
     "compare",
     "correlation_difference",
@@ -29,6 +33,7 @@ __all__ = [
     "distance_to_closest_record",
     "evaluation_schema",
     "holdout_floor",
+    "independent_columns",
     "marginal_tv",
     "measure",
     "mean_wasserstein",

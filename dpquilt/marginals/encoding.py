@@ -108,6 +108,7 @@ def _encode_categorical(series: pd.Series, spec: CategoricalColumn) -> tuple[np.
 
 
 def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray, str | None]:
+    """Bin codes ``0 .. n_bins - 1``, then point codes (a value equal to a point), then missing."""
     isna = series.isna().to_numpy()
     edges = np.asarray(spec.bin_edges())
     n_bins = edges.size - 1
@@ -115,16 +116,19 @@ def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray,
     note = None
     if (~isna).any():
         x = numeric_values(series, spec.kind)
+        points = np.asarray(spec.points, dtype=np.float64)
+        at = np.clip(np.searchsorted(points, x), 0, max(points.size - 1, 0))
+        is_point = (x == points[at]) if points.size else np.zeros(x.size, dtype=bool)
         lo, hi = spec.clip_range
-        outside = (x < lo) | (x > hi)
+        outside = ((x < lo) | (x > hi)) & ~is_point
         if outside.any():
             note = (
                 f"column {spec.name!r}: {outside.sum()} of {x.size} values ({outside.mean():.1%}) lay outside the "
                 f"schema's bounds [{lo:g}, {hi:g}] and were clipped to them; if that is too many, give public "
                 f"bounds for it (schema={{{spec.name!r}: {{'lower': ..., 'upper': ...}}}})"
             )
-        x = np.clip(x, lo, hi)
-        codes[~isna] = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
+        binned = np.clip(np.searchsorted(edges, np.clip(x, lo, hi), side="right") - 1, 0, n_bins - 1)
+        codes[~isna] = np.where(is_point, n_bins + at, binned)
     codes[isna] = spec.missing_code if spec.missing else -1
     return codes, note
 
@@ -175,9 +179,13 @@ def _decode_categorical(codes: np.ndarray, spec: CategoricalColumn) -> pd.Series
 
 def _decode_numeric(codes: np.ndarray, spec: NumericColumn, u: np.ndarray) -> pd.Series:
     edges = np.asarray(spec.bin_edges())
+    n_bins = edges.size - 1
     is_missing = codes == spec.missing_code if spec.missing else np.zeros(codes.size, dtype=bool)
+    in_bin = codes < n_bins
     x = np.full(codes.size, np.nan)
-    x[~is_missing] = values_from_positions(edges, codes[~is_missing], u[~is_missing], spec.kind)
+    x[in_bin] = values_from_positions(edges, codes[in_bin], u[in_bin], spec.kind)
+    is_point = ~in_bin & ~is_missing
+    x[is_point] = np.asarray(spec.points, dtype=np.float64)[codes[is_point] - n_bins]
     if spec.kind == "datetime":
         series = pd.Series(pd.to_datetime(x, unit="s"))
         return _as_dtype(series, spec.dtype)

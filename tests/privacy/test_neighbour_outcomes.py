@@ -43,6 +43,14 @@ NEIGHBOURS = {
 }
 
 
+def ledger_line(what: str, mechanism: str, scale: float) -> tuple:
+    """A ledger line with the pair MST selected left out: which pair is a DP output (the
+    exponential mechanism's), free to differ between neighbours; everything else must not."""
+    if what.startswith("marginal (") and what.count(",") >= 1 and not what.endswith(",)"):
+        what = "marginal of a selected pair"
+    return what, mechanism, scale
+
+
 def run_cli(tmp_path, name: str, df: pd.DataFrame, *extra: str) -> tuple[int, str, dict]:
     src, out = tmp_path / f"{name}.csv", tmp_path / f"{name}-out.parquet"
     df.to_csv(src, index=False)
@@ -51,7 +59,7 @@ def run_cli(tmp_path, name: str, df: pd.DataFrame, *extra: str) -> tuple[int, st
     if status != 0:
         return status, "", {}
     report = json.loads((tmp_path / f"{name}-out.privacy.json").read_text())
-    ledger = json.dumps([(e["what"], e["mechanism"], e["noise_scale"]) for e in report["expenditures"]])
+    ledger = json.dumps([ledger_line(e["what"], e["mechanism"], e["noise_scale"]) for e in report["expenditures"]])
     dtypes = {c: str(t) for c, t in pd.read_parquet(out).dtypes.items()}
     return status, ledger, dtypes
 
@@ -87,7 +95,7 @@ def fit(df: pd.DataFrame, **options):
 def outcome(df: pd.DataFrame, **options):
     syn = fit(df, **options)
     kinds = {c.name: (type(c).__name__, getattr(c, "kind", None)) for c in syn.schema_.columns}
-    ledger = [(e.what, e.mechanism, e.noise_scale) for e in syn.privacy_report().expenditures]
+    ledger = [ledger_line(e.what, e.mechanism, e.noise_scale) for e in syn.privacy_report().expenditures]
     dtypes = dict(syn.sample(200, random_state=0).dtypes.astype(str))
     return kinds, ledger, dtypes
 
