@@ -23,11 +23,14 @@ import pandas as pd
 
 from .column_types import numeric_values
 from .privacy.accountant import Accountant
-from .privacy.mechanisms import gaussian_counts
+from .privacy.mechanisms import exponential_mechanism_epsilon_for_rho, gaussian_counts, private_quantile
 from .privacy.noise import NoiseSource
 from .schema import NumericColumn
 
-__all__ = ["BAND_RUN", "BAND_THRESHOLD_SIGMAS", "BoundsNotLearnedError", "band_edges", "learn_bounds", "occupied_bands"]
+__all__ = [
+    "BAND_RUN", "BAND_SHARE", "BAND_THRESHOLD_SIGMAS", "QUANTILE_GRID", "BoundsNotLearnedError", "band_edges", "learn_bounds",
+    "occupied_bands", "tail_share",
+]
 
 #: A band counts as occupied when its noisy count reaches this many sigmas (with
 #: ~100 bands, the largest pure-noise count is about 3 sigma).
@@ -197,15 +200,54 @@ class BoundsNotLearnedError(ValueError):
         )
 
 
+#: Candidates of the exponential-mechanism quantiles that refine a band range.
+QUANTILE_GRID = 2**16
+
+#: Share of a column's bounds budget that the band histogram gets (the quantiles share the rest).
+BAND_SHARE = 0.75
+
+
+def tail_share(epsilon: float, rows: float, candidates: int = QUANTILE_GRID) -> float:
+    """The tail quantile to ask for: about twice the exponential mechanism's rank error, as a share.
+
+    The exponential-mechanism quantile over ``C`` candidates lands within about
+    ``(2 / epsilon) ln C`` ranks of its target (McSherry and Talwar 2007, Theorem 6, with
+    the utility's sensitivity 1), so asking for the ``alpha`` quantile with ``alpha n``
+    twice that keeps the released bound inside the data with high probability while
+    clipping a share ``alpha`` of the values; ``alpha`` is kept in ``[0.0005, 0.05]``.
+
+    Examples
+    --------
+    >>> round(tail_share(epsilon=1.0, rows=20_000), 4), tail_share(epsilon=0.01, rows=500)
+    (0.0022, 0.05)
+    """
+    rank_error = 2.0 / epsilon * math.log(candidates)
+    return float(np.clip(2.0 * rank_error / max(rows, 1.0), 0.0005, 0.05))
+
+
 def learn_bounds(
     series: pd.Series, spec: NumericColumn, sigma: float, accountant: Accountant, noise: NoiseSource
 ) -> NumericColumn:
-    """``spec`` with the bounds it lacks learned from ``series`` (one ledger entry at noise ``sigma``).
+    """``spec`` with the bounds it lacks, learned from ``series`` at the cost ``1 / (2 sigma^2)``.
+
+    Two steps, each a DP release:
+
+    1. the log-band histogram finds the range to within a band
+       (:func:`occupied_bands`), at :data:`BAND_SHARE` of the cost (noise
+       ``sigma / sqrt(BAND_SHARE)``): thin tails need it;
+    2. exponential-mechanism quantiles (:func:`~dpquilt.privacy.mechanisms.private_quantile`,
+       Smith 2011) on a grid of :data:`QUANTILE_GRID` candidates spread evenly over that
+       range, one for each bound not given publicly (each half of the rest of the
+       cost), at the tail share :func:`tail_share` chosen from their epsilon and the
+       histogram's noisy row count. Each bound then reaches over its tail as far as the
+       tail would run at the central density (a share ``alpha / (1 - 2 alpha)`` of the
+       width), within the band range. A latitude band of [20, 50] becomes about
+       [25, 48]; fractional years in [2000, 5000] become about [2016.5, 2017.7].
 
     Values equal to one of the spec's point masses (themselves a DP release) have codes
-    of their own and are left out of the histogram, so the range is that of the other
-    values: a zero-inflated amount gets the range of its non-zero part. When no band is
-    significant but points are known, the range spans the points.
+    of their own and are left out, so a zero-inflated amount gets the range of its
+    non-zero part. When no band is significant but points are known, the range spans
+    the points.
 
     Raises
     ------
@@ -216,28 +258,52 @@ def learn_bounds(
     Examples
     --------
     >>> from dpquilt.privacy import Accountant, SeededNoise
-    >>> ages = pd.Series(np.random.default_rng(0).integers(20, 70, 5000))
-    >>> spec = learn_bounds(ages, NumericColumn("age", kind="integer"), 10.0, Accountant(1.0, 1e-9, secure=False),
-    ...                     SeededNoise(np.random.default_rng(0)))
-    >>> spec.lower, spec.upper
-    (20.0, 99.0)
+    >>> lat = pd.Series(np.random.default_rng(0).uniform(25.0, 48.0, 5000))
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> spec = learn_bounds(lat, NumericColumn("lat"), 10.0, acc, SeededNoise(np.random.default_rng(0)))
+    >>> 24.5 < spec.lower < 25.5, 47.5 < spec.upper < 48.5, len(acc.ledger)
+    (True, True, 3)
     """
     edges = band_edges(spec.kind, lower=spec.lower, upper=spec.upper)
     x = numeric_values(series, spec.kind)
     x = x[~np.isin(x, np.asarray(spec.points or (), dtype=np.float64))]
     band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
     counts = np.bincount(band, minlength=edges.size - 1)
-    noisy = gaussian_counts(counts, sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
-    bands = occupied_bands(noisy, sigma)
+    band_sigma = sigma / math.sqrt(BAND_SHARE)
+    noisy = gaussian_counts(counts, band_sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
+    bands = occupied_bands(noisy, band_sigma)
     if bands is None:
         if not spec.points:
-            raise BoundsNotLearnedError(spec.name, BAND_THRESHOLD_SIGMAS * sigma)
+            raise BoundsNotLearnedError(spec.name, BAND_THRESHOLD_SIGMAS * band_sigma)
         lower = spec.lower if spec.lower is not None else min(spec.points)
         upper = spec.upper if spec.upper is not None else max(spec.points)
         return replace(spec, lower=lower, upper=max(upper, lower), bins=1)
     first, last = bands
     lower = spec.lower if spec.lower is not None else float(edges[first])
     upper = spec.upper if spec.upper is not None else float(edges[last + 1])
+    if upper > lower:
+        lower, upper = _refine(x, spec, lower, upper, np.maximum(noisy, 0).sum(), sigma, accountant, noise)
     if spec.kind == "integer":
-        upper = upper - 1.0 if spec.upper is None else upper  # band [a, b) holds integers up to b - 1
+        lower, upper = math.floor(lower), math.ceil(upper) if spec.upper is not None else math.floor(upper)
     return replace(spec, lower=lower, upper=max(upper, lower))
+
+
+def _refine(x, spec, lower, upper, rows, sigma, accountant, noise) -> tuple[float, float]:
+    """Step 2 of :func:`learn_bounds`: each bound not given publicly by an exponential-mechanism quantile."""
+    grid = np.linspace(lower, upper, QUANTILE_GRID)
+    epsilon = exponential_mechanism_epsilon_for_rho(1.0 / (2 * sigma**2) * (1.0 - BAND_SHARE) / 2.0)
+    alpha = tail_share(epsilon, rows)
+    inside = np.clip(x, lower, upper)
+    if spec.lower is None:
+        lower = private_quantile(inside, grid, alpha, epsilon, f"lower bound of {spec.name!r} (quantile)",
+                                 accountant, noise)
+    if spec.upper is None:
+        upper = private_quantile(inside, grid, 1.0 - alpha, epsilon, f"upper bound of {spec.name!r} (quantile)",
+                                 accountant, noise)
+    # each tail holds a share alpha: reach over it as far as it would run at the central density
+    reach = max(upper - lower, 0.0) * alpha / (1.0 - 2.0 * alpha)
+    if spec.lower is None:
+        lower = max(lower - reach, float(grid[0]))
+    if spec.upper is None:
+        upper = min(upper + reach, float(grid[-1]))
+    return lower, max(upper, lower)

@@ -70,6 +70,7 @@ def test_with_dp_steps_patched_out_nothing_else_moves(rng, monkeypatch):
         return {"paris": 1000, "rome": 1000}  # ignores the data
 
     monkeypatch.setattr(bounds, "gaussian_counts", constant_counts)
+    monkeypatch.setattr(bounds, "private_quantile", lambda values, candidates, *rest: float(candidates[len(candidates) // 3]))
     monkeypatch.setattr(inference, "thresholded_counts", constant_categories)
     df = frame(rng)
     schemas = []
