@@ -64,13 +64,14 @@ def numeric_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
-def run_method(method: str, df: pd.DataFrame, epsilon: float, seed: int, aim_rounds: int | None) -> pd.DataFrame:
+def run_method(method: str, df: pd.DataFrame, epsilon: float, seed: int, aim_rounds: int | None,
+               schema_share: float = 0.1) -> pd.DataFrame:
     if method == "independent":
         return independent_columns(df, len(df), np.random.default_rng(seed))
     if method in ("mst", "aim"):
         options = {"rounds": aim_rounds} if method == "aim" and aim_rounds else {}
         syn = dq.MarginalSynthesizer(epsilon=epsilon, delta=1e-9, method=method, random_state=seed, verbose=False,
-                                     **options)
+                                     schema_share=schema_share, **options)
         return syn.fit(df).sample(len(df), random_state=seed)
     raise ValueError(f"unknown method {method!r}")
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=["mst", "independent"])
     parser.add_argument("--aim-rounds", type=int, default=None, help="AIM rounds (default: 16 x columns)")
+    parser.add_argument("--schema-share", type=float, default=0.1, help="MarginalSynthesizer's schema_share")
     parser.add_argument("--out", type=Path, default=None, help="write every run to this CSV")
     args = parser.parse_args(argv)
     tables = list(ASIDE) if args.tables == ["aside"] else args.tables
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in range(args.seeds):
                     start = time.perf_counter()
                     try:
-                        synth = run_method(method, df, epsilon, seed, args.aim_rounds)
+                        synth = run_method(method, df, epsilon, seed, args.aim_rounds, args.schema_share)
                     except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
                         print(f"{name} {method} eps={epsilon} seed={seed}: failed: {err}", flush=True)
                         continue
