@@ -22,13 +22,14 @@ from .columns import column_distances, evaluation_schema, numeric_columns
 from .disclosure import distance_to_closest_record, membership_inference_auc
 from .fidelity import correlation_difference
 from .utility import train_synthetic_test_real
+from .binning import EvaluationBinning, binned_tv
 from .workload import workload_error
 
 __all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]
 
 HOLDOUT = "real holdout"
-METRICS = ("workload_1", "workload_2", "workload_3", "column_distance", "correlation", "association",
-           "tstr", "dcr_train_share", "mia_auc")
+METRICS = ("binned_1", "binned_2", "binned_3", "workload_1", "workload_2", "workload_3", "column_distance",
+           "correlation", "association", "tstr", "dcr_train_share", "mia_auc")
 
 
 def measure(
@@ -43,7 +44,9 @@ def measure(
 ) -> dict[str, float]:
     """Every metric of ``metrics`` that applies, for one synthetic table.
 
-    Workload errors (mean TV over all 1-, 2-, 3-way marginals on ``schema``'s bins),
+    Binned errors (mean TV over 1-, 2-, 3-way marginals on an evaluation binning of
+    ``real_train`` that no synthesizer chose: :func:`.binning.binned_tv`), workload
+    errors (the same on ``schema``'s bins, which hide what a synthesizer's own binning loses),
     mean per-column distance, numeric correlation and categorical association
     differences are against ``real_train`` (what the synthesizer saw); TSTR is scored on
     ``real_test`` (needs ``target``); DCR and membership inference compare ``real_train``
@@ -64,7 +67,10 @@ def measure(
     numeric = numeric_columns(schema)
     categorical = [c for c in schema.names if c not in numeric]
     out: dict[str, float] = {}
+    binning = EvaluationBinning.of(real_train) if any(m.startswith("binned_") for m in metrics) else None
     for k in (1, 2, 3):
+        if f"binned_{k}" in metrics:
+            out[f"binned_{k}"] = binned_tv(real_train, synthetic, k, binning, seed=seed)
         if f"workload_{k}" in metrics:
             out[f"workload_{k}"] = workload_error(real_train, synthetic, schema, k=k)
     if "column_distance" in metrics:
