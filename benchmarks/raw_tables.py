@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -64,8 +66,27 @@ def numeric_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
+#: A peer run longer than this is skipped with a note.
+PEER_TIMEOUT_S = 20 * 60
+
+
+def run_peer(method: str, python: str, df: pd.DataFrame, epsilon: float, seed: int) -> pd.DataFrame:
+    """Run ``benchmarks/peer_run.py`` with the peer environment's ``python`` on ``df`` (through CSV files)."""
+    with tempfile.TemporaryDirectory() as folder:
+        real, out = Path(folder) / "real.csv", Path(folder) / "synth.csv"
+        df.to_csv(real, index=False)
+        script = Path(__file__).with_name("peer_run.py")
+        done = subprocess.run([python, str(script), method, str(real), str(out), "--epsilon", str(epsilon),
+                               "--seed", str(seed)], capture_output=True, text=True, timeout=PEER_TIMEOUT_S)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output")
+        return pd.read_csv(out)
+
+
 def run_method(method: str, df: pd.DataFrame, epsilon: float, seed: int, aim_rounds: int | None,
-               schema_share: float = 0.1) -> pd.DataFrame:
+               schema_share: float = 0.1, peers: dict[str, str] | None = None) -> pd.DataFrame:
+    if peers and method in peers:
+        return run_peer(method, peers[method], df, epsilon, seed)
     if method == "independent":
         return independent_columns(df, len(df), np.random.default_rng(seed))
     if method in ("mst", "aim"):
@@ -93,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=["mst", "independent"])
     parser.add_argument("--aim-rounds", type=int, default=None, help="AIM rounds (default: 16 x columns)")
     parser.add_argument("--schema-share", type=float, default=0.1, help="MarginalSynthesizer's schema_share")
+    parser.add_argument("--peer-python", nargs="*", default=[], metavar="NAME=PYTHON",
+                        help="peers (dpmm-mst, smartnoise-mst) and the Python of the environment each is installed in")
     parser.add_argument("--out", type=Path, default=None, help="write every run to this CSV")
     args = parser.parse_args(argv)
     tables = list(ASIDE) if args.tables == ["aside"] else args.tables
+    peers = dict(item.split("=", 1) for item in args.peer_python)
     rows = []
     for name in tables:
         df = load_table(name)
@@ -105,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in range(args.seeds):
                     start = time.perf_counter()
                     try:
-                        synth = run_method(method, df, epsilon, seed, args.aim_rounds, args.schema_share)
+                        synth = run_method(method, df, epsilon, seed, args.aim_rounds, args.schema_share, peers)
                     except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
                         print(f"{name} {method} eps={epsilon} seed={seed}: failed: {err}", flush=True)
                         continue
