@@ -43,5 +43,6 @@ def rng() -> np.random.Generator:
 
 def independent_columns(df: pd.DataFrame, rng: np.random.Generator, n: int | None = None) -> pd.DataFrame:
     """Baseline: each column resampled on its own from the real rows (no noise, no correlation)."""
-    n = len(df) if n is None else n
-    return pd.DataFrame({c: df[c].to_numpy()[rng.integers(0, len(df), n)] for c in df.columns}).astype(df.dtypes)
+    from dpquilt.evaluation.binning import independent_columns as resample
+
+    return resample(df, len(df) if n is None else n, rng)
