@@ -28,8 +28,8 @@ from .privacy.noise import NoiseSource
 from .schema import NumericColumn
 
 __all__ = [
-    "BAND_RUN", "BAND_SHARE", "BAND_THRESHOLD_SIGMAS", "QUANTILE_GRID", "BoundsNotLearnedError", "band_edges", "learn_bounds",
-    "occupied_bands", "tail_share",
+    "BAND_RUN", "BAND_SHARE", "BAND_THRESHOLD_SIGMAS", "QUANTILE_GRID", "WIDE_BANDS", "BoundsNotLearnedError",
+    "band_edges", "bin_edges_from_bands", "learn_bounds", "occupied_bands", "tail_share",
 ]
 
 #: A band counts as occupied when its noisy count reaches this many sigmas (with
@@ -206,6 +206,10 @@ QUANTILE_GRID = 2**16
 #: Share of a column's bounds budget that the band histogram gets (the quantiles share the rest).
 BAND_SHARE = 0.75
 
+#: A range over more bands than this (two decades of 1-2-5 bands) gets a log-scaled quantile grid and
+#: bins of equal mass under the band histogram.
+WIDE_BANDS = 6
+
 
 def tail_share(epsilon: float, rows: float, candidates: int = QUANTILE_GRID) -> float:
     """The tail quantile to ask for: about twice the exponential mechanism's rank error, as a share.
@@ -241,7 +245,10 @@ def learn_bounds(
        cost), at the tail share :func:`tail_share` chosen from their epsilon and the
        histogram's noisy row count. Each bound then reaches over its tail as far as the
        tail would run at the central density (a share ``alpha / (1 - 2 alpha)`` of the
-       width), within the band range. A latitude band of [20, 50] becomes about
+       grid steps between them), within the band range. A range over more than
+       :data:`WIDE_BANDS` bands (over two decades) gets a grid evenly spaced in
+       ``sign(v) log(1 + |v| / c)`` and bins of equal mass under the band histogram
+       (:func:`bin_edges_from_bands`): values from 1e-6 to 1e15 keep their decades. A latitude band of [20, 50] becomes about
        [25, 48]; fractional years in [2000, 5000] become about [2016.5, 2017.7].
 
     Values equal to one of the spec's point masses (themselves a DP release) have codes
@@ -281,16 +288,28 @@ def learn_bounds(
     first, last = bands
     lower = spec.lower if spec.lower is not None else float(edges[first])
     upper = spec.upper if spec.upper is not None else float(edges[last + 1])
+    wide = last - first + 1 > WIDE_BANDS  # over two decades: quantile grid and bins on a log scale
     if upper > lower:
-        lower, upper = _refine(x, spec, lower, upper, np.maximum(noisy, 0).sum(), sigma, accountant, noise)
+        lower, upper = _refine(x, spec, lower, upper, np.maximum(noisy, 0).sum(), sigma, wide, accountant, noise)
     if spec.kind == "integer":
         lower, upper = math.floor(lower), math.ceil(upper) if spec.upper is not None else math.floor(upper)
-    return replace(spec, lower=lower, upper=max(upper, lower))
+    spec = replace(spec, lower=lower, upper=max(upper, lower))
+    return replace(spec, edges=bin_edges_from_bands(noisy, edges, band_sigma, spec)) if wide else spec
 
 
-def _refine(x, spec, lower, upper, rows, sigma, accountant, noise) -> tuple[float, float]:
+def _symlog_grid(lower: float, upper: float, size: int) -> tuple[np.ndarray, float]:
+    """``size`` points evenly spaced in ``sign(v) log10(1 + |v| / c)`` between the bounds, and ``c``."""
+    c = max(abs(lower), abs(upper)) * 1e-9
+    f = lambda v: np.sign(v) * np.log10(1.0 + np.abs(v) / c)  # noqa: E731
+    u = np.linspace(f(lower), f(upper), size)
+    grid = np.sign(u) * c * (10.0 ** np.abs(u) - 1.0)
+    grid[0], grid[-1] = lower, upper
+    return grid, c
+
+
+def _refine(x, spec, lower, upper, rows, sigma, wide, accountant, noise) -> tuple[float, float]:
     """Step 2 of :func:`learn_bounds`: each bound not given publicly by an exponential-mechanism quantile."""
-    grid = np.linspace(lower, upper, QUANTILE_GRID)
+    grid = _symlog_grid(lower, upper, QUANTILE_GRID)[0] if wide else np.linspace(lower, upper, QUANTILE_GRID)
     epsilon = exponential_mechanism_epsilon_for_rho(1.0 / (2 * sigma**2) * (1.0 - BAND_SHARE) / 2.0)
     alpha = tail_share(epsilon, rows)
     inside = np.clip(x, lower, upper)
@@ -301,9 +320,50 @@ def _refine(x, spec, lower, upper, rows, sigma, accountant, noise) -> tuple[floa
         upper = private_quantile(inside, grid, 1.0 - alpha, epsilon, f"upper bound of {spec.name!r} (quantile)",
                                  accountant, noise)
     # each tail holds a share alpha: reach over it as far as it would run at the central density
-    reach = max(upper - lower, 0.0) * alpha / (1.0 - 2.0 * alpha)
+    # (counted in grid steps, so a log-scaled range reaches over its tails in decades)
+    index = np.searchsorted(grid, [lower, upper])
+    reach = int(round(max(index[1] - index[0], 0) * alpha / (1.0 - 2.0 * alpha)))
     if spec.lower is None:
-        lower = max(lower - reach, float(grid[0]))
+        lower = float(grid[max(index[0] - reach, 0)])
     if spec.upper is None:
-        upper = min(upper + reach, float(grid[-1]))
+        upper = float(grid[min(index[1] + reach, grid.size - 1)])
     return lower, max(upper, lower)
+
+
+def bin_edges_from_bands(noisy: np.ndarray, edges: np.ndarray, sigma: float, spec: NumericColumn) -> tuple[float, ...]:
+    """``spec.bins`` bins of about equal mass under the noisy band histogram (for ranges over decades).
+
+    Post-processing of the band histogram (it spends nothing). Bands whose noisy count is
+    under ``sigma`` count as empty; the mass of a band is spread evenly over it. Equal
+    widths would put a log-normal income spread over five decades into its first bin;
+    these edges fall where the values are. (On the raw-tables benchmark, equal-mass
+    edges for every column did no better than equal widths, so only ranges over
+    :data:`WIDE_BANDS` bands get them.) Integer columns get integer edges.
+
+    Examples
+    --------
+    >>> edges = np.array([0.0, 10.0, 100.0, 1000.0])
+    >>> spec = NumericColumn("income", lower=0.0, upper=1000.0, bins=4)
+    >>> bin_edges_from_bands(np.array([0, 3000, 1000]), edges, 10.0, spec)  # three quarters in [10, 100)
+    (0.0, 40.0, 70.0, 100.0, 1000.0)
+    """
+    lo, hi = float(spec.lower), float(spec.upper)
+    if hi <= lo:
+        return (lo, lo + 1.0)
+    mass = np.where(np.asarray(noisy, dtype=np.float64) >= sigma, noisy, 0.0)
+    left, right = np.clip(edges[:-1], lo, hi), np.clip(edges[1:], lo, hi)
+    inside = mass * np.where(edges[1:] > edges[:-1], (right - left) / (edges[1:] - edges[:-1]), 0.0)
+    total = inside.sum()
+    if total <= 0:
+        cuts = np.linspace(lo, hi, spec.bins + 1)
+    else:
+        knots = np.concatenate([[lo], right])
+        cdf = np.concatenate([[0.0], np.cumsum(inside)])
+        keep = np.concatenate([[True], right > left])
+        cuts = np.interp(np.linspace(0.0, total, spec.bins + 1), cdf[keep], knots[keep])
+        cuts[0], cuts[-1] = lo, hi
+    if spec.kind == "integer":
+        cuts = np.round(cuts)
+        cuts[-1] = hi + 1.0
+    cuts = np.unique(cuts)
+    return tuple(float(v) for v in cuts) if cuts.size >= 2 else (lo, lo + 1.0)
