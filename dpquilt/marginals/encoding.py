@@ -187,12 +187,22 @@ def _decode_numeric(codes: np.ndarray, spec: NumericColumn, u: np.ndarray) -> pd
     is_point = ~in_bin & ~is_missing
     x[is_point] = np.asarray(spec.points, dtype=np.float64)[codes[is_point] - n_bins]
     if spec.kind == "datetime":
-        series = pd.Series(pd.to_datetime(x, unit="s"))
+        series = pd.Series(pd.to_datetime(x, unit="s"))  # seconds since 1970 in UTC
+        timezone = getattr(_dtype_or_none(spec.dtype), "tz", None)
+        if timezone is not None:  # the input's time zone comes back: UTC instants shown in it
+            return series.dt.tz_localize("UTC").dt.tz_convert(timezone).astype(spec.dtype)
         return _as_dtype(series, spec.dtype)
     series = pd.Series(x)
     if spec.kind == "integer" and not is_missing.any():
         series = series.astype(np.int64)
     return _as_dtype(series, spec.dtype)
+
+
+def _dtype_or_none(dtype: str | None):
+    try:
+        return pd.api.types.pandas_dtype(dtype) if dtype is not None else None
+    except TypeError:
+        return None
 
 
 def _as_dtype(series: pd.Series, dtype: str | None) -> pd.Series:

@@ -30,3 +30,17 @@ def test_codes_use_the_smallest_dtype():
     schema = Schema.from_domain({"a": 200, "b": 300})
     enc = encode(pd.DataFrame({"a": [0, 199], "b": [0, 299]}), schema)
     assert enc.data.columns["a"].dtype == np.uint8 and enc.data.columns["b"].dtype == np.uint16
+
+
+def test_time_zone_aware_datetimes_come_back_in_their_time_zone():
+    import dpquilt as dq
+
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2021-03-01", tz="Europe/Oslo")
+    df = pd.DataFrame({"t": start + pd.to_timedelta(rng.integers(0, 86400 * 30, 3000), unit="s"),
+                       "c": rng.choice(["a", "b"], 3000)})
+    syn = dq.MarginalSynthesizer(epsilon=5.0, random_state=0, verbose=False).fit(df)
+    out = syn.sample(500, random_state=0)
+    assert out["t"].dtype == df["t"].dtype
+    assert out["t"].between(start - pd.Timedelta(days=3), start + pd.Timedelta(days=33)).mean() > 0.95
+    assert dq.evaluation.binned_tv(df, out, k=1) < 0.1
