@@ -109,3 +109,15 @@ def test_values_spanning_twenty_decades_keep_their_decades():
     assert syn.schema_["x"].lower < 1e-3 and syn.schema_["x"].n_bins >= 16
     for cut in (1e-3, 1.0, 1e3, 1e6, 1e9):  # the share below each decade cut is near the real one
         assert abs((out < cut).mean() - (df["x"] < cut).mean()) < 0.05, cut
+
+
+def test_a_narrow_range_far_from_zero_is_found_at_a_small_budget():
+    """Fractional years in [2016.5, 2017.7] inside the band [2000, 5000]: the quantiles must not land in the empty part."""
+    from dpquilt.bounds import learn_bounds
+    from dpquilt.schema import NumericColumn
+
+    x = pd.Series(np.random.default_rng(0).uniform(2016.5, 2017.7, 15_000))
+    for seed in range(30):
+        acc = Accountant(10.0, 1e-9, secure=False)
+        spec = learn_bounds(x, NumericColumn("when", points=()), 17.4, acc, SeededNoise(np.random.default_rng(seed)))
+        assert 2014 < spec.lower < 2017 and 2017 < spec.upper < 2020, (seed, spec.lower, spec.upper)
