@@ -162,6 +162,12 @@ def conform_column(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int]
 
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
 
+#: pandas' names for columns of objects whose values are all hashable (checked in C, not value by value).
+_HASHABLE_KINDS = frozenset({
+    "string", "bytes", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "datetime", "datetime64",
+    "date", "time", "timedelta", "timedelta64", "period", "empty", "categorical",
+})
+
 
 def _as_int_if_whole(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
@@ -186,8 +192,8 @@ def _conform_labels(series: pd.Series, spec: CategoricalColumn, present: pd.Seri
         hit = (parsed.notna() & present).to_numpy()
         out[hit] = [_as_int_if_whole(x) for x in parsed.to_numpy()[hit]]
         return pd.Series(out, index=series.index, name=series.name, dtype=object)
-    if series.dtype == object:
-        return values.map(lambda v: v if isinstance(v, Hashable) else str(v))
+    if series.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in _HASHABLE_KINDS:
+        return values.map(lambda v: v if isinstance(v, Hashable) else str(v))  # lists, dicts: by their str
     return series
 
 
