@@ -11,9 +11,11 @@ diagnostics (not DP, not for release) to a file of their own.
 category list and bounds with DP (at epsilon 0.1) and writes them for review and reuse
 (``dpquilt synth data.csv --schema schema.json ...``; the two budgets add up).
 
-A CSV file is read as text: pandas' type inference would let one value decide a
-column's type. Columns that ``--schema`` does not describe have their kinds learned
-with DP (the share of values that parse as integers, numbers or ISO 8601 dates).
+``synth`` and ``schema`` read a CSV file as text: pandas' type inference would let one
+value decide a column's type. Columns that ``--schema`` does not describe have their
+kinds learned with DP (the share of values that parse as integers, numbers or ISO 8601
+dates). ``compare``, a curator's tool that scores fits against the real rows, types the
+table the usual way.
 
 ``dpquilt compare data.csv --methods mst aim --epsilons 1 4 --target income --out results.csv``
 fits each method at each budget on a seeded split and writes the tidy metrics table.
@@ -240,7 +242,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .datasets import save
+    from .datasets import load, save
     from .diffusion_backend.synthesizer import DiffusionSynthesizer
     from .evaluation import METRICS, compare
     from .schema import Schema
@@ -248,7 +250,10 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     if not 0 < args.test_share < 1:
         raise ValueError(f"--test-share must be in (0, 1), got {args.test_share}")
-    df, facts = read_table(args.data, args.schema)
+    # compare scores fits against the real rows without noise: a curator's tool, not a release, so the
+    # table is typed the usual way (the metrics need numbers, not text) and kinds follow its dtypes
+    df = load(args.data)
+    facts = json.loads(args.schema.read_text()) if args.schema else None
     order = np.random.default_rng(0).permutation(len(df))
     cut = int(round(len(df) * (1 - args.test_share)))
     train, test = df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)
