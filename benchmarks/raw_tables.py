@@ -7,7 +7,9 @@ release is scored by 1-, 2- and 3-way total variation on :class:`EvaluationBinni
 and for categories) and compared with sampling each column independently from the real
 table (not private: the joint-structure baseline) and, where installed in their own
 environments, peers (run ``--methods`` with their names; they are skipped with a note
-when absent).
+when absent). dpmm 0.1.9, given no domain, reads every categorical column's list of
+values from the rows without DP (it logs "PrivacyLeakage"); ``mst-data-categories`` runs
+dpquilt's MST with the same lists given as public, to compare like with like.
 
     python benchmarks/raw_tables.py --epsilons 1 10 --seeds 3 --methods mst independent
     python benchmarks/raw_tables.py --tables storms --methods aim --aim-rounds 40
@@ -89,10 +91,13 @@ def run_method(method: str, df: pd.DataFrame, epsilon: float, seed: int, aim_rou
         return run_peer(method, peers[method], df, epsilon, seed)
     if method == "independent":
         return independent_columns(df, len(df), np.random.default_rng(seed))
-    if method in ("mst", "aim"):
+    if method in ("mst", "aim", "mst-data-categories"):
         options = {"rounds": aim_rounds} if method == "aim" and aim_rounds else {}
-        syn = dq.MarginalSynthesizer(epsilon=epsilon, delta=1e-9, method=method, random_state=seed, verbose=False,
-                                     schema_share=schema_share, **options)
+        if method == "mst-data-categories":  # what dpmm 0.1.9 does without a domain: lists read from the rows
+            options["schema"] = {c: {"categories": sorted(df[c].dropna().unique().tolist(), key=str)}
+                                 for c in df.columns if c not in numeric_columns(df)}
+        syn = dq.MarginalSynthesizer(epsilon=epsilon, delta=1e-9, method=method.split("-")[0], random_state=seed,
+                                     verbose=False, schema_share=schema_share, **options)
         return syn.fit(df).sample(len(df), random_state=seed)
     raise ValueError(f"unknown method {method!r}")
 
