@@ -15,10 +15,11 @@ from collections.abc import Hashable
 import numpy as np
 import pandas as pd
 
-from .schema import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
+from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema, UntypedColumn
 
 __all__ = [
-    "validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "numeric_values", "output_dtype", "KIND_DTYPES",
+    "validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "conform_frame", "numeric_values",
+    "output_dtype", "KIND_DTYPES",
 ]
 
 
@@ -167,6 +168,28 @@ _HASHABLE_KINDS = frozenset({
     "string", "bytes", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "datetime", "datetime64",
     "date", "time", "timedelta", "timedelta64", "period", "empty", "categorical",
 })
+
+
+def conform_frame(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Every column of ``schema`` conformed to its kind (:func:`conform_column`), and the curator's notes.
+
+    The frame keeps ``df``'s index (nothing is realigned); the notes count, per column,
+    the present values that did not parse and became missing (not DP: for the curator).
+
+    Examples
+    --------
+    >>> frame, notes = conform_frame(pd.DataFrame({"n": ["3", "x"]}), Schema((NumericColumn("n", kind="integer"),)))
+    >>> frame["n"].tolist()[0], notes
+    (3.0, ("column 'n': 1 present value(s) did not parse as integer and were treated as missing",))
+    """
+    columns, notes = {}, []
+    for spec in schema.columns:
+        columns[spec.name], failed = conform_column(df[spec.name], spec)
+        if failed:
+            kind = "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
+            notes.append(f"column {spec.name!r}: {failed} present value(s) did not parse as {kind} "
+                         f"and were treated as missing")
+    return pd.DataFrame({name: col.array for name, col in columns.items()}, index=df.index), tuple(notes)
 
 
 def _as_int_if_whole(x: float) -> int | float:

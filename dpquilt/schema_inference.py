@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .bounds import learn_bounds
-from .column_types import can_hold_missing, conform_column, output_dtype, spec_for_series
+from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
 from .point_masses import learn_points
 from .privacy.accountant import Accountant
@@ -166,16 +166,8 @@ def prepare_table(
         rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
         log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
         specs = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
-    columns, notes = {}, []
-    for spec in specs.columns:
-        columns[spec.name], failed = conform_column(df[spec.name], spec)
-        if failed:
-            notes.append(
-                f"column {spec.name!r}: {failed} present value(s) did not parse as "
-                f"{_kind_name(spec)} and were treated as missing"
-            )
-    frame = pd.DataFrame({name: col.array for name, col in columns.items()}, index=df.index)  # no realignment
-    return PreparedTable(specs, frame, tuple(notes))
+    frame, notes = conform_frame(df, specs)
+    return PreparedTable(specs, frame, notes)
 
 
 def complete_schema(
@@ -199,10 +191,6 @@ def complete_schema(
     ((20, 70), ['point masses', 'bounds', 'lower bound', 'upper bound'])
     """
     return prepare_table(df, hint, schema_share, accountant, noise).schema
-
-
-def _kind_name(spec: ColumnSpec) -> str:
-    return "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
 
 
 def learn_schema(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..column_types import conform_column, numeric_values
+from ..column_types import conform_frame, numeric_values
 from ..schema import CategoricalColumn, NumericColumn, Schema
 from ..diffusion_backend.positions import values_from_positions
 from .dataset import Dataset
@@ -65,13 +65,11 @@ def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
     missing_cols = [n for n in schema.names if n not in df.columns]
     if missing_cols:
         raise ValueError(f"the data lacks column(s) {missing_cols} of the schema; pass a frame with them")
-    codes, notes = {}, []
+    frame, parse_notes = conform_frame(df, schema)
+    codes, notes = {}, list(parse_notes)
     kept = np.ones(len(df), dtype=bool)
     for spec in schema.columns:
-        series, failed = conform_column(df[spec.name], spec)
-        if failed:
-            notes.append(f"column {spec.name!r}: {failed} present value(s) did not parse as {_kind(spec)} "
-                         f"and were treated as missing")
+        series = frame[spec.name]
         if isinstance(spec, CategoricalColumn):
             codes[spec.name], note = _encode_categorical(series, spec)
         else:
@@ -86,10 +84,6 @@ def encode(df: pd.DataFrame, schema: Schema) -> Encoded:
         )
         codes = {name: c[kept] for name, c in codes.items()}
     return Encoded(Dataset(codes, schema.domain()), tuple(notes), kept)
-
-
-def _kind(spec) -> str:
-    return "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
 
 
 def _encode_categorical(series: pd.Series, spec: CategoricalColumn) -> tuple[np.ndarray, str | None]:
