@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..column_types import numeric_values
+
 __all__ = ["ColumnBins", "EvaluationBinning", "binned_tv", "independent_columns"]
 
 #: Numeric columns with at most this many distinct real values are compared by value.
@@ -85,10 +87,9 @@ def _comparable(values: pd.Series) -> pd.Series:
 
 
 def _as_float(values: pd.Series) -> np.ndarray:
+    """Present values as floats: datetimes in seconds since 1970 (as the codec counts them), the rest parsed."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        return (values - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=np.float64)
+        return numeric_values(values, "datetime")
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 
 
