@@ -3,6 +3,8 @@
 A backend is fitted on private codes and within-bin positions (spending budget through
 the accountant if it reads them) and then samples positions for synthetic records:
 
+* ``"histogram"`` (:class:`HistogramRefiner`): a fine noisy histogram of each numeric
+  column decides where in the bin (the marginal path's default);
 * ``"uniform"`` (:class:`UniformBackend`): uniform in the bin; spends nothing.
 * ``"ddpm"`` (:class:`DDPMRefiner`): a conditional DDPM trained with DP-SGD.
 
@@ -17,14 +19,16 @@ import numpy as np
 
 from .dpsgd import DPSGDSettings
 from .gaussian_diffusion import DDPMSettings
+from .histogram import HistogramRefiner
 from .layout import Layout
 from .uniform import UniformBackend, uniform_positions
 
 __all__ = [
-    "Backend", "BACKENDS", "DDPMSettings", "DPSGDSettings", "Layout", "UniformBackend", "make_backend", "uniform_positions",
+    "Backend", "BACKENDS", "DDPMSettings", "DPSGDSettings", "HistogramRefiner", "Layout", "UniformBackend",
+    "make_backend", "uniform_positions",
 ]
 
-BACKENDS = ("uniform", "ddpm")
+BACKENDS = ("histogram", "uniform", "ddpm")
 
 
 class Backend(Protocol):
@@ -59,7 +63,7 @@ class Backend(Protocol):
 
 
 def make_backend(backend, settings=None) -> Backend:
-    """A backend from its name (``"uniform"`` or ``"ddpm"``) or a backend object, passed through.
+    """A backend from its name (``"histogram"``, ``"uniform"`` or ``"ddpm"``) or a backend object, passed through.
 
     Examples
     --------
@@ -72,6 +76,8 @@ def make_backend(backend, settings=None) -> Backend:
         return backend
     if backend == "uniform":
         return UniformBackend()
+    if backend == "histogram":
+        return HistogramRefiner()
     if backend == "ddpm":
         from .ddpm import DDPMRefiner
 

@@ -67,11 +67,13 @@ class DDPMRefiner:
         public_rows: float,
         rng: np.random.Generator | None = None,
         progress: bool = False,
+        **_: object,
     ) -> DDPMRefiner:
         """Train on private ``codes`` ``(n, columns)`` and ``targets`` ``(n, learned)`` (NaN = missing).
 
         Spends all that is left of ``accountant`` on DP-SGD (the noise multiplier is
-        solved for). ``public_rows`` is a released or public record count.
+        solved for). ``public_rows`` is a released or public record count. Other
+        keywords (what other refiners use, such as ``noise`` or ``bin_shares``) are ignored.
         """
         settings = self.settings or DDPMSettings()
         codes = np.asarray(codes, dtype=np.int64)

@@ -29,6 +29,12 @@ def _has_room(spec: NumericColumn) -> bool:
     return bool(np.any(np.diff(edges) > 1))
 
 
+def _slots(spec: NumericColumn) -> tuple[int, ...] | None:
+    if spec.kind != "integer":
+        return None
+    return tuple(int(w) for w in np.diff(np.asarray(spec.bin_edges())))
+
+
 @dataclass(frozen=True)
 class Layout:
     """Columns to condition on and numeric columns to place inside their bins.
@@ -45,6 +51,11 @@ class Layout:
         The missing code of each numeric column.
     learnable : tuple of bool
         Whether each numeric column has a bin holding more than one value.
+    bins : tuple of int
+        Bins of each numeric column (its codes ``0 .. bins - 1``; points and missing follow).
+    slots : tuple of (tuple of int or None)
+        For each numeric column of integers, how many integers each bin holds; ``None``
+        for floats and datetimes (a continuum).
 
     Examples
     --------
@@ -54,6 +65,8 @@ class Layout:
     >>> lay = Layout.of(s)
     >>> lay.numeric, lay.learnable, lay.learned
     (('x', 'k'), (True, False), ('x',))
+    >>> lay.bins, lay.slots
+    ((4, 4), (None, (1, 1, 1, 1)))
     """
 
     columns: tuple[str, ...]
@@ -61,6 +74,8 @@ class Layout:
     numeric: tuple[str, ...]
     missing_codes: tuple[int | None, ...]
     learnable: tuple[bool, ...]
+    bins: tuple[int, ...] = ()
+    slots: tuple[tuple[int, ...] | None, ...] = ()
 
     @classmethod
     def of(cls, schema: Schema) -> Layout:
@@ -71,6 +86,8 @@ class Layout:
             tuple(s.name for s in numeric),
             tuple(s.missing_code for s in numeric),
             tuple(_has_room(s) for s in numeric),
+            tuple(s.n_bins for s in numeric),
+            tuple(_slots(s) for s in numeric),
         )
 
     @property

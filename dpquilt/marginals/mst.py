@@ -69,6 +69,24 @@ class Compression:
     def apply(self, data: Dataset) -> Dataset:
         return Dataset({c: self.mapping[c][data.columns[c]] for c in data.names}, self.domain)
 
+    def spread(self, column: str, marginal: np.ndarray) -> np.ndarray:
+        """A 1-way ``marginal`` over compressed codes as one over the original codes.
+
+        The merged code's mass is split evenly over the codes it holds, as :meth:`undo`
+        draws them.
+
+        Examples
+        --------
+        >>> c = Compression({"a": np.array([0, 1, 2, 2])}, {"a": np.array([2, 3])})
+        >>> c.spread("a", np.array([5.0, 3.0, 2.0])).tolist()
+        [5.0, 3.0, 1.0, 1.0]
+        """
+        mapping, merged = self.mapping[column], self.merged[column]
+        out = np.asarray(marginal, dtype=np.float64)[mapping]
+        if merged.size:
+            out[merged] /= merged.size
+        return out
+
     def undo(self, data: Dataset, rng: np.random.Generator) -> Dataset:
         """Map compressed codes back, drawing merged codes uniformly among their originals."""
         out = {}

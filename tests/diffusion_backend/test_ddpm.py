@@ -121,7 +121,7 @@ def test_no_numeric_room_skips_the_refiner_and_keeps_the_budget_for_marginals(ca
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"refiner": "gan"}, r"refiner='gan' is not available; choose one of \['uniform', 'ddpm'\]"),
+        ({"refiner": "gan"}, r"refiner='gan' is not available; choose one of \['histogram', 'uniform', 'ddpm'\]"),
         ({"refiner": "ddpm", "refiner_share": 1.0}, r"refiner_share=1.0 must lie in \(0, 1\)"),
     ],
 )
