@@ -77,10 +77,9 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     --------
     >>> spec_for_series(pd.Series([1.5, None], name="x")).kind
     'float'
-    >>> spec_for_series(pd.Series(["paris", "rome"], name="city")).categories is None  # learned with DP at fit
-    True
-    >>> spec_for_series(pd.Series(["a", 3, None], name="mixed")).categories is None  # objects: categorical
-    True
+    >>> spec = spec_for_series(pd.Series(["paris", "rome"], name="city"))  # labels or dates: learned with DP at fit
+    >>> type(spec).__name__, spec.numbers, spec.dtype
+    ('UntypedColumn', False, 'object')
     """
     name = series.name
     dtype = series.dtype
@@ -89,13 +88,13 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     if isinstance(dtype, pd.CategoricalDtype):
         return CategoricalColumn(name, None, dtype="category")
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        return NumericColumn(name, kind="datetime", dtype=str(dtype), points=None)
+        return NumericColumn(name, kind="datetime", dtype=str(dtype), points=None, unit="auto")
     if pd.api.types.is_integer_dtype(dtype):
         return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype), points=None)
     if pd.api.types.is_float_dtype(dtype):
         return NumericColumn(name, kind="float", dtype=str(dtype), points=None)
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
-        return CategoricalColumn(name, None, dtype=str(dtype))
+        return UntypedColumn(name, numbers=False, dtype=str(dtype))  # labels, or dates as text: learned with DP
     raise ValueError(
         f"column {name!r} has dtype {dtype} which dpquilt cannot encode; convert it to a string, number, "
         f"bool or datetime column (e.g. df[{name!r}] = df[{name!r}].astype(str))"

@@ -1,5 +1,9 @@
 """Learn the kind of a text column with DP: categorical, float, integer or datetime.
 
+A DataFrame's text columns (``object`` or ``string`` dtype) are learned too, but only
+as dates or labels (``UntypedColumn(numbers=False)``): dates read from a file without
+``parse_dates`` come back as dates, written as ISO 8601 text like the input.
+
 A CSV file carries no types: every value is text. Reading a column's kind from its
 values (as pandas' type inference does) lets one row decide it: one ``NA`` turns an
 integer column into floats, one ``"unknown"`` turns a numeric column into labels.
@@ -111,6 +115,10 @@ def learn_kind(
             "in the schema, e.g. {%r: {'kind': 'integer'}}, or give more budget)", spec.name, spec.name,
         )
         kind = "categorical"
+    if kind in ("integer", "float") and not spec.numbers:
+        kind = "categorical"  # a DataFrame's text column of numbers: its dtype says labels
+    dtype = spec.dtype or KIND_DTYPES[kind]
     if kind == "categorical":
-        return CategoricalColumn(spec.name, None, missing=spec.missing, dtype=KIND_DTYPES[kind])
-    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=KIND_DTYPES[kind], points=None)
+        return CategoricalColumn(spec.name, None, missing=spec.missing, dtype=dtype)
+    unit = "auto" if kind == "datetime" else None
+    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=dtype, points=None, unit=unit)

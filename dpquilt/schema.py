@@ -24,12 +24,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["CategoricalColumn", "NumericColumn", "UntypedColumn", "ColumnSpec", "Schema", "DEFAULT_BINS"]
+__all__ = ["CategoricalColumn", "DAY_SECONDS", "DEFAULT_BINS", "NumericColumn", "UntypedColumn", "ColumnSpec", "Schema"]
 
 #: Bins per numeric column when the user gives none (the AIM paper's preprocessing).
 DEFAULT_BINS = 32
 
 NumericKind = Literal["float", "integer", "datetime"]
+
+#: Resolutions a datetime column's values can be at ("auto": learn it with DP).
+TimeUnit = Literal["day", "month", "year", "auto"]
+
+#: A day, in seconds: the grain of a datetime column at a unit of a day or coarser.
+DAY_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,11 @@ class NumericColumn:
         ``None`` means: learn them with DP (the stability histogram over exact values;
         what synthesizers do for columns without a public spec). Datetime points are
         in seconds since 1970-01-01 UTC.
+    unit : {"day", "month", "year", "auto"} or None, default None
+        Datetimes only: the resolution of the values. With a unit, bins hold whole
+        days and every value decodes to the start of its day, month or year (in the
+        column's time zone); ``None``: instants, to the second. ``"auto"``: learn it
+        with DP (what synthesizers do for datetime columns without a public spec).
 
     Examples
     --------
@@ -139,9 +150,17 @@ class NumericColumn:
     missing: bool = True
     dtype: str | None = None
     points: tuple[float, ...] | None = ()
+    unit: TimeUnit | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        if self.unit is not None:
+            if self.kind != "datetime":
+                raise ValueError(f"column {self.name!r}: unit={self.unit!r} is for datetime columns; remove it")
+            if self.unit not in ("day", "month", "year", "auto"):
+                raise ValueError(
+                    f"column {self.name!r}: unit must be 'day', 'month', 'year', 'auto' or None, got {self.unit!r}"
+                )
         if self.points is not None:
             convert = _to_epoch_seconds if self.kind == "datetime" else float
             points = tuple(sorted({float(p) if isinstance(p, (int, float, np.number)) else convert(p) for p in self.points}))
@@ -170,7 +189,22 @@ class NumericColumn:
     @property
     def complete(self) -> bool:
         bounded = self.edges is not None or (self.lower is not None and self.upper is not None)
-        return bounded and self.points is not None
+        return bounded and self.points is not None and self.unit != "auto"
+
+    @property
+    def grain(self) -> float | None:
+        """The distance between neighbouring values when they lie on a grid (integers: 1; dated: a day), else None.
+
+        Examples
+        --------
+        >>> NumericColumn("d", kind="datetime", unit="month").grain, NumericColumn("x").grain
+        (86400.0, None)
+        """
+        if self.kind == "integer":
+            return 1.0
+        if self.kind == "datetime" and self.unit in ("day", "month", "year"):
+            return DAY_SECONDS
+        return None
 
     @property
     def n_bins(self) -> int:
@@ -191,24 +225,30 @@ class NumericColumn:
         edges = self.bin_edges()
         if self.kind == "integer":
             return edges[0], edges[-1] - 1.0
+        if self.grain is not None:  # the last day runs up to its last second
+            return edges[0], edges[-1] - 1.0
         return edges[0], edges[-1]
 
     def bin_edges(self) -> tuple[float, ...]:
         """The bin edges: bin ``i`` is ``[e_i, e_{i+1})``, the last bin closed on the right.
 
         Integer columns have integer edges and bin ``i`` holds the integers
-        ``e_i .. e_{i+1} - 1``.
+        ``e_i .. e_{i+1} - 1``; datetime columns with a unit have edges at midnights
+        (UTC) and bins of whole days.
         """
         if self.edges is not None:
             return self.edges
         if self.lower is None or self.upper is None:
             raise ValueError(f"column {self.name!r}: bounds are not known yet; fit or pass lower= and upper=")
         lo, hi = float(self.lower), float(self.upper)
-        if self.kind == "integer":
-            lo, hi = np.floor(lo), np.floor(hi)
+        grain = self.grain
+        if grain is not None:
+            lo, hi = np.floor(lo / grain), np.floor(hi / grain)
             if hi - lo + 1 <= self.bins:
-                return tuple(float(v) for v in np.arange(lo, hi + 2))
-            return tuple(float(v) for v in np.unique(np.round(np.linspace(lo, hi + 1, self.bins + 1))))
+                steps = np.arange(lo, hi + 2)
+            else:
+                steps = np.unique(np.round(np.linspace(lo, hi + 1, self.bins + 1)))
+            return tuple(float(v) * grain for v in steps)
         if hi == lo:
             hi = lo + 1.0
         return tuple(float(v) for v in np.linspace(lo, hi, self.bins + 1))
@@ -224,6 +264,18 @@ class UntypedColumn:
     values that do not parse as the learned kind become missing.
     ``Schema.from_public({"x": {"kind": "auto"}})`` makes one.
 
+    Parameters
+    ----------
+    name : str
+    missing : bool, default True
+        Reserve a code for missing values.
+    numbers : bool, default True
+        Whether text of numbers becomes a numeric column. ``False`` for a DataFrame's
+        text columns: their dtype says labels, and only dates are told apart.
+    dtype : str or None
+        The dtype to decode to whatever the kind (``None``: the learned kind's own).
+        A DataFrame's text column keeps its dtype: its dates come back as ISO 8601 text.
+
     Examples
     --------
     >>> UntypedColumn("income").complete
@@ -232,6 +284,8 @@ class UntypedColumn:
 
     name: str
     missing: bool = True
+    numbers: bool = True
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -239,10 +293,6 @@ class UntypedColumn:
     @property
     def complete(self) -> bool:
         return False
-
-    @property
-    def dtype(self) -> None:
-        return None
 
     @property
     def size(self) -> int:

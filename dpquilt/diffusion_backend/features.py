@@ -179,7 +179,7 @@ class FeatureMap:
             value = np.clip(self._from_feature(spec.name, np.clip(x[:, start], -1.0, 1.0), lo, hi), lo, hi)
             if spec.kind == "integer":
                 value = np.round(value)
-            bins, u = positions_in_bins(value, np.asarray(spec.bin_edges()), spec.kind)
+            bins, u = positions_in_bins(value, np.asarray(spec.bin_edges()), spec.kind, spec.grain)
             if spec.missing:
                 bins = np.where(x[:, start + 1] > 0, spec.missing_code, bins)
             codes[spec.name], positions[spec.name] = bins, u

@@ -23,16 +23,14 @@ __all__ = ["Layout"]
 
 
 def _has_room(spec: NumericColumn) -> bool:
-    if spec.kind != "integer":
-        return True
-    edges = np.asarray(spec.bin_edges())
-    return bool(np.any(np.diff(edges) > 1))
+    slots = _slots(spec)
+    return slots is None or any(w > 1 for w in slots)
 
 
 def _slots(spec: NumericColumn) -> tuple[int, ...] | None:
-    if spec.kind != "integer":
+    if spec.grain is None:
         return None
-    return tuple(int(w) for w in np.diff(np.asarray(spec.bin_edges())))
+    return tuple(int(round(w)) for w in np.diff(np.asarray(spec.bin_edges())) / spec.grain)
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ class Layout:
     bins : tuple of int
         Bins of each numeric column (its codes ``0 .. bins - 1``; points and missing follow).
     slots : tuple of (tuple of int or None)
-        For each numeric column of integers, how many integers each bin holds; ``None``
-        for floats and datetimes (a continuum).
+        For each numeric column on a grid (integers; datetimes with a unit: days), how
+        many grid points each bin holds; ``None`` for a continuum (floats, instants).
 
     Examples
     --------
@@ -121,6 +119,6 @@ class Layout:
             present = ~df[name].isna().to_numpy()
             values = numeric_values(df[name], spec.kind)
             lo, hi = spec.clip_range
-            _, u = positions_in_bins(np.clip(values, lo, hi), np.asarray(spec.bin_edges()), spec.kind)
+            _, u = positions_in_bins(np.clip(values, lo, hi), np.asarray(spec.bin_edges()), spec.kind, spec.grain)
             out[present, j] = u
         return out

@@ -177,19 +177,40 @@ def _decode_numeric(codes: np.ndarray, spec: NumericColumn, u: np.ndarray) -> pd
     is_missing = codes == spec.missing_code if spec.missing else np.zeros(codes.size, dtype=bool)
     in_bin = codes < n_bins
     x = np.full(codes.size, np.nan)
-    x[in_bin] = values_from_positions(edges, codes[in_bin], u[in_bin], spec.kind)
+    x[in_bin] = values_from_positions(edges, codes[in_bin], u[in_bin], spec.kind, spec.grain)
+    if spec.kind == "datetime" and spec.grain is not None:
+        x[in_bin] += spec.grain / 2.0  # noon (UTC) of the day: the same date in any zone within 12 hours
     is_point = ~in_bin & ~is_missing
     x[is_point] = np.asarray(spec.points, dtype=np.float64)[codes[is_point] - n_bins]
     if spec.kind == "datetime":
-        series = pd.Series(pd.to_datetime(x, unit="s"))  # seconds since 1970 in UTC
-        timezone = getattr(_dtype_or_none(spec.dtype), "tz", None)
-        if timezone is not None:  # the input's time zone comes back: UTC instants shown in it
-            return series.dt.tz_localize("UTC").dt.tz_convert(timezone).astype(spec.dtype)
-        return _as_dtype(series, spec.dtype)
+        return _decode_datetime(pd.Series(pd.to_datetime(x, unit="s")), spec)  # seconds since 1970 in UTC
+
     series = pd.Series(x)
     if spec.kind == "integer" and not is_missing.any():
         series = series.astype(np.int64)
     return _as_dtype(series, spec.dtype)
+
+
+#: How a unit floors a wall-clock time (pandas period frequencies).
+_UNIT_PERIODS = {"day": "D", "month": "M", "year": "Y"}
+
+
+def _decode_datetime(utc: pd.Series, spec: NumericColumn) -> pd.Series:
+    """UTC instants as the column's values: in its time zone, floored to its unit, as text where it was text."""
+    dtype = _dtype_or_none(spec.dtype)
+    timezone = getattr(dtype, "tz", None)
+    if timezone is not None and spec.unit not in _UNIT_PERIODS:  # instants: UTC shown in the input's zone
+        return utc.dt.tz_localize("UTC").dt.tz_convert(timezone).astype(spec.dtype)
+    wall = utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None) if timezone is not None else utc
+    if spec.unit in _UNIT_PERIODS:
+        wall = wall.dt.to_period(_UNIT_PERIODS[spec.unit]).dt.start_time
+    if dtype is not None and not pd.api.types.is_datetime64_any_dtype(dtype):  # dates handed over as text
+        form = "%Y-%m-%d" if spec.unit in _UNIT_PERIODS else "%Y-%m-%d %H:%M:%S"
+        text = wall.dt.strftime(form).astype(object)
+        return _as_dtype(text.where(wall.notna(), None), spec.dtype)
+    if timezone is not None:  # the input's time zone comes back
+        return wall.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").astype(spec.dtype)
+    return _as_dtype(wall, spec.dtype)
 
 
 def _dtype_or_none(dtype: str | None):
