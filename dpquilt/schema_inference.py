@@ -193,7 +193,7 @@ def complete_schema(
     >>> acc = Accountant(1.0, 1e-9, secure=False)
     >>> schema = complete_schema(df, {"sex": {"categories": ["F", "M"]}}, 0.1, acc, SeededNoise(np.random.default_rng(0)))
     >>> (schema["age"].lower, schema["age"].upper), [e.what.split(" of ")[0] for e in acc.ledger]  # only age's facts cost
-    ((20, 70), ['point masses', 'bounds', 'lower bound', 'upper bound'])
+    ((20, 79), ['point masses', 'bounds', 'lower bound', 'upper bound'])
     """
     return prepare_table(df, hint, schema_share, accountant, noise).schema
 
