@@ -9,7 +9,9 @@ Korolova et al. 2009, Rogers 2023): one row holds one value, so the histogram ha
 sensitivity 1 and costs ``1 / (2 sigma^2)`` plus the threshold's delta. Values whose
 noisy count clears the threshold get codes of their own that decode exactly
 (:class:`~dpquilt.schema.NumericColumn` ``points``); at most :data:`MAX_POINTS`, the
-largest noisy counts, are kept (post-processing).
+largest noisy counts, are kept (post-processing). The same release tells whether the
+column has missing values (:func:`has_missing`): their count is one more key, of a
+public domain, so it is released whatever it is and costs nothing more.
 """
 
 from __future__ import annotations
@@ -25,16 +27,53 @@ from .privacy.mechanisms import thresholded_counts
 from .privacy.noise import NoiseSource
 from .schema import NumericColumn
 
-__all__ = ["MAX_POINTS", "learn_points"]
+__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "missing_count"]
 
 #: Most point masses a column keeps (each is one more code in every marginal it enters).
 MAX_POINTS = 64
+
+class _MissingKey:
+    """The key of missing values: equal to nothing else, so no value of a column can take its place."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+#: The key of missing values in a column's released value histogram.
+MISSING_KEY = _MissingKey()
+
+#: A column keeps a code for missing values when their noisy count reaches this many noise deviations.
+MISSING_SIGMAS = 3.0
+
+
+def missing_count(series: pd.Series, missing: bool) -> dict[str, int]:
+    """``{MISSING_KEY: count of missing values}`` when the spec may hold them, else nothing (the ``known`` keys)."""
+    return {MISSING_KEY: int(series.isna().sum())} if missing else {}
+
+
+def has_missing(released: dict, sigma: float, missing: bool) -> bool:
+    """Whether to keep a missing code: the spec allows one and the noisy count of missing values clears
+    :data:`MISSING_SIGMAS` ``sigma`` (post-processing). Removes :data:`MISSING_KEY` from ``released``.
+
+    Without it, noise gives the missing code of a column that has no missing values a
+    little mass, and synthetic rows get missing values the real ones never had; with
+    it, rows whose rare missing values stayed under the threshold are left out at
+    encoding (a row-wise filter).
+
+    Examples
+    --------
+    >>> released = {0.0: 4000, MISSING_KEY: 12}
+    >>> has_missing(released, sigma=10.0, missing=True), released
+    (False, {0.0: 4000})
+    """
+    count = released.pop(MISSING_KEY, None)
+    return bool(missing and count is not None and count >= MISSING_SIGMAS * sigma)
 
 
 def learn_points(
     series: pd.Series, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
 ) -> NumericColumn:
-    """``spec`` with the point masses of ``series`` learned with DP (one ledger entry).
+    """``spec`` with the point masses of ``series`` learned with DP (one ledger entry), and whether it has missing values.
 
     Examples
     --------
@@ -43,12 +82,14 @@ def learn_points(
     >>> debt = pd.Series(np.where(rng.random(5000) < 0.8, 0.0, rng.lognormal(7, 1, 5000)))
     >>> spec = learn_points(debt, NumericColumn("debt", points=None), 10.0, 1e-10,
     ...                     Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0)))
-    >>> spec.points  # the zeros; no single non-zero amount holds enough rows
-    (0.0,)
+    >>> spec.points, spec.missing  # the zeros (no single non-zero amount holds enough rows); nothing missing
+    ((0.0,), False)
     """
     values, counts = np.unique(numeric_values(series, spec.kind), return_counts=True)
     kept = thresholded_counts(
-        dict(zip(values.tolist(), counts.tolist())), sigma, delta, f"point masses of {spec.name!r}", accountant, noise
+        dict(zip(values.tolist(), counts.tolist())), sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
+        known=missing_count(series, spec.missing),
     )
+    missing = has_missing(kept, sigma, spec.missing)
     largest = sorted(kept, key=lambda v: -kept[v])[:MAX_POINTS]
-    return replace(spec, points=tuple(sorted(float(v) for v in largest)))
+    return replace(spec, points=tuple(sorted(float(v) for v in largest)), missing=missing)

@@ -7,6 +7,8 @@
   the column and the fix instead of inventing a range.
 * Category lists: the stability histogram (thresholded discrete Gaussian counts);
   values under the threshold go to the column's ``other`` code.
+* Whether a column has missing values: one more key of the category or point-mass
+  histogram (:func:`~dpquilt.point_masses.has_missing`), at no extra cost.
 
 Each learned fact is one ledger entry (bounds: three). The budget for this step is the
 ``rho`` and ``delta`` the caller passes (the synthesizer's ``schema_share``), split over
@@ -26,7 +28,7 @@ import pandas as pd
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
-from .point_masses import learn_points
+from .point_masses import has_missing, learn_points, missing_count
 from .privacy.accountant import Accountant
 from .privacy.mechanisms import sigma_for_rho, thresholded_counts
 from .privacy.noise import NoiseSource
@@ -260,7 +262,9 @@ def _learn_categories(
 ) -> CategoricalColumn:
     counts = series.value_counts(dropna=True)
     kept = thresholded_counts(
-        dict(zip(counts.index, counts.to_numpy())), sigma, delta, f"categories of {spec.name!r}", accountant, noise
+        dict(zip(counts.index, counts.to_numpy())), sigma, delta, f"categories of {spec.name!r}", accountant, noise,
+        known=missing_count(series, spec.missing),
     )
+    missing = has_missing(kept, sigma, spec.missing)
     categories = tuple(sorted(kept, key=lambda v: (type(v).__name__, v)))
-    return replace(spec, categories=categories, other=True)
+    return replace(spec, categories=categories, other=True, missing=missing)

@@ -6,6 +6,9 @@ import pytest
 
 import dpquilt as dq
 import dpquilt.bounds as bounds
+import dpquilt.kinds as kinds
+import dpquilt.point_masses as point_masses
+import dpquilt.time_units as time_units
 import dpquilt.schema_inference as inference
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise
@@ -61,17 +64,27 @@ def test_learned_schema_has_one_ledger_entry_per_fact(rng):
 
 
 def test_with_dp_steps_patched_out_nothing_else_moves(rng, monkeypatch):
-    """Replace the DP releases (band histograms, category counts) by constants: the learned schema must then be equal on neighbours."""
+    """Replace the DP releases (kind and unit classes, band histograms, category and point counts, quantiles) by
+    constants: the learned schema must then be equal on neighbours."""
 
     def constant_counts(counts, sigma, what, accountant, noise):
         return np.arange(np.size(counts))[::-1] * 1000  # ignores the data
 
-    def constant_categories(counts, sigma, delta, what, accountant, noise):
-        return {"paris": 1000, "rome": 1000}  # ignores the data
+    def constant_classes(counts, sigma, what, accountant, noise):
+        return np.eye(np.size(counts))[-1] * 1000  # all in the last class: text, or times of day
+
+    def constant_categories(counts, sigma, delta, what, accountant, noise, known=None):
+        return {"paris": 1000, "rome": 1000, **{k: 0 for k in (known or {})}}  # ignores the data
+
+    def constant_points(counts, sigma, delta, what, accountant, noise, known=None):
+        return {0.0: 1000, **{k: 1000 for k in (known or {})}}
 
     monkeypatch.setattr(bounds, "gaussian_counts", constant_counts)
     monkeypatch.setattr(bounds, "private_quantile", lambda values, candidates, *rest: float(candidates[len(candidates) // 3]))
     monkeypatch.setattr(inference, "thresholded_counts", constant_categories)
+    monkeypatch.setattr(point_masses, "thresholded_counts", constant_points)
+    monkeypatch.setattr(kinds, "gaussian_counts", constant_classes)
+    monkeypatch.setattr(time_units, "gaussian_counts", constant_classes)
     df = frame(rng)
     schemas = []
     for data in (df, with_extreme_row(df)):

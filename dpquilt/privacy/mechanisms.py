@@ -262,6 +262,7 @@ def thresholded_counts(
     what: str,
     accountant: Accountant,
     noise: NoiseSource,
+    known: Mapping[Hashable, int] | None = None,
 ) -> dict[Hashable, int]:
     """Release the keys (and noisy counts) whose noisy count reaches a threshold.
 
@@ -271,6 +272,12 @@ def thresholded_counts(
     Keys absent from the data are never released. One row touches one key, so the
     mechanism is ``(1 / (2 sigma^2), delta)``-approximate zCDP.
 
+    ``known`` keys belong to a public domain (such as "missing"): their noisy counts
+    are released whatever they are, zero counts included, as a plain Gaussian
+    histogram would. A row touches one key of ``counts`` and ``known`` together, so
+    the sensitivity and the cost stay the same; the threshold's delta covers only the
+    keys of ``counts``.
+
     Examples
     --------
     >>> from dpquilt.privacy import Accountant, SeededNoise
@@ -278,6 +285,8 @@ def thresholded_counts(
     >>> released = thresholded_counts({"common": 5000, "rare": 1}, 10.0, 1e-10, "categories of x", acc, noise)
     >>> sorted(released)  # a key held by one row is dropped
     ['common']
+    >>> sorted(thresholded_counts({"common": 5000}, 10.0, 1e-10, "categories of y", acc, noise, known={"missing": 0}))
+    ['common', 'missing']
     """
     threshold = threshold_for_delta(sigma, delta)
     accountant.spend(
@@ -285,6 +294,10 @@ def thresholded_counts(
             what, f"thresholded discrete Gaussian (T={threshold})", float(sigma), rho_of_gaussian(sigma), delta
         )
     )
-    keys = list(counts)
-    noisy = noise.discrete_gaussian(np.array([counts[k] for k in keys], dtype=np.int64), sigma)
-    return {k: int(c) for k, c in zip(keys, noisy) if c >= threshold}
+    known = dict(known or {})
+    overlap = set(known) & set(counts)
+    if overlap:
+        raise ValueError(f"keys {sorted(map(str, overlap))} are both known and learned; pass each once")
+    keys = list(counts) + list(known)
+    noisy = noise.discrete_gaussian(np.array([{**counts, **known}[k] for k in keys], dtype=np.int64), sigma)
+    return {k: int(c) for k, c in zip(keys, noisy) if k in known or c >= threshold}
