@@ -144,10 +144,12 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schema-share", type=float, default=0.1, help="budget share for learning the schema")
     p.add_argument("--iters", type=int, default=None, help="Private-PGM iterations")
     p.add_argument(
-        "--refiner", default="uniform", choices=["uniform", "ddpm"],
-        help="numeric values inside bins: uniform (free) or a DP-SGD diffusion model (needs dpquilt[diffusion])",
+        "--refiner", default="histogram", choices=["histogram", "uniform", "ddpm"],
+        help="numeric values inside bins: a fine noisy histogram per column (default), uniform (free) or a "
+             "DP-SGD diffusion model (needs dpquilt[diffusion])",
     )
-    p.add_argument("--refiner-share", type=float, default=0.15, help="budget share of the ddpm refiner")
+    p.add_argument("--refiner-share", type=float, default=None,
+                   help="budget share of the refiner (default: 0.05 for histogram, 0.15 for ddpm)")
     p.add_argument("--device", default="auto", help="PyTorch device of the refiner (auto, cpu, cuda)")
     p.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
