@@ -33,7 +33,7 @@ from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import NoiseSource
 from .layout import Layout
 
-__all__ = ["CELL_SIGMAS", "HistogramRefiner", "MAX_CELLS_PER_BIN", "plan_cells"]
+__all__ = ["CELL_SIGMAS", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "plan_cells"]
 
 #: A sub-cell is sized to hold about this many noise deviations of rows (expected under the model).
 CELL_SIGMAS = 4.0
@@ -70,6 +70,30 @@ def _cells_of(u: np.ndarray, bins: np.ndarray, cells: np.ndarray, slots: np.ndar
     w = slots[bins]
     slot = np.minimum(np.floor(u * w), w - 1).astype(np.int64)  # integer s sits at u = (s + 0.5) / w
     return ((slot + 1) * k - 1) // w  # the largest j with floor(j w / k) <= s
+
+
+def cell_counts(
+    bins: np.ndarray, u: np.ndarray, cells: np.ndarray, slots: tuple[int, ...] | None
+) -> np.ndarray:
+    """Exact counts of one column's sub-cells, bin after bin (the histogram before noise).
+
+    ``bins`` are the rows' codes (codes past the last bin, points and missing, and NaN
+    positions fall in no sub-cell), ``u`` their positions inside the bins. One row
+    falls in at most one sub-cell: L1 and L2 sensitivity 1.
+
+    Examples
+    --------
+    >>> cell_counts(np.array([0, 0, 1, 2]), np.array([0.1, 0.9, 0.5, np.nan]), np.array([2, 1]), None).tolist()
+    [1, 1, 1]
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(cells)])
+    bins = np.asarray(bins, dtype=np.int64)
+    u = np.asarray(u, dtype=np.float64)
+    in_bin = (bins >= 0) & (bins < cells.size) & ~np.isnan(u)
+    slot_array = np.asarray(slots, dtype=np.int64) if slots is not None else None
+    cell = offsets[bins[in_bin]] + _cells_of(u[in_bin], bins[in_bin], cells, slot_array)
+    return np.bincount(cell, minlength=int(offsets[-1]))
 
 
 def _positions_in_cells(
@@ -174,13 +198,7 @@ class HistogramRefiner:
             shares = (bin_shares or {}).get(name)
             shares = np.full(n_bins, 1.0 / n_bins) if shares is None else np.asarray(shares, dtype=np.float64)[:n_bins]
             cells = plan_cells(shares, public_rows, sigma, slots)
-            offsets = np.concatenate([[0], np.cumsum(cells)])
-            bins = np.asarray(codes[:, column_of[name]], dtype=np.int64)
-            u = np.asarray(targets[:, j], dtype=np.float64)
-            in_bin = (bins < n_bins) & ~np.isnan(u)
-            slot_array = np.asarray(slots, dtype=np.int64) if slots is not None else None
-            cell = offsets[bins[in_bin]] + _cells_of(u[in_bin], bins[in_bin], cells, slot_array)
-            counts = np.bincount(cell, minlength=int(offsets[-1]))
+            counts = cell_counts(codes[:, column_of[name]], targets[:, j], cells, slots)
             noisy = gaussian_counts(counts, sigma, f"within-bin histogram of {name!r}", accountant, noise)
             self.cells_[name], self.weights_[name] = cells, np.maximum(np.asarray(noisy, dtype=np.float64), 0.0)
         return self

@@ -3,9 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dpquilt as dq
-from dpquilt.diffusion_backend.histogram import CELL_SIGMAS, HistogramRefiner, plan_cells
+from dpquilt.diffusion_backend.histogram import CELL_SIGMAS, HistogramRefiner, cell_counts, plan_cells
 from dpquilt.diffusion_backend.layout import Layout
 from dpquilt.marginals.dataset import Dataset
 from dpquilt.privacy import Accountant, SeededNoise
@@ -99,3 +101,23 @@ def test_the_synthesizer_gives_the_histogram_its_default_share():
     assert len(histogram) == 1
     assert histogram[0].rho == pytest.approx(HistogramRefiner().default_share * syn.accountant_.rho_budget, rel=1e-6)
     assert syn.accountant_.rho_spent == pytest.approx(syn.accountant_.rho_budget, rel=1e-6)
+
+
+_ROW = st.tuples(st.integers(0, 4), st.one_of(st.floats(0, 1, exclude_max=True), st.just(float("nan"))))
+
+
+@given(st.lists(_ROW, max_size=40), _ROW, st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_one_row_moves_one_sub_cell_by_one(rows, extra, integers):
+    """The histogram's sensitivity: adding a row (in a bin, a point or missing code, or a NaN position)
+    changes at most one sub-cell, by one (L1 = L2 = 1)."""
+    cells = np.array([3, 1, 2])  # codes 0-2 are bins, 3 a point, 4 missing
+    slots = (7, 1, 2) if integers else None
+
+    def counts(rs):
+        bins = np.array([b for b, _ in rs], dtype=np.int64)
+        u = np.array([v for _, v in rs], dtype=np.float64)
+        return cell_counts(bins, u, cells, slots)
+
+    diff = counts(rows + [extra]) - counts(rows)
+    assert np.abs(diff).sum() <= 1 and diff.min() >= 0

@@ -1,7 +1,8 @@
 """White-box: every noise draw has the scale its ledger entry paid for, at the verified sensitivity.
 
 A recording noise source notes each draw; the ledger says what was paid. For MST and AIM
-(schema learning included: kinds, category lists, bounds), the federated oracle, the
+(schema learning included: kinds, units, category lists, point masses, bounds; and the
+histogram refiner), the federated oracle, the
 DP-SGD refiner and the standalone diffusion model, each draw must match its entry.
 ``tests/privacy/test_mutations.py`` shows that these checks fail when the noise is halved,
 a sensitivity is exceeded or a charge is skipped.
@@ -36,6 +37,7 @@ def table(n: int = 4000) -> pd.DataFrame:
             "city": city,
             "flag": np.where(city == "oslo", "yes", rng.choice(["yes", "no"], n)),
             "code": rng.choice(["1", "2", "3"], n).astype(object),  # its kind is learned ("auto")
+            "day": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),  # a unit
         }
     )
 
@@ -72,7 +74,8 @@ def check_marginal_fit(monkeypatch, method: str) -> None:
     problems = ledger_mismatches(noise.draws, ledger, verified_sensitivity(workload if method == "aim" else None))
     assert not problems, "\n".join(problems)
     whats = [e.what for e in ledger]
-    for expected in ("kind of 'code'", "categories of 'city'", "bounds of 'age'", "marginal ("):
+    for expected in ("kind of 'code'", "kind of 'flag'", "categories of 'city'", "bounds of 'age'", "unit of 'day'",
+                     "marginal (", "within-bin histogram of 'income'", "within-bin histogram of 'day'"):
         assert any(w.startswith(expected) for w in whats), f"no {expected!r} in the ledger"
 
 
