@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dpquilt.marginals.counting import count
-from dpquilt.marginals.dataset import Dataset
+from dpquilt.schema.dataset import Dataset
 
 
 def best_of(fn, repeats: int = 5) -> float:

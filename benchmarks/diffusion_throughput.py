@@ -43,9 +43,9 @@ from dpquilt.diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsg
 from dpquilt.diffusion_backend.features import FeatureMap  # noqa: E402
 from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
 from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
-from dpquilt.marginals.encoding import encode  # noqa: E402
+from dpquilt.schema.codec import encode  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
-from dpquilt.schema_inference import merge_specs  # noqa: E402
+from dpquilt.schema.learning import merge_specs  # noqa: E402
 from mixed_tables import diamonds  # noqa: E402
 
 

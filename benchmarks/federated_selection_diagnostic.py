@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dpquilt as dq  # noqa: E402
 from dpquilt.federation.oracle import FederatedOracle  # noqa: E402
 from dpquilt.federation.protocol import client_reply  # noqa: E402
-from dpquilt.marginals.dataset import Dataset  # noqa: E402
-from dpquilt.marginals.encoding import encode  # noqa: E402
+from dpquilt.schema.dataset import Dataset  # noqa: E402
+from dpquilt.schema.codec import encode  # noqa: E402
 from dpquilt.privacy.accountant import Accountant  # noqa: E402
 from dpquilt.privacy.noise import SeededNoise  # noqa: E402
 from mst_vs_reference import errors, load, mean_se  # noqa: E402

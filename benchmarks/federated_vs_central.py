@@ -30,7 +30,7 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.marginals.dataset import Dataset  # noqa: E402
+from dpquilt.schema.dataset import Dataset  # noqa: E402
 from mst_vs_reference import errors, load, mean_se, run_in_subprocess  # noqa: E402
 
 

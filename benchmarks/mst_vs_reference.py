@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
 from dpquilt.evaluation.workload import workload_error_codes  # noqa: E402
-from dpquilt.marginals.dataset import Dataset  # noqa: E402
+from dpquilt.schema.dataset import Dataset  # noqa: E402
 from reference_mst import reference_mst  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -39,7 +39,7 @@ def run_one(clients: int, sums: int) -> dict:
     from dpquilt.federation.protocol import Request, reply_length
     from dpquilt.federation.secure_sum import SecureSum, SecureSumSettings
     from dpquilt.federation.simulation import _run
-    from dpquilt.marginals.dataset import Dataset
+    from dpquilt.schema.dataset import Dataset
 
     domain = {"a": 2}
     settings = SecureSumSettings(clients)

@@ -282,7 +282,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_schema(args: argparse.Namespace) -> int:
     from .privacy.accountant import Accountant
     from .privacy.noise import make_noise_source
-    from .schema_inference import prepare_table
+    from .schema.learning import prepare_table
 
     df, facts = read_table(args.data, args.schema)
     noise = make_noise_source(args.seed)

@@ -17,21 +17,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .column_types import validate_frame
 from .diffusion_backend import Layout, make_backend
 from .diffusion_backend.dpsgd import dpsgd_noise_note
 from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import REFIT_STEPS, aim
-from .marginals.encoding import decode, encode
 from .marginals.mst import Compression, mst
 from .marginals.oracle import LocalOracle, MarginalOracle
 from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
 from .privacy.noise import make_noise_source
 from .schema import Schema
-from .schema_inference import SCHEMA_DELTA_SHARE, prepare_table
+from .schema.codec import decode, encode
+from .schema.column_types import validate_frame
+from .schema.learning import SCHEMA_DELTA_SHARE, prepare_table
 
 __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
 

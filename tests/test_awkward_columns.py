@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-from dpquilt.bounds import BoundsNotLearnedError
+from dpquilt.schema.bounds import BoundsNotLearnedError
 from tests.conftest import FAST
 
 N = 4000

@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-import dpquilt.bounds as bounds
-import dpquilt.kinds as kinds
-import dpquilt.point_masses as point_masses
-import dpquilt.time_units as time_units
-import dpquilt.schema_inference as inference
+import dpquilt.schema.bounds as bounds
+import dpquilt.schema.kinds as kinds
+import dpquilt.schema.point_masses as point_masses
+import dpquilt.schema.time_units as time_units
+import dpquilt.schema.learning as inference
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise
-from dpquilt.schema_inference import facts_to_learn, learn_schema, merge_specs
+from dpquilt.schema.learning import facts_to_learn, learn_schema, merge_specs
 from tests.conftest import FAST
 
 

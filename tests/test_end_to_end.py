@@ -29,7 +29,7 @@ def test_values_lie_inside_the_schema(fitted):
             assert set(col) <= set(spec.categories) | {spec.other_label}
         else:
             lo, hi = spec.clip_range  # or exactly a point mass, which decodes to itself wherever it lies
-            values = dq.column_types.numeric_values(col, spec.kind) if spec.kind == "datetime" else col.to_numpy(float)
+            values = dq.schema.column_types.numeric_values(col, spec.kind) if spec.kind == "datetime" else col.to_numpy(float)
             assert ((values >= lo) & (values <= hi) | np.isin(values, spec.points)).all()
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.kinds import kind_from_noisy_classes, learn_kind, value_classes
+from dpquilt.schema.kinds import kind_from_noisy_classes, learn_kind, value_classes
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.conversions import rho_of_gaussian
 from dpquilt.privacy.noise import SeededNoise

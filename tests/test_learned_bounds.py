@@ -7,8 +7,8 @@ import pytest
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.mechanisms import sigma_for_rho
 from dpquilt.privacy.noise import SeededNoise
-from dpquilt.bounds import BAND_SHARE, band_edges, occupied_bands
-from dpquilt.schema_inference import learn_schema, merge_specs
+from dpquilt.schema.bounds import BAND_SHARE, band_edges, occupied_bands
+from dpquilt.schema.learning import learn_schema, merge_specs
 
 
 def band_counts(x, edges):
@@ -82,7 +82,7 @@ def test_a_range_that_the_noise_hides_is_not_invented():
     import pytest
 
     import dpquilt as dq
-    from dpquilt.bounds import BoundsNotLearnedError
+    from dpquilt.schema.bounds import BoundsNotLearnedError
 
     df = pd.DataFrame({"age": [31, 45, 52, 38, 29, 61, 44, 35, 50, 47]})
     for seed in range(5):
@@ -113,7 +113,7 @@ def test_values_spanning_twenty_decades_keep_their_decades():
 
 def test_a_narrow_range_far_from_zero_is_found_at_a_small_budget():
     """Fractional years in [2016.5, 2017.7] inside the band [2000, 5000]: the quantiles must not land in the empty part."""
-    from dpquilt.bounds import learn_bounds
+    from dpquilt.schema.bounds import learn_bounds
     from dpquilt.schema import NumericColumn
 
     x = pd.Series(np.random.default_rng(0).uniform(2016.5, 2017.7, 15_000))

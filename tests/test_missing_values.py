@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-from dpquilt.point_masses import MISSING_KEY, MISSING_SIGMAS, has_missing, learn_points
+from dpquilt.schema.point_masses import MISSING_KEY, MISSING_SIGMAS, has_missing, learn_points
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.mechanisms import thresholded_counts
 from dpquilt.privacy.noise import SeededNoise

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-from dpquilt.marginals.encoding import decode, encode
-from dpquilt.point_masses import MAX_POINTS, learn_points
+from dpquilt.schema.codec import decode, encode
+from dpquilt.schema.point_masses import MAX_POINTS, learn_points
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.conversions import rho_of_gaussian
 from dpquilt.privacy.mechanisms import threshold_for_delta

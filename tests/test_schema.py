@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-from dpquilt.column_types import spec_for_series
+from dpquilt.schema.column_types import spec_for_series
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema
 
 

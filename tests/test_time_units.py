@@ -11,7 +11,7 @@ from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.conversions import rho_of_gaussian
 from dpquilt.privacy.noise import SeededNoise
 from dpquilt.schema import DAY_SECONDS, NumericColumn, UntypedColumn
-from dpquilt.time_units import learn_unit, unit_classes, unit_from_noisy_classes
+from dpquilt.schema.time_units import learn_unit, unit_classes, unit_from_noisy_classes
 
 
 def _days(n, rng, start="2016-07-01", span=426):

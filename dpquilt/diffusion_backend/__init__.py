@@ -59,7 +59,7 @@ class Backend(Protocol):
 
     def sample(self, data, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Position in ``[0, 1)`` of every numeric column's value for records with codes ``data``
-        (a :class:`~dpquilt.marginals.dataset.Dataset`; NaN where the code is missing)."""
+        (a :class:`~dpquilt.schema.dataset.Dataset`; NaN where the code is missing)."""
 
 
 def make_backend(backend, settings=None) -> Backend:

@@ -46,7 +46,7 @@ class DDPMRefiner:
     >>> fast = DDPMSettings(hidden=16, diffusion_steps=10, training=DPSGDSettings(batch_size=50, epochs=1))
     >>> ref = DDPMRefiner(fast).fit(lay, np.zeros((200, 1), int), np.full((200, 1), 0.25),
     ...     Accountant(1.0, 1e-6), "cpu", public_rows=200, rng=np.random.default_rng(0))  # doctest: +SKIP
-    >>> from dpquilt.marginals.dataset import Dataset
+    >>> from dpquilt.schema.dataset import Dataset
     >>> ref.sample(Dataset({"x": np.zeros(3, int)}, {"x": 3}), np.random.default_rng(0))["x"].shape  # doctest: +SKIP
     (3,)
     """

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from ..column_types import conform_column, numeric_values
-from ..marginals.dataset import Dataset
-from ..marginals.encoding import decode, encode
 from ..schema import CategoricalColumn, NumericColumn, Schema
-from .positions import positions_in_bins
+from ..schema.codec import decode, encode
+from ..schema.column_types import conform_column, numeric_values
+from ..schema.dataset import Dataset
+from ..schema.positions import positions_in_bins
 
 __all__ = ["BinnedCDF", "FeatureMap", "bin_counts"]
 

@@ -27,10 +27,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..marginals.dataset import Dataset
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import NoiseSource
+from ..schema.dataset import Dataset
 from .layout import Layout
 
 __all__ = ["CELL_SIGMAS", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "plan_cells"]

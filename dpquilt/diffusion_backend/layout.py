@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..column_types import numeric_values
-from ..marginals.dataset import Dataset
 from ..schema import NumericColumn, Schema
-from .positions import positions_in_bins
+from ..schema.column_types import numeric_values
+from ..schema.dataset import Dataset
+from ..schema.positions import positions_in_bins
 
 __all__ = ["Layout"]
 

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..column_types import validate_frame
 from ..estimator import check_fitted, sample_size
 from ..privacy.accountant import Accountant, PrivacyReport
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import make_noise_source
 from ..schema import Schema
-from ..schema_inference import prepare_table
+from ..schema.column_types import validate_frame
+from ..schema.learning import prepare_table
 from .device import resolve_device
 from .dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
 from .features import BinnedCDF, FeatureMap, bin_counts

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..column_types import numeric_values
+from ..schema.column_types import numeric_values
 
 __all__ = ["ColumnBins", "EvaluationBinning", "binned_tv", "independent_columns"]
 

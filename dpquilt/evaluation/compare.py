@@ -18,11 +18,11 @@ import pandas as pd
 from ..estimator import clone_with
 from ..schema import Schema
 from .association import association_difference
+from .binning import EvaluationBinning, binned_tv
 from .columns import column_distances, evaluation_schema, numeric_columns
 from .disclosure import distance_to_closest_record, membership_inference_auc
 from .fidelity import correlation_difference
 from .utility import train_synthetic_test_real
-from .binning import EvaluationBinning, binned_tv
 from .workload import workload_error
 
 __all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]

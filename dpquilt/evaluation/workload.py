@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..marginals.counting import count
-from ..marginals.dataset import Dataset
-from ..marginals.encoding import encode
 from ..schema import Schema
+from ..schema.codec import encode
+from ..schema.dataset import Dataset
 
 __all__ = ["all_marginals", "marginal_tv", "workload_error", "workload_error_codes"]
 

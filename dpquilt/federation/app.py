@@ -24,10 +24,10 @@ from flwr.serverapp import ServerApp
 
 from ..cli import report_path_for
 from ..datasets import load, save
-from ..marginals.dataset import Dataset
-from ..marginals.encoding import encode
 from ..privacy.accountant import Accountant
 from ..schema import Schema
+from ..schema.codec import encode
+from ..schema.dataset import Dataset
 from ..synthesizer import MarginalSynthesizer
 from .client import make_client_app
 from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest

@@ -11,8 +11,8 @@ from flwr.client import NumPyClient
 from flwr.clientapp import ClientApp
 from flwr.client.mod import secaggplus_mod
 
-from ..marginals.dataset import Dataset
 from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from ..schema.dataset import Dataset
 from .masks import install_secure_masks
 from .protocol import Request, client_reply
 

@@ -63,7 +63,7 @@ class FederatedOracle:
 
     Examples
     --------
-    >>> from dpquilt.marginals.dataset import Dataset
+    >>> from dpquilt.schema.dataset import Dataset
     >>> from dpquilt.privacy import Accountant, SeededNoise
     >>> from dpquilt.federation.protocol import client_reply
     >>> clients = [Dataset({"a": np.array([0, 1, 1])}, {"a": 2}), Dataset({"a": np.array([1, 1])}, {"a": 2})]

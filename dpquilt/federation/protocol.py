@@ -29,8 +29,8 @@ import numpy as np
 from ..graphical.junction import marginalise
 from ..marginals.containment import containing_sources
 from ..marginals.counting import count
-from ..marginals.dataset import Dataset
 from ..privacy.noise import NoiseSource
+from ..schema.dataset import Dataset
 
 __all__ = ["MalformedRequestError", "Request", "TRAILER", "client_reply", "reply_length", "score_sensitivity"]
 

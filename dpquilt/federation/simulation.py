@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..column_types import validate_frame
-from ..marginals.encoding import encode
 from ..privacy.accountant import Accountant
 from ..schema import Schema
+from ..schema.codec import encode
+from ..schema.column_types import validate_frame
 from ..synthesizer import MarginalSynthesizer
-from .server import run_federated_fit
 from .secure_sum import SecureSumSettings
+from .server import run_federated_fit
 
 __all__ = ["simulate", "simulate_diffusion"]
 

@@ -30,8 +30,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
 from .accelerated import accelerated_descent
+from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total"]

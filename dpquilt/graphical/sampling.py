@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..marginals.dataset import Dataset
+from ..schema.dataset import Dataset
 from .junction import marginalise
 from .model import GraphicalModel
 

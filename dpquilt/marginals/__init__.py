@@ -1,8 +1,8 @@
 """Codes, counting, measurements and selection mechanisms (see DESIGN.md, "marginals")."""
 
+from ..schema.codec import decode, encode
+from ..schema.dataset import Dataset
 from .counting import count
-from .dataset import Dataset
-from .encoding import decode, encode
 from .measurement import Measurement
 from .mst import mst
 

@@ -150,7 +150,7 @@ def aim(
     Examples
     --------
     >>> from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
-    >>> from dpquilt.marginals.dataset import Dataset
+    >>> from dpquilt.schema.dataset import Dataset
     >>> from dpquilt.marginals.oracle import LocalOracle
     >>> from dpquilt.privacy import Accountant, SeededNoise
     >>> rng = np.random.default_rng(0)

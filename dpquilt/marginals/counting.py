@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .dataset import Dataset
+from ..schema.dataset import Dataset
 
 __all__ = ["BLOCK_ROWS", "count", "combined_index"]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..privacy.accountant import Accountant
-from .dataset import Dataset
+from ..schema.dataset import Dataset
 from .measurement import Measurement
 from .oracle import MarginalOracle, even_sigma
 

@@ -11,7 +11,7 @@ MST and AIM never touch rows. They ask a :class:`MarginalOracle` for
   scored by ``|| x_ab - xhat_ab ||_1`` at total cost ``rho`` (MST's selection);
 - ``compressed(compression)``: the same oracle over merged codes.
 
-:class:`LocalOracle` answers from a :class:`~dpquilt.marginals.dataset.Dataset` on this
+:class:`LocalOracle` answers from a :class:`~dpquilt.schema.dataset.Dataset` on this
 machine (counts cached, exact exponential mechanism); the federated oracle in
 :mod:`dpquilt.federation` answers from secure sums of clients' noisy counts. Every
 answer spends through the accountant passed in.
@@ -28,8 +28,8 @@ import numpy as np
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import exponential_mechanism, exponential_mechanism_epsilon_for_rho, gaussian_counts
 from ..privacy.noise import NoiseSource
+from ..schema.dataset import Dataset
 from .counting import count
-from .dataset import Dataset
 from .measurement import Measurement
 from .spanning_tree import grow_spanning_tree
 

@@ -13,8 +13,8 @@ import dpquilt as dq  # noqa: E402
 from dpquilt.diffusion_backend.ddpm import DDPMRefiner, DDPMSettings  # noqa: E402
 from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
 from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
-from dpquilt.marginals.dataset import Dataset  # noqa: E402
-from dpquilt.marginals.encoding import encode  # noqa: E402
+from dpquilt.schema.dataset import Dataset  # noqa: E402
+from dpquilt.schema.codec import encode  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema  # noqa: E402
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from dpquilt.diffusion_backend.layout import Layout
-from dpquilt.marginals.encoding import encode
+from dpquilt.schema.codec import encode
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema
 
 SCHEMA = Schema(

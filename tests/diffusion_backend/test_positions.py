@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.diffusion_backend.positions import positions_in_bins, values_from_positions
+from dpquilt.schema.positions import positions_in_bins, values_from_positions
 from dpquilt.schema import NumericColumn
 
 

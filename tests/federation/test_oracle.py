@@ -12,7 +12,7 @@ from dpquilt.federation.protocol import client_reply
 from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
 from dpquilt.marginals.aim import aim
 from dpquilt.marginals.counting import count
-from dpquilt.marginals.dataset import Dataset
+from dpquilt.schema.dataset import Dataset
 from dpquilt.marginals.mst import mst
 from dpquilt.marginals.workload import Workload
 from dpquilt.privacy.accountant import Accountant

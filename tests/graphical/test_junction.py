@@ -48,7 +48,7 @@ def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
     """The warm-started numpy estimator (AIM's inner loop) agrees with mbi's estimate."""
     from dpquilt.graphical.model import EstimationOptions, estimate
     from dpquilt.marginals.counting import count
-    from dpquilt.marginals.dataset import Dataset
+    from dpquilt.schema.dataset import Dataset
     from dpquilt.marginals.measurement import Measurement
 
     domain = {"a": 3, "b": 4, "c": 5, "d": 2}

@@ -7,7 +7,7 @@ from dpquilt.evaluation.workload import workload_error_codes
 from dpquilt.graphical.model import EstimationOptions, estimate
 from dpquilt.graphical.sampling import sample_codes, sample_conditional
 from dpquilt.marginals.counting import count
-from dpquilt.marginals.dataset import Dataset
+from dpquilt.schema.dataset import Dataset
 from dpquilt.marginals.measurement import Measurement
 from tests.conftest import load_shared
 

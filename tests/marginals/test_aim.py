@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
 from dpquilt.marginals.aim import aim, candidate_scores, model_marginals
 from dpquilt.marginals.counting import count
-from dpquilt.marginals.dataset import Dataset
+from dpquilt.schema.dataset import Dataset
 from dpquilt.marginals.oracle import LocalOracle
 from dpquilt.marginals.workload import Workload
 from dpquilt.privacy.accountant import Accountant

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from dpquilt.marginals.encoding import decode, encode
+from dpquilt.schema.codec import decode, encode
 from dpquilt.schema import Schema
 
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpquilt.marginals.counting import count
-from dpquilt.marginals.dataset import Dataset
+from dpquilt.schema.dataset import Dataset
 from dpquilt.marginals.mst import MST_SCORE_SENSITIVITY, pair_estimates
 from dpquilt.marginals.oracle import weighted_l1_scores
 from dpquilt.privacy.mechanisms import COUNT_SENSITIVITY

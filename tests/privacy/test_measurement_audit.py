@@ -16,7 +16,7 @@ import pytest
 
 import dpquilt.marginals.oracle as local_oracle
 from dpquilt.evaluation.audit import canary_table, gaussian_mu_lower_bound, measurement_audit
-from dpquilt.marginals.encoding import encode
+from dpquilt.schema.codec import encode
 from dpquilt.marginals.mst import mst
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise

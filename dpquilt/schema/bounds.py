@@ -21,11 +21,11 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import exponential_mechanism_epsilon_for_rho, gaussian_counts, private_quantile
+from ..privacy.noise import NoiseSource
 from .column_types import numeric_values
-from .privacy.accountant import Accountant
-from .privacy.mechanisms import exponential_mechanism_epsilon_for_rho, gaussian_counts, private_quantile
-from .privacy.noise import NoiseSource
-from .schema import NumericColumn
+from .specs import NumericColumn
 
 __all__ = [
     "BAND_RUN", "BAND_SHARE", "BAND_THRESHOLD_SIGMAS", "MAX_TAIL", "QUANTILE_GRID", "REACH", "WIDE_BANDS", "BoundsNotLearnedError",

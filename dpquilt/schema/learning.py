@@ -1,14 +1,14 @@
 """Learn the facts a schema lacks from the data, with DP, paid for by the accountant.
 
-* Kinds of text columns: :mod:`dpquilt.kinds` (a noisy histogram of value classes).
-* Units of datetime columns (days, months, years or instants): :mod:`dpquilt.time_units`.
-* Numeric bounds: :mod:`dpquilt.bounds` (a noisy histogram over log-spaced bands);
-  when no band is significant, :class:`~dpquilt.bounds.BoundsNotLearnedError` names
+* Kinds of text columns: :mod:`dpquilt.schema.kinds` (a noisy histogram of value classes).
+* Units of datetime columns (days, months, years or instants): :mod:`dpquilt.schema.time_units`.
+* Numeric bounds: :mod:`dpquilt.schema.bounds` (a noisy histogram over log-spaced bands);
+  when no band is significant, :class:`~dpquilt.schema.bounds.BoundsNotLearnedError` names
   the column and the fix instead of inventing a range.
 * Category lists: the stability histogram (thresholded discrete Gaussian counts);
   values under the threshold go to the column's ``other`` code.
 * Whether a column has missing values: one more key of the category or point-mass
-  histogram (:func:`~dpquilt.point_masses.has_missing`), at no extra cost.
+  histogram (:func:`~dpquilt.schema.point_masses.has_missing`), at no extra cost.
 
 Each learned fact is one ledger entry (bounds: three). The budget for this step is the
 ``rho`` and ``delta`` the caller passes (the synthesizer's ``schema_share``), split over
@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import sigma_for_rho, thresholded_counts
+from ..privacy.noise import NoiseSource
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
 from .point_masses import has_missing, learn_points, missing_count
-from .privacy.accountant import Accountant
-from .privacy.mechanisms import sigma_for_rho, thresholded_counts
-from .privacy.noise import NoiseSource
-from .schema import CategoricalColumn, ColumnSpec, Schema, UntypedColumn
+from .specs import CategoricalColumn, ColumnSpec, Schema, UntypedColumn
 from .time_units import learn_unit
 
 __all__ = [
@@ -53,7 +53,7 @@ def merge_specs(df: pd.DataFrame, hint: Schema | None) -> Schema:
 
     Reads the column names and dtypes only (public metadata), never the values. A
     declared spec whose kind the frame's dtype cannot hold (integers read as text)
-    decodes to the kind's dtype (:func:`~dpquilt.column_types.output_dtype`).
+    decodes to the kind's dtype (:func:`~dpquilt.schema.column_types.output_dtype`).
 
     Examples
     --------
@@ -151,7 +151,7 @@ def prepare_table(
     (:func:`learn_schema`) from ``schema_share`` of the zCDP budget left in
     ``accountant`` (and :data:`SCHEMA_DELTA_SHARE` of delta when category lists may
     have to be learned). Each column is then conformed to its kind
-    (:func:`~dpquilt.column_types.conform_column`): values that do not parse become
+    (:func:`~dpquilt.schema.column_types.conform_column`): values that do not parse become
     missing and are counted in ``curator_notes``.
 
     Examples

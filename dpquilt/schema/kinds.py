@@ -21,11 +21,11 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import gaussian_counts
+from ..privacy.noise import NoiseSource
 from .column_types import KIND_DTYPES
-from .privacy.accountant import Accountant
-from .privacy.mechanisms import gaussian_counts
-from .privacy.noise import NoiseSource
-from .schema import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
+from .specs import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
 
 __all__ = ["KIND_SHARE", "VALUE_CLASSES", "kind_from_noisy_classes", "learn_kind", "value_classes"]
 

@@ -10,9 +10,11 @@ units of the grain.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-__all__ = ["positions_in_bins", "values_from_positions"]
+__all__ = ["positions_in_bins", "uniform_positions", "values_from_positions"]
 
 
 def positions_in_bins(
@@ -66,3 +68,27 @@ def values_from_positions(
         return lo + step * np.minimum(np.floor(u * slots), np.maximum(slots - 1, 0))
     # rounding can carry lo + u (hi - lo) up to hi, which is the next bin's left edge
     return np.minimum(lo + u * (hi - lo), np.maximum(np.nextafter(hi, -np.inf), lo))
+
+
+def uniform_positions(
+    bin_codes: Mapping[str, np.ndarray], missing_codes: Mapping[str, int | None], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """A uniform position in ``[0, 1)`` for every non-missing code; NaN for missing ones.
+
+    Draws column by column in the mapping's order, one draw per non-missing row.
+
+    Examples
+    --------
+    >>> u = uniform_positions({"x": np.array([0, 2, 1])}, {"x": 2}, np.random.default_rng(0))
+    >>> bool(np.isnan(u["x"][1])), bool(0 <= u["x"][0] < 1)
+    (True, True)
+    """
+    out = {}
+    for name, codes in bin_codes.items():
+        codes = np.asarray(codes)
+        missing = missing_codes.get(name)
+        present = codes != missing if missing is not None else np.ones(codes.size, dtype=bool)
+        u = np.full(codes.size, np.nan)
+        u[present] = rng.random(int(present.sum()))
+        out[name] = u
+    return out

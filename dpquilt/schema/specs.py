@@ -2,7 +2,7 @@
 
 A :class:`Schema` lists one spec per column. A spec is *complete* when every fact
 the encoder needs (category list, bounds, bin edges) is known; facts the user did not
-supply are learned from the data with DP by :mod:`dpquilt.schema_inference`, and paid
+supply are learned from the data with DP by :mod:`dpquilt.schema.learning`, and paid
 for from the budget. Nothing here reads private data.
 
 Codes, per column, are ``0 .. size - 1``:
@@ -260,7 +260,7 @@ class UntypedColumn:
 
     What a CSV file gives without a schema: strings. The share of values that parse as
     integers, non-integer numbers, ISO 8601 dates or neither is released with noise
-    and decides the kind (:func:`~dpquilt.kinds.kind_from_noisy_classes`);
+    and decides the kind (:func:`~dpquilt.schema.kinds.kind_from_noisy_classes`);
     values that do not parse as the learned kind become missing.
     ``Schema.from_public({"x": {"kind": "auto"}})`` makes one.
 

@@ -21,11 +21,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import thresholded_counts
+from ..privacy.noise import NoiseSource
 from .column_types import numeric_values
-from .privacy.accountant import Accountant
-from .privacy.mechanisms import thresholded_counts
-from .privacy.noise import NoiseSource
-from .schema import NumericColumn
+from .specs import NumericColumn
 
 __all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "missing_count"]
 

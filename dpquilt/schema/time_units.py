@@ -18,10 +18,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .privacy.accountant import Accountant
-from .privacy.mechanisms import gaussian_counts
-from .privacy.noise import NoiseSource
-from .schema import NumericColumn
+from ..privacy.accountant import Accountant
+from ..privacy.mechanisms import gaussian_counts
+from ..privacy.noise import NoiseSource
+from .specs import NumericColumn
 
 __all__ = ["FINER_SIGMAS", "UNIT_CLASSES", "learn_unit", "unit_classes", "unit_from_noisy_classes"]
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..column_types import conform_frame, numeric_values
-from ..schema import CategoricalColumn, NumericColumn, Schema
-from ..diffusion_backend.positions import values_from_positions
+from .column_types import conform_frame, numeric_values
 from .dataset import Dataset
+from .positions import uniform_positions, values_from_positions
+from .specs import CategoricalColumn, NumericColumn, Schema
 
 __all__ = ["Encoded", "encode", "decode"]
 
@@ -133,8 +133,8 @@ def decode(
     """Map codes back to a DataFrame with the schema's dtypes.
 
     A numeric bin decodes to the value at ``positions[name]`` (in ``[0, 1)``, one per
-    row, from a backend of :mod:`~dpquilt.diffusion_backend`) inside the bin; without
-    ``positions``, uniformly inside the bin.
+    row, from a refiner such as those of :mod:`dpquilt.diffusion_backend`) inside the bin;
+    without ``positions``, uniformly inside the bin (:func:`.positions.uniform_positions`).
 
     Examples
     --------
@@ -145,10 +145,10 @@ def decode(
     >>> df["sex"].tolist(), bool(df["age"].between(18, 64).iloc[0] and df["age"].between(65, 119).iloc[1])
     (['M', 'F'], True)
     """
-    from ..diffusion_backend import Layout, UniformBackend
-
     if positions is None:
-        positions = UniformBackend().fit(Layout.of(schema)).sample(data, rng)
+        numeric = [s for s in schema.columns if isinstance(s, NumericColumn)]
+        positions = uniform_positions({s.name: data.columns[s.name] for s in numeric},
+                                      {s.name: s.missing_code for s in numeric}, rng)
     out = {}
     for spec in schema.columns:
         codes = np.asarray(data.columns[spec.name], dtype=np.int64)

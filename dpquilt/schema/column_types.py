@@ -15,7 +15,7 @@ from collections.abc import Hashable
 import numpy as np
 import pandas as pd
 
-from .schema import CategoricalColumn, ColumnSpec, NumericColumn, Schema, UntypedColumn
+from .specs import CategoricalColumn, ColumnSpec, NumericColumn, Schema, UntypedColumn
 
 __all__ = [
     "validate_frame", "spec_for_series", "can_hold_missing", "conform_column", "conform_frame", "numeric_values",
