@@ -23,7 +23,7 @@ from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import REFIT_STEPS, aim
-from .marginals.mst import Compression, mst
+from .marginals.mst import Compression, mst, pair_sigma
 from .marginals.oracle import LocalOracle, MarginalOracle
 from .marginals.workload import DEFAULT_MAX_CELLS, Workload
 from .privacy.accountant import Accountant, PrivacyReport
@@ -178,20 +178,25 @@ class MarginalSynthesizer:
         self._check_params()
         noise = make_noise_source(self.random_state)
         accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
-        prepared = prepare_table(validate_frame(df), self.schema, self.schema_share, accountant, noise)
+        df = validate_frame(df)
+        backend = make_backend(self.refiner, self.refiner_settings)
+        share = self.refiner_share if self.refiner_share is not None else getattr(backend, "default_share", REFINER_SHARE)
+        spends = backend.name != "uniform"
+        # the noise MST will give each 2-way marginal, expected before the schema is learned: it sizes learned bins
+        expected_rho = accountant.remaining_rho() * (1.0 - self.schema_share) * ((1.0 - share) if spends else 1.0)
+        prepared = prepare_table(df, self.schema, self.schema_share, accountant, noise,
+                                 measurement_sigma=pair_sigma(expected_rho, df.shape[1]))
         schema = prepared.schema
         encoded = encode(prepared.frame, schema)
         df = prepared.frame[encoded.kept]
         curator_notes = prepared.curator_notes + encoded.notes
         for note in curator_notes:
             log.warning("curator note (not DP, not for release): %s", note)
-        backend = make_backend(self.refiner, self.refiner_settings)
         layout = Layout.of(schema)
-        if backend.name != "uniform" and not layout.learned:
-            log.warning("refiner=%r has no numeric column with room inside its bins: it is skipped", backend.name)
-            backend = make_backend("uniform")
-        spends = backend.name != "uniform"
-        share = self.refiner_share if self.refiner_share is not None else getattr(backend, "default_share", REFINER_SHARE)
+        if spends and not layout.learned:
+            if backend.name != "histogram":  # the default refiner has nothing to do on categorical tables: no news
+                log.warning("refiner=%r has no numeric column with room inside its bins: it is skipped", backend.name)
+            backend, spends = make_backend("uniform"), False
         rho = accountant.remaining_rho() * ((1.0 - share) if spends else 1.0)
         oracle = LocalOracle(encoded.data, noise)
         self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho)  # refiner_: uniform

@@ -121,3 +121,32 @@ def test_a_narrow_range_far_from_zero_is_found_at_a_small_budget():
         acc = Accountant(10.0, 1e-9, secure=False)
         spec = learn_bounds(x, NumericColumn("when", points=()), 17.4, acc, SeededNoise(np.random.default_rng(seed)))
         assert 2014 < spec.lower < 2017 and 2017 < spec.upper < 2020, (seed, spec.lower, spec.upper)
+
+
+def test_learned_bins_follow_the_rows_and_the_noise():
+    from dpquilt.schema.bounds import MIN_BINS, bins_for_rows
+    from dpquilt.schema.specs import DEFAULT_BINS
+
+    assert bins_for_rows(5_000, 10.0) < bins_for_rows(50_000, 10.0) <= DEFAULT_BINS
+    assert bins_for_rows(50_000, 40.0) < bins_for_rows(50_000, 10.0)
+    assert bins_for_rows(10, 10.0) == MIN_BINS and bins_for_rows(10**9, 1.0) == DEFAULT_BINS
+    assert bins_for_rows(50_000, None) == DEFAULT_BINS  # noise unknown: the default
+
+
+def test_a_synthesizer_sizes_learned_bins_and_keeps_declared_ones():
+    import dpquilt as dq
+
+    rng = np.random.default_rng(7)
+
+    def table(n):
+        return pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n), "c": rng.choice(["a", "b"], n)})
+
+    small = dq.MarginalSynthesizer(epsilon=0.5, random_state=0, verbose=False).fit(table(2_000))
+    large = dq.MarginalSynthesizer(epsilon=10.0, random_state=0, verbose=False).fit(table(200_000))
+    assert small.schema_["x"].n_bins < large.schema_["x"].n_bins
+    declared = dq.MarginalSynthesizer(epsilon=0.5, random_state=0, verbose=False,
+                                      schema={"x": {"kind": "float", "bins": 20}}).fit(table(2_000))
+    assert declared.schema_["x"].n_bins == 20 and declared.schema_["x"].lower is not None
+    from dpquilt.schema import NumericColumn
+
+    assert NumericColumn("z", lower=0, upper=1, bins=None).n_bins == 32  # public bounds, bins left open: the default

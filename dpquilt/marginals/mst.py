@@ -196,6 +196,21 @@ def pair_estimates(names: Sequence[str], marginals: dict[str, np.ndarray]) -> di
     }
 
 
+def pair_sigma(rho: float, columns: int) -> float | None:
+    """The noise scale MST gives each selected 2-way marginal: ``sqrt((d - 1) / (2 rho / 3))``.
+
+    What a synthesizer expects before it runs (to size learned bins); ``None`` for one column.
+
+    Examples
+    --------
+    >>> round(pair_sigma(0.5, columns=10), 3)
+    5.196
+    """
+    if columns < 2 or rho <= 0:
+        return None
+    return math.sqrt((columns - 1) / (2.0 * rho / 3.0))
+
+
 def mst(oracle: MarginalOracle, rho: float, accountant: Accountant) -> MSTResult:
     """Run MST's measurement and selection with zCDP budget ``rho``, asking only ``oracle``.
 

@@ -299,5 +299,6 @@ def thresholded_counts(
     if overlap:
         raise ValueError(f"keys {sorted(map(str, overlap))} are both known and learned; pass each once")
     keys = list(counts) + list(known)
-    noisy = noise.discrete_gaussian(np.array([{**counts, **known}[k] for k in keys], dtype=np.int64), sigma)
+    values = list(counts.values()) + list(known.values())
+    noisy = noise.discrete_gaussian(np.array(values, dtype=np.int64), sigma)
     return {k: int(c) for k, c in zip(keys, noisy) if k in known or c >= threshold}

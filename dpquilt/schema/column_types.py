@@ -88,11 +88,12 @@ def spec_for_series(series: pd.Series) -> ColumnSpec:
     if isinstance(dtype, pd.CategoricalDtype):
         return CategoricalColumn(name, None, dtype="category")
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        return NumericColumn(name, kind="datetime", dtype=str(dtype), points=None, unit="auto")
+        return NumericColumn(name, kind="datetime", dtype=str(dtype), points=None, unit="auto", bins=None)
     if pd.api.types.is_integer_dtype(dtype):
-        return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype), points=None)
+        return NumericColumn(name, kind="integer", missing=can_hold_missing(dtype), dtype=str(dtype), points=None,
+                             bins=None)
     if pd.api.types.is_float_dtype(dtype):
-        return NumericColumn(name, kind="float", dtype=str(dtype), points=None)
+        return NumericColumn(name, kind="float", dtype=str(dtype), points=None, bins=None)
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         return UntypedColumn(name, numbers=False, dtype=str(dtype))  # labels, or dates as text: learned with DP
     raise ValueError(

@@ -121,4 +121,4 @@ def learn_kind(
     if kind == "categorical":
         return CategoricalColumn(spec.name, None, missing=spec.missing, dtype=dtype)
     unit = "auto" if kind == "datetime" else None
-    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=dtype, points=None, unit=unit)
+    return NumericColumn(spec.name, kind=kind, missing=spec.missing, dtype=dtype, points=None, unit=unit, bins=None)

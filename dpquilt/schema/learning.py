@@ -143,6 +143,7 @@ def prepare_table(
     schema_share: float,
     accountant: Accountant,
     noise: NoiseSource,
+    measurement_sigma: float | None = None,
 ) -> PreparedTable:
     """Every synthesizer's first step: kinds from public facts, facts learned with DP, values conformed.
 
@@ -172,7 +173,7 @@ def prepare_table(
         delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
         rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
         log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
-        specs = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise)
+        specs = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise, measurement_sigma)
     frame, notes = conform_frame(df, specs)
     return PreparedTable(specs, frame, notes)
 
@@ -207,13 +208,16 @@ def learn_schema(
     delta: float,
     accountant: Accountant,
     noise: NoiseSource,
+    measurement_sigma: float | None = None,
 ) -> Schema:
     """Complete ``schema`` by learning its missing facts from ``df`` with DP.
 
     ``rho`` and ``delta`` are this step's budget, split over the facts by
     :data:`FACT_WEIGHTS` (delta evenly over the thresholded releases: category lists,
     point masses). Returns the complete schema; each fact learned is
-    one entry in ``accountant``'s ledger.
+    one entry in ``accountant``'s ledger. ``measurement_sigma``, the noise the
+    synthesizer expects on its marginals, sizes the bins of columns without public
+    bins (:func:`~dpquilt.schema.bounds.bins_for_rows`).
 
     Examples
     --------
@@ -252,7 +256,7 @@ def learn_schema(
         elif fact == "points":
             spec = learn_points(series, spec, sigma[fact], delta_each, accountant, noise)
         else:
-            spec = learn_bounds(series, spec, sigma[fact], accountant, noise)
+            spec = learn_bounds(series, spec, sigma[fact], accountant, noise, measurement_sigma)
         schema = schema.replace_column(spec)
     return schema
 

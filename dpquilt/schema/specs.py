@@ -111,9 +111,11 @@ class NumericColumn:
         Public bounds (for datetimes, seconds since 1970-01-01 UTC, or anything
         ``pandas.Timestamp`` accepts). ``None`` means: learn with DP quantiles.
         Values outside are clipped.
-    bins : int
+    bins : int or None
         Number of equal-width bins between the bounds (integers with fewer distinct
-        values get one bin per value).
+        values get one bin per value). ``None``: chosen where the bounds are learned,
+        from the noisy row count and the noise of the marginals to be measured
+        (:func:`~dpquilt.schema.bounds.bins_for_rows`); :data:`DEFAULT_BINS` otherwise.
     edges : tuple of float or None
         Explicit, increasing bin edges; overrides ``lower``, ``upper`` and ``bins``.
     missing : bool, default True
@@ -145,7 +147,7 @@ class NumericColumn:
     kind: NumericKind = "float"
     lower: float | None = None
     upper: float | None = None
-    bins: int = DEFAULT_BINS
+    bins: int | None = DEFAULT_BINS
     edges: tuple[float, ...] | None = None
     missing: bool = True
     dtype: str | None = None
@@ -174,8 +176,8 @@ class NumericColumn:
                 value = getattr(self, attr)
                 if value is not None and not isinstance(value, (int, float, np.number)):
                     object.__setattr__(self, attr, _to_epoch_seconds(value))
-        if not (isinstance(self.bins, (int, np.integer)) and self.bins >= 1):
-            raise ValueError(f"column {self.name!r}: bins must be a positive integer, got {self.bins!r}")
+        if self.bins is not None and not (isinstance(self.bins, (int, np.integer)) and self.bins >= 1):
+            raise ValueError(f"column {self.name!r}: bins must be a positive integer or None, got {self.bins!r}")
         if self.edges is not None:
             edges = tuple(float(e) for e in self.edges)
             if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
@@ -241,17 +243,18 @@ class NumericColumn:
         if self.lower is None or self.upper is None:
             raise ValueError(f"column {self.name!r}: bounds are not known yet; fit or pass lower= and upper=")
         lo, hi = float(self.lower), float(self.upper)
+        bins = self.bins or DEFAULT_BINS
         grain = self.grain
         if grain is not None:
             lo, hi = np.floor(lo / grain), np.floor(hi / grain)
-            if hi - lo + 1 <= self.bins:
+            if hi - lo + 1 <= bins:
                 steps = np.arange(lo, hi + 2)
             else:
-                steps = np.unique(np.round(np.linspace(lo, hi + 1, self.bins + 1)))
+                steps = np.unique(np.round(np.linspace(lo, hi + 1, bins + 1)))
             return tuple(float(v) * grain for v in steps)
         if hi == lo:
             hi = lo + 1.0
-        return tuple(float(v) for v in np.linspace(lo, hi, self.bins + 1))
+        return tuple(float(v) for v in np.linspace(lo, hi, bins + 1))
 
 
 @dataclass(frozen=True)
