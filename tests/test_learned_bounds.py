@@ -150,3 +150,30 @@ def test_a_synthesizer_sizes_learned_bins_and_keeps_declared_ones():
     from dpquilt.schema import NumericColumn
 
     assert NumericColumn("z", lower=0, upper=1, bins=None).n_bins == 32  # public bounds, bins left open: the default
+
+
+def test_a_range_in_a_corner_of_its_band_is_zoomed_into_at_the_same_cost(monkeypatch):
+    from dpquilt.privacy.conversions import rho_of_gaussian
+    from dpquilt.schema import NumericColumn
+    import dpquilt.schema.bounds as bounds_module
+    from dpquilt.schema.bounds import ZOOM_LEVELS, ZOOM_SHARE, learn_bounds
+
+    years = pd.Series(np.random.default_rng(8).uniform(2016.5, 2017.7, 15_000))  # the band is [2000, 5000]
+    acc = Accountant(1.0, 1e-9, secure=False)
+    sigma = 400.0  # a small budget: quantiles over the whole band alone miss (checked below)
+    spec = learn_bounds(years, NumericColumn("year"), sigma, acc, SeededNoise(np.random.default_rng(0)))
+    assert 2013 < spec.lower <= 2016.5 and 2017.7 <= spec.upper < 2021
+    whats = [e.what for e in acc.ledger]
+    assert whats[1:3] == ["zoom of 'year' (histogram over its band)", "zoom of 'year' (histogram over its band, level 2)"]
+    share = (1 - BAND_SHARE) * ZOOM_SHARE / ZOOM_LEVELS
+    assert [e.noise_scale for e in acc.ledger[1:3]] == pytest.approx([sigma / np.sqrt(share)] * 2)
+    assert acc.rho_spent == pytest.approx(rho_of_gaussian(sigma))  # band + zoom + two quantiles: the fact's cost
+    unzoomed = Accountant(1.0, 1e-9, secure=False)
+    monkeypatch.setattr(bounds_module, "ZOOM_SHARE", 0.0)
+    alone = learn_bounds(years, NumericColumn("year"), sigma, unzoomed, SeededNoise(np.random.default_rng(0)))
+    monkeypatch.undo()
+    assert alone.lower == 2000.0  # the quantiles alone keep the band's edge
+    wide = pd.Series(np.random.default_rng(9).uniform(1, 4000, 15_000))  # several bands: no zoom
+    acc2 = Accountant(1.0, 1e-9, secure=False)
+    learn_bounds(wide, NumericColumn("w"), sigma, acc2, SeededNoise(np.random.default_rng(0)))
+    assert not any(e.what.startswith("zoom") for e in acc2.ledger)
