@@ -134,3 +134,15 @@ def test_the_kind_of_a_text_column_is_paid_for_and_a_declared_one_is_not():
     assert whats[:2] == ["kind of 'city' (value classes)", "categories of 'city'"]
     assert "kind of 'city' (value classes)" not in [e.what for e in declared.accountant_.ledger]
     assert UntypedColumn("x").numbers and not UntypedColumn("x", numbers=False).numbers
+
+
+def test_a_small_text_column_falls_back_to_labels_without_a_warning(caplog):
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 60).astype(object), "n": rng.integers(0, 5, 60)})
+    with caplog.at_level("INFO", logger="dpquilt"):
+        syn = dq.MarginalSynthesizer(epsilon=0.3, random_state=0, verbose=False,
+                                     schema={"n": {"kind": "integer", "lower": 0, "upper": 4}}).fit(df)
+    assert type(syn.schema_["a"]).__name__ == "CategoricalColumn"
+    notes = [r for r in caplog.records if "tell dates from labels" in r.getMessage()]
+    assert notes and all(r.levelname == "INFO" for r in notes)
+    assert not any(r.levelname == "WARNING" and "its kind" in r.getMessage() for r in caplog.records)

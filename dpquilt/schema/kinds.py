@@ -110,10 +110,16 @@ def learn_kind(
     noisy = gaussian_counts(value_classes(series), sigma, f"kind of {spec.name!r} (value classes)", accountant, noise)
     kind = kind_from_noisy_classes(noisy, sigma)
     if kind is None:
-        log.warning(
-            "column %r: too few values for the noise to tell its kind; it is read as text (declare its kind "
-            "in the schema, e.g. {%r: {'kind': 'integer'}}, or give more budget)", spec.name, spec.name,
-        )
+        if spec.numbers:
+            log.warning(
+                "column %r: too few values for the noise to tell its kind; it is read as text (declare its kind "
+                "in the schema, e.g. {%r: {'kind': 'integer'}}, or give more budget)", spec.name, spec.name,
+            )
+        else:  # a DataFrame's text column: labels, as its dtype says, unless it is known to hold dates
+            log.info(
+                "column %r: too few values for the noise to tell dates from labels; it is read as labels (if it "
+                "holds dates, declare {%r: {'kind': 'datetime'}})", spec.name, spec.name,
+            )
         kind = "categorical"
     if kind in ("integer", "float") and not spec.numbers:
         kind = "categorical"  # a DataFrame's text column of numbers: its dtype says labels
