@@ -62,12 +62,17 @@ def plan_cells(bin_shares: np.ndarray, rows: float, sigma: float, slots: tuple[i
     return np.clip(cells, 1, np.maximum(cap, 1)).astype(np.int64)
 
 
-def _cells_of(u: np.ndarray, bins: np.ndarray, cells: np.ndarray, slots: np.ndarray | None) -> np.ndarray:
+def _offsets(cells: np.ndarray) -> np.ndarray:
+    """Index of each bin's first sub-cell in a column's histogram, and the total at the end."""
+    return np.concatenate([[0], np.cumsum(cells)])
+
+
+def _cells_of(u: np.ndarray, bins: np.ndarray, cells: np.ndarray, slots: tuple[int, ...] | None) -> np.ndarray:
     """Sub-cell of each position ``u`` in bin ``bins`` (within the bin: ``0 .. cells[b] - 1``)."""
     k = cells[bins]
     if slots is None:
         return np.minimum(np.floor(u * k), k - 1).astype(np.int64)
-    w = slots[bins]
+    w = np.asarray(slots, dtype=np.int64)[bins]
     slot = np.minimum(np.floor(u * w), w - 1).astype(np.int64)  # integer s sits at u = (s + 0.5) / w
     return ((slot + 1) * k - 1) // w  # the largest j with floor(j w / k) <= s
 
@@ -87,23 +92,22 @@ def cell_counts(
     [1, 1, 1]
     """
     cells = np.asarray(cells, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(cells)])
+    offsets = _offsets(cells)
     bins = np.asarray(bins, dtype=np.int64)
     u = np.asarray(u, dtype=np.float64)
     in_bin = (bins >= 0) & (bins < cells.size) & ~np.isnan(u)
-    slot_array = np.asarray(slots, dtype=np.int64) if slots is not None else None
-    cell = offsets[bins[in_bin]] + _cells_of(u[in_bin], bins[in_bin], cells, slot_array)
+    cell = offsets[bins[in_bin]] + _cells_of(u[in_bin], bins[in_bin], cells, slots)
     return np.bincount(cell, minlength=int(offsets[-1]))
 
 
 def _positions_in_cells(
-    bins: np.ndarray, cell: np.ndarray, cells: np.ndarray, slots: np.ndarray | None, rng: np.random.Generator
+    bins: np.ndarray, cell: np.ndarray, cells: np.ndarray, slots: tuple[int, ...] | None, rng: np.random.Generator
 ) -> np.ndarray:
     """A position in ``[0, 1)`` drawn uniformly inside sub-cell ``cell`` of bin ``bins``."""
     k = cells[bins]
     if slots is None:
         return (cell + rng.random(cell.size)) / k
-    w = slots[bins]
+    w = np.asarray(slots, dtype=np.int64)[bins]
     first, end = (cell * w) // k, ((cell + 1) * w) // k
     slot = first + np.floor(rng.random(cell.size) * (end - first)).astype(np.int64)
     return (slot + 0.5) / w
@@ -216,7 +220,7 @@ class HistogramRefiner:
                 out[name] = u
                 continue
             cells, weights = self.cells_[name], self.weights_[name]
-            offsets = np.concatenate([[0], np.cumsum(cells)])
+            offsets = _offsets(cells)
             owner = np.repeat(np.arange(cells.size), cells)
             totals = np.bincount(owner, weights=weights, minlength=cells.size)
             flat = np.where(totals[owner] > 0, weights, 1.0)  # a bin with no noisy mass: its sub-cells evenly
@@ -225,8 +229,6 @@ class HistogramRefiner:
             b = bins[in_bin]
             pick = np.searchsorted(key, b + rng.random(b.size), side="right")
             pick = np.clip(pick, offsets[b], offsets[b + 1] - 1)
-            slots = layout.slots[i]
-            slot_array = np.asarray(slots, dtype=np.int64) if slots is not None else None
-            u[in_bin] = _positions_in_cells(b, pick - offsets[b], cells, slot_array, rng)
+            u[in_bin] = _positions_in_cells(b, pick - offsets[b], cells, layout.slots[i], rng)
             out[name] = u
         return out

@@ -360,8 +360,7 @@ def learn_bounds(
     edges = band_edges(spec.kind, lower=spec.lower, upper=spec.upper)
     x = numeric_values(series, spec.kind)
     x = x[~np.isin(x, np.asarray(spec.points or (), dtype=np.float64))]
-    band = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
-    counts = np.bincount(band, minlength=edges.size - 1)
+    counts = _histogram(x, edges)
     band_sigma = sigma / math.sqrt(BAND_SHARE)
     noisy = gaussian_counts(counts, band_sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
     bands = occupied_bands(noisy, band_sigma)
@@ -407,6 +406,12 @@ def _symlog_grid(lower: float, upper: float, size: int) -> tuple[np.ndarray, flo
     return grid, c
 
 
+def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Exact counts of ``x`` in the intervals ``[e_i, e_{i+1})`` (values beyond the ends in the end intervals)."""
+    index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    return np.bincount(index, minlength=edges.size - 1)
+
+
 def _zoom(x, spec, lower, upper, zoom_sigma, level, accountant, noise) -> tuple[float, float, bool]:
     """Where in ``[lower, upper)`` a column lies: a histogram over :data:`ZOOM_PARTS` equal parts of it.
 
@@ -416,8 +421,7 @@ def _zoom(x, spec, lower, upper, zoom_sigma, level, accountant, noise) -> tuple[
     """
     parts = np.linspace(lower, upper, ZOOM_PARTS + 1)
     inside = x[(x >= lower) & (x < upper)]
-    counts = np.bincount(np.clip(np.searchsorted(parts, inside, side="right") - 1, 0, ZOOM_PARTS - 1),
-                         minlength=ZOOM_PARTS)
+    counts = _histogram(inside, parts)
     what = f"zoom of {spec.name!r} (histogram over its band{', level ' + str(level + 1) if level else ''})"
     noisy = gaussian_counts(counts, zoom_sigma, what, accountant, noise)
     occupied = occupied_bands(noisy, zoom_sigma)
