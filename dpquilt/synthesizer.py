@@ -23,6 +23,7 @@ from .estimator import NotFittedError, check_fitted, sample_size
 from .graphical.model import EstimationOptions, estimate, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import REFIT_STEPS, aim
+from .marginals.measurement import Measurement, cell_measurement
 from .marginals.mst import Compression, mst, pair_sigma
 from .marginals.oracle import LocalOracle, MarginalOracle
 from .marginals.workload import DEFAULT_MAX_CELLS, Workload
@@ -32,8 +33,9 @@ from .schema import Schema
 from .schema.codec import decode, encode
 from .schema.column_types import validate_frame
 from .schema.learning import SCHEMA_DELTA_SHARE, prepare_table
+from .schema.releases import CountRelease
 
-__all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE"]
+__all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE", "schema_measurements"]
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +201,8 @@ class MarginalSynthesizer:
             backend, spends = make_backend("uniform"), False
         rho = accountant.remaining_rho() * ((1.0 - share) if spends else 1.0)
         oracle = LocalOracle(encoded.data, noise)
-        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho)  # refiner_: uniform
+        prior = schema_measurements(prepared.releases, schema)
+        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho, prior=prior)  # refiner_: uniform
         self.curator_notes_ = curator_notes
         if spends:
             rng = getattr(noise, "rng", None)
@@ -229,6 +232,7 @@ class MarginalSynthesizer:
         columns: Sequence[str],
         notes: tuple[str, ...] = (),
         rho: float | None = None,
+        prior: Sequence[Measurement] = (),
     ) -> MarginalSynthesizer:
         """Fit from an oracle instead of a DataFrame (the federated path).
 
@@ -252,6 +256,9 @@ class MarginalSynthesizer:
             formed), never diagnostics of the rows.
         rho : float, optional
             zCDP budget for the marginals (default: all that is left).
+        prior : sequence of Measurement
+            Noisy 1-way cells released before (the schema's counts,
+            :func:`schema_measurements`), merged into the 1-way measurements.
 
         Returns
         -------
@@ -261,11 +268,11 @@ class MarginalSynthesizer:
         options = self.estimation or EstimationOptions()
         rho = accountant.remaining_rho() if rho is None else rho
         if self.method == "mst":
-            result = mst(oracle, rho, accountant)
+            result = mst(oracle, rho, accountant, prior)
             compression, measurements, warm = result.compression, result.measurements, None
         else:
             compression = Compression.identity(dict(oracle.domain))
-            measurements, warm = self._run_aim(oracle, rho, accountant, options)
+            measurements, warm = self._run_aim(oracle, rho, accountant, options, prior)
         self.model_ = estimate(compression.domain, measurements, options, progress=self.verbose, warm_start=warm)
         self.compression_ = compression
         self.schema_ = schema
@@ -281,7 +288,7 @@ class MarginalSynthesizer:
         marginal = self.compression_.spread(column, self.model_.project([column]))
         return marginal / max(float(marginal.sum()), 1e-12)
 
-    def _run_aim(self, oracle, rho, accountant, options):
+    def _run_aim(self, oracle, rho, accountant, options, prior):
         domain = dict(oracle.domain)
         if self.workload is None:
             workload = Workload.all_kway(list(domain), 3, domain, max_cells=DEFAULT_MAX_CELLS)
@@ -307,6 +314,7 @@ class MarginalSynthesizer:
             progress=self.verbose,
             refit_model=(lambda ms, warm: estimate(domain, ms, refit_step, warm_start=warm)) if stopped_early else None,
             max_refits=REFIT_STEPS,
+            prior=prior,
         )
         self.rounds_ = result.rounds
         return result.measurements, result.model
@@ -345,3 +353,26 @@ class MarginalSynthesizer:
         """
         self._check_fitted("privacy_report")
         return self.accountant_.report(notes=self.notes_)
+
+
+def schema_measurements(releases: Sequence[CountRelease], schema: Schema) -> list[Measurement]:
+    """The counts schema learning released, as measurements of the 1-way cells they count.
+
+    Post-processing of DP outputs (:mod:`dpquilt.schema.releases`): the marginal path
+    merges them into its own 1-way measurements, so each count is paid for once.
+
+    Examples
+    --------
+    >>> from dpquilt.schema.releases import CountRelease
+    >>> schema = Schema.from_public({"c": {"categories": ["a", "b"], "other": True, "missing": False}})
+    >>> (m,) = schema_measurements([CountRelease("c", {"b": 40}, 3.0, "categories of 'c'")], schema)
+    >>> m.cols, m.noisy.tolist(), m.weights.tolist()
+    (('c',), [0.0, 40.0, 0.0], [0.0, 1.0, 0.0])
+    """
+    out = []
+    for release in releases:
+        spec = schema[release.column]
+        codes, counts = release.cells(spec)
+        if codes.size:
+            out.append(cell_measurement(release.column, spec.size, codes, counts, release.sigma))
+    return out

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..graphical.junction import marginalise
 from ..privacy.accountant import Accountant
 from .containment import containing_sources
-from .measurement import Measurement
+from .measurement import Measurement, merge_priors
 from .oracle import MarginalOracle, weighted_l1_scores
 from .workload import Workload
 
@@ -138,6 +138,7 @@ def aim(
     progress: bool = False,
     refit_model: ModelFitter | None = None,
     max_refits: int = REFIT_STEPS,
+    prior: Sequence[Measurement] = (),
 ) -> AIMResult:
     """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring).
 
@@ -145,7 +146,9 @@ def aim(
     signature, optional) continues a fit by a fixed number of iterations without early
     stopping. It is called only when the annealing test would fire, at most
     ``max_refits`` times a round, so that the decision rests on a fitted model
-    (post-processing: it spends nothing); see :func:`_annealing_test`.
+    (post-processing: it spends nothing); see :func:`_annealing_test`. ``prior`` holds
+    earlier releases of 1-way cells (the schema's category and point-mass counts), merged
+    into the 1-way measurements (:func:`~dpquilt.marginals.measurement.merge_priors`).
 
     Examples
     --------
@@ -178,7 +181,7 @@ def aim(
 
     sigma = math.sqrt(T / (2 * 0.9 * rho))
     epsilon = math.sqrt(8 * 0.1 * rho / T)
-    measurements = oracle.measure([(c,) for c in names], sigma, accountant)
+    measurements = merge_priors(oracle.measure([(c,) for c in names], sigma, accountant), prior)
     model = fit_model(measurements, None)
     cliques = [(c,) for c in names]
     n_rounds = 0

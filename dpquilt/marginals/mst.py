@@ -30,7 +30,7 @@ import numpy as np
 
 from ..privacy.accountant import Accountant
 from ..schema.dataset import Dataset
-from .measurement import Measurement
+from .measurement import Measurement, merge_priors
 from .oracle import MarginalOracle, even_sigma
 
 __all__ = ["Compression", "MSTResult", "mst", "pair_estimates", "project_to_simplex"]
@@ -120,14 +120,16 @@ class MSTResult:
 def compress(one_way: Sequence[Measurement], domain: dict[str, int]) -> tuple[Compression, list[Measurement]]:
     """Merge codes with noisy count under ``COMPRESS_SIGMAS * sigma`` (post-processing).
 
-    The merged cell's measurement is the sum of the merged noisy counts, with weight
-    ``1/sqrt(k)`` so that its noise has the same standard deviation as the others.
+    The merged cell's measurement is the sum of the merged cells' estimates ``y_i / w_i``,
+    whose variance is ``sigma^2 sum_i 1 / w_i^2``; its weight ``(sum_i 1 / w_i^2)^(-1/2)``
+    (``1/sqrt(k)`` for ``k`` unit-weight cells) keeps the noise at ``sigma``.
     """
     mapping, merged, measurements = {}, {}, []
     for m in one_way:
         (col,) = m.cols
         y = m.noisy
-        keep = y >= COMPRESS_SIGMAS * m.sigma
+        w = np.ones_like(y) if m.weights is None else np.asarray(m.weights, dtype=np.float64)
+        keep = y >= COMPRESS_SIGMAS * m.sigma  # y / w >= 3 sigma / w: the estimate clears 3 of its deviations
         rare = np.flatnonzero(~keep)
         idx = np.empty(domain[col], dtype=np.int64)
         idx[keep] = np.arange(int(keep.sum()))
@@ -136,11 +138,9 @@ def compress(one_way: Sequence[Measurement], domain: dict[str, int]) -> tuple[Co
         if rare.size == 0:
             measurements.append(m)
             continue
-        k = rare.size
-        y2 = np.append(y[keep], y[rare].sum() / math.sqrt(k))
-        w = np.ones(y2.size)
-        w[-1] = 1.0 / math.sqrt(k)
-        measurements.append(Measurement(m.cols, y2, m.sigma, w))
+        w_merged = 1.0 / math.sqrt(float(np.sum(1.0 / w[rare] ** 2)))
+        y2 = np.append(y[keep], w_merged * float(np.sum(y[rare] / w[rare])))
+        measurements.append(Measurement(m.cols, y2, m.sigma, np.append(w[keep], w_merged)))
     return Compression(mapping, merged), measurements
 
 
@@ -211,11 +211,17 @@ def pair_sigma(rho: float, columns: int) -> float | None:
     return math.sqrt((columns - 1) / (2.0 * rho / 3.0))
 
 
-def mst(oracle: MarginalOracle, rho: float, accountant: Accountant) -> MSTResult:
+def mst(
+    oracle: MarginalOracle, rho: float, accountant: Accountant, prior: Sequence[Measurement] = ()
+) -> MSTResult:
     """Run MST's measurement and selection with zCDP budget ``rho``, asking only ``oracle``.
 
     Returns the released measurements (fit a model to them with
     :func:`~dpquilt.graphical.estimate`), the compression and the tree's edges.
+    ``prior`` holds earlier releases of 1-way cells (the schema's category and
+    point-mass counts, :mod:`dpquilt.schema.releases`); each is merged into the
+    column's 1-way measurement (:func:`~dpquilt.marginals.measurement.merge_priors`)
+    before compression, selection and estimation: post-processing, no cost.
 
     Examples
     --------
@@ -232,7 +238,7 @@ def mst(oracle: MarginalOracle, rho: float, accountant: Accountant) -> MSTResult
     """
     names = list(oracle.domain)
     third = rho / 3.0 if len(names) > 1 else rho  # one column: nothing to select or pair
-    one_way = oracle.measure([(c,) for c in names], even_sigma(len(names), third), accountant)
+    one_way = merge_priors(oracle.measure([(c,) for c in names], even_sigma(len(names), third), accountant), prior)
     compression, log1 = compress(one_way, dict(oracle.domain))
     small = oracle.compressed(compression)
     from ..graphical.model import noisy_total

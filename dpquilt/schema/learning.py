@@ -31,7 +31,8 @@ from ..privacy.noise import NoiseSource
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
-from .point_masses import has_missing, learn_points, missing_count
+from .point_masses import has_missing, missing_count, release_points
+from .releases import CountRelease
 from .specs import CategoricalColumn, ColumnSpec, Schema, UntypedColumn
 from .time_units import learn_unit
 
@@ -42,6 +43,7 @@ __all__ = [
     "complete_schema",
     "facts_to_learn",
     "learn_schema",
+    "learn_schema_with_releases",
     "merge_specs",
     "prepare_table",
 ]
@@ -129,12 +131,15 @@ class PreparedTable:
     """A table ready to encode: its complete schema, its values in each column's kind, curator notes.
 
     ``curator_notes`` count values that did not parse as their column's kind (they
-    became missing): not DP, for the curator only.
+    became missing): not DP, for the curator only. ``releases`` are the noisy counts
+    that learning released (category lists, point masses), for the marginal path to
+    reuse (:mod:`dpquilt.schema.releases`).
     """
 
     schema: Schema
     frame: pd.DataFrame
     curator_notes: tuple[str, ...]
+    releases: tuple[CountRelease, ...] = ()
 
 
 def prepare_table(
@@ -173,9 +178,13 @@ def prepare_table(
         delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
         rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
         log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
-        specs = learn_schema(df, specs, rho_schema, delta_schema, accountant, noise, measurement_sigma)
+        specs, releases = learn_schema_with_releases(
+            df, specs, rho_schema, delta_schema, accountant, noise, measurement_sigma
+        )
+    else:
+        releases = ()
     frame, notes = conform_frame(df, specs)
-    return PreparedTable(specs, frame, notes)
+    return PreparedTable(specs, frame, notes, releases)
 
 
 def complete_schema(
@@ -228,9 +237,36 @@ def learn_schema(
     >>> schema["city"].categories  # the one-row value stays out (it goes to 'other')
     ('oslo', 'rome')
     """
+    return learn_schema_with_releases(df, schema, rho, delta, accountant, noise, measurement_sigma)[0]
+
+
+def learn_schema_with_releases(
+    df: pd.DataFrame,
+    schema: Schema,
+    rho: float,
+    delta: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+    measurement_sigma: float | None = None,
+) -> tuple[Schema, tuple[CountRelease, ...]]:
+    """:func:`learn_schema`, also returning the noisy counts it released (category lists, point masses).
+
+    The marginal path reuses them as measurements of 1-way cells
+    (:mod:`dpquilt.schema.releases`): post-processing, so each count is paid for once.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> df = pd.DataFrame({"city": ["oslo"] * 3000 + ["rome"] * 2000})
+    >>> acc = Accountant(1.0, 1e-9, secure=False)
+    >>> schema, releases = learn_schema_with_releases(df, merge_specs(df, None), 0.001, 1e-10, acc,
+    ...                                               SeededNoise(np.random.default_rng(0)))
+    >>> [(r.column, r.what) for r in releases], list(releases[0].counts)  # with the count of missing values
+    ([('city', "categories of 'city'")], ['oslo', 'rome', <missing>])
+    """
     todo = facts_to_learn(schema)
     if not todo:
-        return schema
+        return schema, ()
     if rho <= 0:
         cols = sorted({c for c, _ in todo})
         raise ValueError(
@@ -246,29 +282,34 @@ def learn_schema(
     delta_each = delta / n_lists if n_lists else 0.0
     for name in kinds:
         schema = schema.replace_column(learn_kind(df[name], schema[name], sigma["kind"], accountant, noise))
+    releases: list[CountRelease] = []
     for name, fact in facts_to_learn(schema):
         spec = schema[name]
         series, _ = conform_column(df[name], spec)
         if fact == "categories":
-            spec = _learn_categories(series, spec, sigma[fact], delta_each, accountant, noise)
+            spec, counts = _learn_categories(series, spec, sigma[fact], delta_each, accountant, noise)
+            releases.append(CountRelease(name, counts, sigma[fact], f"categories of {name!r}"))
         elif fact == "unit":
             spec = learn_unit(series, spec, sigma[fact], accountant, noise)
         elif fact == "points":
-            spec = learn_points(series, spec, sigma[fact], delta_each, accountant, noise)
+            spec, counts = release_points(series, spec, sigma[fact], delta_each, accountant, noise)
+            releases.append(CountRelease(name, counts, sigma[fact], f"point masses of {name!r}"))
         else:
             spec = learn_bounds(series, spec, sigma[fact], accountant, noise, measurement_sigma)
         schema = schema.replace_column(spec)
-    return schema
+    return schema, tuple(releases)
 
 
 def _learn_categories(
     series: pd.Series, spec: CategoricalColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
-) -> CategoricalColumn:
+) -> tuple[CategoricalColumn, dict]:
+    """``spec`` with its category list and missing flag learned, and the released noisy counts."""
     counts = series.value_counts(dropna=True)
-    kept = thresholded_counts(
+    released = thresholded_counts(
         dict(zip(counts.index, counts.to_numpy())), sigma, delta, f"categories of {spec.name!r}", accountant, noise,
         known=missing_count(series, spec.missing),
     )
+    kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)
     categories = tuple(sorted(kept, key=lambda v: (type(v).__name__, v)))
-    return replace(spec, categories=categories, other=True, missing=missing)
+    return replace(spec, categories=categories, other=True, missing=missing), released

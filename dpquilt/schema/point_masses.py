@@ -27,7 +27,7 @@ from ..privacy.noise import NoiseSource
 from .column_types import numeric_values
 from .specs import NumericColumn
 
-__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "missing_count"]
+__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "missing_count", "release_points"]
 
 #: Most point masses a column keeps (each is one more code in every marginal it enters).
 MAX_POINTS = 64
@@ -85,11 +85,23 @@ def learn_points(
     >>> spec.points, spec.missing  # the zeros (no single non-zero amount holds enough rows); nothing missing
     ((0.0,), False)
     """
+    return release_points(series, spec, sigma, delta, accountant, noise)[0]
+
+
+def release_points(
+    series: pd.Series, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
+) -> tuple[NumericColumn, dict]:
+    """:func:`learn_points`, also returning the released noisy counts (value or :data:`MISSING_KEY` -> count).
+
+    The counts are DP outputs that the marginal path reuses
+    (:class:`~dpquilt.schema.releases.CountRelease`).
+    """
     values, counts = np.unique(numeric_values(series, spec.kind), return_counts=True)
-    kept = thresholded_counts(
+    released = thresholded_counts(
         dict(zip(values.tolist(), counts.tolist())), sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
         known=missing_count(series, spec.missing),
     )
+    kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)
     largest = sorted(kept, key=lambda v: -kept[v])[:MAX_POINTS]
-    return replace(spec, points=tuple(sorted(float(v) for v in largest)), missing=missing)
+    return replace(spec, points=tuple(sorted(float(v) for v in largest)), missing=missing), released
