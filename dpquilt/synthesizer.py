@@ -20,7 +20,7 @@ import pandas as pd
 from .diffusion_backend import Layout, make_backend
 from .diffusion_backend.dpsgd import dpsgd_noise_note
 from .estimator import NotFittedError, check_fitted, sample_size
-from .graphical.model import EstimationOptions, estimate, model_size_mb
+from .graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import REFIT_STEPS, aim
 from .marginals.measurement import Measurement, cell_measurement
@@ -309,6 +309,7 @@ class MarginalSynthesizer:
             workload,
             fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
             model_size=lambda cliques: model_size_mb(domain, cliques),
+            model_sizes=lambda cliques: extension_sizes_mb(domain, cliques),
             rounds=self.rounds,
             max_model_size=self.max_model_size,
             progress=self.verbose,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,24 +73,47 @@ def _eliminate(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[li
     """:func:`elimination_cliques` on bitmasks of column positions: AIM sizes every
     candidate's model every round, thousands of calls, so this is kept tight."""
     position = {a: i for i, a in enumerate(domain)}
-    n = len(position)
     cells = _cell_counter(tuple(int(k) for k in domain.values()))
-    rank = _name_ranks(tuple(domain))
-    adjacency = [0] * n
+    return _greedy_elimination(
+        _adjacency_of(position, cliques), set(range(len(position))), cells, _name_ranks(tuple(domain))
+    )
+
+
+def _adjacency_of(position: Mapping[str, int], cliques: Sequence[Clique]) -> list[int]:
+    """Each column's neighbours in the graph of ``cliques``, as a bitmask of positions."""
+    adjacency = [0] * len(position)
     for c in cliques:
         mask = 0
         for a in c:
             mask |= 1 << position[a]
         for a in c:
             adjacency[position[a]] |= mask
-    adjacency = [m & ~(1 << i) for i, m in enumerate(adjacency)]
-    # the greedy rule: smallest elimination clique in cells, ties by column name, as one integer
-    # key (cells * n + rank), updated only for the neighbours of each eliminated column
-    key = [cells(adjacency[i] | (1 << i)) * n + rank[i] for i in range(n)]
-    remaining = set(range(n))
+    return [m & ~(1 << i) for i, m in enumerate(adjacency)]
+
+
+def _greedy_elimination(
+    adjacency: list[int],
+    remaining: set[int],
+    cells: Callable[[int], int],
+    rank: Sequence[int],
+    snapshot: Callable[[list[int]], None] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Eliminate the ``remaining`` columns of ``adjacency`` (changed in place) by the greedy rule.
+
+    Leaves first; otherwise the column whose elimination clique is smallest in cells,
+    ties by column name, as one integer key (``cells * n + rank``) updated only for the
+    neighbours of each eliminated column. ``snapshot`` (optional) receives a copy of the
+    adjacency before each step. Returns the order and the created cliques (bitmasks).
+    """
+    n = len(adjacency)
+    key = [0] * n
+    for i in remaining:
+        key[i] = cells(adjacency[i] | (1 << i)) * n + rank[i]
     order: list[int] = []
     created: list[int] = []
     while remaining:
+        if snapshot is not None:
+            snapshot(list(adjacency))
         leaves = [i for i in remaining if adjacency[i] & (adjacency[i] - 1) == 0]  # at most one neighbour
         v = min(leaves if leaves else remaining, key=key.__getitem__)
         nbrs = adjacency[v]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +31,11 @@ from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
 from .accelerated import accelerated_descent
+from .extension_sizes import ExtensionSizes
 from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
-__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "model_size_mb", "noisy_total"]
+__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb", "noisy_total"]
 
 log = logging.getLogger(__name__)
 NOISE_BAND = 3.0  # standard deviations of a measurement's loss above its noise level still counted as fitted
@@ -372,6 +373,21 @@ def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]])
     1.0
     """
     return tree_size(domain, cliques) * 8 / 2**20
+
+
+def extension_sizes_mb(
+    domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]
+) -> Callable[[tuple[str, ...]], float]:
+    """``sizes(r)``: :func:`model_size_mb` of ``cliques + [r]``, for many ``r`` from one shared elimination.
+
+    Examples
+    --------
+    >>> sizes = extension_sizes_mb({"a": 1024, "b": 128, "c": 2}, [("a", "b")])
+    >>> sizes(("b", "c")) == model_size_mb({"a": 1024, "b": 128, "c": 2}, [("a", "b"), ("b", "c")])
+    True
+    """
+    sizes = ExtensionSizes(domain, cliques)
+    return lambda r: sizes(r) * 8 / 2**20
 
 
 def noisy_total(measurements: Sequence[Measurement]) -> float:

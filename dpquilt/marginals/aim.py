@@ -24,6 +24,7 @@ code runs on local rows and on federated secure sums.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class Model(Protocol):
 
 ModelFitter = Callable[[Sequence[Measurement], "Model | None"], Model]
 ModelSize = Callable[[Sequence[Clique]], float]
+#: ``model_sizes(cliques)(r)``: the size of the model of ``cliques + [r]``, for many ``r``
+ModelSizes = Callable[[Sequence[Clique]], Callable[[Clique], float]]
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def aim(
     refit_model: ModelFitter | None = None,
     max_refits: int = REFIT_STEPS,
     prior: Sequence[Measurement] = (),
+    model_sizes: ModelSizes | None = None,
 ) -> AIMResult:
     """Run AIM with zCDP budget ``rho``, asking only ``oracle`` (see the module docstring).
 
@@ -149,6 +153,9 @@ def aim(
     (post-processing: it spends nothing); see :func:`_annealing_test`. ``prior`` holds
     earlier releases of 1-way cells (the schema's category and point-mass counts), merged
     into the 1-way measurements (:func:`~dpquilt.marginals.measurement.merge_priors`).
+    ``model_sizes`` (optional) sizes every candidate's model from one shared
+    computation (:class:`~dpquilt.graphical.extension_sizes.ExtensionSizes`); it must
+    agree with ``model_size``, which is called per candidate when it is absent.
 
     Examples
     --------
@@ -196,7 +203,8 @@ def aim(
             terminate = True
         round_cost = 0.5 / sigma**2 + epsilon**2 / 8
         size_limit = max_model_size * (used() + round_cost) / rho
-        eligible = _eligible(candidates, cliques, size_limit, model_size)
+        size_with = model_sizes(cliques) if model_sizes is not None else (lambda r: model_size(list(cliques) + [r]))
+        eligible = _eligible(candidates, cliques, size_limit, size_with)
         names_r = list(eligible)
         estimates = model_marginals(names_r, model)
         n_rounds += 1
@@ -267,11 +275,28 @@ def _annealing_test(
 
 
 def _eligible(
-    candidates: Mapping[Clique, float], cliques: Sequence[Clique], size_limit: float, model_size: ModelSize
+    candidates: Mapping[Clique, float],
+    cliques: Sequence[Clique],
+    size_limit: float,
+    size_with: Callable[[Clique], float],
 ) -> dict[Clique, float]:
     """Candidates already inside a measured clique, or that keep the model under ``size_limit`` MB."""
-    out = {}
-    for r, w in candidates.items():
-        if any(set(r) <= set(c) for c in cliques) or model_size(list(cliques) + [r]) <= size_limit:
-            out[r] = w
-    return out
+    inside = _inside(cliques)
+    return {r: w for r, w in candidates.items() if inside(r) or size_with(r) <= size_limit}
+
+
+#: Measured cliques up to this many columns are expanded into their subsets for the containment test.
+_SUBSETS_UP_TO = 12
+
+
+def _inside(cliques: Sequence[Clique]) -> Callable[[Clique], bool]:
+    """``inside(r)``: whether ``r`` lies inside one of ``cliques`` (one set lookup per candidate)."""
+    subsets: set[frozenset] = set()
+    large = []
+    for c in dict.fromkeys(tuple(c) for c in cliques):
+        if len(c) > _SUBSETS_UP_TO:
+            large.append(frozenset(c))
+            continue
+        for k in range(1, len(c) + 1):
+            subsets.update(frozenset(s) for s in itertools.combinations(c, k))
+    return lambda r: frozenset(r) in subsets or any(frozenset(r) <= c for c in large)

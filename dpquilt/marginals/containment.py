@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 __all__ = ["containing_sources"]
+
+#: Maximal cliques up to this many columns are indexed by their subsets (one lookup per clique).
+_SUBSETS_UP_TO = 12
 
 
 def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
@@ -13,7 +17,9 @@ def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
     Every index returned points at a clique whose own entry is -1 (a maximal one), so a
     table for each maximal clique is enough to sum every other clique's table from it.
     Used to project or count once per maximal clique (AIM's candidates and a federated
-    scoring request are downward closures, so most cliques have a source).
+    scoring request are downward closures, so most cliques have a source). The source is
+    the first maximal clique found (largest first, then in list order) that contains the
+    clique; maximal cliques are indexed by their subsets, so each clique costs one lookup.
 
     Examples
     --------
@@ -22,11 +28,22 @@ def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
     """
     sets = [frozenset(c) for c in cliques]
     out = [-1] * len(cliques)
-    maximal: list[int] = []
+    found: dict[int, int] = {}  # maximal clique -> the order in which it was found
+    first_container: dict[frozenset, int] = {}  # proper subset -> the first maximal clique found to hold it
+    large: list[int] = []  # maximal cliques too large to list their subsets
     for i in sorted(range(len(cliques)), key=lambda j: -len(cliques[j])):
-        source = next((j for j in maximal if sets[i] < sets[j]), None)
-        if source is None:
-            maximal.append(i)
-        else:
-            out[i] = source
+        holders = [j for j in large if sets[i] < sets[j]]
+        if sets[i] in first_container:
+            holders.append(first_container[sets[i]])
+        if holders:
+            out[i] = min(holders, key=found.__getitem__)
+            continue
+        found[i] = len(found)
+        if len(sets[i]) > _SUBSETS_UP_TO:
+            large.append(i)
+            continue
+        members = tuple(cliques[i])
+        for k in range(1, len(members)):
+            for subset in itertools.combinations(members, k):
+                first_container.setdefault(frozenset(subset), i)
     return out

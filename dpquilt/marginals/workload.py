@@ -89,12 +89,22 @@ class Workload:
             raise ValueError(f"the workload names column(s) {unknown} that the table does not have")
 
     def candidates(self) -> dict[tuple[str, ...], float]:
-        """The downward closure with AIM's candidate weights ``c_r = sum_s c_s |r ∩ s|``."""
+        """The downward closure with AIM's candidate weights ``c_r = sum_s c_s |r ∩ s|``.
+
+        Summed column by column, ``c_r = sum_{a in r} sum_{s ∋ a} c_s``: one pass over
+        the workload instead of one per candidate (a 55-column 3-way workload has about
+        27,000 candidates and 26,000 marginals).
+
+        Examples
+        --------
+        >>> Workload.of({("a", "b"): 2.0, ("b", "c"): 1.0}).candidates()
+        {('a',): 2.0, ('b',): 3.0, ('c',): 1.0, ('a', 'b'): 5.0, ('b', 'c'): 4.0}
+        """
         closure: set[tuple[str, ...]] = set()
-        for c in self.cliques:
+        per_column: dict[str, float] = {}
+        for c, w in zip(self.cliques, self.weights):
             for r in range(1, len(c) + 1):
                 closure.update(itertools.combinations(c, r))
-        return {
-            r: sum(w * len(set(r) & set(s)) for s, w in zip(self.cliques, self.weights))
-            for r in sorted(closure, key=lambda r: (len(r), r))
-        }
+            for a in c:
+                per_column[a] = per_column.get(a, 0.0) + w
+        return {r: sum(per_column[a] for a in r) for r in sorted(closure, key=lambda r: (len(r), r))}
