@@ -58,7 +58,13 @@ class ExtensionSizes:
         self._step = [0] * n
         for t, v in enumerate(order):
             self._step[v] = t
+        self._order = order
         self._created = created
+        # the created cliques holding each column, by step: only they can contain a later clique of its
+        self._holding: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for t, m in enumerate(created):
+            for v in _bits(m):
+                self._holding[v].append((t, m))
         self._prefix = [0]  # size of the maximal cliques among the first t created
         for t, m in enumerate(created):
             maximal = not any(m & earlier == m for earlier in created[:t])
@@ -77,12 +83,15 @@ class ExtensionSizes:
         for a, b in missing:
             adjacency[a] |= 1 << b
             adjacency[b] |= 1 << a
-        remaining = {v for v, t in enumerate(self._step) if t >= start}
-        _, replayed = _greedy_elimination(adjacency, remaining, self._cells, self._rank)
-        earlier = self._created[:start]
+        remaining = set(self._order[start:])
+        replay_order, replayed = _greedy_elimination(adjacency, remaining, self._cells, self._rank)
         total = self._prefix[start]
-        for m in replayed:
-            if not any(m & e == m for e in earlier):
+        later: list[list[int]] = [[] for _ in adjacency]  # replayed cliques holding each column
+        for v, m in zip(replay_order, replayed):
+            # a clique that holds v and was created before v's (prefix or replay) is the only kind that can contain it
+            before = [e for t, e in self._holding[v] if t < start] + later[v]
+            if not any(m & e == m for e in before):
                 total += self._cells(m)
-            earlier.append(m)
+            for u in _bits(m):
+                later[u].append(m)
         return total

@@ -16,6 +16,7 @@ cliques (AIM) costs no recompilation.
 from __future__ import annotations
 
 import functools
+import heapq
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,26 +103,45 @@ def _greedy_elimination(
 
     Leaves first; otherwise the column whose elimination clique is smallest in cells,
     ties by column name, as one integer key (``cells * n + rank``) updated only for the
-    neighbours of each eliminated column. ``snapshot`` (optional) receives a copy of the
+    neighbours of each eliminated column and kept in heaps (``O(log n)`` a choice). ``snapshot`` (optional) receives a copy of the
     adjacency before each step. Returns the order and the created cliques (bitmasks).
     """
     n = len(adjacency)
     key = [0] * n
+    leaves: set[int] = set()
     for i in remaining:
         key[i] = cells(adjacency[i] | (1 << i)) * n + rank[i]
+        if adjacency[i] & (adjacency[i] - 1) == 0:  # at most one neighbour
+            leaves.add(i)
+    # two heaps with lazy deletion: an entry is live while its column remains with that key
+    # (and, in the leaf heap, is still a leaf); keys are unique, so the minimum is the rule's choice
+    everyone = [(key[i], i) for i in remaining]
+    leaf_heap = [(key[i], i) for i in leaves]
+    heapq.heapify(everyone)
+    heapq.heapify(leaf_heap)
     order: list[int] = []
     created: list[int] = []
     while remaining:
         if snapshot is not None:
             snapshot(list(adjacency))
-        leaves = [i for i in remaining if adjacency[i] & (adjacency[i] - 1) == 0]  # at most one neighbour
-        v = min(leaves if leaves else remaining, key=key.__getitem__)
+        heap, live = (leaf_heap, leaves) if leaves else (everyone, remaining)
+        while True:
+            k, v = heapq.heappop(heap)
+            if v in live and key[v] == k:
+                break
         nbrs = adjacency[v]
         created.append(nbrs | (1 << v))
         for i in _bits(nbrs):
             adjacency[i] = (adjacency[i] | nbrs) & ~(1 << i) & ~(1 << v)
             key[i] = cells(adjacency[i] | (1 << i)) * n + rank[i]
+            heapq.heappush(everyone, (key[i], i))
+            if adjacency[i] & (adjacency[i] - 1) == 0:
+                leaves.add(i)
+                heapq.heappush(leaf_heap, (key[i], i))
+            else:
+                leaves.discard(i)
         remaining.discard(v)
+        leaves.discard(v)
         order.append(v)
     return order, created
 
