@@ -49,6 +49,9 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 REFIT_SETTLED = 0.01
 #: most refit steps a round (each a fixed number of iterations)
 REFIT_STEPS = 10
+#: AIM's progress line: budget spent, rounds, elapsed time and tqdm's estimate of the time left
+#: (from the rate at which budget is spent; annealing makes later rounds dearer, so it is an upper bound)
+PROGRESS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.3g}/{total:.3g} rho, {postfix} [{elapsed}<{remaining}]"
 
 
 class Model(Protocol):
@@ -193,7 +196,8 @@ def aim(
     cliques = [(c,) for c in names]
     n_rounds = 0
     terminate = False
-    bar = tqdm(total=rho, desc="AIM budget", unit="rho", disable=not progress, leave=False, bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} rho")
+    sized_graph: frozenset | None = None
+    bar = tqdm(total=rho, desc="AIM", unit="rho", disable=not progress, leave=False, bar_format=PROGRESS_FORMAT)
     bar.update(used())
     while not terminate:
         remaining = rho - used()
@@ -203,7 +207,12 @@ def aim(
             terminate = True
         round_cost = 0.5 / sigma**2 + epsilon**2 / 8
         size_limit = max_model_size * (used() + round_cost) / rho
-        size_with = model_sizes(cliques) if model_sizes is not None else (lambda r: model_size(list(cliques) + [r]))
+        graph = _edges(cliques)
+        if graph != sized_graph:  # a junction tree's size depends on the graph only: sizes are reused until it grows
+            sized_graph = graph
+            size_with = _memoised(
+                model_sizes(cliques) if model_sizes is not None else (lambda r, cl=list(cliques): model_size(cl + [r]))
+            )
         eligible = _eligible(candidates, cliques, size_limit, size_with)
         names_r = list(eligible)
         estimates = model_marginals(names_r, model)
@@ -223,6 +232,8 @@ def aim(
         cliques.append(r)
         before = estimates[r].ravel()
         model = fit_model(measurements, model)
+        bar.set_postfix_str(f"round {n_rounds} of at most {n_rounds + _rounds_left(rho - used(), sigma, epsilon)}",
+                            refresh=False)
         bar.update(round_cost)
         if terminate:  # the last round spent what was left: nothing to anneal
             break
@@ -233,6 +244,27 @@ def aim(
             epsilon *= 2
     bar.close()
     return AIMResult(tuple(measurements), model, n_rounds)
+
+
+def _edges(cliques: Sequence[Clique]) -> frozenset:
+    """The graph of ``cliques``: its columns and the pairs that share a clique."""
+    return frozenset(frozenset(p) for c in cliques for p in itertools.combinations(c, min(2, len(c))))
+
+
+def _memoised(size_with: Callable[[Clique], float]) -> Callable[[Clique], float]:
+    memo: dict[Clique, float] = {}
+
+    def sized(r: Clique) -> float:
+        if r not in memo:
+            memo[r] = size_with(r)
+        return memo[r]
+
+    return sized
+
+
+def _rounds_left(remaining: float, sigma: float, epsilon: float) -> int:
+    """Rounds the remaining budget pays for at the current noise (annealing can only shorten this)."""
+    return int(remaining // (0.5 / sigma**2 + epsilon**2 / 8))
 
 
 def _annealing_test(
