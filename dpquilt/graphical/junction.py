@@ -47,15 +47,32 @@ class JunctionTree:
     order: tuple[str, ...]
 
     def neighbours(self) -> list[list[int]]:
+        return [list(n) for n in self._neighbours]
+
+    @functools.cached_property
+    def _neighbours(self) -> tuple[tuple[int, ...], ...]:
         out: list[list[int]] = [[] for _ in self.nodes]
         for i, j in self.edges:
             out[i].append(j)
             out[j].append(i)
-        return out
+        return tuple(tuple(n) for n in out)
+
+    @functools.cached_property
+    def node_sets(self) -> tuple[frozenset, ...]:
+        """Each node's columns as a set (asked for by every projection)."""
+        return tuple(frozenset(n) for n in self.nodes)
 
     def rooted(self, root: int = 0) -> tuple[list[int], list[int]]:
         """Breadth-first order from ``root`` and each node's parent (-1 for roots)."""
+        if root == 0:
+            order, parent = self._rooted_at_0
+            return list(order), list(parent)
         return breadth_first(len(self.nodes), self.edges, root)
+
+    @functools.cached_property
+    def _rooted_at_0(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        order, parent = breadth_first(len(self.nodes), self.edges, 0)
+        return tuple(order), tuple(parent)
 
 
 def elimination_cliques(domain: Mapping[str, int], cliques: Sequence[Clique]) -> tuple[list[str], list[frozenset]]:
@@ -335,8 +352,9 @@ def project(
     [[41.0, 9.0], [9.0, 41.0]]
     """
     cols = tuple(cols)
-    for node in tree.nodes:
-        if set(cols) <= set(node):
+    wanted = frozenset(cols)
+    for node, members in zip(tree.nodes, tree.node_sets):
+        if wanted <= members:
             return marginalise(marginals[node], node, cols)
     if conditional is None:
         conditional = conditionals(tree, marginals)
@@ -411,10 +429,11 @@ def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
     """Nodes of a small subtree that covers ``cols``: greedy cover, joined by tree paths."""
     remaining, chosen = set(cols), []
     while remaining:
-        best = max(range(len(tree.nodes)), key=lambda i: len(remaining & set(tree.nodes[i])))
+        sets = tree.node_sets
+        best = max(range(len(sets)), key=lambda i: len(remaining & sets[i]))
         chosen.append(best)
-        remaining -= set(tree.nodes[best])
-    nbrs = tree.neighbours()
+        remaining -= sets[best]
+    nbrs = tree._neighbours
     keep = {chosen[0]}
     for target in chosen[1:]:
         path = _path(nbrs, chosen[0], target)
@@ -422,7 +441,7 @@ def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
     return keep
 
 
-def _path(nbrs: list[list[int]], a: int, b: int) -> list[int]:
+def _path(nbrs: Sequence[Sequence[int]], a: int, b: int) -> list[int]:
     prev = {a: -1}
     queue = [a]
     while queue:
