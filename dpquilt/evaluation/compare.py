@@ -8,6 +8,7 @@ train-on-real test-on-real), which makes the synthesizers' numbers readable.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -150,12 +151,14 @@ def compare(
     n_samples : int, optional
         Rows to sample per fit (default: as many as ``real_train``).
     max_rows : int
-        Subsample size for the nearest-neighbour metrics.
+        Synthetic records (and, for membership inference, real records of each side)
+        the nearest-neighbour metrics compare; DCR compares them with equal samples of
+        the training and holdout tables as large as the smaller of the two.
     plot : bool
         Draw error against epsilon, per-column distributions and correlation heatmaps
         (matplotlib; the first seed's sample at the largest epsilon per method).
     progress : bool
-        A progress bar over the fits.
+        A progress bar from the start: the holdout's metrics, then each fit and its metrics.
 
     Returns
     -------
@@ -185,21 +188,24 @@ def compare(
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     eval_schema = evaluation_schema(real_train, schema)
     makers = {name: _maker(name, s) for name, s in synthesizers.items()}
-    rows = [_rows(HOLDOUT, np.inf, 0, holdout_floor(real_train, real_test, eval_schema, target, metrics), 0.0)]
     kept: dict[str, pd.DataFrame] = {}
-    bar = tqdm(total=len(makers) * len(epsilons) * seeds, desc="compare", unit="fit", disable=not progress)
+    bar = tqdm(total=1 + len(makers) * len(epsilons) * seeds, desc="compare", unit="step", disable=not progress)
     with bar:
+        bar.set_postfix_str("metrics of the real holdout")
+        rows = [_rows(HOLDOUT, np.inf, 0, holdout_floor(real_train, real_test, eval_schema, target, metrics), 0.0)]
+        bar.update(1)
         for name, make in makers.items():
             for epsilon in sorted(epsilons):
                 for seed in range(seeds):
-                    bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}")
+                    bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}: fit")
                     synth = make(float(epsilon), seed)
                     start = time.perf_counter()
                     synth.fit(real_train)
                     seconds = time.perf_counter() - start
-                    sample = synth.sample(n_samples if n_samples is not None else len(real_train))
+                    sample = _sample(synth, n_samples if n_samples is not None else len(real_train), seed)
                     if seed == 0:
                         kept[name] = sample
+                    bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}: metrics")
                     values = measure(real_train, real_test, sample, eval_schema, target, metrics, max_rows, seed)
                     rows.append(_rows(name, float(epsilon), seed, values, seconds))
                     bar.update(1)
@@ -211,6 +217,13 @@ def compare(
         plots.column_distributions(real_train, kept, eval_schema)
         plots.correlation_heatmaps(real_train, kept, eval_schema)
     return results
+
+
+def _sample(synth: Any, n: int, seed: int) -> pd.DataFrame:
+    """``n`` records, seeded where the synthesizer's ``sample`` takes ``random_state`` (seeded runs repeat)."""
+    if "random_state" in inspect.signature(synth.sample).parameters:
+        return synth.sample(n, random_state=seed)
+    return synth.sample(n)
 
 
 def _rows(method: str, epsilon: float, seed: int, values: Mapping[str, float], seconds: float) -> pd.DataFrame:

@@ -15,13 +15,30 @@ from ..schema import Schema
 from .association import cramers_v
 from .columns import as_labels, numeric_columns
 
-__all__ = ["column_distributions", "correlation_heatmaps", "error_vs_epsilon"]
+__all__ = ["PANELS_PER_ROW", "column_distributions", "correlation_heatmaps", "error_vs_epsilon"]
+
+#: Most panels side by side; more wrap onto further rows, so figures stay readable in a notebook.
+PANELS_PER_ROW = 3
+
+
+def _grid(panels: int, width: float, height: float, per_row: int = PANELS_PER_ROW):
+    """A figure with ``panels`` axes in rows of at most ``per_row`` (unused cells hidden), and the axes in order."""
+    import matplotlib.pyplot as plt
+
+    cols = max(1, min(per_row, panels))
+    rows = max(1, -(-panels // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[panels:]:
+        ax.set_visible(False)
+    return fig, flat[:panels]
 
 
 def error_vs_epsilon(results: pd.DataFrame, metrics: list[str] | None = None):
     """One panel per metric: mean ± standard error over seeds against epsilon, a line per method.
 
-    The real holdout's value (if present) is a dashed horizontal line.
+    The real holdout's value (if present) is a dashed horizontal line. Panels wrap at
+    :data:`PANELS_PER_ROW` a row; one legend serves the figure.
 
     Examples
     --------
@@ -30,13 +47,11 @@ def error_vs_epsilon(results: pd.DataFrame, metrics: list[str] | None = None):
     >>> len(error_vs_epsilon(res).axes)
     1
     """
-    import matplotlib.pyplot as plt
-
     from .compare import HOLDOUT
 
     metrics = metrics or list(dict.fromkeys(results.metric))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    fig, axes = _grid(len(metrics), 4.0, 3.2)
+    for ax, metric in zip(axes, metrics):
         rows = results[results.metric == metric]
         for method, group in rows[rows.method != HOLDOUT].groupby("method", sort=False):
             stats = group.groupby("epsilon").value.agg(["mean", "std", "count"])
@@ -48,8 +63,10 @@ def error_vs_epsilon(results: pd.DataFrame, metrics: list[str] | None = None):
         ax.set_xscale("log")
         ax.set_xlabel("epsilon")
         ax.set_title(metric)
-    axes[0][0].legend(fontsize="small")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 0.82, 1) if handles else None)
+    if handles:
+        fig.legend(handles, labels, loc="center right", fontsize="small")
     return fig
 
 
@@ -93,7 +110,7 @@ def column_distributions(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFram
 
 
 def correlation_heatmaps(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFrame], schema: Schema):
-    """Side-by-side heatmaps: Pearson correlations of numeric columns, or Cramér's V of categorical ones.
+    """Heatmaps side by side (:data:`PANELS_PER_ROW` a row): Pearson correlations of numeric columns, or Cramér's V of categorical ones.
 
     Examples
     --------
@@ -103,14 +120,12 @@ def correlation_heatmaps(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFram
     >>> [ax.get_title() for ax in fig.axes][:2]
     ['real', 'copy']
     """
-    import matplotlib.pyplot as plt
-
     numeric = numeric_columns(schema)
     use_numeric = len(numeric) >= 2
     columns = numeric if use_numeric else [c for c in schema.names if c not in numeric]
     tables = {"real": real, **synthetic}
-    fig, axes = plt.subplots(1, len(tables), figsize=(3.8 * len(tables), 3.6), squeeze=False)
-    for ax, (label, table) in zip(axes[0], tables.items()):
+    fig, axes = _grid(len(tables), 3.8, 3.6)
+    for ax, (label, table) in zip(axes, tables.items()):
         if use_numeric:
             matrix = table[columns].apply(pd.to_numeric, errors="coerce").corr().fillna(0.0).to_numpy()
             image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
@@ -120,5 +135,5 @@ def correlation_heatmaps(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFram
         ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize="small")
         ax.set_yticks(range(len(columns)), columns, fontsize="small")
         ax.set_title(label)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="Pearson r" if use_numeric else "Cramér's V")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="Pearson r" if use_numeric else "Cramér's V")
     return fig
