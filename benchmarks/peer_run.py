@@ -8,7 +8,7 @@ dpmm==0.1.9``, then ``--peer-python dpmm-mst=/tmp/peers/dpmm/bin/python``:
 
 Each peer gets the same total budget as dpquilt, a tenth of it for its preprocessing
 (dpquilt's default ``schema_share``): dpmm 0.1.9's MST with PrivTree binning
-(``proc_epsilon``), smartnoise-synth 1.0.8's MST with ``preprocessor_eps``.
+(``proc_epsilon``; its AIM likewise), smartnoise-synth 1.0.8's MST with ``preprocessor_eps``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def dpmm_mst(df: pd.DataFrame, epsilon: float, delta: float, seed: int) -> pd.Da
     return pipeline.generate(n_records=len(df), random_state=seed)
 
 
+def dpmm_aim(df: pd.DataFrame, epsilon: float, delta: float, seed: int) -> pd.DataFrame:
+    from dpmm.pipelines import AIMPipeline
+
+    pipeline = AIMPipeline(epsilon=epsilon * (1 - PREPROCESSING_SHARE), delta=delta,
+                           proc_epsilon=epsilon * PREPROCESSING_SHARE)
+    pipeline.fit(df, random_state=seed)
+    return pipeline.generate(n_records=len(df), random_state=seed)
+
+
 def smartnoise_mst(df: pd.DataFrame, epsilon: float, delta: float, seed: int) -> pd.DataFrame:
     from snsynth import Synthesizer
 
@@ -41,7 +50,7 @@ def smartnoise_mst(df: pd.DataFrame, epsilon: float, delta: float, seed: int) ->
     return synth.sample(len(df))
 
 
-PEERS = {"dpmm-mst": dpmm_mst, "smartnoise-mst": smartnoise_mst}
+PEERS = {"dpmm-aim": dpmm_aim, "dpmm-mst": dpmm_mst, "smartnoise-mst": smartnoise_mst}
 
 
 def main() -> int:

@@ -199,6 +199,7 @@ def aim(
     sized_graph: frozenset | None = None
     bar = tqdm(total=rho, desc="AIM", unit="rho", disable=not progress, leave=False, bar_format=PROGRESS_FORMAT)
     bar.update(used())
+    bar.set_postfix_str(f"1-way marginals measured, at most {_rounds_left(rho - used(), sigma, epsilon)} rounds to go")
     while not terminate:
         remaining = rho - used()
         if remaining < 2 * (0.5 / sigma**2 + epsilon**2 / 8):
@@ -232,9 +233,8 @@ def aim(
         cliques.append(r)
         before = estimates[r].ravel()
         model = fit_model(measurements, model)
-        bar.set_postfix_str(f"round {n_rounds} of at most {n_rounds + _rounds_left(rho - used(), sigma, epsilon)}",
-                            refresh=False)
         bar.update(round_cost)
+        bar.set_postfix_str(f"round {n_rounds} of at most {n_rounds + _rounds_left(rho - used(), sigma, epsilon)}")
         if terminate:  # the last round spent what was left: nothing to anneal
             break
         refit = None if refit_model is None else (lambda m: refit_model(measurements, m))

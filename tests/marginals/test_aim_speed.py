@@ -1,0 +1,55 @@
+"""AIM's faster computation selects exactly what the plain one does (seeded), and reports its progress."""
+
+import numpy as np
+import pytest
+
+from dpquilt.graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
+from dpquilt.marginals.aim import aim
+from dpquilt.marginals.oracle import LocalOracle
+from dpquilt.marginals.workload import Workload
+from dpquilt.privacy.accountant import Accountant
+from dpquilt.privacy.noise import SeededNoise
+from dpquilt.schema.dataset import Dataset
+
+
+def _wide(columns=9, rows=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    domain = {f"c{i}": int(rng.integers(2, 9)) for i in range(columns)}
+    base = rng.integers(0, 8, rows)
+    data = {name: (base + rng.integers(0, 2, rows) * (i % 3)) % k for i, (name, k) in enumerate(domain.items())}
+    return Dataset(data, domain)
+
+
+def _run(data, shared_sizes, max_model_size, progress=False):
+    domain = dict(data.domain)
+    acc = Accountant(2.0, 1e-9, secure=False)
+    result = aim(
+        LocalOracle(data, SeededNoise(np.random.default_rng(7))),
+        acc.remaining_rho(),
+        acc,
+        Workload.all_kway(list(domain), 3),
+        fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=30), warm_start=warm),
+        model_size=lambda cl: model_size_mb(domain, cl),
+        model_sizes=(lambda cl: extension_sizes_mb(domain, cl)) if shared_sizes else None,
+        rounds=40,
+        max_model_size=max_model_size,
+        progress=progress,
+    )
+    return [m.cols for m in result.measurements], [(e.what, e.rho) for e in acc.ledger]
+
+
+@pytest.mark.parametrize("max_model_size", [80.0, 0.004])  # the second cap leaves many candidates out
+def test_shared_model_sizes_select_the_same_cliques(max_model_size):
+    data = _wide()
+    assert _run(data, True, max_model_size) == _run(data, False, max_model_size)
+
+
+def test_progress_shows_rounds_and_time_left(capsys):
+    _run(_wide(columns=5, rows=500), True, 80.0, progress=True)
+    err = capsys.readouterr().err
+    assert "AIM" in err and "rho" in err and "round" in err and "<" in err  # tqdm's [elapsed<remaining]
+
+
+def test_progress_is_silent_when_asked(capsys):
+    _run(_wide(columns=5, rows=500), True, 80.0, progress=False)
+    assert capsys.readouterr().err == ""
