@@ -233,7 +233,7 @@ def aim(
         cliques.append(r)
         before = estimates[r].ravel()
         model = fit_model(measurements, model)
-        bar.update(round_cost)
+        bar.update(min(round_cost, bar.total - bar.n))  # float sums may pass the total by a hair
         bar.set_postfix_str(f"round {n_rounds} of at most {n_rounds + _rounds_left(rho - used(), sigma, epsilon)}")
         if terminate:  # the last round spent what was left: nothing to anneal
             break
