@@ -265,6 +265,9 @@ def _run_compare(args: argparse.Namespace) -> int:
         marginal = name not in ("diffusion", "two-stage")
         synthesizers[name] = MarginalSynthesizer(**options) if marginal else DiffusionSynthesizer(**options)
     schema = Schema.from_public(facts) if facts else None
+    if not args.quiet:
+        print(f"comparing {', '.join(args.methods)} at epsilon {', '.join(f'{e:g}' for e in args.epsilons)} "
+              f"({args.seeds} seed(s)) on {len(train)} training rows, {len(test)} held out", file=sys.stderr, flush=True)
     results = compare(train, test, synthesizers, epsilons=args.epsilons, seeds=args.seeds, target=args.target,
                       schema=schema, metrics=args.metrics or METRICS, progress=not args.quiet)
     save(results, args.out)
