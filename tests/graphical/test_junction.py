@@ -25,6 +25,10 @@ CASES = [
     [("a", "b"), ("b", "c"), ("c", "d"), ("d", "a")],
     [("a", "b"), ("c", "d")],
     [("a", "b", "c"), ("c", "d"), ("b", "e")],
+    # long paths and a forest: projected leaf by leaf (more nodes than EINSUM_FACTORS)
+    [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f"), ("f", "g"), ("g", "h"), ("h", "i")],
+    [("a", "b", "c"), ("c", "d"), ("d", "e", "f"), ("f", "g"), ("c", "h"), ("h", "i"), ("e", "j")],
+    [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("f", "g"), ("h", "i")],
 ]
 
 
