@@ -412,11 +412,11 @@ def _eliminate_along(factors, parent, order, tree: JunctionTree, cols: Clique) -
 
 def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
     """``sum`` over the columns not in ``keep`` of the product of ``operands``, by one cached-path ``einsum``."""
+    if len(operands) == 1:  # a leaf: only sums (``keep`` lists its columns in their order)
+        return _sum_counts(operands[0][0], operands[0][1], keep)[0]
     union = list(dict.fromkeys(a for _, attrs in operands for a in attrs))
     letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
     expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
-    if len(operands) == 1:
-        return np.einsum(expr, operands[0][0])
     path = _contraction_path(expr, tuple(t.shape for t, _ in operands))
     return np.einsum(expr, *(t for t, _ in operands), optimize=path)
 
