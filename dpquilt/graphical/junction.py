@@ -414,6 +414,14 @@ def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np
     """``sum`` over the columns not in ``keep`` of the product of ``operands``, by one cached-path ``einsum``."""
     if len(operands) == 1:  # a leaf: only sums (``keep`` lists its columns in their order)
         return _sum_counts(operands[0][0], operands[0][1], keep)[0]
+    # sum each table over the columns no other table or the output needs, before any product:
+    # a node's table against a message carrying the asked-for columns would otherwise be
+    # multiplied out in full (cells of the node times cells of the carried columns)
+    reduced = []
+    for k, (table, attrs) in enumerate(operands):
+        needed = set(keep).union(*(other for j, (_, other) in enumerate(operands) if j != k))
+        reduced.append(_sum_counts(table, attrs, tuple(a for a in attrs if a in needed)))
+    operands = reduced
     union = list(dict.fromkeys(a for _, attrs in operands for a in attrs))
     letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
     expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
