@@ -122,7 +122,7 @@ def test_reuse_costs_nothing_and_sharpens_the_one_way_cells(method, monkeypatch)
 
     def city_deviations(measurements):
         m = next(m for m in measurements if m.cols == ("city",))  # the first: AIM may measure it again in a round
-        return m.sigma / (np.ones_like(m.noisy) if m.weights is None else m.weights)
+        return m.sigma / m.cell_weights
 
     sharper, plain = city_deviations(with_prior), city_deviations(without)
     prior_sigma = next(m.sigma for m in seen["prior"] if m.cols == ("city",))

@@ -35,15 +35,6 @@ def _equal_samples(a: pd.DataFrame, b: pd.DataFrame, max_rows: int, seed: int) -
     return pick(a), pick(b)
 
 
-def _metadata(schema: Schema) -> dict:
-    def sdtype(spec) -> str:
-        if isinstance(spec, NumericColumn):
-            return "datetime" if spec.kind == "datetime" else "numerical"
-        return "categorical"
-
-    return {"tables": {"table": {"columns": {name: {"sdtype": sdtype(schema[name])} for name in schema.names}}}}
-
-
 def distance_to_closest_record(
     real_train: pd.DataFrame,
     synthetic: pd.DataFrame,

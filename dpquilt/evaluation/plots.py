@@ -81,15 +81,11 @@ def column_distributions(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFram
     >>> [ax.get_title() for ax in fig.axes if ax.get_visible()]
     ['x', 'c']
     """
-    import matplotlib.pyplot as plt
-
     names = list(schema.names)[:max_columns]
     numeric = set(numeric_columns(schema))
-    cols = min(4, len(names))
-    rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = _grid(len(names), 3.6, 2.8, per_row=4)
     tables = {"real": real, **synthetic}
-    for ax, name in zip(axes.ravel(), names):
+    for ax, name in zip(axes, names):
         if name in numeric:
             lo, hi = schema[name].clip_range
             edges = np.linspace(lo, hi, 31)
@@ -102,9 +98,7 @@ def column_distributions(real: pd.DataFrame, synthetic: Mapping[str, pd.DataFram
             freqs.plot.bar(ax=ax, legend=False, width=0.8)
             ax.tick_params(axis="x", labelrotation=60, labelsize="small")
         ax.set_title(name)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    axes[0][0].legend(fontsize="small")
+    axes[0].legend(fontsize="small")
     fig.tight_layout()
     return fig
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks
+from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
 
 __all__ = ["ExtensionSizes"]
 
@@ -66,8 +66,7 @@ class ExtensionSizes:
             for v in _bits(m):
                 self._holding[v].append((t, m))
         self._prefix = [0]  # size of the maximal cliques among the first t created
-        for t, m in enumerate(created):
-            maximal = not any(m & earlier == m for earlier in created[:t])
+        for m, maximal in zip(created, maximal_created(order, created)):
             self._prefix.append(self._prefix[-1] + (self._cells(m) if maximal else 0))
         self.base = self._prefix[-1]
 

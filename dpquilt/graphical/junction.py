@@ -234,15 +234,24 @@ def tree_size(domain: Mapping[str, int], cliques: Sequence[Clique]) -> int:
     >>> tree_size(d, [("a", "b"), ("b", "c")]), tree_size(d, [("a", "b"), ("b", "c"), ("a", "c")])  # 6 + 12; abc
     (18, 24)
     """
-    _, created = _eliminate(domain, cliques)
+    order, created = _eliminate(domain, cliques)
     cells = _cell_counter(tuple(int(k) for k in domain.values()))
-    total = 0
-    kept: list[int] = []
-    for m in sorted(set(created), key=lambda m: -m.bit_count()):
-        if not any(m & k == m for k in kept):
-            kept.append(m)
-            total += cells(m)
-    return total
+    return sum(cells(m) for m, maximal in zip(created, maximal_created(order, created)) if maximal)
+
+
+def maximal_created(order: Sequence[int], created: Sequence[int]) -> list[bool]:
+    """Which cliques of an elimination are maximal (the junction tree's nodes).
+
+    The clique created by eliminating ``v`` holds ``v``, so only a clique created
+    earlier, and holding ``v``, can contain it.
+    """
+    holding: dict[int, list[int]] = {}
+    out = []
+    for v, m in zip(order, created):
+        out.append(not any(m & e == m for e in holding.get(v, ())))
+        for u in _bits(m):
+            holding.setdefault(u, []).append(m)
+    return out
 
 
 def build_junction_tree(domain: Mapping[str, int], cliques: Sequence[Clique]) -> JunctionTree:
@@ -368,11 +377,7 @@ def project(
         table = conditional[i] if parent[i] >= 0 else marginals[node] / max(total, 1e-300)
         factors.append((table, node))
     if len(factors) <= EINSUM_FACTORS:
-        columns = list(dict.fromkeys(a for _, node in factors for a in node))
-        letters = {a: string.ascii_letters[k] for k, a in enumerate(columns)}
-        expr = ",".join("".join(letters[a] for a in node) for _, node in factors) + "->" + "".join(letters[a] for a in cols)
-        path = _contraction_path(expr, tuple(t.shape for t, _ in factors))
-        return np.einsum(expr, *(t for t, _ in factors), optimize=path) * total
+        return _einsum(factors, cols) * total
     return _eliminate_along(factors, parent, order, tree, cols) * total
 
 
@@ -404,37 +409,33 @@ def _eliminate_along(factors, parent, order, tree: JunctionTree, cols: Clique) -
             incoming[p].append(message)
     if not roots:
         raise AssertionError("the subtree has no root")
-    table, attrs = roots[0]
-    for other, other_attrs in roots[1:]:
-        table, attrs = _product(table, attrs, other, other_attrs)
-    return marginalise(table, attrs, cols)
+    return _contract(roots, cols)
 
 
 def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
-    """``sum`` over the columns not in ``keep`` of the product of ``operands``, by one cached-path ``einsum``."""
-    if len(operands) == 1:  # a leaf: only sums (``keep`` lists its columns in their order)
-        return _sum_counts(operands[0][0], operands[0][1], keep)[0]
-    # sum each table over the columns no other table or the output needs, before any product:
-    # a node's table against a message carrying the asked-for columns would otherwise be
-    # multiplied out in full (cells of the node times cells of the carried columns)
+    """``sum`` over the columns not in ``keep`` of the product of ``operands``, axes in ``keep``'s order.
+
+    Each table is first summed over the columns that no other table and not the output
+    needs: a node's table against a message carrying the asked-for columns would
+    otherwise be multiplied out in full (cells of the node times cells of the carried
+    columns).
+    """
     reduced = []
     for k, (table, attrs) in enumerate(operands):
         needed = set(keep).union(*(other for j, (_, other) in enumerate(operands) if j != k))
         reduced.append(_sum_counts(table, attrs, tuple(a for a in attrs if a in needed)))
-    operands = reduced
+    if len(reduced) == 1:
+        return marginalise(*operands[0], keep)
+    return _einsum(reduced, keep)
+
+
+def _einsum(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
+    """The product of ``operands`` summed onto ``keep`` by one ``einsum`` on a cached contraction path."""
     union = list(dict.fromkeys(a for _, attrs in operands for a in attrs))
     letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
     expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
     path = _contraction_path(expr, tuple(t.shape for t, _ in operands))
     return np.einsum(expr, *(t for t, _ in operands), optimize=path)
-
-
-def _product(left: np.ndarray, left_attrs: Clique, right: np.ndarray, right_attrs: Clique) -> tuple[np.ndarray, Clique]:
-    """The product of two tables over the union of their columns."""
-    union = tuple(dict.fromkeys(left_attrs + right_attrs))
-    letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
-    spell = lambda names: "".join(letters[a] for a in names)  # noqa: E731
-    return np.einsum(f"{spell(left_attrs)},{spell(right_attrs)}->{spell(union)}", left, right), union
 
 
 @functools.lru_cache(maxsize=4096)

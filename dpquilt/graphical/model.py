@@ -405,7 +405,7 @@ def noisy_total(measurements: Sequence[Measurement]) -> float:
     """
     estimates, variances = [], []
     for m in measurements:
-        w = np.ones_like(m.noisy) if m.weights is None else np.asarray(m.weights, dtype=np.float64)
+        w = m.cell_weights
         estimates.append(float(np.sum(m.noisy / w)))
         variances.append(float(m.sigma**2 * np.sum(1.0 / w**2)))
     if not estimates:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..graphical.junction import marginalise
 from ..privacy.accountant import Accountant
-from .containment import containing_sources
+from .containment import containing_sources, inside_any
 from .measurement import Measurement, merge_priors
 from .oracle import MarginalOracle, weighted_l1_scores
 from .workload import Workload
@@ -313,22 +313,5 @@ def _eligible(
     size_with: Callable[[Clique], float],
 ) -> dict[Clique, float]:
     """Candidates already inside a measured clique, or that keep the model under ``size_limit`` MB."""
-    inside = _inside(cliques)
+    inside = inside_any(cliques)
     return {r: w for r, w in candidates.items() if inside(r) or size_with(r) <= size_limit}
-
-
-#: Measured cliques up to this many columns are expanded into their subsets for the containment test.
-_SUBSETS_UP_TO = 12
-
-
-def _inside(cliques: Sequence[Clique]) -> Callable[[Clique], bool]:
-    """``inside(r)``: whether ``r`` lies inside one of ``cliques`` (one set lookup per candidate)."""
-    subsets: set[frozenset] = set()
-    large = []
-    for c in dict.fromkeys(tuple(c) for c in cliques):
-        if len(c) > _SUBSETS_UP_TO:
-            large.append(frozenset(c))
-            continue
-        for k in range(1, len(c) + 1):
-            subsets.update(frozenset(s) for s in itertools.combinations(c, k))
-    return lambda r: frozenset(r) in subsets or any(frozenset(r) <= c for c in large)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["containing_sources"]
+__all__ = ["containing_sources", "inside_any"]
 
 #: Maximal cliques up to this many columns are indexed by their subsets (one lookup per clique).
 _SUBSETS_UP_TO = 12
@@ -47,3 +47,26 @@ def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
             for subset in itertools.combinations(members, k):
                 first_container.setdefault(frozenset(subset), i)
     return out
+
+
+def inside_any(cliques: Sequence[tuple[str, ...]]) -> Callable[[tuple[str, ...]], bool]:
+    """``inside(r)``: whether ``r`` lies inside one of ``cliques``, by one set lookup.
+
+    Cliques of up to :data:`_SUBSETS_UP_TO` columns are indexed by their subsets (AIM asks
+    this of every candidate every round); larger ones are tested one by one.
+
+    Examples
+    --------
+    >>> inside = inside_any([("a", "b", "c"), ("d",)])
+    >>> inside(("c", "a")), inside(("a", "d"))
+    (True, False)
+    """
+    subsets: set[frozenset] = set()
+    large = []
+    for c in dict.fromkeys(tuple(c) for c in cliques):
+        if len(c) > _SUBSETS_UP_TO:
+            large.append(frozenset(c))
+            continue
+        for k in range(1, len(c) + 1):
+            subsets.update(frozenset(s) for s in itertools.combinations(c, k))
+    return lambda r: frozenset(r) in subsets or any(frozenset(r) <= c for c in large)

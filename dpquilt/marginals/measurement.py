@@ -5,11 +5,9 @@ Also the merging of two independent noisy measurements of the same clique into o
 released earlier, while the schema was learned (:mod:`dpquilt.schema.releases`).
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +53,17 @@ class Measurement:
             raise ValueError(f"Measurement {self.cols}: weights shape {np.shape(self.weights)} != {noisy.shape}")
         object.__setattr__(self, "noisy", noisy)
 
+    @property
+    def cell_weights(self) -> np.ndarray:
+        """The weights ``w`` as an array (ones for the identity query).
+
+        Examples
+        --------
+        >>> Measurement(("a",), np.array([3.0, 5.0]), 1.5).cell_weights.tolist()
+        [1.0, 1.0]
+        """
+        return np.ones_like(self.noisy) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+
 
 def cell_measurement(column: str, size: int, cells: np.ndarray, noisy: np.ndarray, sigma: float) -> Measurement:
     """Noisy counts of some ``cells`` of ``column``'s 1-way marginal, as a measurement with weight 0 elsewhere.
@@ -96,8 +105,7 @@ def merge_measurements(full: Measurement, extra: Measurement) -> Measurement:
     """
     if full.cols != extra.cols or full.noisy.shape != extra.noisy.shape:
         raise ValueError(f"cannot merge measurements of {full.cols} and {extra.cols}: they must measure the same cells")
-    w1 = np.ones_like(full.noisy) if full.weights is None else np.asarray(full.weights, dtype=np.float64)
-    w2 = np.ones_like(extra.noisy) if extra.weights is None else np.asarray(extra.weights, dtype=np.float64)
+    w1, w2 = full.cell_weights, extra.cell_weights
     if np.any(w1 <= 0):
         raise ValueError(f"merge_measurements: the first measurement of {full.cols} must measure every cell")
     precision = w1**2 / full.sigma**2 + w2**2 / extra.sigma**2
@@ -115,7 +123,7 @@ def merge_priors(measurements: Sequence[Measurement], priors: Sequence[Measureme
     --------
     >>> one_way = [Measurement(("a",), np.array([10.0, 20.0]), 2.0), Measurement(("b",), np.array([5.0]), 1.0)]
     >>> merged = merge_priors(one_way, [cell_measurement("a", 2, np.array([0]), np.array([13.0]), 2.0)])
-    >>> [(m.noisy / (1 if m.weights is None else m.weights)).tolist() for m in merged]
+    >>> [(m.noisy / m.cell_weights).tolist() for m in merged]
     [[11.5, 20.0], [5.0]]
     """
     out = list(measurements)

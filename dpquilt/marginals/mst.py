@@ -128,7 +128,7 @@ def compress(one_way: Sequence[Measurement], domain: dict[str, int]) -> tuple[Co
     for m in one_way:
         (col,) = m.cols
         y = m.noisy
-        w = np.ones_like(y) if m.weights is None else np.asarray(m.weights, dtype=np.float64)
+        w = m.cell_weights
         keep = y >= COMPRESS_SIGMAS * m.sigma  # y / w >= 3 sigma / w: the estimate clears 3 of its deviations
         rare = np.flatnonzero(~keep)
         idx = np.empty(domain[col], dtype=np.int64)
@@ -174,7 +174,7 @@ def independent_estimate(one_way: Sequence[Measurement], total: float) -> dict[s
     """
     out = {}
     for m in one_way:
-        w = np.ones_like(m.noisy) if m.weights is None else m.weights
+        w = m.cell_weights
         out[m.cols[0]] = project_to_simplex(m.noisy / w, w**2, total)
     return out
 

@@ -5,7 +5,18 @@ import pandas as pd
 import pytest
 
 from dpquilt.evaluation.columns import evaluation_schema
-from dpquilt.evaluation.disclosure import _metadata, distance_to_closest_record, nearest_gower_distance
+from dpquilt.evaluation.disclosure import distance_to_closest_record, nearest_gower_distance
+from dpquilt.schema import NumericColumn
+
+
+def _metadata(schema):
+    """SDMetrics' metadata for the evaluation schema (what the reference implementation needs)."""
+    def sdtype(spec):
+        if isinstance(spec, NumericColumn):
+            return "datetime" if spec.kind == "datetime" else "numerical"
+        return "categorical"
+
+    return {"tables": {"table": {"columns": {name: {"sdtype": sdtype(schema[name])} for name in schema.names}}}}
 
 
 def _table(rows, seed):
