@@ -26,7 +26,7 @@ import numpy as np
 from .propagation import Propagation, breadth_first
 from .reductions import sum_out
 
-__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
+__all__ = ["JunctionTree", "ProjectionCache", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -345,11 +345,14 @@ def project(
     cols: Sequence[str],
     total: float,
     conditional: Mapping[int, np.ndarray] | None = None,
+    cache: ProjectionCache | None = None,
 ) -> np.ndarray:
     """The model's marginal over ``cols`` (in that order) from calibrated node marginals.
 
     ``conditional`` is :func:`conditionals` of the same tree and marginals (computed
-    here when not given).
+    here when not given). ``cache`` (optional, one per calibrated model) keeps the
+    messages and reduced node tables that projections share: AIM asks for thousands of
+    marginals of one model, and those whose subtrees overlap pass the same messages.
 
     Examples
     --------
@@ -371,45 +374,83 @@ def project(
     order, parent = tree.rooted(0)
     order = [i for i in order if i in subtree]
     parent = [p if p in subtree else -1 for p in parent]  # subtree nodes whose parent lies outside are its roots
-    factors = []
-    for i in order:
-        node = tree.nodes[i]
-        table = conditional[i] if parent[i] >= 0 else marginals[node] / max(total, 1e-300)
-        factors.append((table, node))
-    if len(factors) <= EINSUM_FACTORS:
-        return _einsum(factors, cols) * total
-    return _eliminate_along(factors, parent, order, tree, cols) * total
+    return _eliminate_along(tree, marginals, conditional, total, order, parent, cols, cache or ProjectionCache())
 
 
-#: Subtrees of at most this many nodes are contracted by one ``einsum``; larger ones leaf by
-#: leaf (:func:`_eliminate_along`). numpy's greedy contraction order can build tables over
-#: most of a long path: on a 30-node chain of 3-column nodes a 3-way marginal took up to
-#: 12 s by ``einsum`` and milliseconds leaf by leaf.
-EINSUM_FACTORS = 3
+class ProjectionCache:
+    """Messages and reduced node tables of one calibrated model, shared by its projections.
+
+    A message from node ``i`` towards its parent is the contraction of the subtree
+    below ``i`` that a projection uses onto the columns it passes on: a function of
+    ``i``, that set of nodes and those columns only, so projections that share them
+    share it. Entries stop being added past ``max_bytes``.
+
+    Examples
+    --------
+    >>> cache = ProjectionCache(max_bytes=1000)
+    >>> cache.get_or_compute(("x",), lambda: np.zeros(10)).size, cache.get_or_compute(("x",), lambda: np.ones(1)).size
+    (10, 10)
+    >>> cache.get_or_compute(("y",), lambda: np.zeros(1000)).size, ("y",) in cache.entries  # too big to keep
+    (1000, False)
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.entries: dict[tuple, np.ndarray] = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        table = self.entries.get(key)
+        if table is None:
+            table = compute()
+            if self.bytes + table.nbytes <= self.max_bytes:
+                self.entries[key] = table
+                self.bytes += table.nbytes
+        return table
 
 
-def _eliminate_along(factors, parent, order, tree: JunctionTree, cols: Clique) -> np.ndarray:
-    """The contraction of :func:`project` leaf by leaf (variable elimination along the
-    subtree, as messages): each node's table and its children's messages are contracted
-    in one ``einsum`` onto what its parent or ``cols`` still need, so no table is larger
-    than a node's inputs and output. Roots of separate components (a forest) are
-    multiplied together at the end."""
-    position = {i: k for k, i in enumerate(order)}
+def _eliminate_along(
+    tree: JunctionTree,
+    marginals: Mapping[Clique, np.ndarray],
+    conditional: Mapping[int, np.ndarray],
+    total: float,
+    order: Sequence[int],
+    parent: Sequence[int],
+    cols: Clique,
+    cache: ProjectionCache,
+) -> np.ndarray:
+    """The contraction of :func:`project`, leaf by leaf (variable elimination along the
+    subtree, as messages): each node's table, first summed onto what its messages and
+    its output need, and its children's messages are contracted in one ``einsum`` onto
+    what its parent or ``cols`` still need, so no table is larger than a node's inputs
+    and output. A root's table is its marginal (counts), the others their conditionals;
+    the roots of separate components (a forest) are multiplied together at the end and
+    divided by ``total`` once for each root after the first."""
     incoming: dict[int, list[tuple[np.ndarray, Clique]]] = {i: [] for i in order}
+    below = {i: frozenset([i]) for i in order}
     roots = []
     for i in reversed(order):
-        operands = [factors[position[i]], *incoming[i]]
-        p = parent[i]
-        present = dict.fromkeys(a for _, attrs in operands for a in attrs)
+        node, p = tree.nodes[i], parent[i]
+        carried = set(cols).union(*(attrs for _, attrs in incoming[i]))
+        if p >= 0:
+            carried.update(tree.nodes[p])
+        own = tuple(a for a in node if a in carried)
+        present = dict.fromkeys([*own, *(a for _, attrs in incoming[i] for a in attrs)])
         keep = tuple(a for a in present if a in cols or (p >= 0 and a in tree.nodes[p]))
-        message = (_contract(operands, keep), keep)
         if p < 0:
-            roots.append(message)
-        else:
-            incoming[p].append(message)
+            factor = cache.get_or_compute(("root", i, own), lambda: _sum_counts(marginals[node], node, own)[0])
+            roots.append((_contract([(factor, own), *incoming[i]], keep), keep))
+            continue
+        below[p] = below[p] | below[i]
+
+        def message(i=i, node=node, own=own, keep=keep) -> np.ndarray:
+            factor = cache.get_or_compute(("node", i, own), lambda: _sum_counts(conditional[i], node, own)[0])
+            return _contract([(factor, own), *incoming[i]], keep)
+
+        incoming[p].append((cache.get_or_compute(("message", i, below[i], keep), message), keep))
     if not roots:
         raise AssertionError("the subtree has no root")
-    return _contract(roots, cols)
+    return _contract(roots, cols) / total ** (len(roots) - 1)
 
 
 def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..marginals.measurement import Measurement
 from .accelerated import accelerated_descent
 from .extension_sizes import ExtensionSizes
-from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, project, tree_size
+from .junction import JunctionTree, ProjectionCache, build_junction_tree, calibrate, conditionals, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb", "noisy_total"]
@@ -193,9 +193,14 @@ class GraphicalModel:
         """Each node's table given its parent's separator, shared by every projection."""
         return conditionals(self.tree, self.node_marginals)
 
+    @functools.cached_property
+    def projection_cache(self) -> ProjectionCache:
+        """Messages shared by this model's projections (AIM asks for thousands a round)."""
+        return ProjectionCache()
+
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
-        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals)
+        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals, self.projection_cache)
 
 
 def estimate(
