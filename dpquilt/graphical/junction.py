@@ -7,18 +7,20 @@ node contains is read from the calibrated tree as
 
     mu_A = sum_{x outside A} mu_R(x_R) prod_{K != R} mu_K(x_K) / mu_{S_K}(x_{S_K})
 
-over the smallest subtree whose nodes cover ``A`` (rooted at ``R``, ``S_K`` the
-separator of ``K`` with its parent), contracted with one ``einsum``: no table over
-the whole subtree is ever materialised. Nothing is compiled, so a growing set of
-cliques (AIM) costs no recompilation.
+over a small subtree whose nodes cover ``A`` (rooted at ``R``, ``S_K`` the
+separator of ``K`` with its parent), each factor first summed onto what the others
+or ``A`` need, then contracted by variable elimination in greedy min-size order: no
+table over the whole subtree is ever materialised. Nothing is compiled, so a growing
+set of cliques (AIM) costs no recompilation.
 """
 
 from __future__ import annotations
 
 import functools
 import heapq
+import math
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -351,8 +353,9 @@ def project(
 
     ``conditional`` is :func:`conditionals` of the same tree and marginals (computed
     here when not given). ``cache`` (optional, one per calibrated model) keeps the
-    messages and reduced node tables that projections share: AIM asks for thousands of
-    marginals of one model, and those whose subtrees overlap pass the same messages.
+    reduced node tables and elimination products that projections share: AIM asks for
+    thousands of marginals of one model, and those whose subtrees overlap take the same
+    steps.
 
     Examples
     --------
@@ -374,16 +377,27 @@ def project(
     order, parent = tree.rooted(0)
     order = [i for i in order if i in subtree]
     parent = [p if p in subtree else -1 for p in parent]  # subtree nodes whose parent lies outside are its roots
-    return _eliminate_along(tree, marginals, conditional, total, order, parent, cols, cache or ProjectionCache())
+    cache = cache if cache is not None else ProjectionCache()
+    factors = []
+    for i in order:
+        node = tree.nodes[i]
+        near = set(cols).union(*(tree.nodes[j] for j in tree._neighbours[i] if j in subtree))
+        own = tuple(a for a in node if a in near)  # what the other factors or the output need
+        key = ("node" if parent[i] >= 0 else "root", i, own)
+        table = conditional[i] if parent[i] >= 0 else marginals[node]
+        factors.append((cache.get_or_compute(key, lambda: _sum_counts(table, node, own)[0]), own, key))
+    roots = sum(1 for i in order if parent[i] < 0)  # a root's factor is its marginal: one total too many per extra root
+    return _eliminate_variables(factors, cols, cache) / total ** (roots - 1)
 
 
 class ProjectionCache:
-    """Messages and reduced node tables of one calibrated model, shared by its projections.
+    """Reduced node tables and elimination products of one calibrated model, shared by its projections.
 
-    A message from node ``i`` towards its parent is the contraction of the subtree
-    below ``i`` that a projection uses onto the columns it passes on: a function of
-    ``i``, that set of nodes and those columns only, so projections that share them
-    share it. Entries stop being added past ``max_bytes``.
+    Each entry is named by what determines its content: a node's table summed onto
+    some of its columns by the node, its role and those columns; a product of
+    :func:`_eliminate_variables` by its factors' names and the columns it keeps. So a
+    name never meets two contents, and projections that take the same step share it.
+    Entries stop being added past ``max_bytes``.
 
     Examples
     --------
@@ -409,48 +423,39 @@ class ProjectionCache:
         return table
 
 
-def _eliminate_along(
-    tree: JunctionTree,
-    marginals: Mapping[Clique, np.ndarray],
-    conditional: Mapping[int, np.ndarray],
-    total: float,
-    order: Sequence[int],
-    parent: Sequence[int],
-    cols: Clique,
-    cache: ProjectionCache,
+def _eliminate_variables(
+    factors: Sequence[tuple[np.ndarray, Clique, Hashable]], keep: Clique, cache: ProjectionCache
 ) -> np.ndarray:
-    """The contraction of :func:`project`, leaf by leaf (variable elimination along the
-    subtree, as messages): each node's table, first summed onto what its messages and
-    its output need, and its children's messages are contracted in one ``einsum`` onto
-    what its parent or ``cols`` still need, so no table is larger than a node's inputs
-    and output. A root's table is its marginal (counts), the others their conditionals;
-    the roots of separate components (a forest) are multiplied together at the end and
-    divided by ``total`` once for each root after the first."""
-    incoming: dict[int, list[tuple[np.ndarray, Clique]]] = {i: [] for i in order}
-    below = {i: frozenset([i]) for i in order}
-    roots = []
-    for i in reversed(order):
-        node, p = tree.nodes[i], parent[i]
-        carried = set(cols).union(*(attrs for _, attrs in incoming[i]))
-        if p >= 0:
-            carried.update(tree.nodes[p])
-        own = tuple(a for a in node if a in carried)
-        present = dict.fromkeys([*own, *(a for _, attrs in incoming[i] for a in attrs)])
-        keep = tuple(a for a in present if a in cols or (p >= 0 and a in tree.nodes[p]))
-        if p < 0:
-            factor = cache.get_or_compute(("root", i, own), lambda: _sum_counts(marginals[node], node, own)[0])
-            roots.append((_contract([(factor, own), *incoming[i]], keep), keep))
-            continue
-        below[p] = below[p] | below[i]
+    """``sum`` over the columns not in ``keep`` of the product of ``factors``, by variable
+    elimination in greedy min-size order (Koller and Friedman 2009, Section 9.4.3.1):
+    each step sums out the column whose factors multiply into the smallest table, with
+    every other column that only those factors hold. A column asked for that lives in a
+    leaf behind a small separator is thus joined last, instead of being carried through
+    every node between it and the others.
 
-        def message(i=i, node=node, own=own, keep=keep) -> np.ndarray:
-            factor = cache.get_or_compute(("node", i, own), lambda: _sum_counts(conditional[i], node, own)[0])
-            return _contract([(factor, own), *incoming[i]], keep)
-
-        incoming[p].append((cache.get_or_compute(("message", i, below[i], keep), message), keep))
-    if not roots:
-        raise AssertionError("the subtree has no root")
-    return _contract(roots, cols) / total ** (len(roots) - 1)
+    Each factor comes with a key that names its content; a step's product is named by
+    its factors' keys and what it keeps, and kept in ``cache``: projections of one model
+    that take the same step share it."""
+    work = list(factors)
+    size = {a: n for table, attrs, _ in work for a, n in zip(attrs, table.shape)}
+    hidden = {a for _, attrs, _ in work for a in attrs} - set(keep)
+    while hidden and len(work) > 1:
+        holders: dict[str, set[str]] = {a: set() for a in hidden}
+        for _, attrs, _ in work:
+            for a in attrs:
+                if a in holders:
+                    holders[a].update(attrs)
+        best = min(sorted(hidden), key=lambda a: math.prod(size[b] for b in holders[a]))
+        involved = [f for f in work if best in f[1]]
+        rest = [f for f in work if best not in f[1]]
+        outside = set(keep).union(*(attrs for _, attrs, _ in rest))
+        union = tuple(dict.fromkeys(a for _, attrs, _ in involved for a in attrs))
+        out = tuple(a for a in union if a in outside)
+        key = ("product", frozenset(k for _, _, k in involved), out)
+        table = cache.get_or_compute(key, lambda: _contract([(t, a) for t, a, _ in involved], out))
+        work = [*rest, (table, out, key)]
+        hidden -= set(union) - set(out)
+    return _contract([(t, a) for t, a, _ in work], keep)
 
 
 def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
@@ -506,7 +511,9 @@ def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndar
 
 
 def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
-    """Nodes of a small subtree that covers ``cols``: greedy cover, joined by tree paths."""
+    """Nodes of a small subforest that covers ``cols``: greedy cover, each chosen node
+    joined by the tree path to the first chosen node of its component (a forest's
+    components are independent, so nothing joins them)."""
     remaining, chosen = set(cols), []
     while remaining:
         sets = tree.node_sets
@@ -514,14 +521,19 @@ def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
         chosen.append(best)
         remaining -= sets[best]
     nbrs = tree._neighbours
-    keep = {chosen[0]}
-    for target in chosen[1:]:
-        path = _path(nbrs, chosen[0], target)
-        keep.update(path)
+    keep, anchors = set(), []
+    for target in chosen:
+        path = next((p for p in (_path(nbrs, a, target) for a in anchors) if p is not None), None)
+        if path is None:
+            anchors.append(target)
+            keep.add(target)
+        else:
+            keep.update(path)
     return keep
 
 
-def _path(nbrs: Sequence[Sequence[int]], a: int, b: int) -> list[int]:
+def _path(nbrs: Sequence[Sequence[int]], a: int, b: int) -> list[int] | None:
+    """The nodes on the tree path from ``a`` to ``b``; None when they lie in different components."""
     prev = {a: -1}
     queue = [a]
     while queue:
@@ -532,8 +544,8 @@ def _path(nbrs: Sequence[Sequence[int]], a: int, b: int) -> list[int]:
             if j not in prev:
                 prev[j] = i
                 queue.append(j)
-    if b not in prev:  # different components: independent, join without a path
-        return [a, b]
+    if b not in prev:
+        return None
     out = [b]
     while out[-1] != a:
         out.append(prev[out[-1]])

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dpquilt.graphical.junction import build_junction_tree, calibrate, project
+from dpquilt.graphical.junction import ProjectionCache, build_junction_tree, calibrate, project
 
 
 def brute_force(domain, log_potentials, total):
@@ -25,10 +25,12 @@ CASES = [
     [("a", "b"), ("b", "c"), ("c", "d"), ("d", "a")],
     [("a", "b"), ("c", "d")],
     [("a", "b", "c"), ("c", "d"), ("b", "e")],
-    # long paths and a forest: projected leaf by leaf (more nodes than EINSUM_FACTORS)
+    # long paths and forests (a marginal over components: each component's covering nodes are
+    # joined by their own paths, whichever component is covered first)
     [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f"), ("f", "g"), ("g", "h"), ("h", "i")],
     [("a", "b", "c"), ("c", "d"), ("d", "e", "f"), ("f", "g"), ("c", "h"), ("h", "i"), ("e", "j")],
     [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("f", "g"), ("h", "i")],
+    [("a", "b"), ("c", "d"), ("d", "e"), ("e", "f")],
 ]
 
 
@@ -40,12 +42,15 @@ def test_marginals_match_brute_force(cliques, rng):
     tree = build_junction_tree(domain, cliques)
     marg = calibrate(tree, domain, pots, total=500.0)
     joint, order = brute_force(domain, pots, 500.0)
+    shared = ProjectionCache()  # one cache for every projection of this model, as AIM keeps it
     for r in (1, 2, 3):
         for cols in itertools.combinations(names, r):
             for perm in (cols, cols[::-1]):
                 expected = joint.sum(axis=tuple(i for i, a in enumerate(order) if a not in perm))
                 expected = np.transpose(expected, [[a for a in order if a in perm].index(a) for a in perm])
                 np.testing.assert_allclose(project(tree, marg, perm, 500.0), expected, rtol=1e-8, atol=1e-8)
+                np.testing.assert_allclose(project(tree, marg, perm, 500.0, cache=shared), expected, rtol=1e-8, atol=1e-8)
+    assert shared.entries, "the projections shared nothing"
 
 
 def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
