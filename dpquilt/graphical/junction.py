@@ -72,6 +72,16 @@ class JunctionTree:
         return breadth_first(len(self.nodes), self.edges, root)
 
     @functools.cached_property
+    def components(self) -> dict[str, int]:
+        """Each column's connected component (numbered by its root when rooted at node 0):
+        columns of different components are independent in the model."""
+        order, parent = self._rooted_at_0
+        root: dict[int, int] = {}
+        for i in order:
+            root[i] = i if parent[i] < 0 else root[parent[i]]
+        return {a: root[i] for i, node in enumerate(self.nodes) for a in node}
+
+    @functools.cached_property
     def _rooted_at_0(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         order, parent = breadth_first(len(self.nodes), self.edges, 0)
         return tuple(order), tuple(parent)
@@ -371,13 +381,22 @@ def project(
     for node, members in zip(tree.nodes, tree.node_sets):
         if wanted <= members:
             return marginalise(marginals[node], node, cols)
+    cache = cache if cache is not None else ProjectionCache()
+    groups: dict[int, list[str]] = {}
+    for a in cols:
+        groups.setdefault(tree.components[a], []).append(a)
+    if len(groups) > 1:  # independent components: the product of their marginals
+        parts = [
+            (cache.get_or_compute(("marginal", tuple(g)), lambda g=g: project(tree, marginals, g, total, conditional, cache)), tuple(g))
+            for g in groups.values()
+        ]
+        return _einsum(parts, cols) / total ** (len(parts) - 1)
     if conditional is None:
         conditional = conditionals(tree, marginals)
     subtree = _steiner_subtree(tree, cols)
     order, parent = tree.rooted(0)
     order = [i for i in order if i in subtree]
     parent = [p if p in subtree else -1 for p in parent]  # subtree nodes whose parent lies outside are its roots
-    cache = cache if cache is not None else ProjectionCache()
     factors = []
     for i in order:
         node = tree.nodes[i]
