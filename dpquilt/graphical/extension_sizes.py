@@ -17,12 +17,16 @@ graph and is replayed per candidate from the first step where they can differ:
 
 A clique created by eliminating ``v`` holds ``v``, so only an earlier clique can
 contain it; the maximal cliques of the run are those contained in no earlier one, and
-the size is a prefix sum plus the replayed cliques. Exact: the same integers as
+the size is a prefix sum plus the replayed cliques. Columns of different connected
+components never share a clique, and the greedy rule picks within a component as if it
+were alone (leaves before the rest, then the smallest clique), so only the components
+that ``r`` touches are replayed; the others keep their sizes. Exact: the same integers as
 :func:`~dpquilt.graphical.junction.tree_size` (tested against it).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 
 from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
@@ -69,6 +73,15 @@ class ExtensionSizes:
         for m, maximal in zip(created, maximal_created(order, created)):
             self._prefix.append(self._prefix[-1] + (self._cells(m) if maximal else 0))
         self.base = self._prefix[-1]
+        # connected components: each column's, each component's size, and its sizes before each step
+        self._component = _components(self._snapshots[0] if self._snapshots else [], n)
+        self._steps_of: dict[int, list[int]] = {}
+        self._prefix_of: dict[int, list[int]] = {}
+        for t, (v, m, maximal) in enumerate(zip(order, created, maximal_created(order, created))):
+            c = self._component[v]
+            self._steps_of.setdefault(c, []).append(t)
+            sizes = self._prefix_of.setdefault(c, [0])
+            sizes.append(sizes[-1] + (self._cells(m) if maximal else 0))
 
     def __call__(self, clique: Sequence[str]) -> int:
         """Cells in the junction tree of the cliques plus ``clique``."""
@@ -82,9 +95,13 @@ class ExtensionSizes:
         for a, b in missing:
             adjacency[a] |= 1 << b
             adjacency[b] |= 1 << a
-        remaining = set(self._order[start:])
+        touched = {self._component[v] for v in columns}
+        remaining = {v for v in self._order[start:] if self._component[v] in touched}
         replay_order, replayed = _greedy_elimination(adjacency, remaining, self._cells, self._rank)
-        total = self._prefix[start]
+        total = self.base
+        for c in touched:  # the touched components' cliques before ``start`` stay; the rest is replayed
+            sizes = self._prefix_of[c]
+            total += sizes[bisect.bisect_left(self._steps_of[c], start)] - sizes[-1]
         later: list[list[int]] = [[] for _ in adjacency]  # replayed cliques holding each column
         for v, m in zip(replay_order, replayed):
             # a clique that holds v and was created before v's (prefix or replay) is the only kind that can contain it
@@ -94,3 +111,18 @@ class ExtensionSizes:
             for u in _bits(m):
                 later[u].append(m)
         return total
+
+
+def _components(adjacency: Sequence[int], n: int) -> list[int]:
+    """Each column's connected component in the graph ``adjacency`` (bitmasks), by its smallest column."""
+    component = [-1] * n
+    for v in range(n):
+        if component[v] >= 0:
+            continue
+        component[v], stack = v, [v]
+        while stack:
+            for u in _bits(adjacency[stack.pop()]):
+                if component[u] < 0:
+                    component[u] = v
+                    stack.append(u)
+    return component
