@@ -302,6 +302,7 @@ class MarginalSynthesizer:
         # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten
         refit_step = dataclasses.replace(options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None)
         stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
+        size_reuse: dict = {}  # candidate sizes shared by the rounds' graphs (see ExtensionSizes)
         result = aim(
             oracle,
             rho,
@@ -309,7 +310,7 @@ class MarginalSynthesizer:
             workload,
             fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
             model_size=lambda cliques: model_size_mb(domain, cliques),
-            model_sizes=lambda cliques: extension_sizes_mb(domain, cliques),
+            model_sizes=lambda cliques: extension_sizes_mb(domain, cliques, size_reuse),
             rounds=self.rounds,
             max_model_size=self.max_model_size,
             progress=self.verbose,

@@ -27,6 +27,7 @@ that ``r`` touches are replayed; the others keep their sizes. Exact: the same in
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping, Sequence
 
 from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
@@ -48,9 +49,21 @@ class ExtensionSizes:
     (29, 29)
     >>> sizes(("c", "e")), sizes.base  # "e" alone is a node of 5 cells
     (38, 23)
+
+    A later graph that left ``r``'s components as they were gives ``r`` the same growth,
+    so AIM, whose graph grows a clique a round, passes one ``reuse`` dict to all of them:
+
+    >>> d = {"a": 2, "b": 3, "c": 4, "e": 5, "f": 2}
+    >>> reuse = {}
+    >>> first = ExtensionSizes(d, [("a", "b")], reuse)
+    >>> first(("c", "e")) - first.base  # ("c", "e") of 20 cells replaces "c" and "e" (9)
+    11
+    >>> later = ExtensionSizes(d, [("a", "b"), ("b", "f")], reuse)  # "c" and "e" untouched: reused
+    >>> later(("c", "e")) == tree_size(d, [("a", "b"), ("b", "f"), ("c", "e")]), len(reuse["growth"])
+    (True, 1)
     """
 
-    def __init__(self, domain: Mapping[str, int], cliques: Sequence[Clique]) -> None:
+    def __init__(self, domain: Mapping[str, int], cliques: Sequence[Clique], reuse: dict | None = None) -> None:
         self._position = {a: i for i, a in enumerate(domain)}
         n = len(self._position)
         self._cells = _cell_counter(tuple(int(k) for k in domain.values()))
@@ -74,7 +87,22 @@ class ExtensionSizes:
             self._prefix.append(self._prefix[-1] + (self._cells(m) if maximal else 0))
         self.base = self._prefix[-1]
         # connected components: each column's, each component's size, and its sizes before each step
-        self._component = _components(self._snapshots[0] if self._snapshots else [], n)
+        graph = self._snapshots[0] if self._snapshots else []
+        self._component = _components(graph, n)
+        # a component's graph, named by a small integer shared through ``reuse`` with the other graphs
+        # (only this graph's components are kept in it: what a graph no longer has cannot come back)
+        reuse = reuse if reuse is not None else {}
+        known, fresh = reuse.get("components", {}), itertools.count(reuse.get("next", 0))
+        members: dict[int, list[int]] = {}
+        for v, c in enumerate(self._component):
+            members.setdefault(c, []).append(v)
+        signatures = {c: tuple((v, graph[v]) for v in vs) for c, vs in members.items()}
+        reuse["components"] = {sig: known[sig] if sig in known else next(fresh) for sig in signatures.values()}
+        reuse["next"] = next(fresh)
+        self._name = {c: reuse["components"][sig] for c, sig in signatures.items()}
+        current = set(self._name.values())
+        self._growth: dict[tuple, int] = {k: g for k, g in reuse.get("growth", {}).items() if k[1] <= current}
+        reuse["growth"] = self._growth
         self._steps_of: dict[int, list[int]] = {}
         self._prefix_of: dict[int, list[int]] = {}
         for t, (v, m, maximal) in enumerate(zip(order, created, maximal_created(order, created))):
@@ -91,11 +119,18 @@ class ExtensionSizes:
         missing = [(a, b) for i, a in enumerate(columns) for b in columns[i + 1 :] if not state[a] >> b & 1]
         if not missing:
             return self.base
-        adjacency = list(state)
+        touched = {self._component[v] for v in columns}
+        key = (tuple(sorted(columns)), frozenset(self._name[c] for c in touched))
+        if key not in self._growth:  # the growth depends only on r and the components it touches
+            self._growth[key] = self._replay(start, missing, touched) - self.base
+        return self.base + self._growth[key]
+
+    def _replay(self, start: int, missing: Sequence[tuple[int, int]], touched: set[int]) -> int:
+        """The size when the edges ``missing`` are added to the state before step ``start``."""
+        adjacency = list(self._snapshots[start])
         for a, b in missing:
             adjacency[a] |= 1 << b
             adjacency[b] |= 1 << a
-        touched = {self._component[v] for v in columns}
         remaining = {v for v in self._order[start:] if self._component[v] in touched}
         replay_order, replayed = _greedy_elimination(adjacency, remaining, self._cells, self._rank)
         total = self.base
@@ -111,7 +146,6 @@ class ExtensionSizes:
             for u in _bits(m):
                 later[u].append(m)
         return total
-
 
 def _components(adjacency: Sequence[int], n: int) -> list[int]:
     """Each column's connected component in the graph ``adjacency`` (bitmasks), by its smallest column."""

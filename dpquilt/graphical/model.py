@@ -381,9 +381,13 @@ def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]])
 
 
 def extension_sizes_mb(
-    domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]]
+    domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]], reuse: dict | None = None
 ) -> Callable[[tuple[str, ...]], float]:
     """``sizes(r)``: :func:`model_size_mb` of ``cliques + [r]``, for many ``r`` from one shared elimination.
+
+    ``reuse`` (optional): one dict passed to every call of a growing sequence of graphs
+    (AIM's rounds), so that candidates whose components did not change keep their
+    growth (:class:`~dpquilt.graphical.extension_sizes.ExtensionSizes`).
 
     Examples
     --------
@@ -391,7 +395,7 @@ def extension_sizes_mb(
     >>> sizes(("b", "c")) == model_size_mb({"a": 1024, "b": 128, "c": 2}, [("a", "b"), ("b", "c")])
     True
     """
-    sizes = ExtensionSizes(domain, cliques)
+    sizes = ExtensionSizes(domain, cliques, reuse)
     return lambda r: sizes(r) * 8 / 2**20
 
 

@@ -37,3 +37,18 @@ def test_wide_random_models_agree_on_every_three_way_candidate():
         assert sizes.base == tree_size(domain, cliques)
         for r in itertools.islice(itertools.combinations(names, 3), 0, None, 7):
             assert sizes(r) == tree_size(domain, cliques + [r]), (n_cliques, r)
+
+
+def test_sizes_reused_across_a_growing_graph_stay_exact():
+    """AIM's sequence: one clique added a round, one ``reuse`` dict for every round's sizes."""
+    rng = np.random.default_rng(1)
+    names = [f"col{i:02d}" for i in range(16)]
+    domain = {a: int(rng.integers(2, 9)) for a in names}
+    cliques, reuse = [(a,) for a in names], {}
+    candidates = list(itertools.combinations(names, 2)) + list(itertools.islice(itertools.combinations(names, 3), 0, None, 5))
+    for _ in range(12):
+        sizes = ExtensionSizes(domain, cliques, reuse)
+        for r in candidates:
+            assert sizes(r) == tree_size(domain, cliques + [r]), (len(cliques), r)
+        cliques.append(candidates[int(rng.integers(len(candidates)))])
+    assert len(reuse["growth"]) < 12 * len(candidates)  # something was shared
