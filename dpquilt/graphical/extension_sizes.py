@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
 
@@ -66,7 +66,7 @@ class ExtensionSizes:
     def __init__(self, domain: Mapping[str, int], cliques: Sequence[Clique], reuse: dict | None = None) -> None:
         self._position = {a: i for i, a in enumerate(domain)}
         n = len(self._position)
-        self._cells = _cell_counter(tuple(int(k) for k in domain.values()))
+        self._cells = _memoised_cells(_cell_counter(tuple(int(k) for k in domain.values())))
         self._rank = _name_ranks(tuple(domain))
         self._snapshots: list[list[int]] = []
         order, created = _greedy_elimination(
@@ -117,6 +117,12 @@ class ExtensionSizes:
         start = min(self._step[v] for v in columns)
         state = self._snapshots[start]
         missing = [(a, b) for i, a in enumerate(columns) for b in columns[i + 1 :] if not state[a] >> b & 1]
+        while missing:  # until an end of a missing edge is eliminated, the runs agree: start there
+            later = min(min(self._step[a], self._step[b]) for a, b in missing)
+            if later == start:
+                break
+            start = later
+            missing = [(a, b) for a, b in missing if not self._snapshots[start][a] >> b & 1]
         if not missing:
             return self.base
         touched = {self._component[v] for v in columns}
@@ -146,6 +152,17 @@ class ExtensionSizes:
             for u in _bits(m):
                 later[u].append(m)
         return total
+
+def _memoised_cells(cells: Callable[[int], int]) -> Callable[[int], int]:
+    """``cells`` remembering its answers: the replays of one graph meet the same neighbourhoods again and again."""
+
+    class Memo(dict):
+        def __missing__(self, mask: int) -> int:
+            self[mask] = value = cells(mask)
+            return value
+
+    return Memo().__getitem__
+
 
 def _components(adjacency: Sequence[int], n: int) -> list[int]:
     """Each column's connected component in the graph ``adjacency`` (bitmasks), by its smallest column."""
