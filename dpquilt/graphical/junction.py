@@ -82,6 +82,39 @@ class JunctionTree:
         return {a: root[i] for i, node in enumerate(self.nodes) for a in node}
 
     @functools.cached_property
+    def holding(self) -> dict[str, tuple[int, ...]]:
+        """The nodes that hold each column, in position order."""
+        out: dict[str, list[int]] = {}
+        for i, node in enumerate(self.nodes):
+            for a in node:
+                out.setdefault(a, []).append(i)
+        return {a: tuple(nodes) for a, nodes in out.items()}
+
+    def path(self, a: int, b: int) -> list[int] | None:
+        """The nodes on the tree path between nodes ``a`` and ``b`` (None in different components)."""
+        _, parent = self._rooted_at_0
+        depth = self._depths
+        up_a, up_b = [a], [b]
+        while depth[up_a[-1]] > depth[up_b[-1]]:
+            up_a.append(parent[up_a[-1]])
+        while depth[up_b[-1]] > depth[up_a[-1]]:
+            up_b.append(parent[up_b[-1]])
+        while up_a[-1] != up_b[-1]:
+            if parent[up_a[-1]] < 0:
+                return None
+            up_a.append(parent[up_a[-1]])
+            up_b.append(parent[up_b[-1]])
+        return up_a + up_b[-2::-1]
+
+    @functools.cached_property
+    def _depths(self) -> tuple[int, ...]:
+        order, parent = self._rooted_at_0
+        depth = [0] * len(self.nodes)
+        for i in order:
+            depth[i] = 0 if parent[i] < 0 else depth[parent[i]] + 1
+        return tuple(depth)
+
+    @functools.cached_property
     def _rooted_at_0(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         order, parent = breadth_first(len(self.nodes), self.edges, 0)
         return tuple(order), tuple(parent)
@@ -458,7 +491,7 @@ def _eliminate_variables(
     work = list(factors)
     size = {a: n for table, attrs, _ in work for a, n in zip(attrs, table.shape)}
     hidden = {a for _, attrs, _ in work for a in attrs} - set(keep)
-    while hidden and len(work) > 1:
+    while hidden and len(work) > 2:  # two factors: one contraction below
         holders: dict[str, set[str]] = {a: set() for a in hidden}
         for _, attrs, _ in work:
             for a in attrs:
@@ -499,8 +532,16 @@ def _einsum(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.n
     union = list(dict.fromkeys(a for _, attrs in operands for a in attrs))
     letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
     expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
+    sizes = {a: n for t, attrs in operands for a, n in zip(attrs, t.shape)}
+    if math.prod(sizes.values()) <= DIRECT_EINSUM_CELLS:  # small: one loop in C beats planning pairwise steps
+        return np.einsum(expr, *(t for t, _ in operands))
     path = _contraction_path(expr, tuple(t.shape for t, _ in operands))
     return np.einsum(expr, *(t for t, _ in operands), optimize=path)
+
+
+#: contractions whose index space (the product of every column's size) is at most this are
+#: done by numpy's single C loop, without a contraction path
+DIRECT_EINSUM_CELLS = 2**16
 
 
 @functools.lru_cache(maxsize=4096)
@@ -530,42 +571,26 @@ def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndar
 
 
 def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
-    """Nodes of a small subforest that covers ``cols``: greedy cover, each chosen node
-    joined by the tree path to the first chosen node of its component (a forest's
-    components are independent, so nothing joins them)."""
+    """Nodes of a small subforest that covers ``cols``: greedy cover (the node holding most
+    of the columns still uncovered, ties by position), each chosen node joined by the tree
+    path to the first chosen node of its component (a forest's components are
+    independent, so nothing joins them)."""
     remaining, chosen = set(cols), []
+    holding = tree.holding
     while remaining:
-        sets = tree.node_sets
-        best = max(range(len(sets)), key=lambda i: len(remaining & sets[i]))
+        coverage: dict[int, int] = {}
+        for a in remaining:
+            for i in holding[a]:
+                coverage[i] = coverage.get(i, 0) + 1
+        best = min(coverage, key=lambda i: (-coverage[i], i))
         chosen.append(best)
-        remaining -= sets[best]
-    nbrs = tree._neighbours
+        remaining -= tree.node_sets[best]
     keep, anchors = set(), []
     for target in chosen:
-        path = next((p for p in (_path(nbrs, a, target) for a in anchors) if p is not None), None)
+        path = next((p for p in (tree.path(a, target) for a in anchors) if p is not None), None)
         if path is None:
             anchors.append(target)
             keep.add(target)
         else:
             keep.update(path)
     return keep
-
-
-def _path(nbrs: Sequence[Sequence[int]], a: int, b: int) -> list[int] | None:
-    """The nodes on the tree path from ``a`` to ``b``; None when they lie in different components."""
-    prev = {a: -1}
-    queue = [a]
-    while queue:
-        i = queue.pop(0)
-        if i == b:
-            break
-        for j in nbrs[i]:
-            if j not in prev:
-                prev[j] = i
-                queue.append(j)
-    if b not in prev:
-        return None
-    out = [b]
-    while out[-1] != a:
-        out.append(prev[out[-1]])
-    return out
