@@ -24,6 +24,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import opt_einsum
 
 from .propagation import Propagation, breadth_first
 from .reductions import sum_out
@@ -533,15 +534,27 @@ def _einsum(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.n
     letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
     expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
     sizes = {a: n for t, attrs in operands for a, n in zip(attrs, t.shape)}
-    if math.prod(sizes.values()) <= DIRECT_EINSUM_CELLS:  # small: one loop in C beats planning pairwise steps
+    space = math.prod(sizes.values())
+    if space <= DIRECT_EINSUM_CELLS:  # small: one loop in C beats planning pairwise steps
         return np.einsum(expr, *(t for t, _ in operands))
     path = _contraction_path(expr, tuple(t.shape for t, _ in operands))
+    if space >= BLAS_EINSUM_CELLS and len(operands) > 2 and len(path) == 2:  # numpy would loop over every index at once
+        return _blas_contraction(expr, tuple(t.shape for t, _ in operands))(*(t for t, _ in operands))
     return np.einsum(expr, *(t for t, _ in operands), optimize=path)
 
 
 #: contractions whose index space (the product of every column's size) is at most this are
 #: done by numpy's single C loop, without a contraction path
 DIRECT_EINSUM_CELLS = 2**16
+#: from this index space on, ``opt_einsum`` runs the contraction as pairwise BLAS/tensordot
+#: steps: numpy may choose one generic loop over every index (a 3-table product over the
+#: nodes of a 33-column model, 2.7e7 cells: 156 ms by numpy, 72 ms by opt_einsum)
+BLAS_EINSUM_CELLS = 2**20
+
+
+@functools.lru_cache(maxsize=1024)
+def _blas_contraction(expr: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[..., np.ndarray]:
+    return opt_einsum.contract_expression(expr, *shapes, optimize="greedy")
 
 
 @functools.lru_cache(maxsize=4096)
