@@ -23,6 +23,7 @@ def _wide(columns=9, rows=3000, seed=0):
 def _run(data, shared_sizes, max_model_size, progress=False):
     domain = dict(data.domain)
     acc = Accountant(2.0, 1e-9, secure=False)
+    reuse: dict = {}  # one per fit, as MarginalSynthesizer keeps it: growth shared across the rounds' graphs
     result = aim(
         LocalOracle(data, SeededNoise(np.random.default_rng(7))),
         acc.remaining_rho(),
@@ -30,7 +31,7 @@ def _run(data, shared_sizes, max_model_size, progress=False):
         Workload.all_kway(list(domain), 3),
         fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=30), warm_start=warm),
         model_size=lambda cl: model_size_mb(domain, cl),
-        model_sizes=(lambda cl: extension_sizes_mb(domain, cl)) if shared_sizes else None,
+        model_sizes=(lambda cl: extension_sizes_mb(domain, cl, reuse)) if shared_sizes else None,
         rounds=40,
         max_model_size=max_model_size,
         progress=progress,
