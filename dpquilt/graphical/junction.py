@@ -75,7 +75,13 @@ class JunctionTree:
     @functools.cached_property
     def components(self) -> dict[str, int]:
         """Each column's connected component (numbered by its root when rooted at node 0):
-        columns of different components are independent in the model."""
+        columns of different components are independent in the model.
+
+        Examples
+        --------
+        >>> build_junction_tree({"a": 2, "b": 2, "c": 2}, [("a", "b"), ("c",)]).components
+        {'a': 0, 'b': 0, 'c': 1}
+        """
         order, parent = self._rooted_at_0
         root: dict[int, int] = {}
         for i in order:
@@ -84,7 +90,13 @@ class JunctionTree:
 
     @functools.cached_property
     def holding(self) -> dict[str, tuple[int, ...]]:
-        """The nodes that hold each column, in position order."""
+        """The nodes that hold each column, in position order.
+
+        Examples
+        --------
+        >>> build_junction_tree({"a": 2, "b": 2, "c": 2}, [("a", "b"), ("b", "c")]).holding
+        {'a': (0,), 'b': (0, 1), 'c': (1,)}
+        """
         out: dict[str, list[int]] = {}
         for i, node in enumerate(self.nodes):
             for a in node:
@@ -92,7 +104,16 @@ class JunctionTree:
         return {a: tuple(nodes) for a, nodes in out.items()}
 
     def path(self, a: int, b: int) -> list[int] | None:
-        """The nodes on the tree path between nodes ``a`` and ``b`` (None in different components)."""
+        """The nodes on the tree path between nodes ``a`` and ``b`` (None in different components).
+
+        Examples
+        --------
+        >>> chain = build_junction_tree({k: 2 for k in "abcd"}, [("a", "b"), ("b", "c"), ("c", "d")])
+        >>> chain.path(0, 2), chain.path(2, 0)
+        ([0, 1, 2], [2, 1, 0])
+        >>> build_junction_tree({"a": 2, "b": 2}, [("a",), ("b",)]).path(0, 1) is None
+        True
+        """
         _, parent = self._rooted_at_0
         depth = self._depths
         up_a, up_b = [a], [b]
