@@ -471,7 +471,8 @@ class ProjectionCache:
     some of its columns by the node, its role and those columns; a product of
     :func:`_eliminate_variables` by its factors' names and the columns it keeps. So a
     name never meets two contents, and projections that take the same step share it.
-    Entries stop being added past ``max_bytes``.
+    Entries stop being added past ``max_bytes``. Threads may share one cache: two that
+    ask for the same missing entry at once both compute it (the same table).
 
     Examples
     --------

@@ -54,3 +54,23 @@ def test_progress_shows_rounds_and_time_left(capsys):
 def test_progress_is_silent_when_asked(capsys):
     _run(_wide(columns=5, rows=500), True, 80.0, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_model_marginals_on_threads_equal_one_projection_at_a_time():
+    """The round's projections run on threads sharing one ProjectionCache; each equals a lone projection."""
+    from itertools import combinations
+
+    from dpquilt.graphical.junction import project
+    from dpquilt.graphical.model import GraphicalModel
+    from dpquilt.marginals.aim import model_marginals
+
+    rng = np.random.default_rng(3)
+    names = [f"c{i}" for i in range(10)]
+    domain = {a: int(rng.integers(2, 5)) for a in names}
+    cliques = [("c0", "c1", "c2"), ("c2", "c3"), ("c3", "c4", "c5"), ("c5", "c6"), ("c7", "c8"), ("c8", "c9")]
+    model = GraphicalModel(domain, 1000.0, {c: rng.normal(size=[domain[a] for a in c]) for c in cliques})
+    asked = list(combinations(names, 3))  # 120 candidates: more than one thread's share
+    got = model_marginals(asked, model)
+    for r in asked:
+        alone = project(model.tree, model.node_marginals, r, model.total)
+        np.testing.assert_allclose(got[r], alone, rtol=1e-10, atol=1e-9)
