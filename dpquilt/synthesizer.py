@@ -20,6 +20,7 @@ import pandas as pd
 from .diffusion_backend import Layout, make_backend
 from .diffusion_backend.dpsgd import dpsgd_noise_note
 from .estimator import NotFittedError, check_fitted, sample_size
+from .graphical.extension_sizes import SizeReuse
 from .graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
 from .graphical.sampling import sample_codes
 from .marginals.aim import REFIT_STEPS, aim
@@ -302,7 +303,7 @@ class MarginalSynthesizer:
         # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten
         refit_step = dataclasses.replace(options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None)
         stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
-        size_reuse: dict = {}  # candidate sizes shared by the rounds' graphs (see ExtensionSizes)
+        size_reuse = SizeReuse()  # candidate sizes shared by the rounds' graphs
         result = aim(
             oracle,
             rho,

@@ -32,9 +32,39 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
 
-__all__ = ["ExtensionSizes"]
+__all__ = ["ExtensionSizes", "SizeReuse"]
 
 Clique = tuple[str, ...]
+
+
+class SizeReuse:
+    """What :class:`ExtensionSizes` of a growing sequence of graphs (AIM's rounds) share: a
+    small integer naming each component graph seen, and each candidate's growth keyed by the
+    candidate and the names of the components it touches. Only the latest graph's
+    components are kept: a graph that grows never has an earlier component again.
+
+    Examples
+    --------
+    >>> reuse = SizeReuse()
+    >>> reuse.name_components({0: ((0, 2), (1, 1)), 2: ((2, 0),)})
+    {0: 0, 2: 1}
+    >>> reuse.growth[((2,), frozenset({1}))] = 5
+    >>> reuse.name_components({0: ((0, 6), (1, 5), (2, 3))}), reuse.growth  # components merged: growth dropped
+    ({0: 2}, {})
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[tuple, int] = {}
+        self.growth: dict[tuple, int] = {}
+        self._fresh = itertools.count()
+
+    def name_components(self, signatures: Mapping[int, tuple]) -> dict[int, int]:
+        """Name each component (by its graph, ``signatures[c]``), keeping earlier names, and
+        forget names and growth of components the graph no longer has."""
+        self.names = {sig: self.names[sig] if sig in self.names else next(self._fresh) for sig in signatures.values()}
+        current = set(self.names.values())
+        self.growth = {key: g for key, g in self.growth.items() if key[1] <= current}
+        return {c: self.names[sig] for c, sig in signatures.items()}
 
 
 class ExtensionSizes:
@@ -51,19 +81,19 @@ class ExtensionSizes:
     (38, 23)
 
     A later graph that left ``r``'s components as they were gives ``r`` the same growth,
-    so AIM, whose graph grows a clique a round, passes one ``reuse`` dict to all of them:
+    so AIM, whose graph grows a clique a round, passes one :class:`SizeReuse` to all of them:
 
     >>> d = {"a": 2, "b": 3, "c": 4, "e": 5, "f": 2}
-    >>> reuse = {}
+    >>> reuse = SizeReuse()
     >>> first = ExtensionSizes(d, [("a", "b")], reuse)
     >>> first(("c", "e")) - first.base  # ("c", "e") of 20 cells replaces "c" and "e" (9)
     11
     >>> later = ExtensionSizes(d, [("a", "b"), ("b", "f")], reuse)  # "c" and "e" untouched: reused
-    >>> later(("c", "e")) == tree_size(d, [("a", "b"), ("b", "f"), ("c", "e")]), len(reuse["growth"])
+    >>> later(("c", "e")) == tree_size(d, [("a", "b"), ("b", "f"), ("c", "e")]), len(reuse.growth)
     (True, 1)
     """
 
-    def __init__(self, domain: Mapping[str, int], cliques: Sequence[Clique], reuse: dict | None = None) -> None:
+    def __init__(self, domain: Mapping[str, int], cliques: Sequence[Clique], reuse: SizeReuse | None = None) -> None:
         self._position = {a: i for i, a in enumerate(domain)}
         n = len(self._position)
         self._cells = _memoised_cells(_cell_counter(tuple(int(k) for k in domain.values())))
@@ -82,27 +112,9 @@ class ExtensionSizes:
         for t, m in enumerate(created):
             for v in _bits(m):
                 self._holding[v].append((t, m))
-        self._prefix = [0]  # size of the maximal cliques among the first t created
-        for m, maximal in zip(created, maximal_created(order, created)):
-            self._prefix.append(self._prefix[-1] + (self._cells(m) if maximal else 0))
-        self.base = self._prefix[-1]
-        # connected components: each column's, each component's size, and its sizes before each step
+        # connected components: each column's, and each component's size before each of its steps
         graph = self._snapshots[0] if self._snapshots else []
         self._component = _components(graph, n)
-        # a component's graph, named by a small integer shared through ``reuse`` with the other graphs
-        # (only this graph's components are kept in it: what a graph no longer has cannot come back)
-        reuse = reuse if reuse is not None else {}
-        known, fresh = reuse.get("components", {}), itertools.count(reuse.get("next", 0))
-        members: dict[int, list[int]] = {}
-        for v, c in enumerate(self._component):
-            members.setdefault(c, []).append(v)
-        signatures = {c: tuple((v, graph[v]) for v in vs) for c, vs in members.items()}
-        reuse["components"] = {sig: known[sig] if sig in known else next(fresh) for sig in signatures.values()}
-        reuse["next"] = next(fresh)
-        self._name = {c: reuse["components"][sig] for c, sig in signatures.items()}
-        current = set(self._name.values())
-        self._growth: dict[tuple, int] = {k: g for k, g in reuse.get("growth", {}).items() if k[1] <= current}
-        reuse["growth"] = self._growth
         self._steps_of: dict[int, list[int]] = {}
         self._prefix_of: dict[int, list[int]] = {}
         for t, (v, m, maximal) in enumerate(zip(order, created, maximal_created(order, created))):
@@ -110,6 +122,13 @@ class ExtensionSizes:
             self._steps_of.setdefault(c, []).append(t)
             sizes = self._prefix_of.setdefault(c, [0])
             sizes.append(sizes[-1] + (self._cells(m) if maximal else 0))
+        self.base = sum(sizes[-1] for sizes in self._prefix_of.values())
+        # a component's graph is named by a small integer that ``reuse`` keeps across graphs
+        self._reuse = reuse if reuse is not None else SizeReuse()
+        members: dict[int, list[int]] = {}
+        for v, c in enumerate(self._component):
+            members.setdefault(c, []).append(v)
+        self._name = self._reuse.name_components({c: tuple((v, graph[v]) for v in vs) for c, vs in members.items()})
 
     def __call__(self, clique: Sequence[str]) -> int:
         """Cells in the junction tree of the cliques plus ``clique``."""
@@ -127,9 +146,10 @@ class ExtensionSizes:
             return self.base
         touched = {self._component[v] for v in columns}
         key = (tuple(sorted(columns)), frozenset(self._name[c] for c in touched))
-        if key not in self._growth:  # the growth depends only on r and the components it touches
-            self._growth[key] = self._replay(start, missing, touched) - self.base
-        return self.base + self._growth[key]
+        growth = self._reuse.growth
+        if key not in growth:  # the growth depends only on r and the components it touches
+            growth[key] = self._replay(start, missing, touched) - self.base
+        return self.base + growth[key]
 
     def _replay(self, start: int, missing: Sequence[tuple[int, int]], touched: set[int]) -> int:
         """The size when the edges ``missing`` are added to the state before step ``start``."""

@@ -451,17 +451,16 @@ def project(
     subtree = _steiner_subtree(tree, cols)
     order, parent = tree.rooted(0)
     order = [i for i in order if i in subtree]
-    parent = [p if p in subtree else -1 for p in parent]  # subtree nodes whose parent lies outside are its roots
+    parent = [p if p in subtree else -1 for p in parent]  # the subtree's root: its parent lies outside
     factors = []
     for i in order:
         node = tree.nodes[i]
         near = set(cols).union(*(tree.nodes[j] for j in tree._neighbours[i] if j in subtree))
         own = tuple(a for a in node if a in near)  # what the other factors or the output need
         key = ("node" if parent[i] >= 0 else "root", i, own)
-        table = conditional[i] if parent[i] >= 0 else marginals[node]
+        table = conditional[i] if parent[i] >= 0 else marginals[node]  # the root's marginal, the others' conditionals
         factors.append((cache.get_or_compute(key, lambda: _sum_counts(table, node, own)[0]), own, key))
-    roots = sum(1 for i in order if parent[i] < 0)  # a root's factor is its marginal: one total too many per extra root
-    return _eliminate_variables(factors, cols, cache) / total ** (roots - 1)
+    return _eliminate_variables(factors, cols, cache)
 
 
 class ProjectionCache:
@@ -606,10 +605,9 @@ def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndar
 
 
 def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
-    """Nodes of a small subforest that covers ``cols``: greedy cover (the node holding most
-    of the columns still uncovered, ties by position), each chosen node joined by the tree
-    path to the first chosen node of its component (a forest's components are
-    independent, so nothing joins them)."""
+    """Nodes of a small subtree that covers ``cols`` (columns of one component, as
+    :func:`project` asks): greedy cover (the node holding most of the columns still
+    uncovered, ties by position), each chosen node joined to the first by its tree path."""
     remaining, chosen = set(cols), []
     holding = tree.holding
     while remaining:
@@ -620,12 +618,10 @@ def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
         best = min(coverage, key=lambda i: (-coverage[i], i))
         chosen.append(best)
         remaining -= tree.node_sets[best]
-    keep, anchors = set(), []
-    for target in chosen:
-        path = next((p for p in (tree.path(a, target) for a in anchors) if p is not None), None)
+    keep = {chosen[0]}
+    for target in chosen[1:]:
+        path = tree.path(chosen[0], target)
         if path is None:
-            anchors.append(target)
-            keep.add(target)
-        else:
-            keep.update(path)
+            raise ValueError(f"columns {cols} span components: project them one component at a time")
+        keep.update(path)
     return keep

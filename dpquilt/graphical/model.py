@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..marginals.measurement import Measurement
 from .accelerated import accelerated_descent
-from .extension_sizes import ExtensionSizes
+from .extension_sizes import ExtensionSizes, SizeReuse
 from .junction import JunctionTree, ProjectionCache, build_junction_tree, calibrate, conditionals, project, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 
@@ -195,7 +195,7 @@ class GraphicalModel:
 
     @functools.cached_property
     def projection_cache(self) -> ProjectionCache:
-        """Messages shared by this model's projections (AIM asks for thousands a round)."""
+        """Reduced tables and elimination products shared by this model's projections (AIM asks for thousands a round)."""
         return ProjectionCache()
 
     def project(self, cols: Sequence[str]) -> np.ndarray:
@@ -381,11 +381,11 @@ def model_size_mb(domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]])
 
 
 def extension_sizes_mb(
-    domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]], reuse: dict | None = None
+    domain: Mapping[str, int], cliques: Sequence[tuple[str, ...]], reuse: SizeReuse | None = None
 ) -> Callable[[tuple[str, ...]], float]:
     """``sizes(r)``: :func:`model_size_mb` of ``cliques + [r]``, for many ``r`` from one shared elimination.
 
-    ``reuse`` (optional): one dict passed to every call of a growing sequence of graphs
+    ``reuse`` (optional): one :class:`~dpquilt.graphical.extension_sizes.SizeReuse` passed to every call of a growing sequence of graphs
     (AIM's rounds), so that candidates whose components did not change keep their
     growth (:class:`~dpquilt.graphical.extension_sizes.ExtensionSizes`).
 

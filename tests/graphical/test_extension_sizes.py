@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.graphical.extension_sizes import ExtensionSizes
+from dpquilt.graphical.extension_sizes import ExtensionSizes, SizeReuse
 from dpquilt.graphical.junction import tree_size
 
 
@@ -44,11 +44,11 @@ def test_sizes_reused_across_a_growing_graph_stay_exact():
     rng = np.random.default_rng(1)
     names = [f"col{i:02d}" for i in range(16)]
     domain = {a: int(rng.integers(2, 9)) for a in names}
-    cliques, reuse = [(a,) for a in names], {}
+    cliques, reuse = [(a,) for a in names], SizeReuse()
     candidates = list(itertools.combinations(names, 2)) + list(itertools.islice(itertools.combinations(names, 3), 0, None, 5))
     for _ in range(12):
         sizes = ExtensionSizes(domain, cliques, reuse)
         for r in candidates:
             assert sizes(r) == tree_size(domain, cliques + [r]), (len(cliques), r)
         cliques.append(candidates[int(rng.integers(len(candidates)))])
-    assert len(reuse["growth"]) < 12 * len(candidates)  # something was shared
+    assert len(reuse.growth) < 12 * len(candidates)  # something was shared
