@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from dpquilt.graphical.extension_sizes import SizeReuse
 from dpquilt.graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
 from dpquilt.marginals.aim import aim
 from dpquilt.marginals.oracle import LocalOracle
@@ -23,7 +24,7 @@ def _wide(columns=9, rows=3000, seed=0):
 def _run(data, shared_sizes, max_model_size, progress=False):
     domain = dict(data.domain)
     acc = Accountant(2.0, 1e-9, secure=False)
-    reuse: dict = {}  # one per fit, as MarginalSynthesizer keeps it: growth shared across the rounds' graphs
+    reuse = SizeReuse()  # one per fit, as MarginalSynthesizer keeps it: growth shared across the rounds' graphs
     result = aim(
         LocalOracle(data, SeededNoise(np.random.default_rng(7))),
         acc.remaining_rho(),
@@ -56,8 +57,11 @@ def test_progress_is_silent_when_asked(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_model_marginals_on_threads_equal_one_projection_at_a_time():
+def test_model_marginals_on_threads_equal_one_projection_at_a_time(monkeypatch):
     """The round's projections run on threads sharing one ProjectionCache; each equals a lone projection."""
+    import dpquilt.marginals.aim as aim_module
+
+    monkeypatch.setattr(aim_module, "THREADED_PROJECTION_S", 0.0)  # threads however fast the projections
     from itertools import combinations
 
     from dpquilt.graphical.junction import project
