@@ -145,16 +145,19 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name:<13} {method:<11} eps={epsilon:<5g} seed={seed} tv1={r['tv1']:.4f} "
                           f"tv2={r['tv2']:.4f} tv3={r['tv3']:.4f} worst numeric tv1={r['worst_numeric_tv1']:.3f} "
                           f"({r['worst_numeric_column']}) {seconds:.1f}s", flush=True)
+    return report(rows, args.out, tv1=("tv1", "mean"), tv2=("tv2", "mean"), tv2_sd=("tv2", "std"), tv3=("tv3", "mean"),
+                  worst_numeric_tv1=("worst_numeric_tv1", "mean"), seconds=("seconds", "mean"))
+
+
+def report(rows: list[dict], out: Path | None, **aggregates: tuple[str, str]) -> int:
+    """Write every run to ``out`` (CSV, if given) and print ``aggregates`` by table, method and
+    epsilon; the exit status: 1 when nothing ran."""
     results = pd.DataFrame(rows)
-    if args.out:
-        results.to_csv(args.out, index=False)
+    if out:
+        results.to_csv(out, index=False)
     if results.empty:
         return 1
-    summary = results.groupby(["table", "method", "epsilon"], dropna=False).agg(
-        tv1=("tv1", "mean"), tv2=("tv2", "mean"), tv2_sd=("tv2", "std"), tv3=("tv3", "mean"),
-        worst_numeric_tv1=("worst_numeric_tv1", "mean"), seconds=("seconds", "mean"),
-    )
-    print(summary.round(4).to_string())
+    print(results.groupby(["table", "method", "epsilon"], dropna=False).agg(**aggregates).round(4).to_string())
     return 0
 
 

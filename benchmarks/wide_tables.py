@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
 from dpquilt.evaluation.binning import EvaluationBinning, binned_tv, independent_columns  # noqa: E402
-from raw_tables import run_peer  # noqa: E402
+from raw_tables import report, run_peer  # noqa: E402
 
 warnings.filterwarnings("ignore")
 logging.getLogger("dpquilt").setLevel(logging.ERROR)
@@ -107,15 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "seconds_per_round": seconds / rounds if rounds == rounds else np.nan, **tv})
                     print(f"  {method:<12} eps={epsilon:<5g} seed={seed} rounds={rounds} {seconds:.1f}s "
                           f"tv1={tv['tv1']:.4f} tv2={tv['tv2']:.4f} tv3={tv['tv3']:.4f}", flush=True)
-    results = pd.DataFrame(rows)
-    if args.out:
-        results.to_csv(args.out, index=False)
-    if results.empty:
-        return 1
-    summary = results.groupby(["table", "method", "epsilon"], dropna=False)[
-        ["rounds", "seconds", "seconds_per_round", "tv1", "tv2", "tv3"]].mean()
-    print(summary.round(4).to_string())
-    return 0
+    return report(rows, args.out, **{c: (c, "mean") for c in ["rounds", "seconds", "seconds_per_round", "tv1", "tv2", "tv3"]})
 
 
 if __name__ == "__main__":
