@@ -1,35 +1,26 @@
-"""Junction-tree inference in numpy: calibrate once, then answer any marginal.
+"""Junction trees in numpy: build one for a set of cliques, size it, calibrate it.
 
 The model ``p(x) ∝ exp(sum_C theta_C(x_C))`` is calibrated on a junction tree of its
 cliques by two-pass sum-product message passing (Koller and Friedman 2009,
-Algorithm 10.2, "Shafer-Shenoy"; see :mod:`dpquilt.graphical.propagation`). A marginal over columns ``A`` that no tree
-node contains is read from the calibrated tree as
-
-    mu_A = sum_{x outside A} mu_R(x_R) prod_{K != R} mu_K(x_K) / mu_{S_K}(x_{S_K})
-
-over a small subtree whose nodes cover ``A`` (rooted at ``R``, ``S_K`` the
-separator of ``K`` with its parent), each factor first summed onto what the others
-or ``A`` need, then contracted by variable elimination in greedy min-size order: no
-table over the whole subtree is ever materialised. Nothing is compiled, so a growing
-set of cliques (AIM) costs no recompilation.
+Algorithm 10.2, "Shafer-Shenoy"; see :mod:`dpquilt.graphical.propagation`); marginals
+that no node holds are read from the calibrated tree by
+:mod:`dpquilt.graphical.projection`. Nothing is compiled, so a growing set of cliques
+(AIM) costs no recompilation.
 """
 
 from __future__ import annotations
 
 import functools
 import heapq
-import math
-import string
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import opt_einsum
 
 from .propagation import Propagation, breadth_first
 from .reductions import sum_out
 
-__all__ = ["JunctionTree", "ProjectionCache", "build_junction_tree", "calibrate", "conditionals", "marginalise", "project", "tree_size"]
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -406,185 +397,6 @@ def conditionals(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> 
     return out
 
 
-def project(
-    tree: JunctionTree,
-    marginals: Mapping[Clique, np.ndarray],
-    cols: Sequence[str],
-    total: float,
-    conditional: Mapping[int, np.ndarray] | None = None,
-    cache: ProjectionCache | None = None,
-) -> np.ndarray:
-    """The model's marginal over ``cols`` (in that order) from calibrated node marginals.
-
-    ``conditional`` is :func:`conditionals` of the same tree and marginals (computed
-    here when not given). ``cache`` (optional, one per calibrated model) keeps the
-    reduced node tables and elimination products that projections share: AIM asks for
-    thousands of marginals of one model, and those whose subtrees overlap take the same
-    steps.
-
-    Examples
-    --------
-    >>> d = {"a": 2, "b": 2, "c": 2}
-    >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
-    >>> same = np.log(np.array([[9.0, 1.0], [1.0, 9.0]]))  # a = b and b = c, each 90% of the time
-    >>> marginals = calibrate(tree, d, {("a", "b"): same, ("b", "c"): same}, total=100.0)
-    >>> project(tree, marginals, ["a", "c"], 100.0).round(6).tolist()  # a = c 82% of the time
-    [[41.0, 9.0], [9.0, 41.0]]
-    """
-    cols = tuple(cols)
-    wanted = frozenset(cols)
-    for node, members in zip(tree.nodes, tree.node_sets):
-        if wanted <= members:
-            return marginalise(marginals[node], node, cols)
-    cache = cache if cache is not None else ProjectionCache()
-    groups: dict[int, list[str]] = {}
-    for a in cols:
-        groups.setdefault(tree.components[a], []).append(a)
-    if len(groups) > 1:  # independent components: the product of their marginals
-        parts = [
-            (cache.get_or_compute(("marginal", tuple(g)), lambda g=g: project(tree, marginals, g, total, conditional, cache)), tuple(g))
-            for g in groups.values()
-        ]
-        return _einsum(parts, cols) / total ** (len(parts) - 1)
-    if conditional is None:
-        conditional = conditionals(tree, marginals)
-    subtree = _steiner_subtree(tree, cols)
-    order, parent = tree.rooted(0)
-    order = [i for i in order if i in subtree]
-    parent = [p if p in subtree else -1 for p in parent]  # the subtree's root: its parent lies outside
-    factors = []
-    for i in order:
-        node = tree.nodes[i]
-        near = set(cols).union(*(tree.nodes[j] for j in tree._neighbours[i] if j in subtree))
-        own = tuple(a for a in node if a in near)  # what the other factors or the output need
-        key = ("node" if parent[i] >= 0 else "root", i, own)
-        table = conditional[i] if parent[i] >= 0 else marginals[node]  # the root's marginal, the others' conditionals
-        factors.append((cache.get_or_compute(key, lambda: _sum_counts(table, node, own)[0]), own, key))
-    return _eliminate_variables(factors, cols, cache)
-
-
-class ProjectionCache:
-    """Reduced node tables and elimination products of one calibrated model, shared by its projections.
-
-    Each entry is named by what determines its content: a node's table summed onto
-    some of its columns by the node, its role and those columns; a product of
-    :func:`_eliminate_variables` by its factors' names and the columns it keeps. So a
-    name never meets two contents, and projections that take the same step share it.
-    Entries stop being added past ``max_bytes``. Threads may share one cache: two that
-    ask for the same missing entry at once both compute it (the same table).
-
-    Examples
-    --------
-    >>> cache = ProjectionCache(max_bytes=1000)
-    >>> cache.get_or_compute(("x",), lambda: np.zeros(10)).size, cache.get_or_compute(("x",), lambda: np.ones(1)).size
-    (10, 10)
-    >>> cache.get_or_compute(("y",), lambda: np.zeros(1000)).size, ("y",) in cache.entries  # too big to keep
-    (1000, False)
-    """
-
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
-        self.entries: dict[tuple, np.ndarray] = {}
-        self.max_bytes = max_bytes
-        self.bytes = 0
-
-    def get_or_compute(self, key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        table = self.entries.get(key)
-        if table is None:
-            table = compute()
-            if self.bytes + table.nbytes <= self.max_bytes:
-                self.entries[key] = table
-                self.bytes += table.nbytes
-        return table
-
-
-def _eliminate_variables(
-    factors: Sequence[tuple[np.ndarray, Clique, Hashable]], keep: Clique, cache: ProjectionCache
-) -> np.ndarray:
-    """``sum`` over the columns not in ``keep`` of the product of ``factors``, by variable
-    elimination in greedy min-size order (Koller and Friedman 2009, Section 9.4.3.1):
-    each step sums out the column whose factors multiply into the smallest table, with
-    every other column that only those factors hold. A column asked for that lives in a
-    leaf behind a small separator is thus joined last, instead of being carried through
-    every node between it and the others.
-
-    Each factor comes with a key that names its content; a step's product is named by
-    its factors' keys and what it keeps, and kept in ``cache``: projections of one model
-    that take the same step share it."""
-    work = list(factors)
-    size = {a: n for table, attrs, _ in work for a, n in zip(attrs, table.shape)}
-    hidden = {a for _, attrs, _ in work for a in attrs} - set(keep)
-    while hidden and len(work) > 2:  # two factors: one contraction below
-        holders: dict[str, set[str]] = {a: set() for a in hidden}
-        for _, attrs, _ in work:
-            for a in attrs:
-                if a in holders:
-                    holders[a].update(attrs)
-        best = min(sorted(hidden), key=lambda a: math.prod(size[b] for b in holders[a]))
-        involved = [f for f in work if best in f[1]]
-        rest = [f for f in work if best not in f[1]]
-        outside = set(keep).union(*(attrs for _, attrs, _ in rest))
-        union = tuple(dict.fromkeys(a for _, attrs, _ in involved for a in attrs))
-        out = tuple(a for a in union if a in outside)
-        key = ("product", frozenset(k for _, _, k in involved), out)
-        table = cache.get_or_compute(key, lambda: _contract([(t, a) for t, a, _ in involved], out))
-        work = [*rest, (table, out, key)]
-        hidden -= set(union) - set(out)
-    return _contract([(t, a) for t, a, _ in work], keep)
-
-
-def _contract(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
-    """``sum`` over the columns not in ``keep`` of the product of ``operands``, axes in ``keep``'s order.
-
-    Each table is first summed over the columns that no other table and not the output
-    needs: a node's table against a message carrying the asked-for columns would
-    otherwise be multiplied out in full (cells of the node times cells of the carried
-    columns).
-    """
-    reduced = []
-    for k, (table, attrs) in enumerate(operands):
-        needed = set(keep).union(*(other for j, (_, other) in enumerate(operands) if j != k))
-        reduced.append(_sum_counts(table, attrs, tuple(a for a in attrs if a in needed)))
-    if len(reduced) == 1:
-        return marginalise(*operands[0], keep)
-    return _einsum(reduced, keep)
-
-
-def _einsum(operands: Sequence[tuple[np.ndarray, Clique]], keep: Clique) -> np.ndarray:
-    """The product of ``operands`` summed onto ``keep`` by one ``einsum`` on a cached contraction path."""
-    union = list(dict.fromkeys(a for _, attrs in operands for a in attrs))
-    letters = {a: string.ascii_letters[k] for k, a in enumerate(union)}
-    expr = ",".join("".join(letters[a] for a in attrs) for _, attrs in operands) + "->" + "".join(letters[a] for a in keep)
-    sizes = {a: n for t, attrs in operands for a, n in zip(attrs, t.shape)}
-    space = math.prod(sizes.values())
-    if space <= DIRECT_EINSUM_CELLS:  # small: one loop in C beats planning pairwise steps
-        return np.einsum(expr, *(t for t, _ in operands))
-    path = _contraction_path(expr, tuple(t.shape for t, _ in operands))
-    if space >= BLAS_EINSUM_CELLS and len(operands) > 2 and len(path) == 2:  # numpy would loop over every index at once
-        return _blas_contraction(expr, tuple(t.shape for t, _ in operands))(*(t for t, _ in operands))
-    return np.einsum(expr, *(t for t, _ in operands), optimize=path)
-
-
-#: contractions whose index space (the product of every column's size) is at most this are
-#: done by numpy's single C loop, without a contraction path
-DIRECT_EINSUM_CELLS = 2**16
-#: from this index space on, ``opt_einsum`` runs the contraction as pairwise BLAS/tensordot
-#: steps: numpy may choose one generic loop over every index (a 3-table product over the
-#: nodes of a 33-column model, 2.7e7 cells: 156 ms by numpy, 72 ms by opt_einsum)
-BLAS_EINSUM_CELLS = 2**20
-
-
-@functools.lru_cache(maxsize=1024)
-def _blas_contraction(expr: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[..., np.ndarray]:
-    return opt_einsum.contract_expression(expr, *shapes, optimize="greedy")
-
-
-@functools.lru_cache(maxsize=4096)
-def _contraction_path(expr: str, shapes: tuple[tuple[int, ...], ...]) -> list:
-    """numpy's greedy contraction order for ``expr`` on these shapes (a pure function of its
-    arguments, cached: AIM asks for the same contractions every round)."""
-    return np.einsum_path(expr, *(np.empty(s) for s in shapes), optimize="greedy")[0]
-
-
 def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
     """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order.
 
@@ -602,26 +414,3 @@ def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
 def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
     axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
     return (sum_out(table, axes) if axes else table), tuple(a for a in attrs if a in keep)
-
-
-def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
-    """Nodes of a small subtree that covers ``cols`` (columns of one component, as
-    :func:`project` asks): greedy cover (the node holding most of the columns still
-    uncovered, ties by position), each chosen node joined to the first by its tree path."""
-    remaining, chosen = set(cols), []
-    holding = tree.holding
-    while remaining:
-        coverage: dict[int, int] = {}
-        for a in remaining:
-            for i in holding[a]:
-                coverage[i] = coverage.get(i, 0) + 1
-        best = min(coverage, key=lambda i: (-coverage[i], i))
-        chosen.append(best)
-        remaining -= tree.node_sets[best]
-    keep = {chosen[0]}
-    for target in chosen[1:]:
-        path = tree.path(chosen[0], target)
-        if path is None:
-            raise ValueError(f"columns {cols} span components: project them one component at a time")
-        keep.update(path)
-    return keep

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,8 +32,9 @@ from tqdm.auto import tqdm
 from ..marginals.measurement import Measurement
 from .accelerated import accelerated_descent
 from .extension_sizes import ExtensionSizes, SizeReuse
-from .junction import JunctionTree, ProjectionCache, build_junction_tree, calibrate, conditionals, project, tree_size
+from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
+from .projection import ProjectionCache, ProjectionPlans, project
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb", "noisy_total"]
 
@@ -160,6 +161,12 @@ class GraphicalModel:
         :func:`estimate` takes the first ``n_measurements`` of its measurements to
         be these (AIM appends one a round) and waits only for the others to reach
         their noise level (see ``_Stopping``).
+    plans : ProjectionPlans
+        How this model's projections are computed, kept while the junction tree stays
+        the same: a warm-started :func:`estimate` hands its start's plans on, so AIM's
+        rounds plan their ~10^4 projections only when a round changes the tree
+        (:mod:`dpquilt.graphical.projection`). Not part of the model's value (not
+        compared, not pickled).
 
     Examples
     --------
@@ -173,6 +180,7 @@ class GraphicalModel:
     potentials: Mapping[tuple[str, ...], np.ndarray]
     step: float | None = None
     n_measurements: int = 0
+    plans: ProjectionPlans = field(default_factory=ProjectionPlans, compare=False, repr=False)
 
     @property
     def cliques(self) -> tuple[tuple[str, ...], ...]:
@@ -200,7 +208,7 @@ class GraphicalModel:
 
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
-        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals, self.projection_cache)
+        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals, self.projection_cache, self.plans)
 
 
 def estimate(
@@ -239,6 +247,7 @@ def estimate(
     [[0.4, 0.1], [0.1, 0.4]]
     """
     total = noisy_total(measurements)
+    plans = warm_start.plans if warm_start is not None else ProjectionPlans()  # AIM's rounds: most keep the junction tree
     stop = _Stopping(options, [m.noisy.size for m in measurements], fitted=_fitted_before(measurements, warm_start))
     if options.engine == "numpy":
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
@@ -256,14 +265,14 @@ def estimate(
                     domain, measurements, total, options.iters, previous, stop=done,
                     initial_step=warm_start.step if warm_start is not None else None,
                 )
-                return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements))
+                return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements), plans)
             start = warm_start.potentials if warm_start is not None else None
             theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done)
-        return GraphicalModel(dict(domain), float(total), theta, n_measurements=len(measurements))
-    return _estimate_mbi(domain, measurements, total, options, stop, progress, warm_start)
+        return GraphicalModel(dict(domain), float(total), theta, n_measurements=len(measurements), plans=plans)
+    return _estimate_mbi(domain, measurements, total, options, stop, progress, warm_start, plans)
 
 
-def _estimate_mbi(domain, measurements, total, options, stop, progress, warm_start) -> GraphicalModel:
+def _estimate_mbi(domain, measurements, total, options, stop, progress, warm_start, plans) -> GraphicalModel:
     """``mbi``'s compiled mirror descent. Its initialisation is compiled as one program
     rather than run op by op (which compiles each primitive separately, about 150
     programs for a 15-column MST model); the iterations run in ``mbi``'s blocks."""
@@ -291,7 +300,7 @@ def _estimate_mbi(domain, measurements, total, options, stop, progress, warm_sta
         potentials = {
             tuple(c): np.asarray(state.potentials[c].values, dtype=np.float64) for c in state.potentials.cliques
         }
-    return GraphicalModel(dict(domain), float(total), potentials, n_measurements=len(measurements))
+    return GraphicalModel(dict(domain), float(total), potentials, n_measurements=len(measurements), plans=plans)
 
 
 def _fitted_before(measurements: Sequence[Measurement], warm_start: GraphicalModel | None) -> int | None:

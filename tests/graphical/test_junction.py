@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from dpquilt.graphical.junction import ProjectionCache, build_junction_tree, calibrate, project
+from dpquilt.graphical.junction import build_junction_tree, calibrate
+from dpquilt.graphical.projection import ProjectionCache, project
 
 
 def brute_force(domain, log_potentials, total):
@@ -137,7 +138,7 @@ def test_wide_tables_beyond_52_columns_calibrate_consistently(rng):
 
 def test_projection_across_a_wide_subtree_matches_the_chain_rule(rng):
     """A marginal of two far-apart columns of a 70-column chain (a subtree over 61 columns)."""
-    from dpquilt.graphical.junction import project
+    from dpquilt.graphical.projection import project
 
     names, tree, marg = calibrated_chain(rng, 70, 2, 1.0)
 

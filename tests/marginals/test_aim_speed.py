@@ -64,7 +64,7 @@ def test_model_marginals_on_threads_equal_one_projection_at_a_time(monkeypatch):
     monkeypatch.setattr(aim_module, "THREADED_PROJECTION_S", 0.0)  # threads however fast the projections
     from itertools import combinations
 
-    from dpquilt.graphical.junction import project
+    from dpquilt.graphical.projection import project
     from dpquilt.graphical.model import GraphicalModel
     from dpquilt.marginals.aim import model_marginals
 

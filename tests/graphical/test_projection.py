@@ -1,0 +1,54 @@
+"""Projection plans: made once per junction tree, reused across models, same tables as fresh plans."""
+
+import itertools
+import pickle
+
+import numpy as np
+
+from dpquilt.graphical.model import GraphicalModel
+from dpquilt.graphical.projection import ProjectionPlans, project
+
+
+def _model(rng, domain, cliques, plans=None):
+    potentials = {c: rng.normal(size=[domain[a] for a in c]) for c in cliques}
+    if plans is None:
+        return GraphicalModel(domain, 300.0, potentials)
+    return GraphicalModel(domain, 300.0, potentials, plans=plans)
+
+
+def test_reused_plans_give_the_tables_of_fresh_plans(rng):
+    """AIM's next round: new potentials on the same tree run the first round's plans."""
+    names = [f"c{i}" for i in range(9)]
+    domain = {a: int(k) for a, k in zip(names, rng.integers(2, 5, len(names)))}
+    cliques = [("c0", "c1", "c2"), ("c2", "c3"), ("c3", "c4", "c5"), ("c1", "c6"), ("c7", "c8")]
+    first = _model(rng, domain, cliques)
+    asked = [r for k in (1, 2, 3) for r in itertools.combinations(names, k)]
+    for r in asked:
+        first.project(r)
+    planned = dict(first.plans._plans)
+    assert len(planned) == len(asked)
+    second = _model(rng, domain, cliques, plans=first.plans)
+    for r in asked:
+        fresh = project(second.tree, second.node_marginals, r, second.total)
+        assert np.array_equal(second.project(r), fresh), r
+    assert all(second.plans._plans[r] is planned[r] for r in asked), "the plans were made again"
+
+
+def test_a_new_tree_gets_new_plans(rng):
+    domain = {"a": 2, "b": 3, "c": 2, "d": 3}
+    plans = ProjectionPlans()
+    chain = _model(rng, domain, [("a", "b"), ("b", "c"), ("c", "d")], plans)
+    chain.project(("a", "d"))
+    looped = _model(rng, domain, [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")], plans)
+    fresh = project(looped.tree, looped.node_marginals, ("a", "d"), looped.total)
+    np.testing.assert_array_equal(looped.project(("a", "d")), fresh)
+    assert list(plans._plans) == [("a", "d")]  # the chain's plan was dropped with its tree
+
+
+def test_a_pickled_model_leaves_its_plans_behind(rng):
+    domain = {"a": 2, "b": 3, "c": 2}
+    model = _model(rng, domain, [("a", "b"), ("b", "c")])
+    expected = model.project(("a", "c"))
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.plans._plans == {}
+    np.testing.assert_array_equal(copy.project(("a", "c")), expected)
