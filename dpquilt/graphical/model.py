@@ -34,7 +34,7 @@ from .accelerated import accelerated_descent
 from .extension_sizes import ExtensionSizes, SizeReuse
 from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
-from .projection import ProjectionCache, ProjectionPlans, project
+from .projection import ProjectionCache, ProjectionPlans, project, project_many
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb", "noisy_total"]
 
@@ -209,6 +209,11 @@ class GraphicalModel:
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
         return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals, self.projection_cache, self.plans)
+
+    def project_many(self, cliques: Sequence[tuple[str, ...]]) -> list[np.ndarray]:
+        """``[self.project(r) for r in cliques]``, sharing work across them and on threads
+        (:func:`~dpquilt.graphical.projection.project_many`)."""
+        return project_many(self.tree, self.node_marginals, list(cliques), self.total, self.conditionals, self.plans)
 
 
 def estimate(

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -61,6 +58,14 @@ class Model(Protocol):
     """What AIM needs of a model: its marginals."""
 
     def project(self, cols: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ManyProjections(Protocol):
+    """A model that answers many marginals at once faster than one at a time
+    (:meth:`~dpquilt.graphical.model.GraphicalModel.project_many`)."""
+
+    def project_many(self, cliques: Sequence[Clique]) -> list[np.ndarray]: ...
 
 
 ModelFitter = Callable[[Sequence[Measurement], "Model | None"], Model]
@@ -117,8 +122,8 @@ def candidate_scores(
 
 def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.ndarray]:
     """The model's marginal on every clique: one projection for each clique that no other
-    contains, the others summed from a containing one (AIM's candidates are a downward
-    closure, so most are).
+    contains (all at once where the model offers it, :class:`ManyProjections`), the others
+    summed from a containing one (AIM's candidates are a downward closure, so most are).
 
     Examples
     --------
@@ -129,34 +134,12 @@ def model_marginals(cliques: Sequence[Clique], model: Model) -> dict[Clique, np.
     """
     sources = containing_sources(cliques)
     asked = [cliques[i] for i, src in enumerate(sources) if src < 0]
-    out: dict[Clique, np.ndarray] = dict(zip(asked, _in_threads(model.project, asked)))
+    projected = model.project_many(asked) if isinstance(model, ManyProjections) else [model.project(r) for r in asked]
+    out: dict[Clique, np.ndarray] = dict(zip(asked, projected))
     for r, src in zip(cliques, sources):
         if src >= 0:
             out[r] = marginalise(out[cliques[src]], cliques[src], r)
     return out
-
-
-#: projections handed to a thread at a time (numpy's contractions release the GIL, so threads
-#: share large models' projections: 1.8x on 2 cores for a model with 10^6-cell nodes)
-PROJECTIONS_PER_TASK = 64
-#: threads only pay when a projection is mostly numpy: at 0.07 ms a projection (a 55-column
-#: model of small nodes) two threads were slower (15 s to 22 s a seeded fit), at 3 ms faster
-THREADED_PROJECTION_S = 5e-4
-
-
-def _in_threads(project: Callable[[Clique], np.ndarray], cliques: Sequence[Clique]) -> list[np.ndarray]:
-    """``[project(r) for r in cliques]``: the first task's worth alone (which also builds the
-    model's lazily computed tables on one thread), the rest on as many threads as this
-    process may use when that task took more than ``THREADED_PROJECTION_S`` a projection."""
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
-    start = time.perf_counter()
-    first = [project(r) for r in cliques[:PROJECTIONS_PER_TASK]]
-    rest = cliques[PROJECTIONS_PER_TASK:]
-    if workers < 2 or not rest or time.perf_counter() - start < THREADED_PROJECTION_S * len(first):
-        return first + [project(r) for r in rest]
-    tasks = [rest[k : k + PROJECTIONS_PER_TASK] for k in range(0, len(rest), PROJECTIONS_PER_TASK)]
-    with ThreadPoolExecutor(workers) as pool:
-        return first + [m for part in pool.map(lambda task: [project(r) for r in task], tasks) for m in part]
 
 
 def aim(

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 
 from dpquilt.graphical.model import GraphicalModel
-from dpquilt.graphical.projection import ProjectionPlans, project
+from dpquilt.graphical.projection import ProjectionCache, ProjectionPlans, project
 
 
 def _model(rng, domain, cliques, plans=None):
@@ -52,3 +52,33 @@ def test_a_pickled_model_leaves_its_plans_behind(rng):
     copy = pickle.loads(pickle.dumps(model))
     assert copy.plans._plans == {}
     np.testing.assert_array_equal(copy.project(("a", "c")), expected)
+
+
+def test_a_batch_computes_each_shared_table_once_and_keeps_none(rng, monkeypatch):
+    """project_many counts which projections take each shared table: each is computed once,
+    dropped after its last user, and every answer equals a lone projection."""
+    import collections
+
+    import dpquilt.graphical.projection as projection_module
+
+    calls = collections.Counter()
+    original = projection_module._sum_axes
+
+    def counted(table, axes):
+        calls[(id(table), axes)] += 1
+        return original(table, axes)
+
+    monkeypatch.setattr(projection_module, "_sum_axes", counted)  # before any plan is made: plans bind it
+    names = [f"c{i}" for i in range(8)]
+    domain = {a: int(k) for a, k in zip(names, rng.integers(2, 4, len(names)))}
+    cliques = [("c0", "c1"), ("c1", "c2"), ("c2", "c3", "c4"), ("c4", "c5"), ("c3", "c6"), ("c6", "c7")]
+    model = _model(rng, domain, cliques)
+    asked = list(itertools.combinations(names, 3))
+    created = []
+    monkeypatch.setattr(projection_module, "ProjectionCache", lambda *a, **k: created.append(ProjectionCache(*a, **k)) or created[-1])
+    got = model.project_many(asked)
+    assert calls and max(calls.values()) == 1, "a node's reduced table was computed twice"
+    (cache,) = created
+    assert cache.entries == {} and cache.bytes == 0
+    for r, table in zip(asked, got):
+        np.testing.assert_allclose(table, project(model.tree, model.node_marginals, r, model.total), rtol=1e-12, atol=1e-12)

@@ -59,9 +59,9 @@ def test_progress_is_silent_when_asked(capsys):
 
 def test_model_marginals_on_threads_equal_one_projection_at_a_time(monkeypatch):
     """The round's projections run on threads sharing one ProjectionCache; each equals a lone projection."""
-    import dpquilt.marginals.aim as aim_module
+    import dpquilt.graphical.projection as projection_module
 
-    monkeypatch.setattr(aim_module, "THREADED_PROJECTION_S", 0.0)  # threads however fast the projections
+    monkeypatch.setattr(projection_module, "THREADED_PROJECTION_S", 0.0)  # threads however fast the projections
     from itertools import combinations
 
     from dpquilt.graphical.projection import project
