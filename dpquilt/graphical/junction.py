@@ -20,7 +20,7 @@ import numpy as np
 from .propagation import Propagation, breadth_first
 from .reductions import sum_out
 
-__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditionals", "marginalise", "tree_size"]
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditional_given", "conditionals", "marginalise", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -390,11 +390,22 @@ def conditionals(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> 
         if p < 0:
             continue
         node = tree.nodes[i]
-        table = marginals[node]
-        sep = tuple(a for a in node if a in tree.nodes[p])
-        sep_table = _sum_counts(table, node, sep)[0].reshape([table.shape[k] if a in sep else 1 for k, a in enumerate(node)])
-        out[i] = np.divide(table, sep_table, out=np.zeros_like(table), where=sep_table > 0)
+        out[i] = conditional_given(marginals[node], node, tuple(a for a in node if a in tree.nodes[p]))
     return out
+
+
+def conditional_given(table: np.ndarray, attrs: Clique, given: Clique) -> np.ndarray:
+    """``table / (table summed onto given)``, broadcast back: the conditional of a node's
+    columns given some of them (0 where those have no mass).
+
+    Examples
+    --------
+    >>> conditional_given(np.array([[1.0, 3.0], [0.0, 0.0]]), ("a", "b"), ("a",)).tolist()
+    [[0.25, 0.75], [0.0, 0.0]]
+    """
+    shape = [table.shape[k] if a in given else 1 for k, a in enumerate(attrs)]
+    summed = _sum_counts(table, attrs, given)[0].reshape(shape)
+    return np.divide(table, summed, out=np.zeros_like(table), where=summed > 0)
 
 
 def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:

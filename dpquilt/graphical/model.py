@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..marginals.measurement import Measurement
 from .accelerated import accelerated_descent
 from .extension_sizes import ExtensionSizes, SizeReuse
-from .junction import JunctionTree, build_junction_tree, calibrate, conditionals, tree_size
+from .junction import JunctionTree, build_junction_tree, calibrate, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 from .projection import ProjectionCache, ProjectionPlans, project, project_many
 
@@ -197,23 +197,18 @@ class GraphicalModel:
         return calibrate(self.tree, self.domain, self.potentials, self.total)
 
     @functools.cached_property
-    def conditionals(self) -> dict[int, np.ndarray]:
-        """Each node's table given its parent's separator, shared by every projection."""
-        return conditionals(self.tree, self.node_marginals)
-
-    @functools.cached_property
     def projection_cache(self) -> ProjectionCache:
         """Reduced tables and elimination products shared by this model's projections (AIM asks for thousands a round)."""
         return ProjectionCache()
 
     def project(self, cols: Sequence[str]) -> np.ndarray:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
-        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.conditionals, self.projection_cache, self.plans)
+        return project(self.tree, self.node_marginals, tuple(cols), self.total, self.projection_cache, self.plans)
 
     def project_many(self, cliques: Sequence[tuple[str, ...]]) -> list[np.ndarray]:
         """``[self.project(r) for r in cliques]``, sharing work across them and on threads
         (:func:`~dpquilt.graphical.projection.project_many`)."""
-        return project_many(self.tree, self.node_marginals, list(cliques), self.total, self.conditionals, self.plans)
+        return project_many(self.tree, self.node_marginals, list(cliques), self.total, self.plans)
 
 
 def estimate(

@@ -34,16 +34,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .junction import JunctionTree, conditionals, marginalise
+from .junction import JunctionTree, conditional_given, marginalise
 from .reductions import sum_out
 
-__all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_projection", "project", "project_many", "run_plan"]
+__all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
 
 Clique = tuple[str, ...]
 #: the plan's output, when no later step needs it under a name
 OUTPUT = ("output",)
 #: the total count, an input of products over components
 TOTAL = ("total",)
+#: names a node's calibrated marginal, ``(NODE, node)``: what a plan reads of the model
+NODE = "node marginal"
 
 #: contractions whose index space (the product of every column's size) is at most this are
 #: done by numpy's single C loop, without a contraction path
@@ -60,9 +62,8 @@ CONTRACTION_MEMORY_CELLS = 2**24
 class Step:
     """One table of a projection: ``compute(*inputs)``, named ``key``.
 
-    Inputs name a node's calibrated marginal (``("marginal", i)``), its conditional given
-    its parent's separator (``("conditional", i)``), the total (``TOTAL``) or an earlier
-    step. ``shared`` steps are kept in the model's :class:`ProjectionCache` under ``key``,
+    Inputs name a node's calibrated marginal (``(NODE, node)``), the total (``TOTAL``) or
+    an earlier step. ``shared`` steps are kept in the model's :class:`ProjectionCache` under ``key``,
     which names their content, so that projections taking the same step share it.
     """
 
@@ -82,10 +83,16 @@ class ProjectionPlan:
     >>> from dpquilt.graphical.junction import build_junction_tree
     >>> tree = build_junction_tree({"a": 2, "b": 2, "c": 2}, [("a", "b"), ("b", "c")])
     >>> [step.key for step in plan_projection(tree, {"a": 2, "b": 2, "c": 2}, ("a", "c")).steps]
-    [('root', 0, ('a', 'b')), ('node', 1, ('b', 'c')), ('output',)]
+    [('root', ('a', 'b'), ('a', 'b')), ('conditional', ('b', 'c'), ('b',)), ('node', ('b', 'c'), ('b',), ('b', 'c')), ('output',)]
     """
 
     steps: tuple[Step, ...]
+    layout: tuple = ()
+
+    @functools.cached_property
+    def nodes(self) -> frozenset[Clique]:
+        """The junction-tree nodes whose marginals the plan reads."""
+        return frozenset(k[1] for step in self.steps for k in step.inputs if k[0] == NODE)
 
 
 class ProjectionCache:
@@ -162,18 +169,27 @@ class ProjectionCache:
 
 
 class ProjectionPlans:
-    """Plans of one junction tree's projections, kept while AIM's rounds leave the tree as it was.
+    """Plans of a sequence of junction trees' projections (AIM's rounds), kept while they still apply.
 
-    A plan depends only on the tree, the domain and the columns; a model whose tree
-    differs (a round that added a clique) starts a new set.
+    A plan depends only on the columns and their layout: the nodes of the covering
+    subtree, how they join, and the domain (:func:`projection_layout`). While the tree
+    stays the same, a plan is found by its columns. A round that adds a clique changes
+    the tree only around it, so when the tree changes, a plan of the tree before is kept
+    if none of its columns lies in a node that came or went or changed component, every
+    node it reads is still there, and the edges among the nodes both trees have are the
+    same: then its layout is unchanged (the cover, the paths between its nodes and the
+    root are chosen from those alone). For the others the layout is worked out, and
+    compared with the plan's.
 
     Examples
     --------
     >>> from dpquilt.graphical.junction import build_junction_tree
-    >>> domain = {"a": 2, "b": 2, "c": 2}
+    >>> domain = {"a": 2, "b": 2, "c": 2, "d": 2}
     >>> plans = ProjectionPlans()
-    >>> first = plans.plan(build_junction_tree(domain, [("a", "b"), ("b", "c")]), domain, ("a", "c"))
-    >>> first is plans.plan(build_junction_tree(domain, [("a", "b"), ("b", "c")]), domain, ("a", "c"))  # an equal tree
+    >>> first = plans.plan(build_junction_tree(domain, [("a", "b"), ("b", "c"), ("d",)]), domain, ("a", "c"))
+    >>> first is plans.plan(build_junction_tree(domain, [("a", "b"), ("b", "c"), ("d",)]), domain, ("a", "c"))
+    True
+    >>> first is plans.plan(build_junction_tree(domain, [("a", "b"), ("b", "c"), ("c", "d")]), domain, ("a", "c"))  # the same subtree
     True
     >>> first is plans.plan(build_junction_tree(domain, [("a", "b", "c")]), domain, ("a", "c"))
     False
@@ -182,8 +198,12 @@ class ProjectionPlans:
     def __init__(self) -> None:
         self._tree: JunctionTree | None = None
         self._domain: dict[str, int] = {}
-        self._plans: dict[Clique, ProjectionPlan] = {}
-        self._steps: dict[Hashable, Step] = {}  # the plans' shared steps, by key
+        self._by_cols: dict[Clique, ProjectionPlan] = {}  # the current tree's, by columns
+        self._earlier: dict[Clique, ProjectionPlan] = {}  # the tree before's, by columns, while they may still apply
+        self._moved: set[str] = set()  # columns whose earlier plans do not apply
+        self._nodes: frozenset[Clique] = frozenset()  # the current tree's nodes
+        self._steps: dict[Hashable, Step] = {}  # the current plans' shared steps, by key
+        self._groups: dict[Clique, tuple] = {}  # the current tree's layouts of column groups
 
     def __getstate__(self) -> dict:  # plans are remade on demand: a pickled model does not carry them
         return {}
@@ -194,16 +214,50 @@ class ProjectionPlans:
     def plan(self, tree: JunctionTree, domain: Mapping[str, int], cols: Sequence[str]) -> ProjectionPlan:
         """The plan of ``cols`` on ``tree`` (made the first time it is asked)."""
         if tree is not self._tree:
-            if tree != self._tree or dict(domain) != self._domain:
-                self._plans = {}
-                self._steps = {}
-                self._domain = dict(domain)
-            self._tree = tree
+            self._move_to(tree, domain)
         cols = tuple(cols)
-        found = self._plans.get(cols)
+        found = self._by_cols.get(cols)
         if found is None:
-            found = self._plans[cols] = plan_projection(tree, domain, cols, made=self._steps)
+            found = self._earlier.get(cols)
+            if found is None or not self._moved.isdisjoint(cols) or not found.nodes <= self._nodes:
+                layout = projection_layout(tree, domain, cols, self._groups)
+                if found is None or found.layout != layout:
+                    found = plan_of_layout(layout, domain, cols, made=self._steps)
+            self._by_cols[cols] = found
         return found
+
+    def _move_to(self, tree: JunctionTree, domain: Mapping[str, int]) -> None:
+        if dict(domain) != self._domain:
+            self.__init__()
+            self._domain = dict(domain)
+        elif tree == self._tree:
+            self._tree = tree
+            return
+        before, self._tree = self._tree, tree
+        self._nodes = frozenset(tree.nodes)
+        self._earlier, self._by_cols, self._steps, self._groups = self._by_cols, {}, {}, {}
+        if before is None:
+            return
+        kept = self._nodes.intersection(before.nodes)
+        if _edges_among(before, kept) != _edges_among(tree, kept):  # paths may have moved: compare every layout
+            self._moved = set(domain)
+            return
+        self._moved = {a for node in self._nodes.symmetric_difference(before.nodes) for a in node}
+        old, new = _component_members(before), _component_members(tree)
+        self._moved.update(a for a in new if old.get(a) != new[a])
+
+
+def _edges_among(tree: JunctionTree, nodes: frozenset[Clique]) -> set[frozenset]:
+    return {frozenset((tree.nodes[i], tree.nodes[j])) for i, j in tree.edges if tree.nodes[i] in nodes and tree.nodes[j] in nodes}
+
+
+def _component_members(tree: JunctionTree) -> dict[str, frozenset[str]]:
+    """Each column's connected component, as the set of its columns."""
+    members: dict[int, set[str]] = {}
+    for a, c in tree.components.items():
+        members.setdefault(c, set()).add(a)
+    frozen = {c: frozenset(m) for c, m in members.items()}
+    return {a: frozen[c] for a, c in tree.components.items()}
 
 
 def project(
@@ -211,16 +265,13 @@ def project(
     marginals: Mapping[Clique, np.ndarray],
     cols: Sequence[str],
     total: float,
-    conditional: Mapping[int, np.ndarray] | None = None,
     cache: ProjectionCache | None = None,
     plans: ProjectionPlans | None = None,
 ) -> np.ndarray:
     """The model's marginal over ``cols`` (in that order) from calibrated node marginals.
 
-    ``conditional`` is :func:`~dpquilt.graphical.junction.conditionals` of the same tree
-    and marginals (computed here when needed and not given). ``cache`` (optional, one per
-    calibrated model) keeps the tables that projections share; ``plans`` (optional, one
-    per sequence of models) keeps the plans.
+    ``cache`` (optional, one per calibrated model) keeps the tables that projections
+    share; ``plans`` (optional, one per sequence of models) keeps the plans.
 
     Examples
     --------
@@ -232,21 +283,22 @@ def project(
     >>> project(tree, marginals, ["a", "c"], 100.0).round(6).tolist()  # a = c 82% of the time
     [[41.0, 9.0], [9.0, 41.0]]
     """
-    domain = {a: n for node in tree.nodes for a, n in zip(node, marginals[node].shape)}
+    domain = _domain_of(tree, marginals)
     plan = plans.plan(tree, domain, cols) if plans is not None else plan_projection(tree, domain, tuple(cols))
+    return run_plan(plan, _source(marginals, total), cache if cache is not None else ProjectionCache())
+
+
+def _domain_of(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> dict[str, int]:
+    return {a: n for node in tree.nodes for a, n in zip(node, marginals[node].shape)}
+
+
+def _source(marginals: Mapping[Clique, np.ndarray], total: float) -> Callable[[Hashable], np.ndarray | float]:
+    """What a plan reads of the model: a node's marginal (``(NODE, node)``) or the total."""
 
     def source(key: Hashable) -> np.ndarray | float:
-        nonlocal conditional
-        if key == TOTAL:
-            return total
-        kind, i = key
-        if kind == "marginal":
-            return marginals[tree.nodes[i]]
-        if conditional is None:
-            conditional = conditionals(tree, marginals)
-        return conditional[i]
+        return total if key == TOTAL else marginals[key[1]]
 
-    return run_plan(plan, source, cache if cache is not None else ProjectionCache())
+    return source
 
 
 def run_plan(plan: ProjectionPlan, source: Callable[[Hashable], np.ndarray | float], cache: ProjectionCache) -> np.ndarray:
@@ -295,7 +347,6 @@ def project_many(
     marginals: Mapping[Clique, np.ndarray],
     cliques: Sequence[Clique],
     total: float,
-    conditional: Mapping[int, np.ndarray] | None = None,
     plans: ProjectionPlans | None = None,
     max_bytes: int = 2**30,
 ) -> list[np.ndarray]:
@@ -319,7 +370,7 @@ def project_many(
     >>> [m.round(6).tolist() for m in project_many(tree, marginals, [("a", "c"), ("c",)], 100.0)]
     [[[41.0, 9.0], [9.0, 41.0]], [50.0, 50.0]]
     """
-    domain = {a: n for node in tree.nodes for a, n in zip(node, marginals[node].shape)}
+    domain = _domain_of(tree, marginals)
     plans = plans if plans is not None else ProjectionPlans()
     batch = [plans.plan(tree, domain, r) for r in cliques]
     uses: dict[Hashable, int] = {}
@@ -328,14 +379,7 @@ def project_many(
             if step.shared:
                 uses[step.key] = uses.get(step.key, 0) + 1
     cache = ProjectionCache(max_bytes, uses)
-    if conditional is None and any(k[0] == "conditional" for plan in batch for step in plan.steps for k in step.inputs if k != TOTAL):
-        conditional = conditionals(tree, marginals)
-
-    def source(key: Hashable) -> np.ndarray | float:
-        if key == TOTAL:
-            return total
-        kind, i = key
-        return marginals[tree.nodes[i]] if kind == "marginal" else conditional[i]
+    source = _source(marginals, total)
 
     def run(plans_of_task: Sequence[ProjectionPlan]) -> list[np.ndarray]:
         out = []
@@ -363,50 +407,122 @@ PROJECTIONS_PER_TASK = 64
 THREADED_PROJECTION_S = 5e-4
 
 
-def plan_projection(
-    tree: JunctionTree, domain: Mapping[str, int], cols: Clique, output: Hashable = OUTPUT, made: dict[Hashable, Step] | None = None
-) -> ProjectionPlan:
-    """The steps of the marginal over ``cols`` (see the module docstring); the last is named ``output``.
+def projection_layout(tree: JunctionTree, domain: Mapping[str, int], cols: Sequence[str], memo: dict | None = None) -> tuple:
+    """What the plan of ``cols`` depends on, named by content (node columns), not positions:
 
-    ``made`` (optional) holds the shared steps of earlier plans of this tree and domain by
-    key: a step's key determines it, so plans that take the same step share one."""
-    made = made if made is not None else {}
+    * ``("inside", node)``: the smallest node holding every column;
+    * ``("components", ((g, layout of g), ...))``: columns of separate components;
+    * ``("subtree", ((node, parent), ...))``: the covering subtree (:func:`_steiner_subtree`),
+      rooted at its largest node (``parent`` None), in breadth-first order.
+
+    Examples
+    --------
+    >>> from dpquilt.graphical.junction import build_junction_tree
+    >>> d = {"a": 2, "b": 3, "c": 2, "e": 2}
+    >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c"), ("e",)])
+    >>> projection_layout(tree, d, ("a", "c"))
+    ('subtree', ((('a', 'b'), None), (('b', 'c'), ('a', 'b'))))
+    >>> projection_layout(tree, d, ("a", "e"))
+    ('components', ((('a',), ('inside', ('a', 'b'))), (('e',), ('inside', ('e',)))))
+
+    ``memo`` (optional, one per tree and domain) keeps the layouts of the components'
+    column groups: on a wide table's early rounds most candidates span components.
+    """
     cols = tuple(cols)
-    wanted = frozenset(cols)
-    for i, members in enumerate(tree.node_sets):
-        if wanted <= members:
-            node = tree.nodes[i]
-            return ProjectionPlan((_step(made, output, (("marginal", i),), lambda: functools.partial(_marginalise_onto, attrs=node, keep=cols)),))
+    holding = set(tree.holding[cols[0]]).intersection(*(tree.holding[a] for a in cols[1:]))
+    if holding:
+        if len(holding) == 1:
+            return ("inside", tree.nodes[holding.pop()])
+        return ("inside", min((tree.nodes[i] for i in holding), key=lambda node: (_cells(domain, node), node)))
     groups: dict[int, list[str]] = {}
     for a in cols:
         groups.setdefault(tree.components[a], []).append(a)
-    if len(groups) > 1:  # independent components: the product of their marginals
-        steps: list[Step] = []
+    if len(groups) > 1:
+        memo = memo if memo is not None else {}
         parts = []
         for g in map(tuple, groups.values()):
-            key = ("marginal", g)
-            steps.extend(s for s in plan_projection(tree, domain, g, key, made).steps if s.key not in {t.key for t in steps})
-            parts.append((key, g))
-        product = _einsum_plan([g for _, g in parts], domain, cols)
-        steps.append(_step(made, output, (*(k for k, _ in parts), TOTAL), lambda: functools.partial(_component_product, product, len(parts))))
-        return ProjectionPlan(tuple(steps))
-    subtree = _steiner_subtree(tree, cols)
-    order, parent = tree.rooted(0)
-    order = [i for i in order if i in subtree]
-    parent = [p if p in subtree else -1 for p in parent]  # the subtree's root: its parent lies outside
+            part = memo.get(g)
+            if part is None:
+                part = memo[g] = projection_layout(tree, domain, g)
+            parts.append((g, part))
+        return ("components", tuple(parts))
+    subtree = _steiner_subtree(tree, domain, cols)
+    root = min(subtree, key=lambda i: (-_cells(domain, tree.nodes[i]), tree.nodes[i]))
+    order, queue, seen = [], [(root, None)], {root}
+    while queue:
+        i, parent = queue.pop(0)
+        order.append((tree.nodes[i], parent))
+        for j in sorted((j for j in tree._neighbours[i] if j in subtree and j not in seen), key=lambda j: tree.nodes[j]):
+            seen.add(j)
+            queue.append((j, tree.nodes[i]))
+    return ("subtree", tuple(order))
+
+
+def plan_projection(tree: JunctionTree, domain: Mapping[str, int], cols: Sequence[str]) -> ProjectionPlan:
+    """The steps of the marginal over ``cols`` (see the module docstring).
+
+    Examples
+    --------
+    >>> from dpquilt.graphical.junction import build_junction_tree
+    >>> tree = build_junction_tree({"a": 2, "b": 2, "c": 2}, [("a", "b"), ("b", "c")])
+    >>> [step.key[0] for step in plan_projection(tree, {"a": 2, "b": 2, "c": 2}, ("a", "c")).steps]
+    ['root', 'conditional', 'node', 'output']
+    """
+    return plan_of_layout(projection_layout(tree, domain, cols), domain, tuple(cols))
+
+
+def plan_of_layout(
+    layout: tuple, domain: Mapping[str, int], cols: Clique, output: Hashable = OUTPUT, made: dict[Hashable, Step] | None = None
+) -> ProjectionPlan:
+    """The steps of the marginal over ``cols`` laid out as ``layout`` (:func:`projection_layout`);
+    the last is named ``output``.
+
+    ``made`` (optional) holds the shared steps of earlier plans by key: a step's key
+    determines it, so plans that take the same step share one. Inputs name a node's
+    marginal ``(NODE, node)`` or the total; every other table is a step:
+
+    * ``("conditional", node, sep)``: ``mu_K / mu_S``, the node given its separator with
+      its parent in the subtree (0 where the separator has no mass);
+    * ``("root", node, own)`` and ``("node", node, sep, own)``: the subtree root's marginal
+      and the others' conditionals summed onto what the other factors or the output need;
+    * ``("product", factors, out)``: an elimination step (:func:`_elimination_steps`).
+    """
+    made = made if made is not None else {}
+    kind, content = layout
+    if kind == "inside":
+        return ProjectionPlan((_step(made, output, ((NODE, content),), lambda: functools.partial(_marginalise_onto, attrs=content, keep=cols)),), layout)
+    if kind == "components":  # independent components: the product of their marginals
+        steps: list[Step] = []
+        for g, part in content:
+            known = {s.key for s in steps}
+            steps.extend(s for s in plan_of_layout(part, domain, g, ("component", g), made).steps if s.key not in known)
+        groups = [g for g, _ in content]
+        product = _einsum_plan(groups, domain, cols)
+        steps.append(_step(made, output, (*(("component", g) for g in groups), TOTAL), lambda: functools.partial(_component_product, product, len(groups))))
+        return ProjectionPlan(tuple(steps), layout)
+    neighbours: dict[Clique, list[Clique]] = {node: [] for node, _ in content}
+    for node, parent in content:
+        if parent is not None:
+            neighbours[node].append(parent)
+            neighbours[parent].append(node)
     steps = []
     factors: list[tuple[Clique, Hashable]] = []
-    for i in order:
-        node = tree.nodes[i]
-        near = set(cols).union(*(tree.nodes[j] for j in tree._neighbours[i] if j in subtree))
+    for node, parent in content:
+        near = set(cols).union(*neighbours[node])
         own = tuple(a for a in node if a in near)  # what the other factors or the output need
-        root = parent[i] < 0
-        key = ("root" if root else "node", i, own)
         axes = tuple(k for k, a in enumerate(node) if a not in own)
-        steps.append(_step(made, key, (("marginal" if root else "conditional", i),), lambda: functools.partial(_sum_axes, axes=axes)))
-        factors.append((own, key))  # the root's marginal, the others' conditionals
+        if parent is None:  # the root's marginal
+            key: Hashable = ("root", node, own)
+            steps.append(_step(made, key, ((NODE, node),), lambda: functools.partial(_sum_axes, axes=axes)))
+        else:  # the others' conditionals given their parent's separator
+            sep = tuple(a for a in node if a in parent)
+            given = ("conditional", node, sep)
+            steps.append(_step(made, given, ((NODE, node),), lambda: functools.partial(conditional_given, attrs=node, given=sep)))
+            key = ("node", node, sep, own)
+            steps.append(_step(made, key, (given,), lambda: functools.partial(_sum_axes, axes=axes)))
+        factors.append((own, key))
     steps.extend(_elimination_steps(factors, cols, domain, output, made))
-    return ProjectionPlan(tuple(steps))
+    return ProjectionPlan(tuple(steps), layout)
 
 
 def _step(made: dict[Hashable, Step], key: Hashable, inputs: tuple[Hashable, ...], compute: Callable[[], Callable[..., np.ndarray]]) -> Step:
@@ -503,6 +619,10 @@ def _marginalise_onto(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndar
     return marginalise(table, attrs, keep)
 
 
+def _cells(domain: Mapping[str, int], attrs: Clique) -> int:
+    return math.prod(domain[a] for a in attrs)
+
+
 def _sum_axes(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return sum_out(table, axes) if axes else table
 
@@ -515,10 +635,12 @@ def _contraction_path(expr: str, shapes: tuple[tuple[int, ...], ...]) -> list:
     return np.einsum_path(expr, *(np.empty(s) for s in shapes), optimize=("greedy", CONTRACTION_MEMORY_CELLS))[0]
 
 
-def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
+def _steiner_subtree(tree: JunctionTree, domain: Mapping[str, int], cols: Clique) -> set[int]:
     """Nodes of a small subtree that covers ``cols`` (columns of one component, as
-    :func:`plan_projection` asks): greedy cover (the node holding most of the columns still
-    uncovered, ties by position), each chosen node joined to the first by its tree path."""
+    :func:`projection_layout` asks): greedy cover (the node holding most of the columns
+    still uncovered, ties to the smaller node, then by columns, so that the choice
+    depends on the nodes' content and not their positions), each chosen node joined to
+    the first by its tree path."""
     remaining, chosen = set(cols), []
     holding = tree.holding
     while remaining:
@@ -526,7 +648,7 @@ def _steiner_subtree(tree: JunctionTree, cols: Clique) -> set[int]:
         for a in remaining:
             for i in holding[a]:
                 coverage[i] = coverage.get(i, 0) + 1
-        best = min(coverage, key=lambda i: (-coverage[i], i))
+        best = min(coverage, key=lambda i: (-coverage[i], _cells(domain, tree.nodes[i]), tree.nodes[i]))
         chosen.append(best)
         remaining -= tree.node_sets[best]
     keep = {chosen[0]}

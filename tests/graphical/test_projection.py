@@ -25,13 +25,13 @@ def test_reused_plans_give_the_tables_of_fresh_plans(rng):
     asked = [r for k in (1, 2, 3) for r in itertools.combinations(names, k)]
     for r in asked:
         first.project(r)
-    planned = dict(first.plans._plans)
+    planned = dict(first.plans._by_cols)
     assert len(planned) == len(asked)
     second = _model(rng, domain, cliques, plans=first.plans)
     for r in asked:
         fresh = project(second.tree, second.node_marginals, r, second.total)
         assert np.array_equal(second.project(r), fresh), r
-    assert all(second.plans._plans[r] is planned[r] for r in asked), "the plans were made again"
+    assert all(second.plans._by_cols[r] is planned[r] for r in asked), "the plans were made again"
 
 
 def test_a_new_tree_gets_new_plans(rng):
@@ -42,7 +42,25 @@ def test_a_new_tree_gets_new_plans(rng):
     looped = _model(rng, domain, [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")], plans)
     fresh = project(looped.tree, looped.node_marginals, ("a", "d"), looped.total)
     np.testing.assert_array_equal(looped.project(("a", "d")), fresh)
-    assert list(plans._plans) == [("a", "d")]  # the chain's plan was dropped with its tree
+    assert list(plans._by_cols) == [("a", "d")]  # the chain's plan is not the looped tree's
+
+
+def test_plans_whose_layout_a_new_clique_left_alone_are_reused(rng):
+    """AIM's next round added a clique: plans of subtrees it did not touch are reused, and
+    every table equals a fresh plan's."""
+    names = [f"c{i}" for i in range(10)]
+    domain = {a: int(k) for a, k in zip(names, rng.integers(2, 5, len(names)))}
+    cliques = [("c0", "c1", "c2"), ("c2", "c3"), ("c3", "c4"), ("c4", "c5"), ("c5", "c6"), ("c6", "c7"), ("c7", "c8"), ("c8", "c9")]
+    before = _model(rng, domain, cliques)
+    asked = list(itertools.combinations(names, 3))
+    before.project_many(asked)
+    earlier = dict(before.plans._by_cols)
+    after = _model(rng, domain, cliques + [("c7", "c8", "c9")], plans=before.plans)
+    got = after.project_many(asked)
+    reused = [r for r in asked if after.plans._by_cols[r] is earlier[r]]
+    assert 0 < len(reused) < len(asked)
+    for r, table in zip(asked, got):
+        assert np.array_equal(table, project(after.tree, after.node_marginals, r, after.total)), r
 
 
 def test_a_pickled_model_leaves_its_plans_behind(rng):
@@ -50,7 +68,7 @@ def test_a_pickled_model_leaves_its_plans_behind(rng):
     model = _model(rng, domain, [("a", "b"), ("b", "c")])
     expected = model.project(("a", "c"))
     copy = pickle.loads(pickle.dumps(model))
-    assert copy.plans._plans == {}
+    assert copy.plans._by_cols == {}
     np.testing.assert_array_equal(copy.project(("a", "c")), expected)
 
 
