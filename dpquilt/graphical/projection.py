@@ -1,23 +1,25 @@
 """The model's marginal on any columns, read from a calibrated junction tree: planned once
-per tree, run against every calibration of it.
+per layout, run against every calibration.
 
 A marginal over columns ``A`` that no tree node contains is
 
     mu_A = sum_{x outside A} mu_R(x_R) prod_{K != R} mu_K(x_K) / mu_{S_K}(x_{S_K})
 
-over a small subtree whose nodes cover ``A`` (rooted at ``R``, ``S_K`` the separator of
-``K`` with its parent), each factor first summed onto what the others or ``A`` need,
-then contracted by variable elimination in greedy min-size order (Koller and Friedman
-2009, Section 9.4.3.1): no table over the whole subtree is ever materialised. Columns of
-different connected components are independent, so their marginal is the product of
-each component's.
+over a small subtree whose nodes cover ``A`` (rooted at its largest node ``R``, ``S_K``
+the separator of ``K`` with its parent), each factor first summed onto what the others
+or ``A`` need, then contracted by variable elimination in greedy min-size order (Koller
+and Friedman 2009, Section 9.4.3.1): no table over the whole subtree is ever
+materialised. Columns of different connected components are independent, so their
+marginal is the product of each component's.
 
-Which subtree, which sums and which contractions a projection takes depend only on the
-tree, the domain and the columns, not on the tables. AIM asks the same ~10^4 marginals
-of every round's model, and most rounds leave the tree as it was, so the steps are
-planned once (:func:`plan_projection`, kept by :class:`ProjectionPlans` while the tree
-stays the same) and only run each round (:func:`run_plan`); on a 47-column model of
-small nodes the planning was about two thirds of a projection's time.
+Which subtree, sums and contractions a projection takes depend only on the columns, the
+domain and the subtree's nodes (its layout, :func:`projection_layout`), not on the
+tables. AIM asks the same ~10^4 marginals of every round's model, and a round changes
+the tree at most around the clique it added, so each plan is made once
+(:func:`plan_of_layout`) and kept while its layout lasts (:class:`ProjectionPlans`); a
+round's projections then run as one batch (:func:`project_many`) that computes every
+table they share once and frees it after its last user. On a 47-column round with a
+216,000-cell node this took the projections from 42 s to 6-12 s.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .junction import JunctionTree, conditional_given, marginalise
+from .junction import JunctionTree, _cell_counter, conditional_given, marginalise
 from .reductions import sum_out
 
 __all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
@@ -308,8 +310,8 @@ def run_plan(plan: ProjectionPlan, source: Callable[[Hashable], np.ndarray | flo
 
     Examples
     --------
-    >>> plan = ProjectionPlan((Step(OUTPUT, (("marginal", 0),), lambda t: t.sum(axis=0), shared=False),))
-    >>> run_plan(plan, lambda key: np.ones((2, 3)), ProjectionCache()).tolist()
+    >>> plan = ProjectionPlan((Step(OUTPUT, ((NODE, ("a", "b")),), lambda t: t.sum(axis=0), shared=False),))
+    >>> run_plan(plan, lambda key: np.ones((2, 3)), ProjectionCache()).tolist()  # the source gives every node's marginal
     [2.0, 2.0, 2.0]
     """
     entries = cache.entries
@@ -550,13 +552,24 @@ def _elimination_steps(
     work = list(factors)
     steps = []
     hidden = {a for attrs, _ in work for a in attrs} - set(keep)
+    bit, cells = _column_bits(domain)
+    sizes: dict[int, int] = {}  # cells of a set of columns (as bits), asked again and again
     while hidden and len(work) > 2:  # two factors: one contraction below
-        holders: dict[str, set[str]] = {a: set() for a in hidden}
+        holders: dict[str, int] = {}  # the columns of the factors holding each hidden column
         for attrs, _ in work:
+            mask = 0
             for a in attrs:
-                if a in holders:
-                    holders[a].update(attrs)
-        best = min(sorted(hidden), key=lambda a: math.prod(domain[b] for b in holders[a]))
+                mask |= bit[a]
+            for a in attrs:
+                if a in hidden:
+                    holders[a] = holders.get(a, 0) | mask
+        best, least = "", 0
+        for a in sorted(holders):  # the smallest product; ties by name
+            size = sizes.get(holders[a])
+            if size is None:
+                size = sizes[holders[a]] = cells(holders[a])
+            if not best or size < least:
+                best, least = a, size
         involved = [f for f in work if best in f[0]]
         rest = [f for f in work if best not in f[0]]
         outside = set(keep).union(*(attrs for attrs, _ in rest))
@@ -568,6 +581,16 @@ def _elimination_steps(
         hidden -= set(union) - set(out)
     steps.append(_step(made, output, tuple(k for _, k in work), lambda: _contraction([attrs for attrs, _ in work], domain, keep)))
     return steps
+
+
+def _column_bits(domain: Mapping[str, int]) -> tuple[dict[str, int], Callable[[int], int]]:
+    """Each column's bit and ``cells(mask)``, the product of a mask's columns' sizes."""
+    return _bits_of(tuple(domain.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _bits_of(domain: tuple[tuple[str, int], ...]) -> tuple[dict[str, int], Callable[[int], int]]:
+    return {a: 1 << k for k, (a, _) in enumerate(domain)}, _cell_counter(tuple(n for _, n in domain))
 
 
 def _contraction(operands: Sequence[Clique], domain: Mapping[str, int], keep: Clique) -> Callable[..., np.ndarray]:
