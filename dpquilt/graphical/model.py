@@ -162,9 +162,9 @@ class GraphicalModel:
         be these (AIM appends one a round) and waits only for the others to reach
         their noise level (see ``_Stopping``).
     plans : ProjectionPlans
-        How this model's projections are computed, kept while the junction tree stays
-        the same: a warm-started :func:`estimate` hands its start's plans on, so AIM's
-        rounds plan their ~10^4 projections only when a round changes the tree
+        How this model's projections are computed, kept while each one's layout lasts:
+        a warm-started :func:`estimate` hands its start's plans on, so AIM's rounds
+        plan again only the projections whose part of the junction tree changed
         (:mod:`dpquilt.graphical.projection`). Not part of the model's value (not
         compared, not pickled).
 
