@@ -115,12 +115,12 @@ class ProjectionCache:
     Examples
     --------
     >>> cache = ProjectionCache(max_bytes=1000)
-    >>> cache.get_or_compute(("x",), lambda: np.zeros(10)).size, cache.get_or_compute(("x",), lambda: np.ones(1)).size
-    (10, 10)
-    >>> cache.get_or_compute(("y",), lambda: np.zeros(1000)).size, ("y",) in cache.entries  # too big to keep
-    (1000, False)
+    >>> cache.keep(("x",), np.zeros(10)); cache.keep(("x",), np.ones(1)); cache.entries[("x",)].size  # the first stays
+    10
+    >>> cache.keep(("y",), np.zeros(1000)); ("y",) in cache.entries  # too big to keep
+    False
     >>> counted = ProjectionCache(uses={("x",): 2, ("y",): 1})
-    >>> _ = counted.get_or_compute(("x",), lambda: np.zeros(3)), counted.get_or_compute(("y",), lambda: np.zeros(3))
+    >>> counted.keep(("x",), np.zeros(3)); counted.keep(("y",), np.zeros(3))
     >>> sorted(counted.entries)  # ("y",) has no other user
     [('x',)]
     >>> counted.release([("x",)]); sorted(counted.entries), counted.bytes
@@ -142,14 +142,8 @@ class ProjectionCache:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["max_bytes"])
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        table = self.entries.get(key)
-        if table is None:
-            table = compute()
-            self.keep(key, table)
-        return table
-
     def keep(self, key: Hashable, table: np.ndarray) -> None:
+        """Keep ``table`` under ``key`` if it fits, no entry has that key, and (with ``uses``) a later plan takes it."""
         if self.uses is not None and self.uses.get(key, 0) < 2:  # no plan but the running one takes it
             return
         with self._lock:
