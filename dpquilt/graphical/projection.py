@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .junction import JunctionTree, _cell_counter, conditional_given, marginalise
+from .junction import JunctionTree, _cell_counter, _cells, conditional_given, marginalise
 from .reductions import sum_out
 
 __all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
@@ -634,10 +634,6 @@ def _component_product(product: Callable[..., np.ndarray], parts: int, *tables) 
 
 def _marginalise_onto(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
     return marginalise(table, attrs, keep)
-
-
-def _cells(domain: Mapping[str, int], attrs: Clique) -> int:
-    return math.prod(domain[a] for a in attrs)
 
 
 def _sum_axes(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
