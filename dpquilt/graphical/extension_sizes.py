@@ -30,6 +30,9 @@ import bisect
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
+
+from .compiled_replay import MAX_COLUMNS, byte_tables, replayed_cells
 from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
 
 __all__ = ["ExtensionSizes", "SizeReuse"]
@@ -129,6 +132,7 @@ class ExtensionSizes:
         for v, c in enumerate(self._component):
             members.setdefault(c, []).append(v)
         self._name = self._reuse.name_components({c: tuple((v, graph[v]) for v in vs) for c, vs in members.items()})
+        self._compiled = _CompiledRun(domain, self._snapshots, self._holding) if 0 < n <= MAX_COLUMNS else None
 
     def __call__(self, clique: Sequence[str]) -> int:
         """Cells in the junction tree of the cliques plus ``clique``."""
@@ -153,16 +157,25 @@ class ExtensionSizes:
 
     def _replay(self, start: int, missing: Sequence[tuple[int, int]], touched: set[int]) -> int:
         """The size when the edges ``missing`` are added to the state before step ``start``."""
-        adjacency = list(self._snapshots[start])
-        for a, b in missing:
-            adjacency[a] |= 1 << b
-            adjacency[b] |= 1 << a
-        remaining = {v for v in self._order[start:] if self._component[v] in touched}
-        replay_order, replayed = _greedy_elimination(adjacency, remaining, self._cells, self._rank)
         total = self.base
         for c in touched:  # the touched components' cliques before ``start`` stay; the rest is replayed
             sizes = self._prefix_of[c]
             total += sizes[bisect.bisect_left(self._steps_of[c], start)] - sizes[-1]
+        remaining = [v for v in self._order[start:] if self._component[v] in touched]
+        if self._compiled is not None:
+            replayed = self._compiled.replay(start, missing, remaining)
+            if replayed >= 0:
+                return total + replayed
+        return total + self._replay_in_python(start, missing, remaining)
+
+    def _replay_in_python(self, start: int, missing: Sequence[tuple[int, int]], remaining: Sequence[int]) -> int:
+        """Cells of the replay's maximal cliques: :meth:`_replay`'s work in Python integers."""
+        adjacency = list(self._snapshots[start])
+        for a, b in missing:
+            adjacency[a] |= 1 << b
+            adjacency[b] |= 1 << a
+        replay_order, replayed = _greedy_elimination(adjacency, set(remaining), self._cells, self._rank)
+        total = 0
         later: list[list[int]] = [[] for _ in adjacency]  # replayed cliques holding each column
         for v, m in zip(replay_order, replayed):
             # a clique that holds v and was created before v's (prefix or replay) is the only kind that can contain it
@@ -172,6 +185,30 @@ class ExtensionSizes:
             for u in _bits(m):
                 later[u].append(m)
         return total
+
+
+class _CompiledRun:
+    """The shared run's snapshots and holding cliques as arrays for :func:`replayed_cells`."""
+
+    def __init__(self, domain: Mapping[str, int], snapshots: Sequence[Sequence[int]], holding: Sequence[Sequence[tuple[int, int]]]) -> None:
+        n = len(domain)
+        self.snapshots = np.array(snapshots, dtype=np.uint64).reshape(len(snapshots), n)
+        self.tables = byte_tables([int(k) for k in domain.values()])
+        self.rank = np.array(_name_ranks(tuple(domain)), dtype=np.int64)
+        self.holding_ptr = np.cumsum([0] + [len(h) for h in holding]).astype(np.int64)
+        self.holding_step = np.array([t for h in holding for t, _ in h], dtype=np.int64)
+        self.holding_mask = np.array([m for h in holding for _, m in h], dtype=np.uint64)
+
+    def replay(self, start: int, missing: Sequence[tuple[int, int]], remaining: Sequence[int]) -> int:
+        """Cells of the replay's maximal cliques, or -1 where float64 might round."""
+        alive = np.zeros(self.snapshots.shape[1], dtype=np.bool_)
+        alive[list(remaining)] = True
+        cells = replayed_cells(
+            self.snapshots[start], np.array(missing, dtype=np.int64).reshape(-1, 2), alive, self.tables, self.rank,
+            start, self.holding_ptr, self.holding_step, self.holding_mask,
+        )
+        return int(cells)
+
 
 def _memoised_cells(cells: Callable[[int], int]) -> Callable[[int], int]:
     """``cells`` remembering its answers: the replays of one graph meet the same neighbourhoods again and again."""

@@ -52,3 +52,34 @@ def test_sizes_reused_across_a_growing_graph_stay_exact():
             assert sizes(r) == tree_size(domain, cliques + [r]), (len(cliques), r)
         cliques.append(candidates[int(rng.integers(len(candidates)))])
     assert len(reuse.growth) < 12 * len(candidates)  # something was shared
+
+
+def _both_paths(domain, cliques):
+    compiled, python = ExtensionSizes(domain, cliques), ExtensionSizes(domain, cliques)
+    python._compiled = None
+    return compiled, python
+
+
+def test_compiled_replays_equal_python_replays_up_to_64_columns():
+    rng = np.random.default_rng(2)
+    names = [f"col{i:02d}" for i in range(64)]
+    domain = {a: int(rng.integers(2, 30)) for a in names}
+    cliques = [tuple(rng.choice(names, size=int(rng.integers(2, 4)), replace=False)) for _ in range(70)]
+    compiled, python = _both_paths(domain, cliques)
+    assert compiled._compiled is not None
+    for r in itertools.islice(itertools.combinations(names, 3), 0, None, 97):
+        assert compiled(r) == python(r), r
+
+
+def test_wider_tables_and_huge_cliques_are_sized_in_python_integers():
+    names = [f"col{i:02d}" for i in range(70)]
+    wide = ExtensionSizes({a: 3 for a in names}, [tuple(names[i : i + 3]) for i in range(0, 66, 2)])
+    assert wide._compiled is None and wide(("col00", "col69")) == tree_size(
+        {a: 3 for a in names}, [tuple(names[i : i + 3]) for i in range(0, 66, 2)] + [("col00", "col69")]
+    )
+    huge = {a: 10**6 for a in names[:10]}  # a 4-column clique has 10**24 cells: float64 would round
+    cliques = [tuple(names[i : i + 3]) for i in range(8)]
+    sizes = ExtensionSizes(huge, cliques)
+    assert sizes._compiled is not None
+    for r in [("col00", "col05", "col09"), ("col01", "col08")]:
+        assert sizes(r) == tree_size(huge, cliques + [r])
