@@ -4,13 +4,12 @@
 >>> syn = dq.MarginalSynthesizer(epsilon=1.0, delta=1e-9, method="mst")  # doctest: +SKIP
 """
 
-from . import diffusion_backend, evaluation, federation, graphical
-from .datasets import load
-from .diffusion_backend.synthesizer import DiffusionSynthesizer
+from . import diffusion_backend, evaluation, federation, graphical, synthesizers
 from .evaluation import compare
+from .io.files import load
 from .privacy import Accountant, PrivacyReport
 from .schema import CategoricalColumn, NumericColumn, Schema
-from .synthesizer import MarginalSynthesizer, NotFittedError
+from .synthesizers import DiffusionSynthesizer, MarginalSynthesizer, NotFittedError
 
 __all__ = [
     "Accountant",
@@ -26,5 +25,6 @@ __all__ = [
     "evaluation",
     "federation",
     "load",
+    "synthesizers",
 ]
 __version__ = "0.1.0"

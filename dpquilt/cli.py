@@ -37,18 +37,9 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["main", "read_table", "report_path_for"]
+from .io.files import report_path_for
 
-
-def report_path_for(out: Path) -> Path:
-    """Where the privacy report of an output file goes: ``<stem>.privacy.json`` beside it.
-
-    Examples
-    --------
-    >>> report_path_for(Path("out/synth.csv")).as_posix()
-    'out/synth.privacy.json'
-    """
-    return out.with_name(out.stem + ".privacy.json")
+__all__ = ["main", "read_table"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -157,7 +148,7 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
 
 def _synthesizer(args: argparse.Namespace, schema=None):
     from .graphical.model import EstimationOptions
-    from .synthesizer import MarginalSynthesizer
+    from .synthesizers import MarginalSynthesizer
 
     return MarginalSynthesizer(
         epsilon=args.epsilon,
@@ -194,7 +185,7 @@ def read_table(path: Path, schema_file: Path | None) -> tuple:
     >>> df["n"].tolist(), facts
     (['1.0', nan], {'n': {'kind': 'auto'}, 'c': {'categories': ['a', 'b']}})
     """
-    from .datasets import load
+    from .io.files import load
 
     facts = json.loads(schema_file.read_text()) if schema_file else {}
     if not isinstance(facts, dict):
@@ -206,7 +197,7 @@ def read_table(path: Path, schema_file: Path | None) -> tuple:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
-    from .datasets import save
+    from .io.files import save
 
     df, facts = read_table(args.data, args.schema)
     syn = _synthesizer(args, facts).fit(df)
@@ -244,11 +235,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .datasets import load, save
-    from .diffusion_backend.synthesizer import DiffusionSynthesizer
+    from .io.files import load, save
     from .evaluation import METRICS, compare
     from .schema import Schema
-    from .synthesizer import MarginalSynthesizer
+    from .synthesizers import DiffusionSynthesizer, MarginalSynthesizer
 
     if not 0 < args.test_share < 1:
         raise ValueError(f"--test-share must be in (0, 1), got {args.test_share}")

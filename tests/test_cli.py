@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpquilt.cli import main, report_path_for
+from dpquilt.cli import main
+from dpquilt.io.files import report_path_for
 
 
 @pytest.mark.parametrize("suffix_in,suffix_out", [(".csv", ".csv"), (".parquet", ".parquet")])

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dpquilt.synthesizer as synthesizer_module
+import dpquilt.synthesizers.marginal as synthesizer_module
 from dpquilt import MarginalSynthesizer
 from dpquilt.marginals.measurement import Measurement, cell_measurement, merge_measurements, merge_priors
-from dpquilt.marginals.mst import compress
+from dpquilt.marginals.compression import compress
 from dpquilt.privacy.accountant import Accountant
 from dpquilt.privacy.noise import SeededNoise
 from dpquilt.schema.codec import encode

@@ -1,4 +1,4 @@
-"""Backends that place numeric values inside their bins (see DESIGN.md, "diffusion_backend").
+"""Backends that place numeric values inside their bins (see docs/design.md).
 
 A backend is fitted on private codes and within-bin positions (spending budget through
 the accountant if it reads them) and then samples positions for synthetic records:

@@ -1,7 +1,7 @@
 """Gaussian diffusion on table features: the network, its loss, its sampler, its training.
 
 Shared by the DDPM refiner (features = within-bin positions, conditioned on codes) and
-the standalone :class:`~dpquilt.diffusion_backend.synthesizer.DiffusionSynthesizer`
+the standalone :class:`~dpquilt.synthesizers.diffusion.DiffusionSynthesizer`
 (features = scaled numeric values and one-hot codes, unconditioned). The loss is the
 "simple" objective of Ho et al. (2020, eq. 14) averaged over ``K`` draws of
 ``(t, eps)`` per record (noise multiplicity, Dockhorn et al. 2023, sec. 3.2) and over

@@ -1,4 +1,4 @@
-"""Measuring synthetic tables against real ones (see DESIGN.md, "evaluation").
+"""Measuring synthetic tables against real ones (see docs/design.md).
 
 Fidelity (workload error, per-column distances, correlation and association
 differences), utility (train on synthetic, test on real), disclosure (distance to

@@ -16,19 +16,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..estimator import clone_with
 from ..schema import Schema
+from ..synthesizers.base import clone_with
+from . import plots
 from .association import association_difference
 from .binning import EvaluationBinning, binned_tv
 from .columns import column_distances, evaluation_schema, numeric_columns
 from .disclosure import distance_to_closest_record, membership_inference_auc
 from .fidelity import correlation_difference
+from .results import HOLDOUT, result_rows
 from .utility import train_synthetic_test_real
 from .workload import workload_error
 
 __all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]
 
-HOLDOUT = "real holdout"
 METRICS = ("binned_1", "binned_2", "binned_3", "workload_1", "workload_2", "workload_3", "column_distance",
            "correlation", "association", "tstr", "dcr_train_share", "mia_auc")
 
@@ -192,7 +193,7 @@ def compare(
     bar = tqdm(total=1 + len(makers) * len(epsilons) * seeds, desc="compare", unit="step", disable=not progress)
     with bar:
         bar.set_postfix_str("metrics of the real holdout")
-        rows = [_rows(HOLDOUT, np.inf, 0, holdout_floor(real_train, real_test, eval_schema, target, metrics), 0.0)]
+        rows = [result_rows(HOLDOUT, np.inf, 0, holdout_floor(real_train, real_test, eval_schema, target, metrics), 0.0)]
         bar.update(1)
         for name, make in makers.items():
             for epsilon in sorted(epsilons):
@@ -207,12 +208,10 @@ def compare(
                         kept[name] = sample
                     bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}: metrics")
                     values = measure(real_train, real_test, sample, eval_schema, target, metrics, max_rows, seed)
-                    rows.append(_rows(name, float(epsilon), seed, values, seconds))
+                    rows.append(result_rows(name, float(epsilon), seed, values, seconds))
                     bar.update(1)
     results = pd.concat(rows, ignore_index=True)
     if plot:
-        from . import plots
-
         plots.error_vs_epsilon(results)
         plots.column_distributions(real_train, kept, eval_schema)
         plots.correlation_heatmaps(real_train, kept, eval_schema)
@@ -226,14 +225,9 @@ def _sample(synth: Any, n: int, seed: int) -> pd.DataFrame:
     return synth.sample(n)
 
 
-def _rows(method: str, epsilon: float, seed: int, values: Mapping[str, float], seconds: float) -> pd.DataFrame:
-    return pd.DataFrame({"method": method, "epsilon": epsilon, "seed": seed, "metric": list(values),
-                         "value": list(values.values()), "fit_seconds": seconds})
-
-
 def _maker(name: str, synthesizer: Any) -> Callable[[float, int], Any]:
-    if hasattr(synthesizer, "fit"):
-        if hasattr(synthesizer, "schema_") or hasattr(synthesizer, "model_"):
+    if hasattr(synthesizer, "get_params"):
+        if hasattr(synthesizer, "accountant_"):
             raise ValueError(f"synthesizer {name!r} is already fitted; pass an unfitted one (it is cloned per budget)")
         return lambda epsilon, seed: clone_with(synthesizer, epsilon=epsilon, random_state=seed, verbose=False)
     if callable(synthesizer):

@@ -14,6 +14,7 @@ import pandas as pd
 from ..schema import Schema
 from .association import cramers_v
 from .columns import as_labels, numeric_columns
+from .results import HOLDOUT
 
 __all__ = ["PANELS_PER_ROW", "column_distributions", "correlation_heatmaps", "error_vs_epsilon"]
 
@@ -47,8 +48,6 @@ def error_vs_epsilon(results: pd.DataFrame, metrics: list[str] | None = None):
     >>> len(error_vs_epsilon(res).axes)
     1
     """
-    from .compare import HOLDOUT
-
     metrics = metrics or list(dict.fromkeys(results.metric))
     fig, axes = _grid(len(metrics), 4.0, 3.2)
     for ax, metric in zip(axes, metrics):

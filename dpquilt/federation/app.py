@@ -22,13 +22,12 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import ServerApp
 
-from ..cli import report_path_for
-from ..datasets import load, save
+from ..io.files import load, report_path_for, save
 from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..schema.codec import encode
 from ..schema.dataset import Dataset
-from ..synthesizer import MarginalSynthesizer
+from ..synthesizers.marginal import MarginalSynthesizer
 from .client import make_client_app
 from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
 from .secure_sum import SecureSumSettings

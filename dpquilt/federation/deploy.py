@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..cli import report_path_for
+from ..io.files import report_path_for
 from .app import UNSET, read_schema, schema_digest
 
 __all__ = ["run_client", "run_server", "write_flower_app"]

@@ -148,7 +148,7 @@ def make_fedavg_client_app(
     A client's Flower app file (run with ``flwr``), reading its own CSV::
 
         import json
-        from dpquilt import Schema
+        from dpquilt.schema import Schema
         from dpquilt.federation.fedavg import make_fedavg_client_app
 
         schema = Schema.from_public(json.loads(open("schema.json").read()))
@@ -250,7 +250,7 @@ def run_fedavg(
     from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
     from ..diffusion_backend.device import resolve_device
-    from ..diffusion_backend.synthesizer import DiffusionSynthesizer
+    from ..synthesizers.diffusion import DiffusionSynthesizer
 
     features = FeatureMap(schema)
     init_rng = None if seed is None else np.random.default_rng([int(seed), 2**31])

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..graphical.junction import marginalise
+from ..marginals.tables import marginalise
+from ..marginals.compression import Compression
 from ..marginals.containment import containing_sources
 from ..marginals.counting import count
 from ..privacy.noise import NoiseSource
@@ -222,8 +223,6 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
 def _apply_mapping(data: Dataset, mapping: Mapping[str, np.ndarray]) -> Dataset:
     if not mapping:
         return data
-    from ..marginals.mst import Compression
-
     full = {c: np.asarray(mapping.get(c, np.arange(k)), dtype=np.int64) for c, k in data.domain.items()}
     for c, m in full.items():
         if m.size != data.domain[c]:

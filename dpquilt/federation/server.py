@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..privacy.accountant import Accountant
 from ..schema import Schema
-from ..synthesizer import MarginalSynthesizer
+from ..synthesizers.marginal import MarginalSynthesizer
 from .masks import install_secure_masks
 from .oracle import FederatedOracle
 from .secure_sum import SecureSum, SecureSumSettings

@@ -14,7 +14,7 @@ from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..schema.codec import encode
 from ..schema.column_types import validate_frame
-from ..synthesizer import MarginalSynthesizer
+from ..synthesizers.marginal import MarginalSynthesizer
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 

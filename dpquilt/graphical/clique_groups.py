@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .reductions import sum_out, widen
+from ..marginals.tables import sum_out, widen
 
 __all__ = ["CliqueGroups"]
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..marginals.tables import sum_onto
 from .propagation import Propagation, breadth_first
-from .reductions import sum_out
 
-__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditional_given", "conditionals", "marginalise", "tree_size"]
+__all__ = ["JunctionTree", "build_junction_tree", "calibrate", "conditional_given", "conditionals", "tree_size"]
 
 Clique = tuple[str, ...]
 
@@ -404,24 +404,5 @@ def conditional_given(table: np.ndarray, attrs: Clique, given: Clique) -> np.nda
     [[0.25, 0.75], [0.0, 0.0]]
     """
     shape = [table.shape[k] if a in given else 1 for k, a in enumerate(attrs)]
-    summed = _sum_counts(table, attrs, given)[0].reshape(shape)
+    summed = sum_onto(table, attrs, given)[0].reshape(shape)
     return np.divide(table, summed, out=np.zeros_like(table), where=summed > 0)
-
-
-def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
-    """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order.
-
-    Examples
-    --------
-    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b",)).tolist()
-    [3.0, 5.0, 7.0]
-    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b", "a")).shape
-    (3, 2)
-    """
-    summed, kept = _sum_counts(table, attrs, keep)
-    return np.transpose(summed, [kept.index(a) for a in keep])
-
-
-def _sum_counts(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
-    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
-    return (sum_out(table, axes) if axes else table), tuple(a for a in attrs if a in keep)

@@ -27,7 +27,7 @@ import numpy as np
 from ..marginals.measurement import Measurement
 from .junction import build_junction_tree
 from .propagation import Propagation
-from .reductions import sum_out
+from ..marginals.tables import sum_out
 
 __all__ = ["MarginalProblem", "expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 

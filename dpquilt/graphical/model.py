@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..marginals.measurement import Measurement
+from ..marginals.measurement import Measurement, noisy_total
 from .accelerated import accelerated_descent
 from .extension_sizes import ExtensionSizes, SizeReuse
 from .junction import JunctionTree, build_junction_tree, calibrate, tree_size
 from .mirror_descent import expand_potentials, mirror_descent
 from .projection import ProjectionCache, ProjectionPlans, project, project_many
 
-__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb", "noisy_total"]
+__all__ = ["EstimationOptions", "GraphicalModel", "estimate", "extension_sizes_mb", "model_size_mb"]
 
 log = logging.getLogger(__name__)
 NOISE_BAND = 3.0  # standard deviations of a measurement's loss above its noise level still counted as fitted
@@ -406,29 +406,6 @@ def extension_sizes_mb(
     """
     sizes = ExtensionSizes(domain, cliques, reuse)
     return lambda r: sizes(r) * 8 / 2**20
-
-
-def noisy_total(measurements: Sequence[Measurement]) -> float:
-    """Minimum-variance unbiased estimate of the record count from the measurements.
-
-    Each measurement gives ``t = sum_i y_i / w_i`` with variance
-    ``sigma^2 sum_i 1 / w_i^2``; the estimates are averaged with inverse-variance
-    weights (post-processing; at least 1).
-
-    Examples
-    --------
-    >>> from dpquilt.marginals.measurement import Measurement
-    >>> noisy_total([Measurement(("a",), np.array([60.0, 40.0]), 1.0), Measurement(("b",), np.array([30.0, 80.0]), 1.0)])
-    105.0
-    """
-    estimates, variances = [], []
-    for m in measurements:
-        w = m.cell_weights
-        estimates.append(float(np.sum(m.noisy / w)))
-        variances.append(float(m.sigma**2 * np.sum(1.0 / w**2)))
-    if not estimates:
-        return 1.0
-    return max(1.0, float(np.average(estimates, weights=1.0 / np.asarray(variances))))
 
 
 def _to_linear(m: Measurement):

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .junction import JunctionTree, _cell_counter, _cells, conditional_given, marginalise
-from .reductions import sum_out
+from ..marginals.tables import marginalise, sum_out
+from .junction import JunctionTree, _cell_counter, _cells, conditional_given
 
 __all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .clique_groups import CliqueGroups
-from .reductions import sum_out, widen
+from ..marginals.tables import sum_out, widen
 
 __all__ = ["Propagation", "breadth_first"]
 

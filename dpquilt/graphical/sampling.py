@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schema.dataset import Dataset
-from .junction import marginalise
+from ..marginals.tables import marginalise
 from .model import GraphicalModel
 
 __all__ = ["sample_codes", "sample_conditional", "stratified_uniforms"]

@@ -1,4 +1,4 @@
-"""Codes, counting, measurements and selection mechanisms (see DESIGN.md, "marginals")."""
+"""Counting, measurements and selection mechanisms (see docs/design.md)."""
 
 from ..schema.codec import decode, encode
 from ..schema.dataset import Dataset

@@ -33,7 +33,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..graphical.junction import marginalise
+from .tables import marginalise
 from ..privacy.accountant import Accountant
 from .containment import containing_sources, inside_any
 from .measurement import Measurement, merge_priors

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Measurement", "cell_measurement", "merge_measurements", "merge_priors"]
+__all__ = ["Measurement", "cell_measurement", "merge_measurements", "merge_priors", "noisy_total"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,25 @@ def merge_priors(measurements: Sequence[Measurement], priors: Sequence[Measureme
                 out[i] = merge_measurements(m, prior)
                 break
     return out
+
+
+def noisy_total(measurements: Sequence[Measurement]) -> float:
+    """Minimum-variance unbiased estimate of the record count from the measurements.
+
+    Each measurement gives ``t = sum_i y_i / w_i`` with variance
+    ``sigma^2 sum_i 1 / w_i^2``; the estimates are averaged with inverse-variance
+    weights (post-processing; at least 1).
+
+    Examples
+    --------
+    >>> noisy_total([Measurement(("a",), np.array([60.0, 40.0]), 1.0), Measurement(("b",), np.array([30.0, 80.0]), 1.0)])
+    105.0
+    """
+    estimates, variances = [], []
+    for m in measurements:
+        w = m.cell_weights
+        estimates.append(float(np.sum(m.noisy / w)))
+        variances.append(float(m.sigma**2 * np.sum(1.0 / w**2)))
+    if not estimates:
+        return 1.0
+    return max(1.0, float(np.average(estimates, weights=1.0 / np.asarray(variances))))

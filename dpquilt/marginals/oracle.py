@@ -34,7 +34,7 @@ from .measurement import Measurement
 from .spanning_tree import grow_spanning_tree
 
 if TYPE_CHECKING:
-    from .mst import Compression
+    from .compression import Compression
 
 __all__ = ["LocalOracle", "MarginalOracle", "weighted_l1_scores"]
 

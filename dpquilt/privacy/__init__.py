@@ -1,4 +1,4 @@
-"""The one accountant and the noise primitives (see DESIGN.md, "privacy")."""
+"""The one accountant and the noise primitives (see docs/design.md)."""
 
 from .accountant import Accountant, BudgetExceededError, Expenditure, PrivacyReport
 from .conversions import delta_from_rho, epsilon_from_rho, rho_from_epsilon_delta

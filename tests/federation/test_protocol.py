@@ -134,7 +134,7 @@ def test_contained_cliques_travel_without_their_estimates_and_score_the_same():
     rng = np.random.default_rng(1)
     est_abc = rng.random((3, 4, 2))
     cliques = (("a",), ("a", "b", "c"), ("b", "c"), ("c", "a"))
-    from dpquilt.graphical.junction import marginalise
+    from dpquilt.marginals.tables import marginalise
 
     est = tuple(marginalise(est_abc, ("a", "b", "c"), cl) for cl in cliques)
     req = Request("scores", cliques, 1.0, "s", estimates=est, weights=(1.0, 2.0, 1.0, 3.0))

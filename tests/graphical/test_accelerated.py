@@ -8,7 +8,8 @@ import pytest
 from dpquilt.graphical.accelerated import accelerated_descent, node_log_potentials
 from dpquilt.graphical.junction import build_junction_tree
 from dpquilt.graphical.mirror_descent import MarginalProblem, mirror_descent
-from dpquilt.graphical.model import GraphicalModel, noisy_total
+from dpquilt.graphical.model import GraphicalModel
+from dpquilt.marginals.measurement import noisy_total
 from dpquilt.graphical.propagation import Propagation
 from dpquilt.marginals.measurement import Measurement
 

@@ -170,7 +170,7 @@ def test_model_size_equals_mbis_hypothetical_model_size():
 
 
 def test_sum_out_equals_numpy_sum_for_every_set_of_axes(rng):
-    from dpquilt.graphical.reductions import sum_out
+    from dpquilt.marginals.tables import sum_out
 
     shapes = [tuple(int(k) for k in rng.integers(1, 5, ndim)) for ndim in range(1, 6)]
     shapes += [(32, 9, 7, 15, 6, 2, 2), (40, 30, 50), (3, 100_000), (100_000, 3)]  # past the small-table path

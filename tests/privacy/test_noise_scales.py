@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-import dpquilt.synthesizer as synthesizer_module
+import dpquilt.synthesizers.marginal as synthesizer_module
 from dpquilt.marginals.mst import MST_SCORE_SENSITIVITY
 from dpquilt.marginals.workload import DEFAULT_MAX_CELLS, Workload
 from dpquilt.privacy.accountant import Expenditure

@@ -17,24 +17,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .diffusion_backend import Layout, make_backend
-from .diffusion_backend.dpsgd import dpsgd_noise_note
-from .estimator import NotFittedError, check_fitted, sample_size
-from .graphical.extension_sizes import SizeReuse
-from .graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
-from .graphical.sampling import sample_codes
-from .marginals.aim import REFIT_STEPS, aim
-from .marginals.measurement import Measurement, cell_measurement
-from .marginals.mst import Compression, mst, pair_sigma
-from .marginals.oracle import LocalOracle, MarginalOracle
-from .marginals.workload import DEFAULT_MAX_CELLS, Workload
-from .privacy.accountant import Accountant, PrivacyReport
-from .privacy.noise import make_noise_source
-from .schema import Schema
-from .schema.codec import decode, encode
-from .schema.column_types import validate_frame
-from .schema.learning import SCHEMA_DELTA_SHARE, prepare_table
-from .schema.releases import CountRelease
+from ..diffusion_backend import Layout, make_backend
+from ..diffusion_backend.dpsgd import dpsgd_noise_note
+from ..graphical.extension_sizes import SizeReuse
+from ..graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
+from ..graphical.sampling import sample_codes
+from ..marginals.aim import REFIT_STEPS, aim
+from ..marginals.compression import Compression
+from ..marginals.measurement import Measurement, cell_measurement
+from ..marginals.mst import mst, pair_sigma
+from ..marginals.oracle import LocalOracle, MarginalOracle
+from ..marginals.workload import DEFAULT_MAX_CELLS, Workload
+from ..privacy.accountant import Accountant
+from ..privacy.noise import make_noise_source
+from ..schema import Schema
+from ..schema.codec import decode, encode
+from ..schema.column_types import validate_frame
+from ..schema.learning import SCHEMA_DELTA_SHARE, prepare_table
+from ..schema.releases import CountRelease
+from .base import NotFittedError, Synthesizer, sample_size
 
 __all__ = ["MarginalSynthesizer", "NotFittedError", "SCHEMA_DELTA_SHARE", "schema_measurements"]
 
@@ -46,7 +47,7 @@ METHODS = ("mst", "aim")
 REFINER_SHARE = 0.15
 
 
-class MarginalSynthesizer:
+class MarginalSynthesizer(Synthesizer):
     """Differentially private synthetic data from noisy marginals and Private-PGM.
 
     Parameters
@@ -122,6 +123,8 @@ class MarginalSynthesizer:
     >>> list(out.columns), out["b"].dtype.name
     (['a', 'b'], 'int64')
     """
+
+    _fitted_attribute = "model_"
 
     def __init__(
         self,
@@ -322,9 +325,6 @@ class MarginalSynthesizer:
         self.rounds_ = result.rounds
         return result.measurements, result.model
 
-    def _check_fitted(self, what: str) -> None:
-        check_fitted(self, "model_", what)
-
     def sample(self, n_samples: int | None = None, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw synthetic records (post-processing: spends no budget).
 
@@ -348,14 +348,6 @@ class MarginalSynthesizer:
         positions = self.refiner_.sample(codes, rng)
         return decode(codes, self.schema_, rng, positions)[self.columns_]
 
-    def privacy_report(self) -> PrivacyReport:
-        """Every expenditure of the fit (what, mechanism, noise scale, cost) and the totals.
-
-        Holds only DP outputs and public facts; the curator's diagnostics stay in
-        ``curator_notes_``.
-        """
-        self._check_fitted("privacy_report")
-        return self.accountant_.report(notes=self.notes_)
 
 
 def schema_measurements(releases: Sequence[CountRelease], schema: Schema) -> list[Measurement]:

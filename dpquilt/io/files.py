@@ -1,4 +1,4 @@
-"""Load a table from a file (CSV or Parquet), as the CLI and notebooks do."""
+"""Tables in files (CSV or Parquet), as the CLI and notebooks read and write them, and where a file's privacy report goes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load", "save"]
+__all__ = ["load", "report_path_for", "save"]
 
 
 def load(path: str | Path, text: bool = False) -> pd.DataFrame:
@@ -55,3 +55,14 @@ def save(df: pd.DataFrame, path: str | Path) -> None:
         df.to_parquet(path, index=False)
     else:
         raise ValueError(f"cannot write {str(path)!r}: use a .csv or .parquet file")
+
+
+def report_path_for(out: Path) -> Path:
+    """Where the privacy report of an output file goes: ``<stem>.privacy.json`` beside it.
+
+    Examples
+    --------
+    >>> report_path_for(Path("out/synth.csv")).as_posix()
+    'out/synth.privacy.json'
+    """
+    return out.with_name(out.stem + ".privacy.json")

@@ -1,11 +1,12 @@
-"""Sums and broadcasts over large tables, fast.
+"""Count tables with named axes: summing onto columns, and sums and broadcasts over large tables, fast.
 
-Estimation reads marginals out of junction-tree nodes and multiplies small factors
-into them thousands of times; numpy's ``sum(axis=...)`` over several strided axes
-of a large table is up to 20-30 times slower than it needs to be, and its
-broadcasting of a small factor runs in loops as short as the last axis, so such
-operations in :mod:`dpquilt.graphical` go through :func:`sum_out` and
-:func:`widen`.
+A marginal is a table whose axes are named by a clique's columns; :func:`marginalise`
+sums one onto some of its columns. Estimation reads marginals out of junction-tree
+nodes and multiplies small factors into them thousands of times; numpy's
+``sum(axis=...)`` over several strided axes of a large table is up to 20-30 times
+slower than it needs to be, and its broadcasting of a small factor runs in loops as
+short as the last axis, so such operations in :mod:`dpquilt.graphical` go through
+:func:`sum_out` and :func:`widen`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["sum_out", "widen"]
+__all__ = ["marginalise", "sum_onto", "sum_out", "widen"]
+
+Clique = tuple[str, ...]
 
 SMALL_TABLE = 1 << 15  # cells below which numpy's own sum is fastest (its overhead is lowest)
 WIDE_RUN = 64  # cells of the innermost run a broadcast factor is widened to
@@ -112,3 +115,30 @@ def widen(factor: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     if target == factor.shape or math.prod(target) > cells // 4:
         return factor
     return np.broadcast_to(factor, target).copy()
+
+
+def marginalise(table: np.ndarray, attrs: Clique, keep: Clique) -> np.ndarray:
+    """Sum ``table`` (axes named by ``attrs``) onto ``keep``, axes in ``keep``'s order.
+
+    Examples
+    --------
+    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b",)).tolist()
+    [3.0, 5.0, 7.0]
+    >>> marginalise(np.arange(6.0).reshape(2, 3), ("a", "b"), ("b", "a")).shape
+    (3, 2)
+    """
+    summed, kept = sum_onto(table, attrs, keep)
+    return np.transpose(summed, [kept.index(a) for a in keep])
+
+
+def sum_onto(table: np.ndarray, attrs: Clique, keep: Clique) -> tuple[np.ndarray, Clique]:
+    """``table`` summed over the axes not in ``keep``, and the names of the axes left (in ``attrs``' order).
+
+    Examples
+    --------
+    >>> summed, kept = sum_onto(np.ones((2, 3, 4)), ("a", "b", "c"), ("c", "a"))
+    >>> summed.shape, kept
+    ((2, 4), ('a', 'c'))
+    """
+    axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
+    return (sum_out(table, axes) if axes else table), tuple(a for a in attrs if a in keep)

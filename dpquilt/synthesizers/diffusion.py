@@ -24,17 +24,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..estimator import check_fitted, sample_size
-from ..privacy.accountant import Accountant, PrivacyReport
+from ..diffusion_backend.device import resolve_device
+from ..diffusion_backend.dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
+from ..diffusion_backend.features import BinnedCDF, FeatureMap, bin_counts
+from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import make_noise_source
 from ..schema import Schema
 from ..schema.column_types import validate_frame
 from ..schema.learning import prepare_table
-from .device import resolve_device
-from .dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
-from .features import BinnedCDF, FeatureMap, bin_counts
-from .gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from .base import Synthesizer, sample_size
+from .marginal import MarginalSynthesizer
 
 __all__ = ["DPSGD_SETTINGS", "DiffusionSynthesizer", "TWO_STAGE_SETTINGS"]
 
@@ -50,7 +51,7 @@ DPSGD_SETTINGS = DDPMSettings(training=DPSGDSettings(learning_rate=1e-2, schedul
 log = logging.getLogger(__name__)
 
 
-class DiffusionSynthesizer:
+class DiffusionSynthesizer(Synthesizer):
     """Differentially private synthetic data from a tabular diffusion model.
 
     Parameters
@@ -103,6 +104,8 @@ class DiffusionSynthesizer:
     >>> syn.fit(df).sample(5, random_state=0).shape  # doctest: +SKIP
     (5, 2)
     """
+
+    _fitted_attribute = "diffusion_"
 
     def __init__(
         self,
@@ -189,8 +192,6 @@ class DiffusionSynthesizer:
         return self
 
     def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings) -> DiffusionSynthesizer:
-        from ..synthesizer import MarginalSynthesizer
-
         options = dict(self.first_stage or {})
         stage = MarginalSynthesizer(
             epsilon=self.epsilon, delta=self.delta, schema=self.schema, schema_share=self.schema_share,
@@ -221,9 +222,6 @@ class DiffusionSynthesizer:
         self.notes_ = tuple(notes)
         self.curator_notes_ = tuple(curator_notes)
 
-    def _check_fitted(self, what: str) -> None:
-        check_fitted(self, "diffusion_", what)
-
     def sample(self, n_samples: int | None = None, random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw synthetic records (post-processing: spends no budget).
 
@@ -240,8 +238,3 @@ class DiffusionSynthesizer:
             np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_), progress=self.verbose
         )
         return self.features_.rows(x, rng)[self.columns_]
-
-    def privacy_report(self) -> PrivacyReport:
-        """Every expenditure of the fit and the totals."""
-        self._check_fitted("privacy_report")
-        return self.accountant_.report(notes=self.notes_)
