@@ -40,7 +40,7 @@ import torch  # noqa: E402
 import dpquilt as dq  # noqa: E402
 from dpquilt.diffusion_backend.device import resolve_device  # noqa: E402
 from dpquilt.diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd, train_nonprivate  # noqa: E402
-from dpquilt.diffusion_backend.features import FeatureMap  # noqa: E402
+from dpquilt.diffusion_backend.feature_map import FeatureMap  # noqa: E402
 from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
 from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402

@@ -25,7 +25,7 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.federation.oracle import FederatedOracle  # noqa: E402
+from dpquilt.federation.federated_oracle import FederatedOracle  # noqa: E402
 from dpquilt.federation.protocol import client_reply  # noqa: E402
 from dpquilt.schema.dataset import Dataset  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402

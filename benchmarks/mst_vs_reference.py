@@ -38,7 +38,7 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.evaluation.workload import workload_error_codes  # noqa: E402
+from dpquilt.evaluation.workload_error import workload_error_codes  # noqa: E402
 from dpquilt.schema.dataset import Dataset  # noqa: E402
 from reference_mst import reference_mst  # noqa: E402
 

@@ -13,10 +13,10 @@ from .binning import ColumnBins, EvaluationBinning, binned_tv, independent_colum
 from .columns import column_distances, evaluation_schema
 from .compare import HOLDOUT, METRICS, compare, holdout_floor, measure
 from .disclosure import distance_to_closest_record, membership_inference_auc
-from .features import record_features
+from .record_features import record_features
 from .fidelity import correlation_difference, mean_wasserstein, wasserstein_distances
 from .utility import train_synthetic_test_real
-from .workload import all_marginals, marginal_tv, workload_error, workload_error_codes
+from .workload_error import all_marginals, marginal_tv, workload_error, workload_error_codes
 
 __all__ = [
     "ColumnBins",

@@ -26,7 +26,7 @@ from .disclosure import distance_to_closest_record, membership_inference_auc
 from .fidelity import correlation_difference
 from .results import HOLDOUT, result_rows
 from .utility import train_synthetic_test_real
-from .workload import workload_error
+from .workload_error import workload_error
 
 __all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import NumericColumn, Schema
-from .features import record_features
+from .record_features import record_features
 
 __all__ = ["distance_to_closest_record", "membership_inference_auc", "nearest_gower_distance"]
 

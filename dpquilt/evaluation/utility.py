@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..schema import NumericColumn, Schema
 from .columns import as_labels
-from .features import record_features
+from .record_features import record_features
 
 __all__ = ["train_synthetic_test_real"]
 

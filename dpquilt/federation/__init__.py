@@ -2,7 +2,7 @@
 
 Several organisations hold rows with the same public schema and may not pool them.
 Each runs a client on its own rows; the server runs MST or AIM unchanged on a
-:class:`~dpquilt.federation.oracle.FederatedOracle`, which asks every client for counts
+:class:`~dpquilt.federation.federated_oracle.FederatedOracle`, which asks every client for counts
 (or selection scores) plus its share of discrete Gaussian noise and learns only the sum,
 formed by SecAgg+ in exact integer mode. Needs the ``federation`` extra
 (``pip install 'dpquilt[federation]'``).

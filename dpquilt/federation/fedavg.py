@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd
-from ..diffusion_backend.features import FeatureMap
+from ..diffusion_backend.feature_map import FeatureMap
 from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, gaussian_counts_expenditure, sigma_for_rho

@@ -9,7 +9,7 @@ from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..synthesizers.marginal import MarginalSynthesizer
 from .masks import install_secure_masks
-from .oracle import FederatedOracle
+from .federated_oracle import FederatedOracle
 from .secure_sum import SecureSum, SecureSumSettings
 
 __all__ = ["run_federated_fit"]

@@ -1,4 +1,4 @@
-"""Private-PGM's mirror descent in numpy: dpquilt's default estimation engine.
+"""Private-PGM's mirror descent in numpy: ``EstimationOptions(algorithm="mirror_descent")``, iterate for iterate ``mbi``'s.
 
 Solves the same problem as ``mbi.estimation.MirrorDescent`` (Algorithm 1 of McKenna,
 Sheldon and Miklau, "Graphical-model based estimation and inference for differential

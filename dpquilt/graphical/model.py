@@ -74,12 +74,13 @@ class EstimationOptions:
         fewer iterations. ``"mirror_descent"``: Algorithm 1 of arXiv:1901.09136 with
         ``mbi``'s Armijo rule, iterate for iterate equal to ``mbi``'s.
     engine : {"numpy", "mbi"}
-        Where mirror descent runs. ``"numpy"`` (default): dpquilt's implementation
-        of the same algorithm (same iterates as ``mbi``'s, tested against it) on a
-        junction-tree propagation plan; nothing is compiled, which makes it much
-        faster on the small models of MST and AIM. ``"mbi"``: ``mbi``'s compiled JAX
-        implementation, which pays about a second of compilation per clique
-        structure and is the one to use on an accelerator.
+        Where estimation runs. ``"numpy"`` (default): dpquilt's own engine, on a
+        junction-tree propagation plan, running ``algorithm``; nothing is compiled,
+        which makes it much faster on the small models of MST and AIM. ``"mbi"``:
+        ``mbi``'s compiled JAX mirror descent (the reference dpquilt's mirror descent
+        is tested against), which pays about a second of compilation per clique
+        structure; it runs mirror descent only, so it needs
+        ``algorithm="mirror_descent"`` (anything else is refused).
     round_iters : int
         Most iterations of each warm-started re-estimation inside AIM's rounds (the
         reference's ``max_iters``, 1000), with the same stopping rules. Fitting each
@@ -130,6 +131,11 @@ class EstimationOptions:
             raise ValueError(f"engine must be 'numpy' or 'mbi', got {self.engine!r}")
         if self.algorithm not in ("accelerated", "mirror_descent"):
             raise ValueError(f"algorithm must be 'accelerated' or 'mirror_descent', got {self.algorithm!r}")
+        if self.engine == "mbi" and self.algorithm != "mirror_descent":
+            raise ValueError(
+                f"engine='mbi' runs mbi's mirror descent only, not algorithm={self.algorithm!r}; pass "
+                "EstimationOptions(engine='mbi', algorithm='mirror_descent'), or engine='numpy' for the accelerated method"
+            )
         for name in ("noise_level_stop", "round_noise_level_stop"):
             value = getattr(self, name)
             if value is not None and not value >= 1:
@@ -220,9 +226,11 @@ def estimate(
 ) -> GraphicalModel:
     """Fit a Private-PGM model to noisy marginal measurements.
 
-    Runs mirror descent (Algorithm 1 of arXiv:1901.09136 with ``mbi``'s Armijo line
-    search) in the engine ``options.engine`` names, until ``options.iters`` or the
-    stopping rules of :class:`EstimationOptions`.
+    Runs ``options.algorithm`` (by default Tseng's accelerated proximal gradient,
+    :mod:`dpquilt.graphical.accelerated`; or mirror descent, Algorithm 1 of
+    arXiv:1901.09136 with ``mbi``'s Armijo line search) in the engine
+    ``options.engine`` names, until ``options.iters`` or the stopping rules of
+    :class:`EstimationOptions`.
 
     Parameters
     ----------

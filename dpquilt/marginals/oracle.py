@@ -48,7 +48,7 @@ class MarginalOracle(Protocol):
     Examples
     --------
     See :class:`LocalOracle` (rows on this machine) and
-    :class:`~dpquilt.federation.oracle.FederatedOracle` (secure sums), which implement it.
+    :class:`~dpquilt.federation.federated_oracle.FederatedOracle` (secure sums), which implement it.
     """
 
     @property

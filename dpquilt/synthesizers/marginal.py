@@ -1,8 +1,9 @@
 """MarginalSynthesizer: the marginal path end to end, in the scikit-learn manner.
 
 ``fit`` learns what the schema lacks with DP (a declared ``schema_share`` of the
-budget), encodes the table, runs the selection-and-measurement mechanism (MST),
-and fits a Private-PGM model to the noisy marginals; ``sample`` draws records from
+budget), encodes the table, runs the selection-and-measurement mechanism (MST or
+AIM, ``method``), fits a Private-PGM model to the noisy marginals, and trains the
+refiner that places numeric values inside their bins; ``sample`` draws records from
 the model and decodes them. Every read of the data spends through one
 :class:`~dpquilt.privacy.Accountant`.
 """
@@ -248,7 +249,7 @@ class MarginalSynthesizer(Synthesizer):
         ----------
         oracle : MarginalOracle
             Answers noisy marginals and private selections, e.g.
-            :class:`~dpquilt.federation.oracle.FederatedOracle`.
+            :class:`~dpquilt.federation.federated_oracle.FederatedOracle`.
         schema : Schema
             The public schema the oracle's codes follow.
         accountant : Accountant

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("flwr")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.evaluation.workload import workload_error  # noqa: E402
+from dpquilt.evaluation.workload_error import workload_error  # noqa: E402
 from tests.conftest import load_shared  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dpquilt.evaluation.workload import workload_error_codes
+from dpquilt.evaluation.workload_error import workload_error_codes
 from dpquilt.graphical.model import EstimationOptions, estimate
 from dpquilt.graphical.sampling import sample_codes, sample_conditional
 from dpquilt.marginals.counting import count

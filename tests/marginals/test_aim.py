@@ -87,7 +87,7 @@ def test_model_size_cap_limits_selection():
 def test_titanic_epsilon_one_stays_under_its_pinned_error():
     """Fixed-seed utility regression (measured 0.314 on 2026-11-25; independent columns score ~0.45)."""
     import dpquilt as dq
-    from dpquilt.evaluation.workload import workload_error
+    from dpquilt.evaluation.workload_error import workload_error
     from tests.conftest import load_shared
 
     df, domain = load_shared("titanic")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import dpquilt.federation.oracle as federated_oracle
+import dpquilt.federation.federated_oracle as federated_oracle
 import dpquilt.marginals.oracle as local_oracle
 from dpquilt.privacy.accountant import Accountant
 from tests.marginals.test_sensitivity import DOMAIN, assert_oracle_answers_within_sensitivity

@@ -86,7 +86,7 @@ def test_every_draw_of_a_marginal_fit_matches_its_ledger_entry(monkeypatch, meth
 
 def check_federated_oracle(method: str = "mst", clients=3, honest=2) -> None:
     """Each client's share has scale ``party_sigma``; the shares sum to the entry's sigma."""
-    from dpquilt.federation.oracle import FederatedOracle
+    from dpquilt.federation.federated_oracle import FederatedOracle
     from dpquilt.federation.protocol import client_reply, score_sensitivity
     from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
     from dpquilt.marginals.aim import aim

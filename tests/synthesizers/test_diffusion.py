@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend import features as features_module  # noqa: E402
+from dpquilt.diffusion_backend import feature_map as features_module  # noqa: E402
 from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
 from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings  # noqa: E402
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.federation.oracle import SCORE_RESOLUTION, FederatedOracle
+from dpquilt.federation.federated_oracle import SCORE_RESOLUTION, FederatedOracle
 from dpquilt.federation.protocol import client_reply
 from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
 from dpquilt.marginals.aim import aim
