@@ -18,7 +18,7 @@ from dpquilt.federation.secure_sum import (  # noqa: E402
     SecureSum,
     SecureSumSettings,
 )
-from tests.federation.test_oracle import split  # noqa: E402
+from tests.federation.test_federated_oracle import split  # noqa: E402
 
 CLIENTS = 4
 LENGTH = 7  # six values and the check entry

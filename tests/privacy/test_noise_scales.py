@@ -93,7 +93,7 @@ def check_federated_oracle(method: str = "mst", clients=3, honest=2) -> None:
     from dpquilt.marginals.mst import mst
     from dpquilt.privacy.accountant import Accountant
     from dpquilt.privacy.distributed import party_sigma
-    from tests.federation.test_oracle import split
+    from tests.federation.test_federated_oracle import split
     from tests.marginals.test_sensitivity import DOMAIN
 
     parts = split(k=clients)
