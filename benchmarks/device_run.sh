@@ -15,7 +15,7 @@ export PYTHONPATH=/tmp/site:$PWD/.gpu/shim:$PWD
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, jax, numpy, pandas; print('torch', torch.__version__, 'jax', jax.__version__, 'numpy', numpy.__version__, 'pandas', pandas.__version__, 'cuda', torch.cuda.is_available())"
-python3 -m pytest -q -p no:cacheprovider tests/diffusion_backend/test_device.py 2>&1 | tail -2
+python3 -m pytest -q -p no:cacheprovider tests/dpsgd/test_device.py 2>&1 | tail -2
 for b in 1024 8192; do
   timeout 150 python3 benchmarks/diffusion_throughput.py --device cuda --steps 300 --batch $b --opacus 2>&1 | tee -a "$OUT/throughput.md"
 done

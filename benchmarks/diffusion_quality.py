@@ -35,7 +35,7 @@ logging.disable(logging.WARNING)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend import UniformBackend  # noqa: E402
+from dpquilt.refiners import UniformBackend  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402
 from mixed_tables import diamonds  # noqa: E402
 

@@ -6,7 +6,7 @@ network (unconditional, all columns as features) for a fixed number of steps, th
 
 * ``non-private``   plain Adam (``train_nonprivate``);
 * ``dp-sgd``        our path (``train_dpsgd``): one-pass clipping (ghost norms and
-  book-keeping, :mod:`dpquilt.diffusion_backend.clipping`), Poisson sampling, noise;
+  book-keeping, :mod:`dpquilt.dpsgd.clipping`), Poisson sampling, noise;
 * ``opacus ghost``  Opacus's ghost clipping (two backward passes; ``--opacus``);
 * ``opacus hooks``  Opacus's per-sample-gradient hooks (``--opacus``).
 
@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend.device import resolve_device  # noqa: E402
-from dpquilt.diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd, train_nonprivate  # noqa: E402
-from dpquilt.diffusion_backend.feature_map import FeatureMap  # noqa: E402
-from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
-from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
+from dpquilt.dpsgd.device import resolve_device  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, train_dpsgd, train_nonprivate  # noqa: E402
+from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
+from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
+from dpquilt.refiners.layout import Layout  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.schema.learning import merge_specs  # noqa: E402

@@ -4,7 +4,7 @@
 >>> syn = dq.MarginalSynthesizer(epsilon=1.0, delta=1e-9, method="mst")  # doctest: +SKIP
 """
 
-from . import diffusion_backend, evaluation, federation, graphical, synthesizers
+from . import evaluation, federation, graphical, refiners, synthesizers
 from .evaluation import compare
 from .io.files import load
 from .privacy import Accountant, PrivacyReport
@@ -21,10 +21,10 @@ __all__ = [
     "PrivacyReport",
     "Schema",
     "compare",
-    "diffusion_backend",
     "evaluation",
     "federation",
     "load",
+    "refiners",
     "synthesizers",
 ]
 __version__ = "0.1.0"

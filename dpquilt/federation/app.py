@@ -98,7 +98,7 @@ diffusion_server_app = ServerApp()
 
 @diffusion_server_app.main()
 def _diffusion_server_main(grid, context: Context) -> None:
-    from ..diffusion_backend.gaussian_diffusion import DDPMSettings
+    from ..diffusion_model.gaussian_diffusion import DDPMSettings
 
     rc = context.run_config
     schema = read_schema(str(rc["schema"]))

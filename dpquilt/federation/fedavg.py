@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd
-from ..diffusion_backend.feature_map import FeatureMap
-from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..dpsgd.training import DPSGDPlan, DPSGDSettings, train_dpsgd
+from ..diffusion_model.feature_map import FeatureMap
+from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, gaussian_counts_expenditure, sigma_for_rho
 from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
@@ -157,7 +157,7 @@ def make_fedavg_client_app(
     from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
 
-    from ..diffusion_backend.device import resolve_device
+    from ..dpsgd.device import resolve_device
 
     app = ClientApp()
     cache: dict[int, tuple[FeatureMap, np.ndarray, np.ndarray]] = {}
@@ -249,7 +249,7 @@ def run_fedavg(
     from flwr.serverapp.strategy import FedAvg
     from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
-    from ..diffusion_backend.device import resolve_device
+    from ..dpsgd.device import resolve_device
     from ..synthesizers.diffusion import DiffusionSynthesizer
 
     features = FeatureMap(schema)

@@ -218,7 +218,7 @@ def simulate_diffusion(
     """
     from flwr.serverapp import ServerApp
 
-    from ..diffusion_backend.gaussian_diffusion import DDPMSettings
+    from ..diffusion_model.gaussian_diffusion import DDPMSettings
     from .fedavg import make_fedavg_client_app, run_fedavg
 
     schema = _check_schema(schema)

@@ -11,7 +11,7 @@ path counts (DESIGN: data flow, step 1 and its inverse):
 * :mod:`.positions`: where a value sits inside its bin (what refiners learn);
 * :mod:`.dataset`: a table of codes with its domain.
 
-``marginals``, ``graphical``, ``diffusion_backend`` and ``federation`` import from here;
+``marginals``, ``graphical``, ``refiners``, ``diffusion_model`` and ``federation`` import from here;
 nothing here imports from them.
 """
 

@@ -254,7 +254,7 @@ def bins_for_rows(rows: float, measurement_sigma: float | None) -> int:
     kept in ``[MIN_BINS, DEFAULT_BINS]``; :data:`DEFAULT_BINS` when the noise is not
     known. A function of DP outputs (the noisy count) and public values only. More
     rows and more budget give more bins; within-bin shape is the refiner's job
-    (:class:`~dpquilt.diffusion_backend.HistogramRefiner`). Measured on
+    (:class:`~dpquilt.refiners.HistogramRefiner`). Measured on
     ``benchmarks/raw_tables.py`` (6 tables, 2 seeds, MST): mean 2-way TV 0.163 / 0.0718
     at epsilon 1 / 10 with 32 bins everywhere, 0.155 / 0.0676 with this rule (about 8
     bins at epsilon 1, 12-18 at epsilon 10), 0.156 / 0.0681 with 16 everywhere and

@@ -133,7 +133,7 @@ def decode(
     """Map codes back to a DataFrame with the schema's dtypes.
 
     A numeric bin decodes to the value at ``positions[name]`` (in ``[0, 1)``, one per
-    row, from a refiner such as those of :mod:`dpquilt.diffusion_backend`) inside the bin;
+    row, from a refiner such as those of :mod:`dpquilt.refiners`) inside the bin;
     without ``positions``, uniformly inside the bin (:func:`.positions.uniform_positions`).
 
     Examples

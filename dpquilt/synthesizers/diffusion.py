@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..diffusion_backend.device import resolve_device
-from ..diffusion_backend.dpsgd import DPSGDSettings, dpsgd_noise_note, torch_generator
-from ..diffusion_backend.feature_map import BinnedCDF, FeatureMap, bin_counts
-from ..diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..dpsgd.device import resolve_device
+from ..dpsgd.training import DPSGDSettings, dpsgd_noise_note, torch_generator
+from ..diffusion_model.feature_map import BinnedCDF, FeatureMap, bin_counts
+from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import make_noise_source

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..diffusion_backend import Layout, make_backend
-from ..diffusion_backend.dpsgd import dpsgd_noise_note
+from ..refiners import Layout, make_backend
 from ..graphical.extension_sizes import SizeReuse
 from ..graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
 from ..graphical.sampling import sample_codes
@@ -77,7 +76,7 @@ class MarginalSynthesizer(Synthesizer):
         Private-PGM options (iterations, precision).
     refiner : {"histogram", "uniform", "ddpm"} or Backend, default "histogram"
         How a numeric bin decodes to a value: by a fine noisy histogram of the
-        column inside its bins (:class:`~dpquilt.diffusion_backend.HistogramRefiner`),
+        column inside its bins (:class:`~dpquilt.refiners.HistogramRefiner`),
         uniformly inside the bin (spends nothing), or by a conditional DDPM of the
         value's position in its bin trained with DP-SGD (needs ``dpquilt[diffusion]``).
         Values stay inside the sampled bins in every case, so the model's marginals
@@ -225,8 +224,7 @@ class MarginalSynthesizer(Synthesizer):
                 noise=noise,
                 bin_shares={c: self._bin_shares(c) for c in layout.learned},
             )
-            if backend.name == "ddpm":
-                self.notes_ = self.notes_ + (f"refiner: {dpsgd_noise_note(rng is not None)}",)
+            self.notes_ = self.notes_ + tuple(getattr(self.refiner_, "notes_", ()))  # public lines (optional)
         return self
 
     def fit_from_oracle(

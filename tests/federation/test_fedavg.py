@@ -11,9 +11,9 @@ pytest.importorskip("opacus")
 pytest.importorskip("flwr")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend.dpsgd import DPSGDSettings, train_dpsgd  # noqa: E402
-from dpquilt.diffusion_backend.feature_map import FeatureMap  # noqa: E402
-from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDSettings, train_dpsgd  # noqa: E402
+from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
+from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
 from dpquilt.federation.fedavg import client_ledger, plan_client  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.noise import SeededNoise  # noqa: E402

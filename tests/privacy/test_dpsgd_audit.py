@@ -19,7 +19,7 @@ from scipy.stats import norm
 torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
-from dpquilt.diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, train_dpsgd  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, train_dpsgd  # noqa: E402
 from dpquilt.evaluation.audit import epsilon_lower_bound  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 

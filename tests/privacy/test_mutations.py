@@ -44,7 +44,7 @@ def test_client_noise_shares_at_half_their_scale_are_caught(monkeypatch, method)
 
 def test_dpsgd_noise_below_what_the_ledger_paid_for_is_caught(monkeypatch):
     pytest.importorskip("torch")
-    import dpquilt.diffusion_backend.dpsgd as dpsgd
+    import dpquilt.dpsgd.training as dpsgd
 
     real = dpsgd.spend_dpsgd
     monkeypatch.setattr(dpsgd, "spend_dpsgd", lambda what, z, q, steps, acc: real(what, 2 * z, q, steps, acc))
@@ -87,7 +87,7 @@ def test_a_skipped_charge_is_caught(monkeypatch):
 
 def test_a_skipped_dpsgd_charge_is_caught(monkeypatch):
     pytest.importorskip("torch")
-    import dpquilt.diffusion_backend.dpsgd as dpsgd
+    import dpquilt.dpsgd.training as dpsgd
 
     monkeypatch.setattr(dpsgd, "spend_dpsgd", lambda *args: None)
     with pytest.raises(AssertionError, match="0 DP-SGD ledger entries"):

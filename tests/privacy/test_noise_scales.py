@@ -134,7 +134,7 @@ def test_every_client_share_of_a_federated_fit_matches_its_ledger_entry(method):
 
 
 def recorded_dpsgd_stds(monkeypatch) -> list[float]:
-    import dpquilt.diffusion_backend.clipping as clipping
+    import dpquilt.dpsgd.clipping as clipping
 
     stds = []
     real = clipping.gaussian_noise
@@ -155,8 +155,8 @@ def check_dpsgd_entry(stds: list[float], entry: Expenditure, max_grad_norm: floa
 
 def check_dpsgd_fit(monkeypatch, model: str) -> None:
     """Fit the DP-SGD refiner or the standalone model; every step's noise must match the RDP entry."""
-    from dpquilt.diffusion_backend.dpsgd import DPSGDSettings
-    from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings
+    from dpquilt.dpsgd.training import DPSGDSettings
+    from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings
 
     stds = recorded_dpsgd_stds(monkeypatch)
     settings = DDPMSettings(hidden=16, diffusion_steps=10, training=DPSGDSettings(epochs=2.0, min_steps=0))

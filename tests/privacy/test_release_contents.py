@@ -94,8 +94,8 @@ def test_the_cli_writes_the_same_report_for_neighbours_and_the_notes_apart(tmp_p
 
 def test_two_stage_diffusion_keeps_the_first_stages_curator_notes_out_of_its_report():
     pytest.importorskip("torch")
-    from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings
-    from dpquilt.diffusion_backend.dpsgd import DPSGDSettings
+    from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings
+    from dpquilt.dpsgd.training import DPSGDSettings
 
     settings = DDPMSettings(hidden=16, diffusion_steps=10, training=DPSGDSettings(epochs=1.0))
     reports = []

@@ -10,9 +10,9 @@ pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend import feature_map as features_module  # noqa: E402
-from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
-from dpquilt.diffusion_backend.gaussian_diffusion import DDPMSettings  # noqa: E402
+from dpquilt.diffusion_model import feature_map as features_module  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDSettings  # noqa: E402
+from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings  # noqa: E402
 
 FAST = DDPMSettings(hidden=32, diffusion_steps=20, noise_draws=4, training=DPSGDSettings(batch_size=256, epochs=8, learning_rate=5e-3))
 SCHEMA = {"a": {"categories": ["p", "q"]}, "b": {"lower": 0, "upper": 10}, "k": {"kind": "integer", "lower": 0, "upper": 5}}
@@ -107,7 +107,7 @@ def test_sample_before_fit_says_what_to_do():
 
 def test_too_few_dpsgd_steps_are_flagged(frame, caplog):
     few = DDPMSettings(hidden=16, diffusion_steps=10, noise_draws=2, training=DPSGDSettings(batch_size=1024, epochs=2))
-    with caplog.at_level("WARNING", logger="dpquilt.diffusion_backend.gaussian_diffusion"):
+    with caplog.at_level("WARNING", logger="dpquilt.diffusion_model.gaussian_diffusion"):
         dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=few, random_state=0, verbose=False).fit(frame)
     (record,) = [r for r in caplog.records if "DP-SGD steps" in r.getMessage()]
     assert re.search(r"only [5-7] DP-SGD steps \(batch 1024, 2 epochs over about (29|30)\d\d rows\)", record.getMessage())

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..dpsgd.training import DPSGDPlan, DPSGDSettings, plan_dpsgd, torch_generator, train_dpsgd, train_nonprivate
 from ..privacy.accountant import Accountant
-from .dpsgd import DPSGDPlan, DPSGDSettings, plan_dpsgd, torch_generator, train_dpsgd, train_nonprivate
 from .schedule import CosineSchedule, time_features
 
 __all__ = ["DDPMSettings", "FEW_STEPS", "GaussianDiffusion"]
@@ -93,7 +93,7 @@ class GaussianDiffusion:
     One feature near -0.5 for code 0 and +0.5 for code 1, learned with DP-SGD at
     epsilon=10 (seeded: not for release):
 
-    >>> from dpquilt.diffusion_backend.dpsgd import DPSGDSettings, torch_generator
+    >>> from dpquilt.dpsgd.training import DPSGDSettings, torch_generator
     >>> from dpquilt.privacy import Accountant
     >>> rng = np.random.default_rng(0)
     >>> codes = rng.integers(0, 2, (400, 1))

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dpquilt as dq
-from dpquilt.diffusion_backend.histogram import CELL_SIGMAS, HistogramRefiner, cell_counts, plan_cells
-from dpquilt.diffusion_backend.layout import Layout
+from dpquilt.refiners.histogram import CELL_SIGMAS, HistogramRefiner, cell_counts, plan_cells
+from dpquilt.refiners.layout import Layout
 from dpquilt.schema.dataset import Dataset
 from dpquilt.privacy import Accountant, SeededNoise
 from dpquilt.privacy.mechanisms import sigma_for_rho

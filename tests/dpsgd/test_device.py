@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dpquilt.diffusion_backend.device import resolve_device  # noqa: E402
+from dpquilt.dpsgd.device import resolve_device  # noqa: E402
 
 
 def test_auto_follows_cuda_availability():

@@ -1,4 +1,4 @@
-"""Backends that place numeric values inside their bins (see docs/design.md).
+"""Refiners: backends that place numeric values inside their bins (see docs/design.md).
 
 A backend is fitted on private codes and within-bin positions (spending budget through
 the accountant if it reads them) and then samples positions for synthetic records:
@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .dpsgd import DPSGDSettings
-from .gaussian_diffusion import DDPMSettings
+from ..diffusion_model.gaussian_diffusion import DDPMSettings
+from ..dpsgd.training import DPSGDSettings
 from .histogram import HistogramRefiner
 from .layout import Layout
 from .uniform import UniformBackend, uniform_positions
@@ -36,7 +36,8 @@ class Backend(Protocol):
 
     Any object with this ``name``, ``fit`` and ``sample`` can be passed as a
     synthesizer's ``refiner=``; ``fit`` must spend every read of private data through
-    the accountant it is given.
+    the accountant it is given. A fitted backend may hold ``notes_``, lines of public
+    facts for the privacy report (the DDPM refiner names its noise source there).
 
     Examples
     --------

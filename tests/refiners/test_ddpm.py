@@ -10,9 +10,9 @@ pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_backend.ddpm import DDPMRefiner, DDPMSettings  # noqa: E402
-from dpquilt.diffusion_backend.dpsgd import DPSGDSettings  # noqa: E402
-from dpquilt.diffusion_backend.layout import Layout  # noqa: E402
+from dpquilt.refiners.ddpm import DDPMRefiner, DDPMSettings  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDSettings  # noqa: E402
+from dpquilt.refiners.layout import Layout  # noqa: E402
 from dpquilt.schema.dataset import Dataset  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
@@ -89,7 +89,7 @@ def test_synthesizer_keeps_the_models_bins_exactly(mixed_frame):
     syn = fit_ddpm(mixed_frame)
     refined = syn.sample(1500, random_state=7)
     ddpm = syn.refiner_
-    syn.refiner_ = dq.diffusion_backend.UniformBackend().fit(ddpm.layout_, None, None, None)
+    syn.refiner_ = dq.refiners.UniformBackend().fit(ddpm.layout_, None, None, None)
     uniform = syn.sample(1500, random_state=7)
     schema = syn.schema_
     for col in schema.names:

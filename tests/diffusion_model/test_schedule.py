@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dpquilt.diffusion_backend.schedule import CosineSchedule
+from dpquilt.diffusion_model.schedule import CosineSchedule
 
 
 def test_alpha_bar_decreases_from_one_to_nearly_zero():

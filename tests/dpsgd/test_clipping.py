@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.func import functional_call, grad, vmap  # noqa: E402
 
-from dpquilt.diffusion_backend.clipping import LinearTape, gaussian_noise, secure_noise_generator  # noqa: E402
-from dpquilt.diffusion_backend.denoiser import ConditionalDenoiser  # noqa: E402
+from dpquilt.dpsgd.clipping import LinearTape, gaussian_noise, secure_noise_generator  # noqa: E402
+from dpquilt.diffusion_model.denoiser import ConditionalDenoiser  # noqa: E402
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

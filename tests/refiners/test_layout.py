@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from dpquilt.diffusion_backend.layout import Layout
+from dpquilt.refiners.layout import Layout
 from dpquilt.schema.codec import encode
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..dpsgd.device import resolve_device
+from ..dpsgd.training import DPSGDSettings, dpsgd_noise_note, torch_generator
 from ..privacy.accountant import Accountant
-from .device import resolve_device
-from .dpsgd import DPSGDSettings, torch_generator
-from .gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from .layout import Layout
 from .uniform import uniform_positions
 
@@ -97,6 +97,7 @@ class DDPMRefiner:
             rng,
             progress,
         )
+        self.notes_ = (f"refiner: {dpsgd_noise_note(rng is not None)}",)
         return self
 
     def sample(self, data, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ pytest.importorskip("opacus")
 
 from opacus.accountants.analysis.rdp import compute_rdp  # noqa: E402
 
-from dpquilt.diffusion_backend.dpsgd import DPSGDPlan, DPSGDSettings, plan_dpsgd, train_dpsgd  # noqa: E402
+from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, plan_dpsgd, train_dpsgd  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.conversions import RDP_ORDERS  # noqa: E402
 
@@ -111,7 +111,7 @@ def test_settings_name_the_bad_value():
 
 
 def test_cosine_schedule_anneals_the_steps_to_zero():
-    from dpquilt.diffusion_backend.dpsgd import train_nonprivate
+    from dpquilt.dpsgd.training import train_nonprivate
 
     net = torch.nn.Linear(4, 1)
     seen = []
@@ -129,7 +129,7 @@ def test_cosine_schedule_anneals_the_steps_to_zero():
 
 
 def test_min_steps_raises_the_step_count_of_small_tables():
-    from dpquilt.diffusion_backend.dpsgd import rate_and_steps
+    from dpquilt.dpsgd.training import rate_and_steps
 
     assert rate_and_steps(DPSGDSettings(batch_size=1000, epochs=10), 4000.0) == (0.25, 40)
     assert rate_and_steps(DPSGDSettings(batch_size=1000, epochs=10, min_steps=500), 4000.0) == (0.25, 500)

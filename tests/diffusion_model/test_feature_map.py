@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dpquilt.diffusion_backend.feature_map import BinnedCDF, FeatureMap, bin_counts
+from dpquilt.diffusion_model.feature_map import BinnedCDF, FeatureMap, bin_counts
 from dpquilt.schema import CategoricalColumn, NumericColumn, Schema
 
 SCHEMA = Schema(
