@@ -37,6 +37,10 @@ def sample_conditional(
 ) -> np.ndarray:
     """Draw a child value per row from ``P(child | parents)`` by inverse CDF.
 
+    The conditional CDFs of all parent configurations are laid end to end, shifted
+    by the configuration's index, so one ``searchsorted`` serves every row.
+    Configurations with no mass fall back to the uniform distribution.
+
     Parameters
     ----------
     parent_index : int array, shape (n,)
@@ -46,10 +50,6 @@ def sample_conditional(
     u : float array, shape (n,)
         Uniform [0, 1) draws.
 
-    The conditional CDFs of all parent configurations are laid end to end, shifted
-    by the configuration's index, so one ``searchsorted`` serves every row.
-    Configurations with no mass fall back to the uniform distribution.
-    
     Examples
     --------
     >>> joint = np.array([[1.0, 0.0], [0.0, 1.0]])  # the child copies its parent
