@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 import dpquilt as dq  # noqa: E402
+from dpquilt.privacy.randomness import Randomness  # noqa: E402
 from dpquilt.dpsgd.device import resolve_device  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, train_dpsgd, train_nonprivate  # noqa: E402
 from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
@@ -76,7 +77,7 @@ def time_mode(mode, sizes, x0, present, codes, settings, steps, batch, device) -
     else:
         plan = DPSGDPlan(noise_multiplier=1.0, sample_rate=q, steps=steps, max_grad_norm=1.0, expected_batch_size=batch)
         if mode == "dp-sgd":
-            run = lambda: train_dpsgd(model.model, loss, n, plan, DPSGDSettings(), Accountant(1e6, 1e-5), "bench", rng, device)  # noqa: E731
+            run = lambda: train_dpsgd(model.model, loss, n, plan, DPSGDSettings(), Accountant(1e6, 1e-5), "bench", Randomness.of(0), device)  # noqa: E731
         elif mode == "opacus ghost":
             run = lambda: opacus_ghost(model.model, loss, n, plan, rng, device)  # noqa: E731
         else:

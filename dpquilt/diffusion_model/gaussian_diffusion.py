@@ -18,6 +18,7 @@ import numpy as np
 
 from ..dpsgd.training import DPSGDPlan, DPSGDSettings, plan_dpsgd, torch_generator, train_dpsgd, train_nonprivate
 from ..privacy.accountant import Accountant
+from ..privacy.randomness import Randomness
 from .schedule import CosineSchedule, time_features
 
 __all__ = ["DDPMSettings", "FEW_STEPS", "GaussianDiffusion"]
@@ -85,8 +86,9 @@ class GaussianDiffusion:
         Features diffused.
     settings : DDPMSettings
     device : torch.device
-    rng : Generator or None
-        Initial weights (``None``: from the OS's source).
+    init : Generator
+        The initial weights' randomness (for a release, a generator seeded from the OS's
+        secure source: :meth:`~dpquilt.privacy.randomness.Randomness.generator`).
 
     Examples
     --------
@@ -94,19 +96,22 @@ class GaussianDiffusion:
     epsilon=10 (seeded: not for release):
 
     >>> from dpquilt.dpsgd.training import DPSGDSettings, torch_generator
-    >>> from dpquilt.privacy import Accountant
-    >>> rng = np.random.default_rng(0)
+    >>> from dpquilt.privacy import Accountant, Randomness
+    >>> randomness = Randomness.of(0)
+    >>> rng = randomness.generator("example data")
     >>> codes = rng.integers(0, 2, (400, 1))
     >>> x0 = (codes - 0.5) + 0.1 * rng.standard_normal((400, 1))
     >>> training = DPSGDSettings(batch_size=100, epochs=20, learning_rate=0.02)
-    >>> diffusion = GaussianDiffusion([2], 1, DDPMSettings(hidden=32, diffusion_steps=20, training=training), "cpu", rng)
-    >>> plan, losses = diffusion.fit_private(x0, np.ones_like(x0, dtype=bool), codes, Accountant(10.0, 1e-6), 400, "example", rng)
+    >>> settings = DDPMSettings(hidden=32, diffusion_steps=20, training=training)
+    >>> diffusion = GaussianDiffusion([2], 1, settings, "cpu", randomness.generator("initial weights"))
+    >>> plan, losses = diffusion.fit_private(x0, np.ones_like(x0, dtype=bool), codes, Accountant(10.0, 1e-6), 400, "example",
+    ...                                      randomness)
     >>> x = diffusion.sample(np.repeat([[0], [1]], 200, axis=0), torch_generator(rng, "cpu"))
     >>> x.shape, bool(x[:200].mean() < -0.3), bool(x[200:].mean() > 0.3)
     ((400, 1), True, True)
     """
 
-    def __init__(self, sizes: Sequence[int], n_targets: int, settings: DDPMSettings, device, rng) -> None:
+    def __init__(self, sizes: Sequence[int], n_targets: int, settings: DDPMSettings, device, init: np.random.Generator) -> None:
         from .denoiser import ConditionalDenoiser, offsets_of
 
         self.settings = settings
@@ -121,7 +126,7 @@ class GaussianDiffusion:
             settings.time_dim,
             settings.hidden,
             settings.depth,
-            generator=torch_generator(rng, "cpu"),
+            generator=torch_generator(init, "cpu"),
         ).to(device)
 
     def record_loss(self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray):
@@ -156,7 +161,7 @@ class GaussianDiffusion:
         accountant: Accountant,
         public_rows: float,
         what: str,
-        rng: np.random.Generator | None,
+        randomness: Randomness,
         progress: bool = False,
     ) -> tuple[DPSGDPlan, list[float]]:
         """DP-SGD on private features ``x0`` ``(n, n_targets)`` (``present`` masks missing ones) and ``codes``.
@@ -173,13 +178,13 @@ class GaussianDiffusion:
             )
         loss = self.record_loss(x0, present, codes)
         losses = train_dpsgd(
-            self.model, loss, x0.shape[0], plan, self.settings.training, accountant, what, rng, self.device, progress
+            self.model, loss, x0.shape[0], plan, self.settings.training, accountant, what, randomness, self.device, progress
         )
         self.model.eval()
         return plan, losses
 
     def fit_public(
-        self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None, progress: bool = False
+        self, x0: np.ndarray, present: np.ndarray, codes: np.ndarray, rng: np.random.Generator, progress: bool = False
     ) -> list[float]:
         """Plain training on features that are already public (post-processing of a DP release)."""
         loss = self.record_loss(x0, present, codes)

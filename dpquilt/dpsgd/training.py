@@ -15,13 +15,13 @@ the noise multiplier ``z`` is solved for from what is left of the budget.
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..privacy.accountant import Accountant
+from ..privacy.randomness import Randomness
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 
 __all__ = [
@@ -160,8 +160,9 @@ def rate_and_steps(settings: DPSGDSettings, rows: float) -> tuple[float, int]:
     return q, max(int(math.ceil(settings.epochs / q)), int(settings.min_steps))
 
 
-def torch_generator(rng: np.random.Generator | None, device):
-    """A PyTorch generator on ``device``: seeded from ``rng``, or from the OS's secure source when ``None``.
+def torch_generator(rng: np.random.Generator, device):
+    """A PyTorch generator on ``device``, seeded from ``rng`` (for a release, ``rng`` is itself
+    seeded from the OS's secure source: :meth:`~dpquilt.privacy.randomness.Randomness.generator`).
 
     Examples
     --------
@@ -171,7 +172,7 @@ def torch_generator(rng: np.random.Generator | None, device):
     """
     import torch
 
-    seed = secrets.randbits(63) if rng is None else int(rng.integers(2**63 - 1))
+    seed = int(rng.integers(2**63 - 1))
     return torch.Generator(device=device).manual_seed(seed)
 
 
@@ -191,7 +192,7 @@ def train_dpsgd(
     settings: DPSGDSettings,
     accountant: Accountant,
     what: str,
-    rng: np.random.Generator | None,
+    randomness: Randomness,
     device,
     progress: bool = False,
 ) -> list[float]:
@@ -213,9 +214,10 @@ def train_dpsgd(
         Charged before training (refused if the plan does not fit).
     what : str
         Ledger line.
-    rng : Generator or None
-        Seeded sampling and noise (not for release), or ``None`` for the OS's source
-        and secure-mode noise (:func:`.clipping.gaussian_noise`).
+    randomness : Randomness
+        The fit's randomness: the Poisson samples and the loss's randomness come from
+        streams named after ``what``; the noise is secure-mode noise
+        (:func:`.clipping.gaussian_noise`) when it is secure, else seeded (not for release).
     device : torch.device
 
     Returns
@@ -238,7 +240,8 @@ def train_dpsgd(
     >>> settings = DPSGDSettings(batch_size=50, epochs=30, learning_rate=0.05)
     >>> plan = plan_dpsgd(settings, public_rows=200, accountant=acc)
     >>> model = torch.nn.Linear(1, 1)
-    >>> losses = train_dpsgd(model, record_loss, 200, plan, settings, acc, "example", np.random.default_rng(0), "cpu")
+    >>> from dpquilt.privacy import Randomness
+    >>> losses = train_dpsgd(model, record_loss, 200, plan, settings, acc, "example", Randomness.of(0), "cpu")
     >>> len(losses) == plan.steps, losses[-1] < losses[0], 4.99 < acc.epsilon_spent() <= 5.0  # the whole budget
     (True, True, True)
     """
@@ -248,10 +251,9 @@ def train_dpsgd(
 
     tape = LinearTape(model)  # refuses a network it cannot clip, before any spending
     spend_dpsgd(what, plan.noise_multiplier, plan.sample_rate, plan.steps, accountant)
-    secure = rng is None
-    sampler = np.random.default_rng(secrets.randbits(128)) if secure else rng
-    generator = torch_generator(rng, device)  # the loss's own randomness (e.g. diffusion times)
-    secure_rng = secure_noise_generator() if secure else None  # DP noise: 256-bit seed, not torch's 32
+    sampler = randomness.generator(f"DP-SGD Poisson samples: {what}")
+    generator = torch_generator(randomness.generator(f"DP-SGD loss: {what}"), device)  # e.g. diffusion times
+    secure_rng = secure_noise_generator() if randomness.secure else None  # DP noise: 256-bit seed, not torch's 32
     params = tape.parameters()
     sizes = [p.numel() for p in params]
     optimizer, scheduler = _adam(params, settings, plan.steps)
@@ -279,7 +281,7 @@ def train_nonprivate(
     record_loss: Callable,
     n_rows: int,
     settings: DPSGDSettings,
-    rng: np.random.Generator | None,
+    rng: np.random.Generator,
     device,
     progress: bool = False,
 ) -> list[float]:
@@ -304,7 +306,7 @@ def train_nonprivate(
     import torch
 
     q, steps = rate_and_steps(settings, n_rows)
-    sampler = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
+    sampler = rng
     generator = torch_generator(rng, device)
     optimizer, scheduler = _adam(list(model.parameters()), settings, steps)
     losses = []

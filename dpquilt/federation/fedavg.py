@@ -32,6 +32,7 @@ from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, gaussian_counts_expenditure, sigma_for_rho
 from ..privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from ..privacy.randomness import Randomness
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 from ..schema import Schema
 
@@ -178,7 +179,7 @@ def make_fedavg_client_app(
         rounds, count_share = int(config["dpquilt.rounds"]), float(config["dpquilt.count-share"])
         node_seed = seed(context) if callable(seed) else seed
         server_round = int(config["server-round"])
-        rng = None if node_seed is None else np.random.default_rng([node_seed, key, server_round])
+        randomness = Randomness.of(None if node_seed is None else np.random.default_rng([node_seed, key, server_round]))
         state = context.state[STATE_KEY] if STATE_KEY in context.state else None
         if state is None:
             noise = (SecureNoise() if node_seed is None
@@ -193,11 +194,11 @@ def make_fedavg_client_app(
         if done >= rounds:
             raise RuntimeError(f"client {key} planned its budget for {rounds} rounds and has trained them all")
         dev = resolve_device(device)
-        diffusion = GaussianDiffusion((), features.width, settings, dev, rng)
+        diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell (weights loaded next)"))
         diffusion.model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
         loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
         train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
-                    f"DP-SGD round {done + 1}", rng, dev)
+                    f"DP-SGD round {done + 1}", randomness, dev)
         context.state[STATE_KEY] = ConfigRecord({**asdict(plan), "rounds-done": done + 1})
         metrics = MetricRecord({
             "num-examples": plan.noisy_rows,
@@ -253,8 +254,8 @@ def run_fedavg(
     from ..synthesizers.diffusion import DiffusionSynthesizer
 
     features = FeatureMap(schema)
-    init_rng = None if seed is None else np.random.default_rng([int(seed), 2**31])
-    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init_rng)
+    init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
+    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init)
     seen: list = []
 
     def collect(records, key):

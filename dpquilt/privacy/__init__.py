@@ -3,6 +3,7 @@
 from .accountant import Accountant, BudgetExceededError, Expenditure, PrivacyReport
 from .conversions import delta_from_rho, epsilon_from_rho, rho_from_epsilon_delta
 from .noise import NoiseSource, SecureNoise, SeededNoise, make_noise_source
+from .randomness import Randomness
 
 __all__ = [
     "Accountant",
@@ -10,6 +11,7 @@ __all__ = [
     "Expenditure",
     "PrivacyReport",
     "NoiseSource",
+    "Randomness",
     "SecureNoise",
     "SeededNoise",
     "make_noise_source",

@@ -18,6 +18,7 @@ from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..dpsgd.device import resolve_device
 from ..dpsgd.training import DPSGDSettings, dpsgd_noise_note, torch_generator
 from ..privacy.accountant import Accountant
+from ..privacy.randomness import Randomness
 from .layout import Layout
 from .uniform import uniform_positions
 
@@ -45,7 +46,7 @@ class DDPMRefiner:
     >>> lay = Layout.of(Schema([NumericColumn("x", lower=0, upper=1, bins=2)]))
     >>> fast = DDPMSettings(hidden=16, diffusion_steps=10, training=DPSGDSettings(batch_size=50, epochs=1))
     >>> ref = DDPMRefiner(fast).fit(lay, np.zeros((200, 1), int), np.full((200, 1), 0.25),
-    ...     Accountant(1.0, 1e-6), "cpu", public_rows=200, rng=np.random.default_rng(0))  # doctest: +SKIP
+    ...     Accountant(1.0, 1e-6), "cpu", public_rows=200, randomness=Randomness.of(0))  # doctest: +SKIP
     >>> from dpquilt.schema.dataset import Dataset
     >>> ref.sample(Dataset({"x": np.zeros(3, int)}, {"x": 3}), np.random.default_rng(0))["x"].shape  # doctest: +SKIP
     (3,)
@@ -65,14 +66,15 @@ class DDPMRefiner:
         device="auto",
         *,
         public_rows: float,
-        rng: np.random.Generator | None = None,
+        randomness: Randomness | None = None,
         progress: bool = False,
         **_: object,
     ) -> DDPMRefiner:
         """Train on private ``codes`` ``(n, columns)`` and ``targets`` ``(n, learned)`` (NaN = missing).
 
         Spends all that is left of ``accountant`` on DP-SGD (the noise multiplier is
-        solved for). ``public_rows`` is a released or public record count. Other
+        solved for). ``public_rows`` is a released or public record count; ``randomness``
+        the fit's (:class:`~dpquilt.privacy.randomness.Randomness`; default secure). Other
         keywords (what other refiners use, such as ``noise`` or ``bin_shares``) are ignored.
         """
         settings = self.settings or DDPMSettings()
@@ -85,7 +87,9 @@ class DDPMRefiner:
         self.layout_ = layout
         self.progress_ = progress
         self.device_ = resolve_device(device) if isinstance(device, str) else device
-        self.diffusion_ = GaussianDiffusion(layout.sizes, len(layout.learned), settings, self.device_, rng)
+        randomness = Randomness.of(None) if randomness is None else randomness
+        init = randomness.generator("refiner: DDPM initial weights")
+        self.diffusion_ = GaussianDiffusion(layout.sizes, len(layout.learned), settings, self.device_, init)
         present = ~np.isnan(targets)
         self.plan_, self.losses_ = self.diffusion_.fit_private(
             2.0 * np.nan_to_num(targets) - 1.0,
@@ -94,10 +98,10 @@ class DDPMRefiner:
             accountant,
             public_rows,
             "refiner: DDPM within-bin positions (DP-SGD)",
-            rng,
+            randomness,
             progress,
         )
-        self.notes_ = (f"refiner: {dpsgd_noise_note(rng is not None)}",)
+        self.notes_ = (f"refiner: {dpsgd_noise_note(not randomness.secure)}",)
         return self
 
     def sample(self, data, rng: np.random.Generator) -> dict[str, np.ndarray]:

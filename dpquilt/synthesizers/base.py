@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
+import pandas as pd
+
 from ..privacy.accountant import Accountant, PrivacyReport
+from ..privacy.randomness import Randomness
+from ..schema.column_types import validate_frame
 
 __all__ = ["NotFittedError", "Synthesizer", "check_fitted", "clone_with", "sample_size"]
 
@@ -75,6 +79,9 @@ class Synthesizer:
 
     #: the attribute ``fit`` sets last: its presence means the estimator is fitted
     _fitted_attribute = "accountant_"
+    epsilon: float
+    delta: float
+    random_state: int | np.random.Generator | None
     accountant_: Accountant
     notes_: tuple[str, ...]
 
@@ -123,6 +130,17 @@ class Synthesizer:
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_params(self) -> None:
+        """Refuse parameters ``fit`` cannot use, naming the fix (subclasses add their own checks)."""
+
+    def _fit_prologue(self, df: pd.DataFrame) -> tuple[pd.DataFrame, Randomness, Accountant]:
+        """What every ``fit`` starts with: checked parameters, the validated frame, the fit's
+        one :class:`~dpquilt.privacy.randomness.Randomness` (from ``random_state``) and its
+        one accountant (``epsilon``, ``delta``; a seeded fit is reported as not for release)."""
+        self._check_params()
+        randomness = Randomness.of(self.random_state)
+        return validate_frame(df), randomness, Accountant(self.epsilon, self.delta, secure=randomness.secure)
 
     def _check_fitted(self, what: str) -> None:
         check_fitted(self, self._fitted_attribute, what)

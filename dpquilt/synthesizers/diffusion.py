@@ -30,9 +30,8 @@ from ..diffusion_model.feature_map import BinnedCDF, FeatureMap, bin_counts
 from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
-from ..privacy.noise import make_noise_source
+from ..privacy.randomness import Randomness
 from ..schema import Schema
-from ..schema.column_types import validate_frame
 from ..schema.learning import prepare_table
 from .base import Synthesizer, sample_size
 from .marginal import MarginalSynthesizer
@@ -157,15 +156,12 @@ class DiffusionSynthesizer(Synthesizer):
         -------
         self
         """
-        self._check_params()
-        df = validate_frame(df)
+        df, randomness, accountant = self._fit_prologue(df)
         settings = self.settings or (TWO_STAGE_SETTINGS if self.two_stage else DPSGD_SETTINGS)
         self.device_ = resolve_device(self.device)
         if self.two_stage:
-            return self._fit_two_stage(df, settings)
-        noise = make_noise_source(self.random_state)
-        rng = getattr(noise, "rng", None)
-        accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
+            return self._fit_two_stage(df, settings, randomness)
+        noise = randomness.noise
         prepared = prepare_table(df, self.schema, self.schema_share, accountant, noise)
         schema, df = prepared.schema, prepared.frame
         for note in prepared.curator_notes:
@@ -182,31 +178,36 @@ class DiffusionSynthesizer(Synthesizer):
             cdfs[name] = BinnedCDF.from_counts(schema[name].bin_edges(), released)
         features = FeatureMap(schema, cdfs)
         x0, present = features.features(df)
-        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, rng)
+        init = randomness.generator("diffusion model: initial weights")
+        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, init)
         self.plan_, self.losses_ = self.diffusion_.fit_private(
             x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64), accountant, self.public_rows_,
-            "diffusion model (DP-SGD)", rng, self.verbose,
+            "diffusion model (DP-SGD)", randomness, self.verbose,
         )
-        self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(rng is not None),),
+        self._finish(schema, accountant, features, list(df.columns), (dpsgd_noise_note(not randomness.secure),),
                      prepared.curator_notes)
         return self
 
-    def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings) -> DiffusionSynthesizer:
+    def _fit_two_stage(self, df: pd.DataFrame, settings: DDPMSettings, randomness: Randomness) -> DiffusionSynthesizer:
+        """The first stage is fitted as a MarginalSynthesizer with the same ``random_state`` would be;
+        the release it samples and the second stage's training draw from their own streams of
+        the fit's randomness (named jobs), never from the first stage's noise."""
         options = dict(self.first_stage or {})
         stage = MarginalSynthesizer(
             epsilon=self.epsilon, delta=self.delta, schema=self.schema, schema_share=self.schema_share,
             random_state=self.random_state, verbose=self.verbose, **options,
         ).fit(df)
-        seeded = self.random_state is not None
-        rng = np.random.default_rng(self.random_state) if seeded else None
         self.public_rows_ = float(max(round(stage.model_.total), 1))
-        released = stage.sample(int(self.public_rows_), random_state=rng)
+        released = stage.sample(int(self.public_rows_), random_state=randomness.generator("two-stage: the first stage's release"))
         counts = bin_counts(released, stage.schema_)  # of the release: public, no noise needed
         cdfs = {n: BinnedCDF.from_counts(stage.schema_[n].bin_edges(), c) for n, c in counts.items()}
         features = FeatureMap(stage.schema_, cdfs)
         x0, present = features.features(released)
-        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, rng)
-        self.losses_ = self.diffusion_.fit_public(x0, present, np.zeros((len(released), 0), dtype=np.int64), rng, self.verbose)
+        init = randomness.generator("two-stage: initial weights")
+        self.diffusion_ = GaussianDiffusion((), features.width, settings, self.device_, init)
+        self.losses_ = self.diffusion_.fit_public(
+            x0, present, np.zeros((len(released), 0), dtype=np.int64), randomness.generator("two-stage: training"), self.verbose
+        )
         self.plan_ = None
         notes = stage.notes_ + ("two-stage: the diffusion model was trained only on the first stage's synthetic rows "
                                 "(post-processing; no further privacy cost)",)

@@ -29,10 +29,8 @@ from ..marginals.mst import mst, pair_sigma
 from ..marginals.oracle import LocalOracle, MarginalOracle
 from ..marginals.workload import DEFAULT_MAX_CELLS, Workload
 from ..privacy.accountant import Accountant
-from ..privacy.noise import make_noise_source
 from ..schema import Schema
 from ..schema.codec import decode, encode
-from ..schema.column_types import validate_frame
 from ..schema.learning import SCHEMA_DELTA_SHARE, prepare_table
 from ..schema.releases import CountRelease
 from .base import NotFittedError, Synthesizer, sample_size
@@ -181,10 +179,8 @@ class MarginalSynthesizer(Synthesizer):
         -------
         self
         """
-        self._check_params()
-        noise = make_noise_source(self.random_state)
-        accountant = Accountant(self.epsilon, self.delta, secure=noise.secure)
-        df = validate_frame(df)
+        df, randomness, accountant = self._fit_prologue(df)
+        noise = randomness.noise
         backend = make_backend(self.refiner, self.refiner_settings)
         share = self.refiner_share if self.refiner_share is not None else getattr(backend, "default_share", REFINER_SHARE)
         spends = backend.name != "uniform"
@@ -209,9 +205,8 @@ class MarginalSynthesizer(Synthesizer):
         self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho, prior=prior)  # refiner_: uniform
         self.curator_notes_ = curator_notes
         if spends:
-            rng = getattr(noise, "rng", None)
             if self.verbose:
-                log.info("training the %s refiner with DP-SGD", backend.name)
+                log.info("fitting the %s refiner", backend.name)
             self.refiner_ = backend.fit(
                 layout,
                 layout.codes_of(encoded.data),
@@ -219,7 +214,7 @@ class MarginalSynthesizer(Synthesizer):
                 accountant,
                 self.device,
                 public_rows=max(float(self.model_.total), 1.0),
-                rng=rng,
+                randomness=randomness,
                 progress=self.verbose,
                 noise=noise,
                 bin_shares={c: self._bin_shares(c) for c in layout.learned},

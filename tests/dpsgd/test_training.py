@@ -10,6 +10,7 @@ pytest.importorskip("opacus")
 
 from opacus.accountants.analysis.rdp import compute_rdp  # noqa: E402
 
+from dpquilt.privacy.randomness import Randomness  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, plan_dpsgd, train_dpsgd  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.conversions import RDP_ORDERS  # noqa: E402
@@ -28,14 +29,14 @@ def test_plan_uses_the_public_count_and_fills_the_budget():
     acc = Accountant(1.0, 1e-6)
     plan = plan_dpsgd(DPSGDSettings(batch_size=100, epochs=3), 1000.0, acc)
     assert plan.sample_rate == pytest.approx(0.1) and plan.steps == 30 and plan.expected_batch_size == pytest.approx(100)
-    train_dpsgd(torch.nn.Linear(40, 2), zero_loss, 1000, plan, DPSGDSettings(), acc, "test", np.random.default_rng(0), "cpu")
+    train_dpsgd(torch.nn.Linear(40, 2), zero_loss, 1000, plan, DPSGDSettings(), acc, "test", Randomness.of(0), "cpu")
     assert 0.99 <= acc.epsilon_spent() <= 1.0
 
 
 def test_the_ledger_holds_opacus_rdp_curve_of_the_plan():
     acc = Accountant(2.0, 1e-6)
     plan = plan_dpsgd(DPSGDSettings(batch_size=64, epochs=2), 640.0, acc)
-    train_dpsgd(torch.nn.Linear(40, 2), zero_loss, 640, plan, DPSGDSettings(), acc, "test", np.random.default_rng(0), "cpu")
+    train_dpsgd(torch.nn.Linear(40, 2), zero_loss, 640, plan, DPSGDSettings(), acc, "test", Randomness.of(0), "cpu")
     (entry,) = acc.ledger
     golden = compute_rdp(q=plan.sample_rate, noise_multiplier=plan.noise_multiplier, steps=plan.steps, orders=list(RDP_ORDERS))
     np.testing.assert_allclose(entry.rdp, golden, rtol=1e-12)
@@ -49,8 +50,8 @@ def test_each_step_adds_gaussian_noise_of_std_z_c_over_the_expected_batch(sample
     net = torch.nn.Linear(40, 250).to(device)  # 10,250 parameters: the std is estimated to ~1%
     plan = DPSGDPlan(noise_multiplier=2.0, sample_rate=sample_rate, steps=1, max_grad_norm=0.5, expected_batch_size=10.0)
     acc = Accountant(1e6, 1e-6)
-    rng = None if secure else np.random.default_rng(1)
-    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", rng, torch.device(device))
+    randomness = Randomness.of(None if secure else 1)
+    train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", randomness, torch.device(device))
     grads = torch.cat([p.grad.flatten() for p in net.parameters()]).cpu().numpy()
     assert grads.std() * plan.expected_batch_size == pytest.approx(2.0 * 0.5, rel=0.04)
     assert abs(grads.mean()) < 4 * grads.std() / math.sqrt(grads.size)
@@ -71,7 +72,7 @@ def test_two_secure_runs_cannot_share_a_32_bit_seeds_stream(device, monkeypatch)
     updates = []
     for _ in range(2):
         net = torch.nn.Linear(40, 2).to(device)
-        train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), Accountant(1e6, 1e-6), "test", None, torch.device(device))
+        train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), Accountant(1e6, 1e-6), "test", Randomness.of(None), torch.device(device))
         updates.append(torch.cat([p.grad.flatten() for p in net.parameters()]).cpu())
     assert not torch.equal(updates[0], updates[1])
 
@@ -82,7 +83,7 @@ def test_a_plan_that_does_not_fit_is_refused_before_training():
     net = torch.nn.Linear(40, 2)
     before = [p.detach().clone() for p in net.parameters()]
     with pytest.raises(ValueError, match="budget"):
-        train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", np.random.default_rng(0), "cpu")
+        train_dpsgd(net, zero_loss, 20, plan, DPSGDSettings(), acc, "test", Randomness.of(0), "cpu")
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert acc.ledger == ()
 
@@ -100,7 +101,7 @@ def test_seeded_training_is_reproducible():
                 p.fill_(0.1)
         acc = Accountant(3.0, 1e-6)
         plan = plan_dpsgd(DPSGDSettings(batch_size=8, epochs=1), 80.0, acc)
-        train_dpsgd(torch_net, loss, 80, plan, DPSGDSettings(), acc, "test", np.random.default_rng(5), "cpu")
+        train_dpsgd(torch_net, loss, 80, plan, DPSGDSettings(), acc, "test", Randomness.of(5), "cpu")
         outs.append(torch_net.weight.detach().clone())
     assert torch.equal(outs[0], outs[1])
 

@@ -10,7 +10,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 pytest.importorskip("flwr")
 
-import dpquilt as dq  # noqa: E402
+import dpquilt as dq
+from dpquilt.privacy.randomness import Randomness  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDSettings, train_dpsgd  # noqa: E402
 from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
 from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion  # noqa: E402
@@ -46,17 +47,18 @@ def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_cou
     frames = [frame(400, 1), frame(700, 2)]
     syn = dq.federation.simulate_diffusion(frames, epsilon=3.0, schema=SCHEMA, rounds=1, settings=FAST, random_state=5, verbose=False)
     features = FeatureMap(SCHEMA)
-    init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), np.random.default_rng([5, 2**31]))
+    init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"),
+                             Randomness.of(np.random.default_rng([5, 2**31])).generator("initial weights"))
     models, weights = [], []
     for key, df in enumerate(frames):  # each client's round, reproduced from its documented seeds
         x0, present = features.features(df)
         acc = Accountant(3.0, 1e-9, secure=False)
         plan = plan_client(len(df), 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
-        rng = np.random.default_rng([5, key, 1])
-        local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), rng)
+        randomness = Randomness.of(np.random.default_rng([5, key, 1]))
+        local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), randomness.generator("model shell"))
         local.model.load_state_dict(init.model.state_dict())
         loss = local.record_loss(x0, present, np.zeros((len(df), 0), dtype=np.int64))
-        train_dpsgd(local.model, loss, len(df), plan.dpsgd_plan(), FAST.training, acc, "DP-SGD round 1", rng, torch.device("cpu"))
+        train_dpsgd(local.model, loss, len(df), plan.dpsgd_plan(), FAST.training, acc, "DP-SGD round 1", randomness, torch.device("cpu"))
         models.append(local.model.state_dict())
         weights.append(plan.noisy_rows)
         assert syn.client_epsilons_[key] == pytest.approx(acc.epsilon_spent())

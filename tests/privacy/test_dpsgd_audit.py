@@ -19,6 +19,7 @@ from scipy.stats import norm
 torch = pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
+from dpquilt.privacy.randomness import Randomness  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDPlan, DPSGDSettings, train_dpsgd  # noqa: E402
 from dpquilt.evaluation.audit import epsilon_lower_bound  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
@@ -37,7 +38,7 @@ def released_gradient(with_canary: bool, seed: int) -> float:
         return module(x[torch.as_tensor(rows)]).sum(dim=(1, 2))  # d loss / d w = x: 1000 for the canary
 
     plan = DPSGDPlan(noise_multiplier=Z, sample_rate=1.0, steps=1, max_grad_norm=C, expected_batch_size=1.0)
-    train_dpsgd(net, loss, x.shape[0], plan, DPSGDSettings(), Accountant(100.0, 0.5), "audit", np.random.default_rng(seed), "cpu")
+    train_dpsgd(net, loss, x.shape[0], plan, DPSGDSettings(), Accountant(100.0, 0.5), "audit", Randomness.of(seed), "cpu")
     return float(net.weight.grad)
 
 

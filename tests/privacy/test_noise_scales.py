@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 
 import dpquilt as dq
-import dpquilt.synthesizers.marginal as synthesizer_module
 from dpquilt.marginals.mst import MST_SCORE_SENSITIVITY
 from dpquilt.marginals.workload import DEFAULT_MAX_CELLS, Workload
 from dpquilt.privacy.accountant import Expenditure
 from dpquilt.privacy.mechanisms import COUNT_SENSITIVITY
 from dpquilt.privacy.noise import SeededNoise
+from dpquilt.privacy.randomness import Randomness
 from dpquilt.privacy.recording import RecordingNoise, ledger_mismatches
 from tests.conftest import FAST
 
@@ -60,8 +60,8 @@ def verified_sensitivity(workload: Workload | None = None):
 
 def recorded_fit(monkeypatch, method: str, **options):
     noise = RecordingNoise(SeededNoise(np.random.default_rng(0)))
-    monkeypatch.setattr(synthesizer_module, "make_noise_source", lambda random_state: noise)
-    syn = dq.MarginalSynthesizer(epsilon=2.0, method=method, schema={"code": {"kind": "auto"}}, random_state=0,
+    randomness = Randomness(noise, np.random.SeedSequence(0))  # the fit's one randomness, its noise recorded
+    syn = dq.MarginalSynthesizer(epsilon=2.0, method=method, schema={"code": {"kind": "auto"}}, random_state=randomness,
                                  verbose=False, estimation=FAST, **options).fit(table())
     return syn, noise
 

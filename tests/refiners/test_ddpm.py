@@ -10,6 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("opacus")
 
 import dpquilt as dq  # noqa: E402
+from dpquilt.privacy.randomness import Randomness  # noqa: E402
 from dpquilt.refiners.ddpm import DDPMRefiner, DDPMSettings  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDSettings  # noqa: E402
 from dpquilt.refiners.layout import Layout  # noqa: E402
@@ -38,7 +39,7 @@ def fitted_refiner(n):
     c, u = skewed_rows(n, rng)
     lay = Layout.of(SCHEMA)
     codes = np.stack([c, np.zeros_like(c)], axis=1)
-    return DDPMRefiner(FAST).fit(lay, codes, u[:, None], Accountant(8.0, 1e-6), "cpu", public_rows=n, rng=rng), lay, c
+    return DDPMRefiner(FAST).fit(lay, codes, u[:, None], Accountant(8.0, 1e-6), "cpu", public_rows=n, randomness=Randomness.of(rng)), lay, c
 
 
 def test_refiner_learns_where_values_sit_inside_a_bin():
