@@ -29,7 +29,6 @@ from dpquilt.federation.federated_oracle import FederatedOracle  # noqa: E402
 from dpquilt.federation.protocol import client_reply  # noqa: E402
 from dpquilt.schema.dataset import Dataset  # noqa: E402
 from dpquilt.schema.codec import encode  # noqa: E402
-from dpquilt.privacy.accountant import Accountant  # noqa: E402
 from dpquilt.privacy.noise import SeededNoise  # noqa: E402
 from mst_vs_reference import errors, load, mean_se  # noqa: E402
 
@@ -58,8 +57,7 @@ def three_way_error(table: str, k: int, seed: int, noiseless_scores: bool, eps: 
 
     syn = dq.MarginalSynthesizer(epsilon=eps, method="aim", schema=schema, rounds=rounds, random_state=seed,
                                  verbose=False)
-    syn.fit_from_oracle(FederatedOracle(secure_sum, schema.domain(), k), schema, Accountant(eps, 1e-9, secure=False),
-                        list(domain))
+    syn.fit_oracle(FederatedOracle(secure_sum, schema.domain(), k), schema, list(domain))
     out = syn.sample(random_state=seed)
     real = Dataset({c: df[c].to_numpy() for c in domain}, domain)
     return errors(real, Dataset({c: out[c].to_numpy() for c in domain}, domain))[2]

@@ -23,7 +23,6 @@ from flwr.app import Context
 from flwr.serverapp import ServerApp
 
 from ..io.files import load, report_path_for, save
-from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..schema.codec import encode
 from ..schema.dataset import Dataset
@@ -78,8 +77,7 @@ def _server_main(grid, context: Context) -> None:
         int(rc["clients"]), int(rc["max-dropouts"]), int(rc["max-colluders"]), int(rc["clipping-range"]),
         wait_for_clients=float(rc["wait-for-clients"]),
     )
-    accountant = Accountant(float(rc["epsilon"]), float(rc["delta"]), secure=seed == UNSET)
-    run_federated_fit(grid, context, settings, synthesizer, schema, accountant, list(schema.names))
+    run_federated_fit(grid, context, settings, synthesizer, schema, list(schema.names))
     _write_outputs(synthesizer, rc, seed)
 
 

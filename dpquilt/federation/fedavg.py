@@ -282,16 +282,12 @@ def run_fedavg(
     worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
     syn = DiffusionSynthesizer(epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device,
                                random_state=seed, verbose=False)
-    syn.device_ = model.device
-    syn.diffusion_ = model
-    syn.plan_ = None
-    syn.public_rows_ = float(sum(p.noisy_rows for p in plans.values()))
-    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
     notes = (
         f"DP-FedAvg over {len(plans)} clients, {rounds} rounds: each client ran record-level DP-SGD on its own rows "
         f"under its own ledger (parallel composition); shown: client {worst}'s, the most spent",
     )
-    syn._finish(schema, ledgers[worst], features, list(columns or schema.names), notes)
+    syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes)
+    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
     return syn
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..synthesizers.marginal import MarginalSynthesizer
 from .masks import install_secure_masks
@@ -23,13 +22,12 @@ def run_federated_fit(
     settings: SecureSumSettings,
     synthesizer: MarginalSynthesizer,
     schema: Schema,
-    accountant: Accountant,
     columns: Sequence[str],
 ) -> MarginalSynthesizer:
     """Inside a ``ServerApp`` main: connect to the clients and fit ``synthesizer`` from secure sums.
 
-    Every expenditure goes through ``accountant``; the fitted synthesizer holds it
-    (``privacy_report()``) and the notes say how the sums were formed.
+    The synthesizer spends its own budget (:meth:`~dpquilt.synthesizers.marginal.MarginalSynthesizer.fit_oracle`);
+    its ``privacy_report()`` holds every expenditure and notes how the sums were formed.
     ``synthesizer.secure_sum_seconds_`` lists the wall time of each secure sum.
 
     Examples
@@ -41,8 +39,7 @@ def run_federated_fit(
     >>> app = ServerApp()
     >>> @app.main()
     ... def main(grid, context):  # Flower calls this with its grid once the run starts
-    ...     run_federated_fit(grid, context, SecureSumSettings(clients=3), synthesizer, schema,
-    ...                       Accountant(1.0, 1e-9), list(schema.names))
+    ...     run_federated_fit(grid, context, SecureSumSettings(clients=3), synthesizer, schema, list(schema.names))
     """
     install_secure_masks()
     notes = (
@@ -53,7 +50,7 @@ def run_federated_fit(
     )
     with SecureSum(grid, context, settings) as secure_sum:
         oracle = FederatedOracle(secure_sum, schema.domain(), settings.honest_shares)
-        synthesizer.fit_from_oracle(oracle, schema, accountant, columns, notes)
+        synthesizer.fit_oracle(oracle, schema, columns, notes)
     synthesizer.secure_sum_seconds_ = list(secure_sum.seconds)
     synthesizer.secure_sum_stage_seconds_ = list(secure_sum.stage_seconds)
     log.info("federated fit done: %d secure sums, %.2f s each on average", len(secure_sum.seconds),

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..privacy.accountant import Accountant
 from ..schema import Schema
 from ..schema.codec import encode
 from ..schema.column_types import validate_frame
@@ -97,15 +96,14 @@ def simulate(
         epsilon=epsilon, delta=delta, method=method, schema=schema, random_state=random_state, verbose=verbose,
         **synthesizer_options,
     )
-    synthesizer._check_params()
-    accountant = Accountant(epsilon, delta, secure=random_state is None)
+    synthesizer.check_params()  # before any process starts
     columns = list(frames[0].columns)
 
     server = ServerApp()
 
     @server.main()
     def main(grid, context) -> None:
-        run_federated_fit(grid, context, settings, synthesizer, schema, accountant, columns)
+        run_federated_fit(grid, context, settings, synthesizer, schema, columns)
 
     encoded = [encode(df, schema).data for df in frames]
     client = make_client_app(

@@ -131,8 +131,18 @@ class Synthesizer:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the fix for any parameter ``fit`` would refuse (``fit``
+        calls it first; a federated run calls it before it starts any process)."""
+        self._check_params()
+
     def _check_params(self) -> None:
-        """Refuse parameters ``fit`` cannot use, naming the fix (subclasses add their own checks)."""
+        """The estimator's own checks (subclasses)."""
+
+    def _own_accountant(self) -> Accountant:
+        """A fresh accountant of this estimator's budget (``epsilon``, ``delta``); seeded when
+        ``random_state`` is set (reported as not for release)."""
+        return Accountant(self.epsilon, self.delta, secure=Randomness.of(self.random_state).secure)
 
     def _fit_prologue(self, df: pd.DataFrame) -> tuple[pd.DataFrame, Randomness, Accountant]:
         """What every ``fit`` starts with: checked parameters, the validated frame, the fit's

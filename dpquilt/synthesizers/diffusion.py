@@ -18,7 +18,7 @@ Two ways to train it, with the same fit/sample/report API as
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,42 @@ class DiffusionSynthesizer(Synthesizer):
                                 "(post-processing; no further privacy cost)",)
         self.first_stage_ = stage
         self._finish(stage.schema_, stage.accountant_, features, list(df.columns), notes, stage.curator_notes_)
+        return self
+
+    def fit_trained(
+        self,
+        diffusion: GaussianDiffusion,
+        features: FeatureMap,
+        accountant: Accountant,
+        public_rows: float,
+        columns: Sequence[str] | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> DiffusionSynthesizer:
+        """Take a diffusion model trained elsewhere (the federated path: DP-FedAvg) as this fit.
+
+        ``accountant`` holds what training spent and must be of this estimator's budget
+        (``epsilon``, ``delta``); ``public_rows`` is a released row count (the default
+        ``sample`` size); ``schema`` must be this estimator's complete public schema, which
+        ``features`` encodes. ``notes`` are public lines for the privacy report.
+
+        Raises
+        ------
+        ValueError
+            When the accountant's budget is not the estimator's, or the schema is not complete.
+        """
+        self.check_params()
+        if (accountant.epsilon, accountant.delta) != (self.epsilon, self.delta):
+            raise ValueError(
+                f"the trained model's ledger has budget (epsilon={accountant.epsilon}, delta={accountant.delta}), "
+                f"this estimator (epsilon={self.epsilon}, delta={self.delta}); train with the estimator's budget"
+            )
+        if not (isinstance(self.schema, Schema) and self.schema.complete):
+            raise ValueError("fit_trained needs the estimator's schema= to be the complete public Schema the model was trained on")
+        self.device_ = diffusion.device
+        self.diffusion_ = diffusion
+        self.plan_ = None
+        self.public_rows_ = float(public_rows)
+        self._finish(self.schema, accountant, features, list(columns or self.schema.names), notes)
         return self
 
     def _finish(self, schema, accountant, features, columns, notes, curator_notes=()) -> None:

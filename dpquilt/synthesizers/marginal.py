@@ -202,7 +202,7 @@ class MarginalSynthesizer(Synthesizer):
         rho = accountant.remaining_rho() * ((1.0 - share) if spends else 1.0)
         oracle = LocalOracle(encoded.data, noise)
         prior = schema_measurements(prepared.releases, schema)
-        self.fit_from_oracle(oracle, schema, accountant, list(df.columns), rho=rho, prior=prior)  # refiner_: uniform
+        self._fit_measurements(oracle, schema, accountant, list(df.columns), rho=rho, prior=prior)  # refiner_: uniform
         self.curator_notes_ = curator_notes
         if spends:
             if self.verbose:
@@ -222,20 +222,13 @@ class MarginalSynthesizer(Synthesizer):
             self.notes_ = self.notes_ + tuple(getattr(self.refiner_, "notes_", ()))  # public lines (optional)
         return self
 
-    def fit_from_oracle(
-        self,
-        oracle: MarginalOracle,
-        schema: Schema,
-        accountant: Accountant,
-        columns: Sequence[str],
-        notes: tuple[str, ...] = (),
-        rho: float | None = None,
-        prior: Sequence[Measurement] = (),
+    def fit_oracle(
+        self, oracle: MarginalOracle, schema: Schema, columns: Sequence[str] | None = None, notes: tuple[str, ...] = ()
     ) -> MarginalSynthesizer:
-        """Fit from an oracle instead of a DataFrame (the federated path).
+        """Fit from an oracle instead of a DataFrame (the federated path), with this estimator's budget.
 
-        Runs the selection mechanism on ``oracle`` with what is left of ``accountant``
-        and fits the model; ``schema`` must be complete (public), since nothing is
+        Runs the selection mechanism on ``oracle`` with a fresh accountant of ``epsilon``
+        and ``delta`` and fits the model. ``schema`` must be complete (public): nothing is
         learned from rows here.
 
         Parameters
@@ -245,24 +238,48 @@ class MarginalSynthesizer(Synthesizer):
             :class:`~dpquilt.federation.federated_oracle.FederatedOracle`.
         schema : Schema
             The public schema the oracle's codes follow.
-        accountant : Accountant
-            The one accountant of this fit.
-        columns : sequence of str
-            Column order of sampled frames.
+        columns : sequence of str, optional
+            Column order of sampled frames (default: the schema's).
         notes : tuple of str
             Lines added to the privacy report: public facts only (how the sums were
             formed), never diagnostics of the rows.
-        rho : float, optional
-            zCDP budget for the marginals (default: all that is left).
-        prior : sequence of Measurement
-            Noisy 1-way cells released before (the schema's counts,
-            :func:`schema_measurements`), merged into the 1-way measurements.
 
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> from dpquilt.marginals.oracle import LocalOracle
+        >>> from dpquilt.privacy import SeededNoise
+        >>> from dpquilt.schema import Schema
+        >>> from dpquilt.schema.dataset import Dataset
+        >>> rng = np.random.default_rng(0)
+        >>> codes = Dataset({"a": rng.integers(0, 2, 500), "b": rng.integers(0, 3, 500)}, {"a": 2, "b": 3})
+        >>> syn = MarginalSynthesizer(epsilon=1.0, random_state=0, verbose=False)
+        >>> syn = syn.fit_oracle(LocalOracle(codes, SeededNoise(rng)), Schema.from_domain({"a": 2, "b": 3}))
+        >>> syn.privacy_report().epsilon_spent <= 1.0, len(syn.sample(5))
+        (True, 5)
         """
-        self._check_params()
+        self.check_params()
+        if not schema.complete:
+            raise ValueError("fit_oracle needs a complete public Schema (nothing is learned from rows here); "
+                             "build one with Schema.from_public(...) or Schema.from_domain(...)")
+        return self._fit_measurements(oracle, schema, self._own_accountant(), list(columns or schema.names), notes)
+
+    def _fit_measurements(
+        self,
+        oracle: MarginalOracle,
+        schema: Schema,
+        accountant: Accountant,
+        columns: Sequence[str],
+        notes: tuple[str, ...] = (),
+        rho: float | None = None,
+        prior: Sequence[Measurement] = (),
+    ) -> MarginalSynthesizer:
+        """Measure through ``oracle`` with ``rho`` (default: what is left of ``accountant``) and fit
+        the model. ``prior``: noisy 1-way cells released before (the schema's counts,
+        :func:`schema_measurements`), merged into the 1-way measurements."""
         options = self.estimation or EstimationOptions()
         rho = accountant.remaining_rho() if rho is None else rho
         if self.method == "mst":

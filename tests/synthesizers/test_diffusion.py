@@ -114,3 +114,19 @@ def test_too_few_dpsgd_steps_are_flagged(frame, caplog):
         dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=few, random_state=0, verbose=False).fit(frame)
     (record,) = [r for r in caplog.records if "DP-SGD steps" in r.getMessage()]
     assert re.search(r"only [5-7] DP-SGD steps \(batch 1024, 2 epochs over about (29|30)\d\d rows\)", record.getMessage())
+
+
+def test_fit_trained_takes_a_model_trained_elsewhere_with_the_estimators_budget():
+    from dpquilt.diffusion_model.feature_map import FeatureMap
+    from dpquilt.diffusion_model.gaussian_diffusion import GaussianDiffusion
+    from dpquilt.privacy import Randomness
+
+    schema = dq.Schema.from_public(SCHEMA)
+    features = FeatureMap(schema)
+    model = GaussianDiffusion((), features.width, FAST, "cpu", Randomness.of(0).generator("weights"))
+    ledger = dq.Accountant(2.0, 1e-9, secure=False)
+    syn = dq.DiffusionSynthesizer(epsilon=2.0, delta=1e-9, schema=schema, settings=FAST, random_state=0, verbose=False)
+    syn.fit_trained(model, features, ledger, public_rows=120, notes=("trained by a test",))
+    assert len(syn.sample(random_state=0)) == 120 and syn.privacy_report().notes == ("trained by a test",)
+    with pytest.raises(ValueError, match="estimator's budget"):
+        dq.DiffusionSynthesizer(epsilon=3.0, schema=schema, verbose=False).fit_trained(model, features, ledger, 120)
