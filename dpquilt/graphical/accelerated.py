@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..marginals.measurement import Measurement
-from .junction import JunctionTree, conditionals
+from .calibration import conditionals
+from .junction import JunctionTree
 from .mirror_descent import MarginalProblem, _dot, lipschitz
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]

@@ -4,7 +4,7 @@ AIM sizes every candidate's model every round; on a 47-column table that is abou
 replays of the greedy elimination a round, each some 36 steps of bitmask work, which
 took 3-4 s a round in Python. :func:`replayed_cells` runs one replay as a Numba kernel
 on 64-bit masks (tables of at most 64 columns), with the same rule, ties and maximality
-test as :func:`~dpquilt.graphical.junction._greedy_elimination` and
+test as :func:`~dpquilt.graphical.elimination._greedy_elimination` and
 :meth:`ExtensionSizes._replay <dpquilt.graphical.extension_sizes.ExtensionSizes>`
 (tested against them). Cell counts are summed in float64 and exact below ``2**53``; a
 replay whose cliques reach :data:`EXACT_CELLS` returns ``-1`` and is done in Python.

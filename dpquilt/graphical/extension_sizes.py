@@ -5,7 +5,7 @@ with it stays under the size cap, so every round it sizes the junction tree of t
 measured cliques plus each candidate: tens of thousands of greedy triangulations on a
 wide table. They all start from the same graph, and adding ``r`` changes it only by
 the edges among ``r``'s columns. The greedy elimination of
-:func:`~dpquilt.graphical.junction.tree_size` therefore runs once on the measured
+:func:`~dpquilt.graphical.elimination.tree_size` therefore runs once on the measured
 graph and is replayed per candidate from the first step where they can differ:
 
 * until it eliminates one of ``r``'s columns, the greedy choices on ``G + r`` are
@@ -21,7 +21,7 @@ the size is a prefix sum plus the replayed cliques. Columns of different connect
 components never share a clique, and the greedy rule picks within a component as if it
 were alone (leaves before the rest, then the smallest clique), so only the components
 that ``r`` touches are replayed; the others keep their sizes. Exact: the same integers as
-:func:`~dpquilt.graphical.junction.tree_size` (tested against it).
+:func:`~dpquilt.graphical.elimination.tree_size` (tested against it).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .compiled_replay import MAX_COLUMNS, byte_tables, replayed_cells
-from .junction import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
+from .elimination import _adjacency_of, _bits, _cell_counter, _greedy_elimination, _name_ranks, maximal_created
 
 __all__ = ["ExtensionSizes", "SizeReuse"]
 
@@ -75,7 +75,7 @@ class ExtensionSizes:
 
     Examples
     --------
-    >>> from dpquilt.graphical.junction import tree_size
+    >>> from dpquilt.graphical.elimination import tree_size
     >>> d = {"a": 2, "b": 3, "c": 4, "e": 5}
     >>> sizes = ExtensionSizes(d, [("a", "b"), ("b", "c")])
     >>> sizes(("a", "c")), tree_size(d, [("a", "b"), ("b", "c"), ("a", "c")])

@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..marginals.tables import marginalise, sum_out
-from .junction import JunctionTree, _cell_counter, _cells, conditional_given
+from .calibration import conditional_given
+from .elimination import _cell_counter, _cells
+from .junction import JunctionTree
 
 __all__ = ["ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
 
@@ -271,7 +273,8 @@ def project(
 
     Examples
     --------
-    >>> from dpquilt.graphical.junction import build_junction_tree, calibrate
+    >>> from dpquilt.graphical.calibration import calibrate
+    >>> from dpquilt.graphical.junction import build_junction_tree
     >>> d = {"a": 2, "b": 2, "c": 2}
     >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
     >>> same = np.log(np.array([[9.0, 1.0], [1.0, 9.0]]))  # a = b and b = c, each 90% of the time
@@ -358,7 +361,8 @@ def project_many(
 
     Examples
     --------
-    >>> from dpquilt.graphical.junction import build_junction_tree, calibrate
+    >>> from dpquilt.graphical.calibration import calibrate
+    >>> from dpquilt.graphical.junction import build_junction_tree
     >>> d = {"a": 2, "b": 2, "c": 2}
     >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
     >>> same = np.log(np.array([[9.0, 1.0], [1.0, 9.0]]))

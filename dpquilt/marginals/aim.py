@@ -172,7 +172,8 @@ def aim(
 
     Examples
     --------
-    >>> from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+    >>> from dpquilt.graphical.model import EstimationOptions, estimate
+    >>> from dpquilt.graphical.sizes import model_size_mb
     >>> from dpquilt.schema.dataset import Dataset
     >>> from dpquilt.marginals.oracle import LocalOracle
     >>> from dpquilt.privacy import Accountant, SeededNoise

@@ -20,7 +20,8 @@ import pandas as pd
 
 from ..refiners import Layout, make_backend
 from ..graphical.extension_sizes import SizeReuse
-from ..graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
+from ..graphical.model import EstimationOptions, estimate
+from ..graphical.sizes import extension_sizes_mb, model_size_mb
 from ..graphical.sampling import sample_codes
 from ..marginals.aim import REFIT_STEPS, aim
 from ..marginals.compression import Compression

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from dpquilt.federation.federated_oracle import SCORE_RESOLUTION, FederatedOracle
 from dpquilt.federation.protocol import client_reply
-from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+from dpquilt.graphical.model import EstimationOptions, estimate
+from dpquilt.graphical.sizes import model_size_mb
 from dpquilt.marginals.aim import aim
 from dpquilt.marginals.counting import count
 from dpquilt.schema.dataset import Dataset

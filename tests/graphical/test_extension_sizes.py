@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpquilt.graphical.extension_sizes import ExtensionSizes, SizeReuse
-from dpquilt.graphical.junction import tree_size
+from dpquilt.graphical.elimination import tree_size
 
 
 @st.composite

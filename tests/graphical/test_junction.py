@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from dpquilt.graphical.junction import build_junction_tree, calibrate
+from dpquilt.graphical.calibration import calibrate
+from dpquilt.graphical.junction import build_junction_tree
 from dpquilt.graphical.projection import ProjectionCache, project
 
 
@@ -158,7 +159,7 @@ def test_model_size_equals_mbis_hypothetical_model_size():
     import mbi
     from mbi import junction_tree
 
-    from dpquilt.graphical.model import model_size_mb
+    from dpquilt.graphical.sizes import model_size_mb
 
     rng = np.random.default_rng(7)
     for _ in range(200):

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from dpquilt.graphical.model import EstimationOptions, _Stopping
+from dpquilt.graphical.options import EstimationOptions
+from dpquilt.graphical.stopping import Stopping
 
 
 def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
-    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[20])
+    stop = Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[20])
     losses = {50: 100.0, 100: 30.0, 150: 9.0, 200: 8.0, 250: 7.5, 300: 7.0}
     done = [it for it, loss in losses.items() if stop.done(it, loss)]
     assert done[0] == 300  # reached at 150, stop at 2 x 150
@@ -16,13 +17,13 @@ def test_stops_at_a_multiple_of_the_iteration_that_reached_the_noise_level():
 def test_a_measurement_fitted_far_worse_than_its_noise_keeps_the_descent_going():
     """After a warm start the old measurements sit below their noise level; the new one
     must be fitted too before the rule counts the noise level as reached."""
-    stop = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8], fitted=2)
+    stop = Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8], fitted=2)
     # total 96 + 90 + 14 = 200 <= 204, but the 8-cell measurement is (14 - 4) / 2 = 5 sds above its level
     assert not stop.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
     # within 3 sds (4 + 3 * 2 = 10): reached, and with factor 1 the descent stops
     assert stop.done(20, 196.0, np.array([96.0, 90.0, 10.0]))
     # from a cold start the total alone decides
-    cold = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
+    cold = Stopping(EstimationOptions(noise_level_stop=1.0), sizes=[200, 200, 8])
     assert cold.done(10, 200.0, np.array([96.0, 90.0, 14.0]))
 
 
@@ -31,11 +32,11 @@ def test_only_measurements_added_since_the_warm_start_must_reach_their_band():
     follow) must not keep every later warm-started fit running to its cap."""
     sizes = [8, 200, 8]
     stuck_old = np.array([12.0, 85.0, 9.0])  # the first is (12 - 4) / 2 = 4 sds above, the new one 2.5
-    warm = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
+    warm = Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
     assert warm.done(10, float(stuck_old.sum()), stuck_old)
-    everything_new = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=0)
+    everything_new = Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=0)
     assert not everything_new.done(10, float(stuck_old.sum()), stuck_old)
-    new_unfitted = _Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
+    new_unfitted = Stopping(EstimationOptions(noise_level_stop=1.0), sizes=sizes, fitted=2)
     assert not new_unfitted.done(10, 106.0, np.array([4.0, 86.0, 16.0]))
 
 
@@ -52,17 +53,17 @@ def test_a_warm_started_estimate_records_what_it_was_fitted_to():
 
 
 def test_never_reached_runs_to_the_cap():
-    stop = _Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[2])
+    stop = Stopping(EstimationOptions(noise_level_stop=2.0), sizes=[2])
     assert not any(stop.done(it, 5.0 - it / 1e5) for it in range(50, 10001, 50))
 
 
 def test_disabled_rule_never_stops():
-    stop = _Stopping(EstimationOptions(noise_level_stop=None), sizes=[2_000_000_000])
+    stop = Stopping(EstimationOptions(noise_level_stop=None), sizes=[2_000_000_000])
     assert not any(stop.done(it, 1.0) for it in range(50, 1001, 50))
 
 
 def test_relative_tolerance_still_stops():
-    stop = _Stopping(EstimationOptions(noise_level_stop=None, tol=1e-3), sizes=[])
+    stop = Stopping(EstimationOptions(noise_level_stop=None, tol=1e-3), sizes=[])
     assert stop.done(50, 10.0) is False
     assert stop.done(100, 10.0) is False
     assert stop.done(150, 10.0) is True

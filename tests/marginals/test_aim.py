@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+from dpquilt.graphical.model import EstimationOptions, estimate
+
+from dpquilt.graphical.sizes import model_size_mb
 from dpquilt.marginals.aim import aim, candidate_scores, model_marginals
 from dpquilt.marginals.counting import count
 from dpquilt.schema.dataset import Dataset

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from dpquilt.graphical.extension_sizes import SizeReuse
-from dpquilt.graphical.model import EstimationOptions, estimate, extension_sizes_mb, model_size_mb
+from dpquilt.graphical.model import EstimationOptions, estimate
+from dpquilt.graphical.sizes import extension_sizes_mb, model_size_mb
 from dpquilt.marginals.aim import aim
 from dpquilt.marginals.oracle import LocalOracle
 from dpquilt.marginals.workload import Workload

@@ -88,7 +88,8 @@ def check_federated_oracle(method: str = "mst", clients=3, honest=2) -> None:
     """Each client's share has scale ``party_sigma``; the shares sum to the entry's sigma."""
     from dpquilt.federation.federated_oracle import FederatedOracle
     from dpquilt.federation.protocol import client_reply, score_sensitivity
-    from dpquilt.graphical.model import EstimationOptions, estimate, model_size_mb
+    from dpquilt.graphical.model import EstimationOptions, estimate
+    from dpquilt.graphical.sizes import model_size_mb
     from dpquilt.marginals.aim import aim
     from dpquilt.marginals.mst import mst
     from dpquilt.privacy.accountant import Accountant
