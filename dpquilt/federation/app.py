@@ -30,6 +30,7 @@ from ..synthesizers.marginal import MarginalSynthesizer
 from .client import make_client_app
 from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
 from .secure_sum import SecureSumSettings
+from .run_config import UNSET, RunConfig
 from .server import run_federated_fit
 
 __all__ = ["client_app", "diffusion_client_app", "diffusion_server_app", "read_schema", "schema_digest", "server_app"]
@@ -38,10 +39,6 @@ __all__ = ["client_app", "diffusion_client_app", "diffusion_server_app", "read_s
 DEFAULT_FEDAVG_ROUNDS = 5
 
 log = logging.getLogger(__name__)
-
-#: Run-config value meaning "not set" for integers (TOML has no null).
-UNSET = -1
-
 
 def read_schema(path: str | Path) -> Schema:
     """A complete public schema from a JSON file of column facts (``Schema.to_dict`` format).
@@ -65,26 +62,22 @@ server_app = ServerApp()
 
 @server_app.main()
 def _server_main(grid, context: Context) -> None:
-    rc = context.run_config
-    schema = read_schema(str(rc["schema"]))
-    seed = int(rc["seed"])
-    options = {"rounds": int(rc["rounds"])} if int(rc["rounds"]) != UNSET else {}
+    rc = RunConfig.from_wire(context.run_config)
+    schema = read_schema(rc.schema)
+    options = {"rounds": rc.rounds} if rc.rounds is not None else {}
     synthesizer = MarginalSynthesizer(
-        epsilon=float(rc["epsilon"]), delta=float(rc["delta"]), method=str(rc["method"]), schema=schema,
-        random_state=None if seed == UNSET else seed, verbose=False, **options,
+        epsilon=rc.epsilon, delta=rc.delta, method=rc.method, schema=schema, random_state=rc.seed, verbose=False, **options,
     )
     settings = SecureSumSettings(
-        int(rc["clients"]), int(rc["max-dropouts"]), int(rc["max-colluders"]), int(rc["clipping-range"]),
-        wait_for_clients=float(rc["wait-for-clients"]),
+        rc.clients, rc.max_dropouts, rc.max_colluders, rc.clipping_range, wait_for_clients=rc.wait_for_clients,
     )
     run_federated_fit(grid, context, settings, synthesizer, schema, list(schema.names))
-    _write_outputs(synthesizer, rc, seed)
+    _write_outputs(synthesizer, rc)
 
 
-def _write_outputs(synthesizer, rc, seed: int) -> None:
-    out = Path(str(rc["out"]))
-    rows = int(rc["rows"])
-    table = synthesizer.sample(None if rows == UNSET else rows, random_state=None if seed == UNSET else seed)
+def _write_outputs(synthesizer, rc: RunConfig) -> None:
+    out = Path(rc.out)
+    table = synthesizer.sample(rc.rows, random_state=rc.seed)
     save(table, out)
     report = report_path_for(out)
     report.write_text(synthesizer.privacy_report().to_json())
@@ -98,21 +91,17 @@ diffusion_server_app = ServerApp()
 def _diffusion_server_main(grid, context: Context) -> None:
     from ..diffusion_model.gaussian_diffusion import DDPMSettings
 
-    rc = context.run_config
-    schema = read_schema(str(rc["schema"]))
-    seed = int(rc["seed"])
-    rounds = int(rc["rounds"]) if int(rc["rounds"]) != UNSET else DEFAULT_FEDAVG_ROUNDS
-    synthesizer = run_fedavg(
-        grid, schema, int(rc["clients"]), float(rc["epsilon"]), float(rc["delta"]), rounds, DDPMSettings(),
-        0.01, None if seed == UNSET else seed,
-    )
-    _write_outputs(synthesizer, rc, seed)
+    rc = RunConfig.from_wire(context.run_config)
+    schema = read_schema(rc.schema)
+    rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
+    synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
+    _write_outputs(synthesizer, rc)
 
 
 def _load_client_rows(context: Context) -> Dataset:
     nc = context.node_config
     schema = read_schema(str(nc["schema"]))
-    expected = str(context.run_config["schema-sha256"])
+    expected = RunConfig.from_wire(context.run_config).schema_sha256
     if schema_digest(schema) != expected:
         raise ValueError(
             f"this client's schema {nc['schema']} differs from the server's (SHA-256 {schema_digest(schema)[:12]}... "
@@ -123,7 +112,7 @@ def _load_client_rows(context: Context) -> Dataset:
 
 
 def _client_seed(context: Context) -> int | None:
-    seed = int(context.node_config.get("seed", UNSET))
+    seed = int(context.node_config.get("seed", UNSET))  # a SuperNode's own config, not the run's
     return None if seed == UNSET else seed
 
 

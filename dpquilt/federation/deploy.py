@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..io.files import report_path_for
-from .app import UNSET, read_schema, schema_digest
+from .app import read_schema, schema_digest
+from .run_config import RunConfig
 
 __all__ = ["run_client", "run_server", "write_flower_app"]
 
@@ -52,20 +53,6 @@ serverapp = "dpquilt.federation.app:server_app"
 clientapp = "dpquilt.federation.app:client_app"
 
 [tool.flwr.app.config]
-schema = ""
-schema-sha256 = ""
-method = "aim"
-epsilon = 1.0
-delta = 1e-9
-clients = 2
-max-dropouts = 0
-max-colluders = 0
-clipping-range = 67108864
-wait-for-clients = 120.0
-out = "synth.csv"
-rows = -1
-seed = -1
-rounds = -1
 """
 
 
@@ -81,7 +68,7 @@ def write_flower_app(directory: Path, method: str = "aim") -> Path:
     True
     """
     directory.mkdir(parents=True, exist_ok=True)
-    text = APP_PYPROJECT
+    text = APP_PYPROJECT + RunConfig.toml_defaults() + "\n"
     if method == "diffusion":
         text = text.replace("app:server_app", "app:diffusion_server_app").replace("app:client_app", "app:diffusion_client_app")
     (directory / "pyproject.toml").write_text(text)
@@ -194,14 +181,11 @@ def run_server(
                      "--port", str(port)]
         with _process(superlink, link_log, env) as link:
             _wait_for_port(port, link, link_log)
-            config = {
-                "schema": f"'{schema}'", "schema-sha256": f"'{digest}'", "method": f"'{method}'",
-                "epsilon": repr(float(epsilon)), "delta": repr(float(delta)), "clients": str(int(clients)),
-                "max-dropouts": str(int(max_dropouts)), "max-colluders": str(int(max_colluders)),
-                "wait-for-clients": repr(float(wait_for_clients)), "out": f"'{out}'",
-                "rows": str(UNSET if rows is None else int(rows)), "seed": str(UNSET if seed is None else int(seed)),
-                "rounds": str(UNSET if rounds is None else int(rounds)),
-            }
+            config = RunConfig(
+                str(schema), digest, method, float(epsilon), float(delta), int(clients), int(max_dropouts),
+                int(max_colluders), wait_for_clients=float(wait_for_clients), out=str(out), rows=rows, seed=seed,
+                rounds=rounds,
+            ).to_wire()
             cmd = [_flower_bin("flwr"), "run", str(app), "dpquilt", "--stream",
                    "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]
             result = subprocess.run(cmd, env=env, timeout=timeout, text=True,

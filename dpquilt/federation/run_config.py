@@ -1,0 +1,120 @@
+"""A federated run's settings as one value, and its wire format in Flower's run config.
+
+The command line (``dpquilt federate server``), the deployment (:mod:`.deploy`, which writes
+the Flower app project and calls ``flwr run --run-config``) and the apps (:mod:`.app`, which
+read ``context.run_config``) all go through :class:`RunConfig`, so each key is named once.
+Flower's run config is TOML: strings are quoted, and integers that may be unset carry
+:data:`UNSET` (TOML has no null).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RunConfig", "UNSET"]
+
+#: Run-config value meaning "not set" for integers (TOML has no null).
+UNSET = -1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What the server's apps need to run a federated fit.
+
+    Parameters
+    ----------
+    schema : str
+        Path of the public schema file (JSON), the same for every party.
+    schema_sha256 : str
+        Its digest (:func:`~dpquilt.federation.fedavg.schema_digest`), checked by every client.
+    method : {"mst", "aim", "diffusion"}
+    epsilon, delta : float
+    clients : int
+    max_dropouts, max_colluders : int
+        SecAgg+'s tolerance (:class:`~dpquilt.federation.secure_sum.SecureSumSettings`).
+    clipping_range : int
+        SecAgg+'s quantisation range (a power of two above any client's count).
+    wait_for_clients : float
+        Seconds the server waits for all clients.
+    out : str
+        Where the synthetic table goes (its privacy report beside it).
+    rows, seed, rounds : int or None
+        Rows to sample, a seed (not for release), AIM's or FedAvg's rounds; ``None``: the default.
+
+    Examples
+    --------
+    >>> config = RunConfig("schema.json", "ab12", method="mst", clients=3, seed=7)
+    >>> wire = config.to_wire()
+    >>> wire["method"], wire["clients"], wire["rows"]
+    ("'mst'", '3', '-1')
+    >>> flower_view = {"schema": "schema.json", "schema-sha256": "ab12", "method": "mst", "clients": 3, "rows": -1,
+    ...                "seed": 7, "rounds": -1, "epsilon": 1.0, "delta": 1e-9}
+    >>> RunConfig.from_wire(flower_view) == config
+    True
+    """
+
+    schema: str
+    schema_sha256: str
+    method: str = "aim"
+    epsilon: float = 1.0
+    delta: float = 1e-9
+    clients: int = 2
+    max_dropouts: int = 0
+    max_colluders: int = 0
+    clipping_range: int = 2**26
+    wait_for_clients: float = 120.0
+    out: str = "synth.csv"
+    rows: int | None = None
+    seed: int | None = None
+    rounds: int | None = None
+
+    def to_wire(self) -> dict[str, str]:
+        """Each field as a ``key=value`` of ``flwr run --run-config`` (TOML literals, dashed keys)."""
+        return {_key(f.name): _literal(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_wire(cls, run_config: Mapping[str, Any]) -> RunConfig:
+        """The config an app reads from ``context.run_config`` (missing keys take their defaults)."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            key = _key(f.name)
+            if key not in run_config:
+                continue
+            raw = run_config[key]
+            default = f.default if f.default is not dataclasses.MISSING else ""
+            if f.name in ("rows", "seed", "rounds"):
+                values[f.name] = None if int(raw) == UNSET else int(raw)
+            else:
+                values[f.name] = type(default)(raw) if default != "" else str(raw)
+        return cls(**values)
+
+    @classmethod
+    def toml_defaults(cls) -> str:
+        """The ``[tool.flwr.app.config]`` lines of a Flower app project: every key with its default."""
+        defaults = cls(schema="", schema_sha256="")
+        return "\n".join(f"{_key(k)} = {_toml(v)}" for k, v in dataclasses.asdict(defaults).items())
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _literal(value: Any) -> str:
+    """A value as ``flwr run --run-config`` takes it (strings in single quotes)."""
+    if value is None:
+        return str(UNSET)
+    if isinstance(value, str):
+        return f"'{value}'"
+    return repr(value) if isinstance(value, float) else str(int(value))
+
+
+def _toml(value: Any) -> str:
+    """A value as a TOML file holds it."""
+    if value is None:
+        return str(UNSET)
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value) if isinstance(value, float) else str(int(value))
