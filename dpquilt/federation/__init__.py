@@ -28,18 +28,16 @@ __all__ = [
     "run_federated_fit",
     "secure_masks",
     "simulate",
-    "simulate_diffusion",
 ]
 
 _LAZY = {
-    "FederatedOracle": ".oracle",
+    "FederatedOracle": ".federated_oracle",
     "MalformedReplyError": ".secure_sum",
     "SecureAggregationError": ".secure_sum",
     "SecureSumSettings": ".secure_sum",
     "make_client_app": ".client",
     "run_federated_fit": ".server",
     "simulate": ".simulation",
-    "simulate_diffusion": ".simulation",
 }
 
 

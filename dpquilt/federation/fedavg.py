@@ -225,8 +225,11 @@ def run_fedavg(
     seed: int | None,
     device: str = "cpu",
     columns: Sequence[str] | None = None,
+    synthesizer=None,
 ):
-    """Inside a ServerApp main: FedAvg the diffusion model over ``clients`` clients; a fitted DiffusionSynthesizer.
+    """Inside a ServerApp main: FedAvg the diffusion model over ``clients`` clients; a fitted DiffusionSynthesizer
+    (``synthesizer``, fitted in place with :meth:`~dpquilt.synthesizers.diffusion.DiffusionSynthesizer.fit_trained`,
+    or a new one).
 
     The initial weights are drawn here (seeded from ``(seed, 2**31)`` or the OS), every
     round all clients train (``min_train_nodes = clients``), and the report is the
@@ -234,7 +237,7 @@ def run_fedavg(
 
     Examples
     --------
-    The server's Flower app (run with ``flwr``; :func:`dpquilt.federation.simulate_diffusion`
+    The server's Flower app (run with ``flwr``; :func:`dpquilt.federation.simulate`
     runs both sides in one process)::
 
         from flwr.serverapp import ServerApp
@@ -280,8 +283,9 @@ def run_fedavg(
     seeded = any(int(r["metrics"].get("seeded", 1)) for r in seen)  # a client that does not say counts as seeded
     ledgers = {k: client_ledger(p, epsilon, delta, seed is None and not seeded, done[k]) for k, p in plans.items()}
     worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
-    syn = DiffusionSynthesizer(epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device,
-                               random_state=seed, verbose=False)
+    syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
+        epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False
+    )
     notes = (
         f"DP-FedAvg over {len(plans)} clients, {rounds} rounds: each client ran record-level DP-SGD on its own rows "
         f"under its own ledger (parallel composition); shown: client {worst}'s, the most spent",

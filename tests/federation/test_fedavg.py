@@ -45,7 +45,9 @@ def test_a_clients_plan_fills_its_budget_over_all_rounds_and_replays_exactly():
 
 def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_counts():
     frames = [frame(400, 1), frame(700, 2)]
-    syn = dq.federation.simulate_diffusion(frames, epsilon=3.0, schema=SCHEMA, rounds=1, settings=FAST, random_state=5, verbose=False)
+    unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1)
+    assert syn is unfitted  # the estimator passed in is the one fitted
     features = FeatureMap(SCHEMA)
     init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"),
                              Randomness.of(np.random.default_rng([5, 2**31])).generator("initial weights"))
@@ -73,7 +75,9 @@ def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_cou
 
 
 def test_bad_rounds_and_schemas_are_named():
-    with pytest.raises(ValueError, match="rounds must be a positive integer, got 0"):
-        dq.federation.simulate_diffusion([frame(10, 0), frame(10, 1)], schema=SCHEMA, rounds=0)
+    with pytest.raises(ValueError, match="fedavg_rounds must be a positive integer, got 0"):
+        dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), fedavg_rounds=0)
     with pytest.raises(ValueError, match="needs a complete public Schema"):
-        dq.federation.simulate_diffusion([frame(10, 0), frame(10, 1)], schema=None)
+        dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=None))
+    with pytest.raises(TypeError, match="set them on the synthesizer"):
+        dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), epsilon=2.0)
