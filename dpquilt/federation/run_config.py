@@ -18,6 +18,7 @@ __all__ = ["RunConfig", "UNSET"]
 
 #: Run-config value meaning "not set" for integers (TOML has no null).
 UNSET = -1
+DOUBLE = '"'  # a TOML file's string quote (the command line's --run-config takes single quotes)
 
 
 @dataclass(frozen=True)
@@ -95,26 +96,18 @@ class RunConfig:
     def toml_defaults(cls) -> str:
         """The ``[tool.flwr.app.config]`` lines of a Flower app project: every key with its default."""
         defaults = cls(schema="", schema_sha256="")
-        return "\n".join(f"{_key(k)} = {_toml(v)}" for k, v in dataclasses.asdict(defaults).items())
+        return "\n".join(f"{_key(k)} = {_literal(v, quote=DOUBLE)}" for k, v in dataclasses.asdict(defaults).items())
 
 
 def _key(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _literal(value: Any) -> str:
-    """A value as ``flwr run --run-config`` takes it (strings in single quotes)."""
+def _literal(value: Any, quote: str = "'") -> str:
+    """A value as TOML holds it: strings in ``quote`` (single for ``flwr run --run-config``,
+    double in a file), ``None`` as :data:`UNSET`."""
     if value is None:
         return str(UNSET)
     if isinstance(value, str):
-        return f"'{value}'"
-    return repr(value) if isinstance(value, float) else str(int(value))
-
-
-def _toml(value: Any) -> str:
-    """A value as a TOML file holds it."""
-    if value is None:
-        return str(UNSET)
-    if isinstance(value, str):
-        return f'"{value}"'
+        return f"{quote}{value}{quote}"
     return repr(value) if isinstance(value, float) else str(int(value))
