@@ -27,3 +27,15 @@ def test_the_readme_is_short_and_its_links_resolve():
     assert len(readme.splitlines()) < 150
     for target in re.findall(r"\]\((?!https?://)([^)#]+)", readme):
         assert (ROOT / target).exists(), f"README links to a missing file: {target}"
+
+
+def test_every_file_the_docs_name_exists():
+    """Pages name modules, tests and benchmarks by path; a move must update them."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    missing = [
+        f"{page.relative_to(ROOT)} names {path}"
+        for page in pages
+        for path in sorted(set(re.findall(r"\b((?:dpquilt|tests|benchmarks)/[\w/]+\.(?:py|sh))\b", page.read_text())))
+        if not (ROOT / path).exists()
+    ]
+    assert not missing, "\n".join(missing)
