@@ -1,16 +1,17 @@
 """The Flower apps for a real deployment (SuperLink, SuperNodes, ``flwr run``).
 
 ``dpquilt federate server`` and ``dpquilt federate client`` (see :mod:`dpquilt.federation.deploy`)
-run these two objects:
+run these objects:
 
-- ``server_app`` reads its settings from the run config (schema file and its SHA-256,
-  method, budget, clients, output path), fits from secure sums and writes the
-  synthetic table and ``<stem>.privacy.json`` beside it;
+- ``server_app`` reads its settings from the run config (:class:`~.run_config.RunConfig`:
+  schema file and its SHA-256, method, budget, clients, output path), fits MST or AIM
+  from secure sums, or the diffusion model by DP-FedAvg (``method="diffusion"``, see
+  :mod:`dpquilt.federation.fedavg`), and writes the synthetic table and
+  ``<stem>.privacy.json`` beside it;
 - ``client_app`` reads the client's table and schema from the node config
   (``data``, ``schema``, optional ``seed``), refuses to answer when its schema is not the
   server's (hash mismatch), and otherwise answers requests as in simulation;
-- ``diffusion_server_app`` / ``diffusion_client_app``: DP-FedAvg of the standalone
-  diffusion model (``--method diffusion``; see :mod:`dpquilt.federation.fedavg`).
+  ``diffusion_client_app`` trains the shared model instead (DP-FedAvg's client).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from ..schema.dataset import Dataset
 from ..synthesizers.marginal import MarginalSynthesizer
 from .client import make_client_app
 from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
-from .secure_sum import SecureSumSettings
 from .run_config import UNSET, RunConfig
+from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 
-__all__ = ["client_app", "diffusion_client_app", "diffusion_server_app", "read_schema", "schema_digest", "server_app"]
+__all__ = ["client_app", "diffusion_client_app", "read_schema", "schema_digest", "server_app"]
 
 #: FedAvg rounds when the run config leaves ``rounds`` unset.
 DEFAULT_FEDAVG_ROUNDS = 5
@@ -62,40 +63,31 @@ server_app = ServerApp()
 
 @server_app.main()
 def _server_main(grid, context: Context) -> None:
+    """The one server app: MST or AIM over SecAgg+ sums, or DP-FedAvg of the diffusion model
+    (``method="diffusion"``), as the run config says; then the table and its report."""
     rc = RunConfig.from_wire(context.run_config)
     schema = read_schema(rc.schema)
-    options = {"rounds": rc.rounds} if rc.rounds is not None else {}
-    synthesizer = MarginalSynthesizer(
-        epsilon=rc.epsilon, delta=rc.delta, method=rc.method, schema=schema, random_state=rc.seed, verbose=False, **options,
-    )
-    settings = SecureSumSettings(
-        rc.clients, rc.max_dropouts, rc.max_colluders, rc.clipping_range, wait_for_clients=rc.wait_for_clients,
-    )
-    run_federated_fit(grid, context, settings, synthesizer, schema, list(schema.names))
-    _write_outputs(synthesizer, rc)
+    if rc.method == "diffusion":
+        from ..diffusion_model.gaussian_diffusion import DDPMSettings
 
-
-def _write_outputs(synthesizer, rc: RunConfig) -> None:
+        rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
+        synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
+    else:
+        options = {"rounds": rc.rounds} if rc.rounds is not None else {}
+        synthesizer = MarginalSynthesizer(
+            epsilon=rc.epsilon, delta=rc.delta, method=rc.method, schema=schema, random_state=rc.seed, verbose=False,
+            **options,
+        )
+        settings = SecureSumSettings(
+            rc.clients, rc.max_dropouts, rc.max_colluders, rc.clipping_range, wait_for_clients=rc.wait_for_clients,
+        )
+        run_federated_fit(grid, context, settings, synthesizer, schema, list(schema.names))
     out = Path(rc.out)
     table = synthesizer.sample(rc.rows, random_state=rc.seed)
     save(table, out)
     report = report_path_for(out)
     report.write_text(synthesizer.privacy_report().to_json())
     log.info("wrote %d rows to %s and the privacy report to %s", len(table), out, report)
-
-
-diffusion_server_app = ServerApp()
-
-
-@diffusion_server_app.main()
-def _diffusion_server_main(grid, context: Context) -> None:
-    from ..diffusion_model.gaussian_diffusion import DDPMSettings
-
-    rc = RunConfig.from_wire(context.run_config)
-    schema = read_schema(rc.schema)
-    rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
-    synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
-    _write_outputs(synthesizer, rc)
 
 
 def _load_client_rows(context: Context) -> Dataset:

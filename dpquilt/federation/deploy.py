@@ -70,7 +70,7 @@ def write_flower_app(directory: Path, method: str = "aim") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     text = APP_PYPROJECT + RunConfig.toml_defaults() + "\n"
     if method == "diffusion":
-        text = text.replace("app:server_app", "app:diffusion_server_app").replace("app:client_app", "app:diffusion_client_app")
+        text = text.replace("app:client_app", "app:diffusion_client_app")  # one server app reads the method
     (directory / "pyproject.toml").write_text(text)
     return directory
 
