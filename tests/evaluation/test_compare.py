@@ -83,8 +83,7 @@ def test_two_seeded_runs_give_identical_tables(titanic_split):
     train, test, schema = titanic_split
 
     def run():
-        synths = {"mst": dq.MarginalSynthesizer(schema=schema, estimation=FAST),
-                  "aim": dq.MarginalSynthesizer(method="aim", schema=schema, estimation=FAST, rounds=10)}
+        synths = {"mst": dq.MarginalSynthesizer(schema=schema, estimation=FAST)}
         out = dq.compare(train, test, synths, epsilons=[1.0], seeds=2, target="Survived", schema=schema,
                          metrics=["workload_2", "tstr", "dcr_train_share", "mia_auc"], max_rows=200, progress=False)
         return out.drop(columns="fit_seconds")
