@@ -87,8 +87,3 @@ class Randomness:
             return np.random.default_rng(secrets.randbits(128))
         key = zlib.crc32(job.encode())
         return np.random.default_rng(np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, key)))
-
-    def random_state(self, job: str) -> np.random.Generator | None:
-        """What to pass as ``random_state`` to an estimator fitted inside this fit (a first stage):
-        ``None`` when secure, else the job's generator."""
-        return None if self.secure else self.generator(job)

@@ -13,7 +13,6 @@ import inspect
 from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
 from ..privacy.accountant import Accountant, PrivacyReport
@@ -133,24 +132,22 @@ class Synthesizer:
 
     def check_params(self) -> None:
         """Raise ``ValueError`` naming the fix for any parameter ``fit`` would refuse (``fit``
-        calls it first; a federated run calls it before it starts any process)."""
-        self._check_params()
+        calls it first; a federated run calls it before it starts any process). Subclasses
+        override it with their checks."""
 
-    def _check_params(self) -> None:
-        """The estimator's own checks (subclasses)."""
-
-    def _own_accountant(self) -> Accountant:
+    def _own_accountant(self, randomness: Randomness | None = None) -> Accountant:
         """A fresh accountant of this estimator's budget (``epsilon``, ``delta``); seeded when
-        ``random_state`` is set (reported as not for release)."""
-        return Accountant(self.epsilon, self.delta, secure=Randomness.of(self.random_state).secure)
+        the fit's randomness is (reported as not for release)."""
+        randomness = Randomness.of(self.random_state) if randomness is None else randomness
+        return Accountant(self.epsilon, self.delta, secure=randomness.secure)
 
     def _fit_prologue(self, df: pd.DataFrame) -> tuple[pd.DataFrame, Randomness, Accountant]:
         """What every ``fit`` starts with: checked parameters, the validated frame, the fit's
         one :class:`~dpquilt.privacy.randomness.Randomness` (from ``random_state``) and its
-        one accountant (``epsilon``, ``delta``; a seeded fit is reported as not for release)."""
-        self._check_params()
+        one accountant."""
+        self.check_params()
         randomness = Randomness.of(self.random_state)
-        return validate_frame(df), randomness, Accountant(self.epsilon, self.delta, secure=randomness.secure)
+        return validate_frame(df), randomness, self._own_accountant(randomness)
 
     def _check_fitted(self, what: str) -> None:
         check_fitted(self, self._fitted_attribute, what)

@@ -134,7 +134,7 @@ class DiffusionSynthesizer(Synthesizer):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         for name in ("schema_share", "count_share", "transform_share"):
             share = getattr(self, name)
             if not (isinstance(share, (int, float)) and 0 <= share < 1):

@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..refiners import Layout, make_backend
 from ..graphical.extension_sizes import SizeReuse
 from ..graphical.model import EstimationOptions, estimate
-from ..graphical.sizes import extension_sizes_mb, model_size_mb
 from ..graphical.sampling import sample_codes
+from ..graphical.sizes import extension_sizes_mb, model_size_mb
 from ..marginals.aim import REFIT_STEPS, aim
 from ..marginals.compression import Compression
 from ..marginals.measurement import Measurement, cell_measurement
@@ -30,6 +29,7 @@ from ..marginals.mst import mst, pair_sigma
 from ..marginals.oracle import LocalOracle, MarginalOracle
 from ..marginals.workload import DEFAULT_MAX_CELLS, Workload
 from ..privacy.accountant import Accountant
+from ..refiners import Layout, make_backend
 from ..schema import Schema
 from ..schema.codec import decode, encode
 from ..schema.learning import SCHEMA_DELTA_SHARE, prepare_table
@@ -159,7 +159,7 @@ class MarginalSynthesizer(Synthesizer):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r} is not available; choose one of {list(METHODS)}")
         share = self.schema_share

@@ -25,7 +25,7 @@ def test_a_generator_seeds_the_jobs_from_its_own_seed_and_keeps_its_stream_for_t
 
 def test_secure_randomness_draws_fresh_streams_and_secure_noise():
     secure = Randomness.of(None)
-    assert secure.secure and isinstance(secure.noise, SecureNoise) and secure.random_state("first stage") is None
+    assert secure.secure and isinstance(secure.noise, SecureNoise) and secure.seed is None
     assert secure.generator("weights").random() != secure.generator("weights").random()
 
 
