@@ -100,3 +100,44 @@ def test_a_batch_computes_each_shared_table_once_and_keeps_none(rng, monkeypatch
     assert cache.entries == {} and cache.bytes == 0
     for r, table in zip(asked, got):
         np.testing.assert_allclose(table, project(model.tree, model.node_marginals, r, model.total), rtol=1e-12, atol=1e-12)
+
+
+def test_shared_tables_are_kept_in_c_order(rng):
+    """Large contractions come back from numpy as transposed views; kept so, they slowed every
+    later contraction that read them (up to 100 times), so marginals and shared products are
+    laid out in C order."""
+    names = [f"c{i}" for i in range(7)]
+    domain = dict.fromkeys(names, 12)
+    cliques = [("c0", "c1", "c2"), ("c2", "c3", "c4"), ("c4", "c5", "c6")]
+    model = _model(rng, domain, cliques)
+    tables = [model.project(r) for r in itertools.permutations(names, 3)]
+    tables += [table for key, table in model.projection_cache.entries.items() if key[0] == "product"]
+    assert all(table.flags.c_contiguous for table in tables)
+
+
+def test_projection_threads_run_blas_on_one_thread_each(rng, monkeypatch):
+    """Threads that each start BLAS's own threads oversubscribe the cores; inside the batch's
+    threads BLAS runs one thread, and after the batch its setting is back."""
+    threadpoolctl = __import__("threadpoolctl")
+    import dpquilt.graphical.projection as projection_module
+
+    if not any(info["user_api"] == "blas" for info in threadpoolctl.threadpool_info()):
+        return  # numpy without a BLAS library: nothing to limit
+    monkeypatch.setattr(projection_module, "THREADED_PROJECTION_S", 0.0)
+    monkeypatch.setattr(projection_module, "PROJECTIONS_PER_TASK", 2)
+    monkeypatch.setattr(projection_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    seen = []
+    original = projection_module.run_plan
+
+    def recording(plan, source, cache):
+        seen.append(max(i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"))
+        return original(plan, source, cache)
+
+    monkeypatch.setattr(projection_module, "run_plan", recording)
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    names = [f"c{i}" for i in range(6)]
+    domain = dict.fromkeys(names, 3)
+    model = _model(rng, domain, [("c0", "c1"), ("c1", "c2"), ("c2", "c3"), ("c3", "c4"), ("c4", "c5")])
+    model.project_many(list(itertools.combinations(names, 3)))
+    assert len(seen) == 20 and set(seen[2:]) == {1}  # the first task runs on the calling thread, as before
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
