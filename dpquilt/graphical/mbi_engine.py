@@ -3,12 +3,16 @@
 dpquilt's own numpy engine is the default (:mod:`dpquilt.graphical.accelerated`,
 :mod:`dpquilt.graphical.mirror_descent`); this one runs ``mbi``, the reference dpquilt's
 mirror descent is tested against, for users who want its compiled code (an accelerator).
+It is reached only through ``mbi``'s public estimator, ``MirrorDescent().estimate``,
+which runs a fixed number of iterations or stops by its own ``tol``: the discrepancy
+rule of dpquilt's engine needs each block's loss inside the loop, so
+:class:`~dpquilt.graphical.options.EstimationOptions` refuses ``engine="mbi"`` with
+``noise_level_stop`` or ``round_noise_level_stop`` set.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,7 +21,6 @@ from tqdm.auto import tqdm
 from ..marginals.measurement import Measurement
 from .mirror_descent import expand_potentials
 from .options import EstimationOptions
-from .stopping import Stopping
 
 __all__ = ["estimate_with_mbi"]
 
@@ -33,37 +36,34 @@ def estimate_with_mbi(
     measurements: Sequence[Measurement],
     total: float,
     options: EstimationOptions,
-    stop: Stopping,
     progress: bool,
     warm_potentials: Mapping[tuple[str, ...], np.ndarray] | None,
 ) -> dict[tuple[str, ...], np.ndarray]:
-    """``mbi``'s compiled mirror descent; returns the log-potentials. Its initialisation is
-    compiled as one program rather than run op by op (which compiles each primitive
-    separately, about 150 programs for a 15-column MST model); the iterations run in
-    ``mbi``'s blocks. Reached through ``mbi``'s estimator internals (``_init``,
-    ``_multi_step``): its public ``mirror_descent`` cannot stop by the discrepancy rule."""
-    import jax
+    """``mbi``'s mirror descent (Algorithm 1 of arXiv:1901.09136 with its Armijo rule) for
+    ``options.iters`` iterations, or until ``options.tol``; returns the log-potentials.
+
+    A warm start's potentials are expanded to the measurements' cliques in numpy and
+    handed over as an ``mbi.CliqueVector``.
+    """
     import mbi
-    from mbi import marginal_loss
-    from mbi.estimation import CALLBACK_EVERY, MirrorDescent
 
     dom = mbi.Domain(tuple(domain), tuple(int(v) for v in domain.values()))
     with _precision(options):
-        loss_fn = marginal_loss.from_linear_measurements([_to_linear(m) for m in measurements], dom)
-        method = MirrorDescent()
-        init = jax.jit(functools.partial(method._init, dom))
+        loss_fn = mbi.marginal_loss.from_linear_measurements([_to_linear(m) for m in measurements], dom)
         start = None
         if warm_potentials is not None:  # expanded in numpy: eager jnp ops would each compile a program
             cliques = [tuple(c) for c in loss_fn.cliques]
             start = _clique_vector(dom, expand_potentials(domain, warm_potentials, cliques))
-        state = init(loss_fn, total, warm_start=start)
         with tqdm(total=options.iters, desc="Private-PGM", unit="it", disable=not progress, leave=False) as bar:
-            for block in range(1, -(-options.iters // CALLBACK_EVERY) + 1):
-                state = method._multi_step(state, loss_fn, total)
-                bar.update(CALLBACK_EVERY)
-                if stop.done(block * CALLBACK_EVERY, float(state.loss)):
-                    break
-        return {tuple(c): np.asarray(state.potentials[c].values, dtype=np.float64) for c in state.potentials.cliques}
+            block = mbi.estimation.CALLBACK_EVERY
+
+            def advance(_marginals) -> None:
+                bar.update(min(block, options.iters - bar.n))
+
+            model = mbi.estimation.MirrorDescent().estimate(
+                dom, loss_fn, known_total=total, iters=options.iters, callback_fn=advance, warm_start=start, tol=options.tol
+            )
+        return {tuple(c): np.asarray(model.potentials[c].values, dtype=np.float64) for c in model.potentials.cliques}
 
 
 def _clique_vector(dom, potentials: Mapping[tuple[str, ...], np.ndarray]):

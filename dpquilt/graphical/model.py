@@ -10,8 +10,9 @@ measured ones, by first-order methods in the entropic geometry: by default
 dpquilt's numpy implementation of Tseng's accelerated proximal gradient
 (:mod:`dpquilt.graphical.accelerated`); or mirror descent (Algorithm 1 of
 arXiv:1901.09136), in numpy (:mod:`dpquilt.graphical.mirror_descent`, the same
-iterates as ``mbi``'s) or in ``mbi``'s compiled JAX. Estimation stops by the
-discrepancy principle (see :class:`EstimationOptions`). Everything here is
+iterates as ``mbi``'s) or in ``mbi``'s compiled JAX through its public estimator
+(:mod:`dpquilt.graphical.mbi_engine`). The numpy engine stops by the discrepancy
+principle (see :class:`EstimationOptions`). Everything here is
 post-processing of noisy measurements: no private data enters.
 
 All estimation options live in :class:`EstimationOptions`, so later speed work
@@ -173,7 +174,7 @@ def estimate(
             theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done)
         return GraphicalModel(dict(domain), float(total), theta, n_measurements=len(measurements), plans=plans)
     warm = warm_start.potentials if warm_start is not None else None
-    potentials = estimate_with_mbi(domain, measurements, total, options, stop, progress, warm)
+    potentials = estimate_with_mbi(domain, measurements, total, options, progress, warm)
     return GraphicalModel(dict(domain), float(total), potentials, n_measurements=len(measurements), plans=plans)
 
 

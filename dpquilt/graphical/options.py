@@ -43,9 +43,10 @@ class EstimationOptions:
         junction-tree propagation plan, running ``algorithm``; nothing is compiled,
         which makes it much faster on the small models of MST and AIM. ``"mbi"``:
         ``mbi``'s compiled JAX mirror descent (the reference dpquilt's mirror descent
-        is tested against), which pays about a second of compilation per clique
-        structure; it runs mirror descent only, so it needs
-        ``algorithm="mirror_descent"`` (anything else is refused).
+        is tested against), which pays compilation per clique structure, through its
+        public estimator; it runs mirror descent only, for ``iters`` iterations or
+        until ``tol``, so it needs ``algorithm="mirror_descent"`` and both
+        discrepancy stops off (``None``); anything else is refused.
     round_iters : int
         Most iterations of each warm-started re-estimation inside AIM's rounds (the
         reference's ``max_iters``, 1000), with the same stopping rules. Fitting each
@@ -105,3 +106,10 @@ class EstimationOptions:
             value = getattr(self, name)
             if value is not None and not value >= 1:
                 raise ValueError(f"{name} must be None or at least 1, got {value!r}")
+        stops = [name for name in ("noise_level_stop", "round_noise_level_stop") if getattr(self, name) is not None]
+        if self.engine == "mbi" and stops:
+            raise ValueError(
+                f"engine='mbi' runs mbi's public estimator, which cannot stop by the discrepancy rule ({', '.join(stops)}); pass "
+                "EstimationOptions(engine='mbi', algorithm='mirror_descent', noise_level_stop=None, round_noise_level_stop=None) "
+                "(optionally with tol), or engine='numpy'"
+            )

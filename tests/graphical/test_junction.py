@@ -71,7 +71,7 @@ def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
     data = Dataset({"a": a, "b": b, "c": c, "d": d}, domain)
     cliques = [("a",), ("b",), ("c",), ("d",), ("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")]
     ms = [Measurement(cl, count(data, cl).ravel() + rng.normal(0, 4, count(data, cl).size), 4.0) for cl in cliques]
-    cold = estimate(domain, ms, EstimationOptions(iters=3000, noise_level_stop=None, engine="mbi", algorithm="mirror_descent"))
+    cold = estimate(domain, ms, EstimationOptions(iters=3000, noise_level_stop=None, round_noise_level_stop=None, engine="mbi", algorithm="mirror_descent"))
     # warm start in two stages, as AIM does: first the 1-way model, then all measurements
     numpy_md = EstimationOptions(iters=3000, noise_level_stop=None)
     warm = estimate(domain, ms[:4], EstimationOptions(iters=200, noise_level_stop=None))
@@ -83,7 +83,7 @@ def test_numpy_mirror_descent_matches_mbi_cold_estimation(rng):
     again = estimate(domain, ms, EstimationOptions(iters=5, noise_level_stop=None), warm_start=warm)
     np.testing.assert_allclose(again.project(("a", "b")), cold.project(("a", "b")), atol=0.5)
     md = estimate(domain, ms, EstimationOptions(iters=3000, noise_level_stop=None, algorithm="mirror_descent"))
-    again = estimate(domain, ms, EstimationOptions(iters=200, noise_level_stop=None, engine="mbi", algorithm="mirror_descent"), warm_start=md)
+    again = estimate(domain, ms, EstimationOptions(iters=200, noise_level_stop=None, round_noise_level_stop=None, engine="mbi", algorithm="mirror_descent"), warm_start=md)
     np.testing.assert_allclose(again.project(("a", "b")), cold.project(("a", "b")), atol=0.5)
 
 
@@ -99,7 +99,7 @@ def test_numpy_engine_follows_mbi_iterate_for_iterate(rng, iters, tol):
     truth = {cl: rng.integers(10, 60, size=int(np.prod([domain[a] for a in cl]))).astype(float) for cl in cliques}
     ms = [Measurement(cl, truth[cl] + rng.normal(0, 3, truth[cl].size), 3.0) for cl in cliques]
     models = [
-        estimate(domain, ms, EstimationOptions(iters=iters, noise_level_stop=None, engine=e, algorithm="mirror_descent"))
+        estimate(domain, ms, EstimationOptions(iters=iters, noise_level_stop=None, round_noise_level_stop=None, engine=e, algorithm="mirror_descent"))
         for e in ("numpy", "mbi")
     ]
     for cl in [("a", "b"), ("b", "c", "d"), ("a", "d"), ("c", "e")]:

@@ -8,7 +8,16 @@ from dpquilt.graphical.model import EstimationOptions
 def test_mbi_engine_with_the_accelerated_method_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="algorithm='mirror_descent'"):
         EstimationOptions(engine="mbi")
-    assert EstimationOptions(engine="mbi", algorithm="mirror_descent").engine == "mbi"
+    off = dict(noise_level_stop=None, round_noise_level_stop=None)
+    assert EstimationOptions(engine="mbi", algorithm="mirror_descent", **off).engine == "mbi"
+
+
+@pytest.mark.parametrize("stop", ["noise_level_stop", "round_noise_level_stop"])
+def test_mbi_engine_with_a_discrepancy_stop_is_refused_with_the_fix(stop):
+    """mbi's public estimator cannot stop by the discrepancy rule: the stop is not silently dropped."""
+    off = dict(noise_level_stop=None, round_noise_level_stop=None)
+    with pytest.raises(ValueError, match=f"{stop}.*noise_level_stop=None, round_noise_level_stop=None"):
+        EstimationOptions(engine="mbi", algorithm="mirror_descent", **{**off, stop: 1.5})
 
 
 @pytest.mark.parametrize("field, value", [("engine", "torch"), ("algorithm", "newton"), ("iters", 0), ("noise_level_stop", 0.5)])
