@@ -1,7 +1,8 @@
 """Records as points: numeric columns scaled to [0, 1], categorical columns one-hot.
 
-Used by train-on-synthetic test-on-real (as model inputs) and the membership-inference
-score (as a space for nearest-neighbour distances). With the L1 metric the distance is
+The space of the membership-inference score (nearest-neighbour distances);
+train-on-synthetic test-on-real gives its model one input per column instead
+(:func:`.utility.model_inputs`). With the L1 metric the distance is
 Gower's (1971) dissimilarity times the number of columns: a numeric column contributes
 ``|x - y| / range``, a categorical one 1 when the labels differ (two one-hot entries of
 0.5 each). Missing values get an indicator and count as a difference of 1.

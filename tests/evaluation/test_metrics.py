@@ -86,3 +86,19 @@ def test_evaluation_schema_keeps_public_facts():
     public = dq.Schema.from_public({"x": {"lower": 0.0, "upper": 10.0}})
     schema = evaluation_schema(df, public)
     assert (schema["x"].lower, schema["x"].upper) == (0.0, 10.0) and schema["c"].categories == ("a", "b")
+
+
+def test_tstr_splits_categories_natively_and_long_lists_as_codes(rng):
+    """One model input per column: a code that decides the target is learnt as categories,
+    and a list longer than the model's 255 bins enters as ordered codes (no one-hot blow-up)."""
+    from dpquilt.evaluation.utility import model_inputs
+
+    n = 3000
+    short = rng.integers(0, 40, n)
+    long_list = rng.integers(0, 300, n)
+    df = pd.DataFrame({"short": short.astype(str), "long": long_list.astype(str)})
+    df["y"] = np.where(np.isin(short, [3, 17, 29, 31]), "yes", "no")  # categories, not an order
+    schema = evaluation_schema(df)
+    inputs, categorical = model_inputs(df, schema, ["short", "long"])
+    assert inputs.shape == (n, 2) and categorical.tolist() == [True, False]
+    assert train_synthetic_test_real(df[:2000], df[2000:], "y", schema) > 0.99
