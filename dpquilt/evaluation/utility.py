@@ -22,7 +22,8 @@ from .columns import as_labels
 __all__ = ["model_inputs", "train_synthetic_test_real"]
 
 #: below this many training rows the model is fitted on one OpenMP thread: on small tables the
-#: threads' start-up outweighs the work (titanic's 652 rows: 0.40 s on two threads, 0.10 s on one)
+#: threads' start-up outweighs the work (titanic's 652 rows: 0.31-0.39 s on two threads, 0.27-0.32 s
+#: on one; 10,000 rows about even; from 40,000 rows two threads were 1.5-1.8 times faster)
 THREADED_TRAINING_ROWS = 10_000
 #: most categories the model splits as categories (scikit-learn's limit: its 255 bins); a
 #: longer public list enters as ordered codes
