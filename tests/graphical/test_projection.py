@@ -4,7 +4,6 @@ import itertools
 import pickle
 
 import numpy as np
-import pytest
 
 from dpquilt.graphical.model import GraphicalModel
 from dpquilt.graphical.projection import ProjectionCache, ProjectionPlans, project
@@ -142,26 +141,3 @@ def test_projection_threads_run_blas_on_one_thread_each(rng, monkeypatch):
     model.project_many(list(itertools.combinations(names, 3)))
     assert len(seen) == 20 and set(seen[2:]) == {1}  # the first task runs on the calling thread, as before
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
-
-
-def test_planning_pauses_the_cycle_collector_and_restores_it(rng, monkeypatch):
-    """Planning a batch allocates ~10^6 small objects without cycles: the collector is off while
-    the plans are made (its passes took 15-30% of the planning) and on again after, also after an error."""
-    import gc
-
-    seen = []
-    original = ProjectionPlans.plan
-
-    def recording(self, tree, domain, cols):
-        seen.append(gc.isenabled())
-        return original(self, tree, domain, cols)
-
-    monkeypatch.setattr(ProjectionPlans, "plan", recording)
-    names = [f"c{i}" for i in range(5)]
-    model = _model(rng, dict.fromkeys(names, 2), [("c0", "c1"), ("c1", "c2"), ("c2", "c3"), ("c3", "c4")])
-    assert gc.isenabled()
-    model.project_many(list(itertools.combinations(names, 2)))
-    assert seen and not any(seen) and gc.isenabled()
-    with pytest.raises(KeyError):
-        model.project_many([("c0", "nowhere")])
-    assert gc.isenabled()
