@@ -11,12 +11,13 @@ categories from the real table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..schema import CategoricalColumn, NumericColumn, Schema
 from .fidelity import wasserstein_distances
 
-__all__ = ["as_labels", "column_distances", "evaluation_schema", "numeric_columns"]
+__all__ = ["as_labels", "as_numbers", "column_distances", "evaluation_schema", "numeric_columns"]
 
 
 def evaluation_schema(real: pd.DataFrame, schema: Schema | None = None, bins: int = 16) -> Schema:
@@ -115,3 +116,18 @@ def as_labels(series: pd.Series) -> pd.Series:
     ['1', '<missing>', 'a']
     """
     return series.astype(object).where(series.notna(), "<missing>").astype(str)
+
+
+def as_numbers(series: pd.Series) -> np.ndarray:
+    """Values as float64: datetimes as seconds since 1970, anything not a number as NaN.
+
+    Examples
+    --------
+    >>> as_numbers(pd.Series([1, None, "x"])).tolist()
+    [1.0, nan, nan]
+    >>> as_numbers(pd.Series(pd.to_datetime(["1970-01-02"]))).tolist()
+    [86400.0]
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return (series - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=np.float64)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import NumericColumn, Schema
-from .columns import as_labels
+from .columns import as_labels, as_numbers
 
 __all__ = ["record_features"]
 
@@ -36,10 +36,7 @@ def record_features(frame: pd.DataFrame, schema: Schema, columns: Sequence[str] 
         spec, col = schema[name], frame[name]
         if isinstance(spec, NumericColumn):
             lo, hi = spec.clip_range
-            if pd.api.types.is_datetime64_any_dtype(col):
-                values = (col - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=np.float64)
-            else:
-                values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+            values = as_numbers(col)
             missing = np.isnan(values)
             scaled = np.where(missing, 0.0, (np.clip(values, lo, hi) - lo) / max(hi - lo, 1e-12))
             blocks += [scaled[:, None], missing[:, None].astype(np.float64)]

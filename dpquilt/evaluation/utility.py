@@ -17,7 +17,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ..schema import NumericColumn, Schema
-from .columns import as_labels
+from .columns import as_labels, as_numbers
 
 __all__ = ["model_inputs", "train_synthetic_test_real"]
 
@@ -110,11 +110,7 @@ def model_inputs(frame: pd.DataFrame, schema: Schema, columns: Sequence[str]) ->
     for name in columns:
         spec, col = schema[name], frame[name]
         if isinstance(spec, NumericColumn):
-            if pd.api.types.is_datetime64_any_dtype(col):
-                values = (col - pd.Timestamp(0)).dt.total_seconds().to_numpy(dtype=np.float64)
-            else:
-                values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
-            blocks.append(values)
+            blocks.append(as_numbers(col))
             categorical.append(False)
         else:
             position = {str(c): float(k) for k, c in enumerate(spec.categories)}

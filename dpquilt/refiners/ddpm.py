@@ -63,7 +63,7 @@ class DDPMRefiner:
         codes: np.ndarray,
         targets: np.ndarray,
         accountant: Accountant,
-        device="auto",
+        device: str = "auto",
         *,
         public_rows: float,
         randomness: Randomness | None = None,
