@@ -107,10 +107,12 @@ class GraphicalModel:
         """The model's marginal over ``cols`` (counts summing to ``total``), as an array."""
         return project(self.tree, self.node_marginals, tuple(cols), self.total, self.projection_cache, self.plans)
 
-    def project_many(self, cliques: Sequence[tuple[str, ...]]) -> list[np.ndarray]:
+    def project_many(self, cliques: Sequence[tuple[str, ...]], single_precision: bool = False) -> list[np.ndarray]:
         """``[self.project(r) for r in cliques]``, sharing work across them and on threads
-        (:func:`~dpquilt.graphical.projection.project_many`)."""
-        return project_many(self.tree, self.node_marginals, list(cliques), self.total, self.plans)
+        (:func:`~dpquilt.graphical.projection.project_many`); ``single_precision``
+        contracts in float32 (to about 1e-6 of the total, twice as fast on large nodes)."""
+        dtype = np.float32 if single_precision else np.float64
+        return project_many(self.tree, self.node_marginals, list(cliques), self.total, self.plans, dtype=dtype)
 
 
 def estimate(

@@ -351,6 +351,7 @@ def project_many(
     total: float,
     plans: ProjectionPlans | None = None,
     max_bytes: int = 2**30,
+    dtype: type = np.float64,
 ) -> list[np.ndarray]:
     """``[project(tree, marginals, r, total) for r in cliques]``, sharing work across them.
 
@@ -363,6 +364,12 @@ def project_many(
     release the GIL. While they do, BLAS runs one thread in each (``threadpoolctl``):
     BLAS's own threads beside ours oversubscribed the cores (a 47-column round's
     projections: 6.8 s with them, 3.8 s without).
+
+    ``dtype=np.float32`` contracts in single precision and returns float64 marginals:
+    the contractions read half the bytes (a 47-column round with a 3.5 M-cell node:
+    7.2-7.6 s to 4.4-4.5 s), at a relative error of about 1e-6 of the total (0.04 of
+    11,427 rows on that round). AIM's scores, which compare these marginals with counts
+    under noise of several rows, ask for it.
 
     Examples
     --------
@@ -384,6 +391,8 @@ def project_many(
             if step.shared:
                 uses[step.key] = uses.get(step.key, 0) + 1
     cache = ProjectionCache(max_bytes, uses)
+    if dtype != np.float64:
+        marginals = {node: np.asarray(table, dtype=dtype) for node, table in marginals.items()}
     source = _source(marginals, total)
 
     def run(plans_of_task: Sequence[ProjectionPlan]) -> list[np.ndarray]:
@@ -398,10 +407,14 @@ def project_many(
     first = run(batch[:PROJECTIONS_PER_TASK])
     rest = batch[PROJECTIONS_PER_TASK:]
     if workers < 2 or not rest or time.perf_counter() - start < THREADED_PROJECTION_S * len(first):
-        return first + run(rest)
+        return _as_float64(first + run(rest))
     tasks = [rest[k : k + PROJECTIONS_PER_TASK] for k in range(0, len(rest), PROJECTIONS_PER_TASK)]
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        return first + [m for part in pool.map(run, tasks) for m in part]
+        return _as_float64(first + [m for part in pool.map(run, tasks) for m in part])
+
+
+def _as_float64(tables: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.asarray(t, dtype=np.float64) for t in tables]
 
 
 #: projections handed to a thread at a time (numpy's contractions release the GIL, so threads

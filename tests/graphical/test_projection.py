@@ -141,3 +141,33 @@ def test_projection_threads_run_blas_on_one_thread_each(rng, monkeypatch):
     model.project_many(list(itertools.combinations(names, 3)))
     assert len(seen) == 20 and set(seen[2:]) == {1}  # the first task runs on the calling thread, as before
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_single_precision_projections_match_double_to_a_millionth_of_the_total(rng, monkeypatch):
+    """AIM's scores read the model in float32: every contraction runs in float32 (half the
+    bytes read), and the answers come back as float64 within 1e-6 of the total."""
+    import dpquilt.graphical.projection as projection_module
+
+    seen = set()
+    original = projection_module.run_plan
+
+    def recording(plan, source, cache):
+        seen.update(np.asarray(source(step_input)).dtype for step in plan.steps for step_input in step.inputs
+                    if isinstance(step_input, tuple) and step_input[:1] == (projection_module.NODE,))
+        return original(plan, source, cache)
+
+    monkeypatch.setattr(projection_module, "run_plan", recording)
+    names = [f"c{i}" for i in range(8)]
+    domain = {a: int(k) for a, k in zip(names, rng.integers(3, 7, len(names)))}
+    cliques = [("c0", "c1", "c2"), ("c2", "c3", "c4"), ("c4", "c5"), ("c3", "c6", "c7")]
+    model = _model(rng, domain, cliques)
+    asked = list(itertools.combinations(names, 3))
+    single = model.project_many(asked, single_precision=True)
+    assert seen == {np.dtype(np.float32)}
+    seen.clear()
+    double = model.project_many(asked)
+    assert seen == {np.dtype(np.float64)}
+    for r, a, b in zip(asked, single, double):
+        assert a.dtype == np.float64, r
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * model.total)
+    assert any(not np.array_equal(a, b) for a, b in zip(single, double)), "float32 gave float64's exact answers"

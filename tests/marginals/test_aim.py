@@ -112,7 +112,7 @@ def test_candidate_marginals_read_from_containing_ones_equal_direct_projections(
     answers = model_marginals(candidates, model)
     assert set(answers) == set(candidates)
     for r in candidates:
-        np.testing.assert_allclose(answers[r], model.project(r), rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(answers[r], model.project(r), rtol=0, atol=1e-6 * model.total)  # float32 projections
 
 
 def test_annealing_is_decided_on_a_refitted_model_when_the_round_fit_stopped_early():

@@ -78,4 +78,4 @@ def test_model_marginals_on_threads_equal_one_projection_at_a_time(monkeypatch):
     got = model_marginals(asked, model)
     for r in asked:
         alone = project(model.tree, model.node_marginals, r, model.total)
-        np.testing.assert_allclose(got[r], alone, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(got[r], alone, rtol=0, atol=1e-6 * model.total)  # AIM projects in float32
