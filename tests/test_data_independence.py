@@ -80,7 +80,8 @@ def test_with_dp_steps_patched_out_nothing_else_moves(rng, monkeypatch):
         return {0.0: 1000, **{k: 1000 for k in (known or {})}}
 
     monkeypatch.setattr(bounds, "gaussian_counts", constant_counts)
-    monkeypatch.setattr(bounds, "private_quantile", lambda values, candidates, *rest: float(candidates[len(candidates) // 3]))
+    monkeypatch.setattr(bounds, "private_quantile_of_ranks",
+                        lambda below, n, candidates, *rest: float(candidates[len(candidates) // 3]))
     monkeypatch.setattr(inference, "thresholded_counts", constant_categories)
     monkeypatch.setattr(point_masses, "thresholded_counts", constant_points)
     monkeypatch.setattr(kinds, "gaussian_counts", constant_classes)

@@ -29,6 +29,7 @@ from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import exponential_mechanism, exponential_mechanism_epsilon_for_rho, gaussian_counts
 from ..privacy.noise import NoiseSource
 from ..schema.dataset import Dataset
+from .code_counts import CodeCounts, DatasetCounts
 from .counting import count
 from .measurement import Measurement
 from .spanning_tree import grow_spanning_tree
@@ -101,12 +102,15 @@ class LocalOracle:
 
     Parameters
     ----------
-    data : Dataset
-        The encoded private table.
+    data : Dataset or CodeCounts
+        The encoded private table, or where its exact marginals come from
+        (:class:`~dpquilt.marginals.code_counts.PartitionCounts`: rows read part by
+        part, e.g. on Dask workers). Each call counts all the cliques it needs at once
+        (one pass over partitioned rows), and each clique is counted once.
     noise : NoiseSource
         Randomness for the mechanisms.
     counter : callable, default :func:`~dpquilt.marginals.counting.count`
-        ``counter(data, cols)`` returns the exact marginal; each clique is counted once.
+        With a Dataset: ``counter(data, cols)`` returns the exact marginal.
 
     Examples
     --------
@@ -118,27 +122,31 @@ class LocalOracle:
     [('a',), ('a', 'b')]
     """
 
-    def __init__(self, data: Dataset, noise: NoiseSource, counter: CountFn = count) -> None:
-        self.data = data
+    def __init__(self, data: Dataset | CodeCounts, noise: NoiseSource, counter: CountFn = count) -> None:
+        self.codes: CodeCounts = DatasetCounts(data, counter) if isinstance(data, Dataset) else data
         self.noise = noise
-        self.counter = counter
         self._counts: dict[Clique, np.ndarray] = {}
 
     @property
     def domain(self) -> Mapping[str, int]:
-        return self.data.domain
+        return self.codes.domain
 
     def answer(self, clique: Clique) -> np.ndarray:
         """The exact marginal (private; cached)."""
-        clique = tuple(clique)
-        if clique not in self._counts:
-            self._counts[clique] = self.counter(self.data, clique)
-        return self._counts[clique]
+        return self.answers([clique])[0]
+
+    def answers(self, cliques: Sequence[Clique]) -> list[np.ndarray]:
+        """The exact marginals (private; cached), those not yet known counted together."""
+        cliques = [tuple(c) for c in cliques]
+        todo = [c for c in dict.fromkeys(cliques) if c not in self._counts]
+        if todo:
+            self._counts.update(zip(todo, self.codes.count_many(todo)))
+        return [self._counts[c] for c in cliques]
 
     def measure(self, cliques: Sequence[Clique], sigma: float, accountant: Accountant) -> list[Measurement]:
         out = []
-        for cl in cliques:
-            noisy = gaussian_counts(self.answer(cl), sigma, f"marginal {tuple(cl)}", accountant, self.noise)
+        for cl, exact in zip(cliques, self.answers(cliques)):
+            noisy = gaussian_counts(exact, sigma, f"marginal {tuple(cl)}", accountant, self.noise)
             out.append(Measurement(tuple(cl), noisy.ravel().astype(np.float64), sigma))
         return out
 
@@ -152,7 +160,7 @@ class LocalOracle:
         accountant: Accountant,
         what: str,
     ) -> int:
-        scores = weighted_l1_scores([self.answer(r) for r in cliques], estimates, weights, penalties)
+        scores = weighted_l1_scores(self.answers(cliques), estimates, weights, penalties)
         sensitivity = max(abs(w) for w in weights)
         return exponential_mechanism(scores, sensitivity, epsilon, what, accountant, self.noise)
 
@@ -168,7 +176,7 @@ class LocalOracle:
         if len(names) < 2:
             return []
         scores = dict(zip(map(tuple, pairs), weighted_l1_scores(
-            [self.answer(p) for p in pairs], estimates, [1.0] * len(pairs), [0.0] * len(pairs))))
+            self.answers(pairs), estimates, [1.0] * len(pairs), [0.0] * len(pairs))))
         epsilon = exponential_mechanism_epsilon_for_rho(rho / (len(names) - 1))
 
         def choose(candidates: list[tuple[str, str]], step: int) -> int:
@@ -180,7 +188,7 @@ class LocalOracle:
         return grow_spanning_tree(names, list(scores), choose)
 
     def compressed(self, compression: Compression) -> LocalOracle:
-        return LocalOracle(compression.apply(self.data), self.noise, self.counter)
+        return LocalOracle(self.codes.compressed(compression), self.noise)
 
 
 def even_sigma(n_measurements: int, rho: float) -> float:

@@ -33,6 +33,7 @@ __all__ = [
     "exponential_mechanism",
     "exponential_mechanism_epsilon_for_rho",
     "private_quantile",
+    "private_quantile_of_ranks",
     "discrete_gaussian_tail",
     "threshold_for_delta",
     "thresholded_counts",
@@ -184,8 +185,12 @@ def quantile_scores(sorted_values: np.ndarray, candidates: np.ndarray, alpha: fl
     >>> quantile_scores(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 2.5, 5.0]), 0.5) + 0.0
     array([-2.,  0., -2.])
     """
-    below = np.searchsorted(sorted_values, candidates, side="left")
-    return -np.abs(below - alpha * sorted_values.size)
+    return _rank_scores(np.searchsorted(sorted_values, candidates, side="left"), sorted_values.size, alpha)
+
+
+def _rank_scores(below: np.ndarray, n: int, alpha: float) -> np.ndarray:
+    """``-| below - alpha n |``: each candidate's score from how many of ``n`` values lie below it."""
+    return -np.abs(np.asarray(below, dtype=np.float64) - alpha * n)
 
 
 def private_quantile(
@@ -212,11 +217,39 @@ def private_quantile(
     >>> 48 <= median <= 52
     True
     """
+    candidates = np.asarray(candidates, dtype=np.float64)
+    values = np.sort(np.asarray(values, dtype=np.float64))
+    below = np.searchsorted(values, candidates, side="left")
+    return private_quantile_of_ranks(below, values.size, candidates, alpha, epsilon, what, accountant, noise)
+
+
+def private_quantile_of_ranks(
+    below: np.ndarray,
+    n: int,
+    candidates: np.ndarray,
+    alpha: float,
+    epsilon: float,
+    what: str,
+    accountant: Accountant,
+    noise: NoiseSource,
+) -> float:
+    """:func:`private_quantile` from the counts it reads: ``below[i] = #{x < candidates[i]}`` of ``n`` values.
+
+    These counts add up over parts of the rows, so a partitioned table is read in one
+    pass per quantile grid (:mod:`dpquilt.rows`); the scores are those of
+    :func:`quantile_scores`.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> acc, noise = Accountant(1.0, 1e-9, secure=False), SeededNoise(np.random.default_rng(0))
+    >>> private_quantile_of_ranks(np.array([0, 500, 1000]), 1000, np.array([0.0, 1.0, 2.0]), 0.5, 0.1, "median", acc, noise)
+    1.0
+    """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
-    candidates = np.asarray(candidates, dtype=np.float64)
-    scores = quantile_scores(np.sort(np.asarray(values, dtype=np.float64)), candidates, alpha)
-    return float(candidates[exponential_mechanism(scores, 1.0, epsilon, what, accountant, noise)])
+    scores = _rank_scores(below, n, alpha)
+    return float(np.asarray(candidates, dtype=np.float64)[exponential_mechanism(scores, 1.0, epsilon, what, accountant, noise)])
 
 
 def discrete_gaussian_tail(sigma: float, k: int) -> float:

@@ -23,17 +23,24 @@ the sampling reads only the noisy counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts, sigma_for_rho
 from ..privacy.noise import NoiseSource
+from ..rows.engine import RowEngine
+from ..schema.codec import encode
+from ..schema.column_types import conform_frame
+from ..schema.specs import Schema
 from ..schema.dataset import Dataset
 from .layout import Layout
 
-__all__ = ["CELL_SIGMAS", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "plan_cells"]
+__all__ = ["CELL_SIGMAS", "CellTally", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "partition_cell_tally",
+           "plan_cells"]
 
 #: A sub-cell is sized to hold about this many noise deviations of rows (expected under the model).
 CELL_SIGMAS = 4.0
@@ -165,6 +172,7 @@ class HistogramRefiner:
         public_rows: float,
         noise: NoiseSource,
         bin_shares: Mapping[str, np.ndarray] | None = None,
+        tally_cells: CellTally | None = None,
         **_: object,
     ) -> HistogramRefiner:
         """Measure one histogram per learned column with all the zCDP budget left in ``accountant``.
@@ -187,6 +195,11 @@ class HistogramRefiner:
         bin_shares : mapping, optional
             Each learned column's share of rows per bin from the fitted model
             (post-processing); uniform when absent.
+        tally_cells : callable, optional
+            For rows that are not in memory (``codes`` and ``targets`` None):
+            ``tally_cells(plans)`` returns each column's exact sub-cell counts for
+            ``plans[name] = (cells, slots)``, counted in one pass over the rows
+            (:func:`partition_cell_tally`).
         """
         self.layout_ = layout
         self.cells_, self.weights_ = {}, {}
@@ -194,17 +207,25 @@ class HistogramRefiner:
         if not learned:
             return self
         sigma = sigma_for_rho(accountant.remaining_rho() / len(learned))
-        column_of = {name: i for i, name in enumerate(layout.columns)}
         numeric_of = {name: i for i, name in enumerate(layout.numeric)}
-        for j, name in enumerate(learned):
+        plans = {}
+        for name in learned:  # public: the model's shares, the noisy row count, the noise scale
             n_bins = layout.bins[numeric_of[name]]
             slots = layout.slots[numeric_of[name]]
             shares = (bin_shares or {}).get(name)
             shares = np.full(n_bins, 1.0 / n_bins) if shares is None else np.asarray(shares, dtype=np.float64)[:n_bins]
-            cells = plan_cells(shares, public_rows, sigma, slots)
-            counts = cell_counts(codes[:, column_of[name]], targets[:, j], cells, slots)
-            noisy = gaussian_counts(counts, sigma, f"within-bin histogram of {name!r}", accountant, noise)
-            self.cells_[name], self.weights_[name] = cells, np.maximum(np.asarray(noisy, dtype=np.float64), 0.0)
+            plans[name] = (plan_cells(shares, public_rows, sigma, slots), slots)
+        if codes is not None:
+            column_of = {name: i for i, name in enumerate(layout.columns)}
+            exact = {name: cell_counts(codes[:, column_of[name]], targets[:, j], *plans[name])
+                     for j, name in enumerate(learned)}
+        elif tally_cells is not None:
+            exact = tally_cells(plans)
+        else:
+            raise ValueError("HistogramRefiner.fit needs the rows' codes and targets, or tally_cells")
+        for name in learned:
+            noisy = gaussian_counts(exact[name], sigma, f"within-bin histogram of {name!r}", accountant, noise)
+            self.cells_[name], self.weights_[name] = plans[name][0], np.maximum(np.asarray(noisy, dtype=np.float64), 0.0)
         return self
 
     def sample(self, data: Dataset, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -232,3 +253,49 @@ class HistogramRefiner:
             u[in_bin] = _positions_in_cells(b, pick - offsets[b], cells, layout.slots[i], rng)
             out[name] = u
         return out
+
+
+#: ``tally_cells(plans)``: exact sub-cell counts of each column for ``plans[name] = (cells, slots)``.
+CellTally = Callable[[Mapping[str, tuple[np.ndarray, "tuple[int, ...] | None"]]], Mapping[str, np.ndarray]]
+
+
+def partition_cell_tally(rows: RowEngine, schema: Schema, layout: Layout) -> CellTally:
+    """The refiner's sub-cell counts of rows read part by part (:class:`~dpquilt.rows.engine.RowEngine`).
+
+    Each part is encoded under ``schema`` (rows it cannot encode are left out, as in
+    memory); its bins and positions inside them give :func:`cell_counts`; the counts
+    add up over the parts, in one pass for all columns.
+
+    Examples
+    --------
+    >>> from dpquilt.rows import InMemoryRows
+    >>> from dpquilt.schema import NumericColumn
+    >>> schema = Schema([NumericColumn("x", lower=0, upper=1, bins=2, missing=False)])
+    >>> tally = partition_cell_tally(InMemoryRows(pd.DataFrame({"x": [0.1, 0.3, 0.9]})), schema, Layout.of(schema))
+    >>> tally({"x": (np.array([2, 2]), None)})["x"].tolist()  # two sub-cells per bin
+    [1, 1, 0, 1]
+    """
+    return functools.partial(_tally_cells, rows, schema, layout)
+
+
+def _tally_cells(rows: RowEngine, schema: Schema, layout: Layout, plans: Mapping) -> dict[str, np.ndarray]:
+    names = list(plans)
+    counts = rows.tally(_CellJob(schema, layout, names, dict(plans)), list(schema.names))
+    return dict(zip(names, counts))
+
+
+class _CellJob:
+    """One part's sub-cell counts of every planned column (a class, so workers can unpickle it)."""
+
+    def __init__(self, schema: Schema, layout: Layout, names: list[str], plans: dict) -> None:
+        self.schema, self.layout, self.names, self.plans = schema, layout, names, plans
+
+    def __call__(self, part: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        encoded = encode(part, self.schema)
+        frame, _ = conform_frame(part[encoded.kept], self.schema)
+        codes = self.layout.codes_of(encoded.data)
+        targets = self.layout.targets_of(frame, self.schema)
+        column_of = {name: i for i, name in enumerate(self.layout.columns)}
+        learned = {name: j for j, name in enumerate(self.layout.learned)}
+        return tuple(cell_counts(codes[:, column_of[name]], targets[:, learned[name]], *self.plans[name])
+                     for name in self.names)

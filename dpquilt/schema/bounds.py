@@ -14,6 +14,7 @@ from noise: :class:`BoundsNotLearnedError` names the column and the fix.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from statistics import NormalDist
@@ -22,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..privacy.accountant import Accountant
-from ..privacy.mechanisms import exponential_mechanism_epsilon_for_rho, gaussian_counts, private_quantile
+from ..privacy.mechanisms import exponential_mechanism_epsilon_for_rho, gaussian_counts, private_quantile_of_ranks
 from ..privacy.noise import NoiseSource
+from ..rows.engine import ColumnValues
 from .column_types import numeric_values
 from .specs import DEFAULT_BINS, NumericColumn
 
@@ -301,7 +303,7 @@ def tail_share(epsilon: float, rows: float, candidates: int = QUANTILE_GRID) -> 
 
 
 def learn_bounds(
-    series: pd.Series,
+    series: pd.Series | ColumnValues,
     spec: NumericColumn,
     sigma: float,
     accountant: Accountant,
@@ -358,9 +360,8 @@ def learn_bounds(
     (True, True, 4)
     """
     edges = band_edges(spec.kind, lower=spec.lower, upper=spec.upper)
-    x = numeric_values(series, spec.kind)
-    x = x[~np.isin(x, np.asarray(spec.points or (), dtype=np.float64))]
-    counts = _histogram(x, edges)
+    x = ColumnValues.of(series).map(functools.partial(_values_between_points, spec.kind, spec.points or ()))
+    counts = x.tally(functools.partial(_histogram, edges=edges))
     band_sigma = sigma / math.sqrt(BAND_SHARE)
     noisy = gaussian_counts(counts, band_sigma, f"bounds of {spec.name!r} (log-band histogram)", accountant, noise)
     bands = occupied_bands(noisy, band_sigma)
@@ -412,6 +413,22 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=edges.size - 1)
 
 
+def _values_between_points(kind: str, points: tuple[float, ...], series: pd.Series) -> np.ndarray:
+    """The column's present values as numbers, less those equal to a point mass (they have codes of their own)."""
+    x = numeric_values(series, kind)
+    return x[~np.isin(x, np.asarray(points, dtype=np.float64))]
+
+
+def _histogram_inside(lower: float, upper: float, edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """:func:`_histogram` of the values in ``[lower, upper)``."""
+    return _histogram(x[(x >= lower) & (x < upper)], edges)
+
+
+def _ranks(lower: float, upper: float, grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many values, clipped to ``[lower, upper]``, lie below each grid point; and how many there are."""
+    return np.searchsorted(np.sort(np.clip(x, lower, upper)), grid, side="left"), np.array([x.size])
+
+
 def _zoom(x, spec, lower, upper, zoom_sigma, level, accountant, noise) -> tuple[float, float, bool]:
     """Where in ``[lower, upper)`` a column lies: a histogram over :data:`ZOOM_PARTS` equal parts of it.
 
@@ -420,8 +437,7 @@ def _zoom(x, spec, lower, upper, zoom_sigma, level, accountant, noise) -> tuple[
     most a sixteenth (worth zooming into again).
     """
     parts = np.linspace(lower, upper, ZOOM_PARTS + 1)
-    inside = x[(x >= lower) & (x < upper)]
-    counts = _histogram(inside, parts)
+    counts = x.tally(functools.partial(_histogram_inside, lower, upper, parts))
     what = f"zoom of {spec.name!r} (histogram over its band{', level ' + str(level + 1) if level else ''})"
     noisy = gaussian_counts(counts, zoom_sigma, what, accountant, noise)
     occupied = occupied_bands(noisy, zoom_sigma)
@@ -436,13 +452,13 @@ def _refine(x, spec, lower, upper, rows, sigma, wide, accountant, noise, share=1
     epsilon = exponential_mechanism_epsilon_for_rho(1.0 / (2 * sigma**2) * share / 2.0)
     alpha = tail_share(epsilon, rows)
     grid = _symlog_grid(lower, upper, QUANTILE_GRID)[0] if wide else np.linspace(lower, upper, QUANTILE_GRID)
-    inside = np.clip(x, lower, upper)
+    below, (n,) = x.tally(functools.partial(_ranks, lower, upper, grid))  # one pass answers both quantiles
     if spec.lower is None:
-        lower = private_quantile(inside, grid, alpha, epsilon, f"lower bound of {spec.name!r} (quantile)",
-                                 accountant, noise)
+        lower = private_quantile_of_ranks(below, int(n), grid, alpha, epsilon,
+                                          f"lower bound of {spec.name!r} (quantile)", accountant, noise)
     if spec.upper is None:
-        upper = private_quantile(inside, grid, 1.0 - alpha, epsilon, f"upper bound of {spec.name!r} (quantile)",
-                                 accountant, noise)
+        upper = private_quantile_of_ranks(below, int(n), grid, 1.0 - alpha, epsilon,
+                                          f"upper bound of {spec.name!r} (quantile)", accountant, noise)
     # each tail holds a share alpha: reach over it REACH times as far as it would run at the central density
     # (counted in grid steps, so a log-scaled range reaches over its tails in decades)
     index = np.searchsorted(grid, [lower, upper])

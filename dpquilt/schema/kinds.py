@@ -24,6 +24,7 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts
 from ..privacy.noise import NoiseSource
+from ..rows.engine import ColumnValues
 from .column_types import KIND_DTYPES
 from .specs import CategoricalColumn, ColumnSpec, NumericColumn, UntypedColumn
 
@@ -91,7 +92,7 @@ def kind_from_noisy_classes(noisy: np.ndarray, sigma: float) -> str | None:
 
 
 def learn_kind(
-    series: pd.Series, spec: UntypedColumn, sigma: float, accountant: Accountant, noise: NoiseSource
+    series: pd.Series | ColumnValues, spec: UntypedColumn, sigma: float, accountant: Accountant, noise: NoiseSource
 ) -> ColumnSpec:
     """An incomplete spec of the kind learned for ``series`` (one ledger entry).
 
@@ -107,7 +108,8 @@ def learn_kind(
     >>> spec.kind, spec.dtype, [e.what for e in acc.ledger]
     ('integer', 'Int64', ["kind of 'year' (value classes)"])
     """
-    noisy = gaussian_counts(value_classes(series), sigma, f"kind of {spec.name!r} (value classes)", accountant, noise)
+    counts = ColumnValues.of(series).tally(value_classes)
+    noisy = gaussian_counts(counts, sigma, f"kind of {spec.name!r} (value classes)", accountant, noise)
     kind = kind_from_noisy_classes(noisy, sigma)
     if kind is None:
         if spec.numbers:

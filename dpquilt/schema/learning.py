@@ -17,21 +17,23 @@ the facts to learn by :data:`FACT_WEIGHTS` (delta evenly over the thresholded re
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401  (the examples use it)
 import pandas as pd
 
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import sigma_for_rho, thresholded_counts
 from ..privacy.noise import NoiseSource
+from ..rows.engine import ColumnValues, InMemoryRows, RowEngine
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
-from .point_masses import has_missing, missing_count, release_points
+from .point_masses import MISSING_KEY, has_missing, release_points, value_tally
 from .releases import CountRelease
 from .specs import CategoricalColumn, ColumnSpec, Schema, UntypedColumn
 from .time_units import learn_unit
@@ -43,6 +45,7 @@ __all__ = [
     "complete_schema",
     "facts_to_learn",
     "learn_schema",
+    "learn_missing_facts",
     "learn_schema_with_releases",
     "merge_specs",
     "prepare_table",
@@ -169,26 +172,51 @@ def prepare_table(
     >>> prepared.frame["n"].tolist()[:2], prepared.schema["n"].dtype, prepared.curator_notes
     ([3.0, 4.0], 'Int64', ("column 'n': 1 present value(s) did not parse as integer and were treated as missing",))
     """
-    if hint is not None and not isinstance(hint, Schema):
-        hint = Schema.from_public(hint)
-    specs = merge_specs(df, hint)
-    todo = facts_to_learn(specs)
-    if todo:
-        learns_lists = any(fact in ("categories", "points", "kind") for _, fact in todo)
-        delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
-        rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
-        log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
-        specs, releases = learn_schema_with_releases(
-            df, specs, rho_schema, delta_schema, accountant, noise, measurement_sigma
-        )
-    else:
-        releases = ()
+    specs, releases = learn_missing_facts(df, hint, schema_share, accountant, noise, measurement_sigma)
     frame, notes = conform_frame(df, specs)
     return PreparedTable(specs, frame, notes, releases)
 
 
+def learn_missing_facts(
+    table: pd.DataFrame | RowEngine,
+    hint: Schema | Mapping[str, Any] | None,
+    schema_share: float,
+    accountant: Accountant,
+    noise: NoiseSource,
+    measurement_sigma: float | None = None,
+) -> tuple[Schema, tuple[CountRelease, ...]]:
+    """The complete schema of ``table`` and the counts released learning it (:func:`prepare_table`'s first half).
+
+    ``table`` is a DataFrame or rows anywhere (:class:`~dpquilt.rows.engine.RowEngine`,
+    e.g. Dask partitions): the kinds come from its declared types, the facts from
+    tallies of its columns, so a table split into parts gives the same schema, ledger
+    and releases as the same rows in one frame.
+
+    Examples
+    --------
+    >>> from dpquilt.privacy import Accountant, SeededNoise
+    >>> df = pd.DataFrame({"c": ["a"] * 3000 + ["b"] * 2000})
+    >>> schema, releases = learn_missing_facts(df, None, 0.1, Accountant(1.0, 1e-9, secure=False),
+    ...                                        SeededNoise(np.random.default_rng(0)))
+    >>> schema["c"].categories, [r.what for r in releases]
+    (('a', 'b'), ["categories of 'c'"])
+    """
+    rows = as_rows(table)
+    if hint is not None and not isinstance(hint, Schema):
+        hint = Schema.from_public(hint)
+    specs = merge_specs(rows.meta(), hint)
+    todo = facts_to_learn(specs)
+    if not todo:
+        return specs, ()
+    learns_lists = any(fact in ("categories", "points", "kind") for _, fact in todo)
+    delta_schema = SCHEMA_DELTA_SHARE * accountant.delta if learns_lists else 0.0
+    rho_schema = schema_share * accountant.remaining_rho(extra_delta=delta_schema)
+    log.info("learning %d schema facts with DP (rho=%.3g)", len(todo), rho_schema)
+    return learn_schema_with_releases(rows, specs, rho_schema, delta_schema, accountant, noise, measurement_sigma)
+
+
 def complete_schema(
-    df: pd.DataFrame,
+    df: pd.DataFrame | RowEngine,
     hint: Schema | Mapping[str, Any] | None,
     schema_share: float,
     accountant: Accountant,
@@ -207,7 +235,7 @@ def complete_schema(
     >>> (schema["age"].lower, schema["age"].upper), [e.what.split(" of ")[0] for e in acc.ledger]  # only age's facts cost
     ((20, 79), ['point masses', 'bounds', 'lower bound', 'upper bound'])
     """
-    return prepare_table(df, hint, schema_share, accountant, noise).schema
+    return learn_missing_facts(df, hint, schema_share, accountant, noise)[0]
 
 
 def learn_schema(
@@ -241,7 +269,7 @@ def learn_schema(
 
 
 def learn_schema_with_releases(
-    df: pd.DataFrame,
+    df: pd.DataFrame | RowEngine,
     schema: Schema,
     rho: float,
     delta: float,
@@ -280,12 +308,13 @@ def learn_schema_with_releases(
     sigma = {fact: sigma_for_rho(unit * weight) for fact, weight in FACT_WEIGHTS.items()}
     n_lists = sum(1 for _, f in todo if f in ("categories", "points", "kind"))  # thresholded releases
     delta_each = delta / n_lists if n_lists else 0.0
+    rows = as_rows(df)
     for name in kinds:
-        schema = schema.replace_column(learn_kind(df[name], schema[name], sigma["kind"], accountant, noise))
+        schema = schema.replace_column(learn_kind(ColumnValues(rows, name), schema[name], sigma["kind"], accountant, noise))
     releases: list[CountRelease] = []
     for name, fact in facts_to_learn(schema):
         spec = schema[name]
-        series, _ = conform_column(df[name], spec)
+        series = ColumnValues(rows, name).map(functools.partial(_conformed, spec))
         if fact == "categories":
             spec, counts = _learn_categories(series, spec, sigma[fact], delta_each, accountant, noise)
             releases.append(CountRelease(name, counts, sigma[fact], f"categories of {name!r}"))
@@ -300,14 +329,23 @@ def learn_schema_with_releases(
     return schema, tuple(releases)
 
 
+def as_rows(table: pd.DataFrame | RowEngine) -> RowEngine:
+    """A DataFrame as rows in memory (:class:`~dpquilt.rows.engine.InMemoryRows`); an engine as it is."""
+    return InMemoryRows(table) if isinstance(table, pd.DataFrame) else table
+
+
+def _conformed(spec: ColumnSpec, series: pd.Series) -> pd.Series:
+    return conform_column(series, spec)[0]
+
+
 def _learn_categories(
-    series: pd.Series, spec: CategoricalColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
+    values: ColumnValues, spec: CategoricalColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
 ) -> tuple[CategoricalColumn, dict]:
     """``spec`` with its category list and missing flag learned, and the released noisy counts."""
-    counts = series.value_counts(dropna=True)
+    counts, (missing,) = values.tally(functools.partial(value_tally, None))
     released = thresholded_counts(
-        dict(zip(counts.index, counts.to_numpy())), sigma, delta, f"categories of {spec.name!r}", accountant, noise,
-        known=missing_count(series, spec.missing),
+        counts, sigma, delta, f"categories of {spec.name!r}", accountant, noise,
+        known={MISSING_KEY: int(missing)} if spec.missing else {},
     )
     kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)

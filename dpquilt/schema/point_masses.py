@@ -16,6 +16,7 @@ public domain, so it is released whatever it is and costs nothing more.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -24,10 +25,11 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import thresholded_counts
 from ..privacy.noise import NoiseSource
+from ..rows.engine import ColumnValues, sorted_counts
 from .column_types import numeric_values
 from .specs import NumericColumn
 
-__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "missing_count", "release_points"]
+__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "release_points", "value_tally"]
 
 #: Most point masses a column keeps (each is one more code in every marginal it enters).
 MAX_POINTS = 64
@@ -46,9 +48,24 @@ MISSING_KEY = _MissingKey()
 MISSING_SIGMAS = 3.0
 
 
-def missing_count(series: pd.Series, missing: bool) -> dict[str, int]:
-    """``{MISSING_KEY: count of missing values}`` when the spec may hold them, else nothing (the ``known`` keys)."""
-    return {MISSING_KEY: int(series.isna().sum())} if missing else {}
+def value_tally(kind: str | None, series: pd.Series) -> tuple[dict, np.ndarray]:
+    """How many rows hold each present value (numbers for a numeric ``kind``, labels for ``None``),
+    and how many are missing: what point masses and category lists are learned from.
+
+    Examples
+    --------
+    >>> value_tally("integer", pd.Series([3, None, 3, 1]))
+    ({1.0: 1, 3.0: 2}, array([1]))
+    >>> value_tally(None, pd.Series(["a", "b", "a"]))
+    ({'a': 2, 'b': 1}, array([0]))
+    """
+    if kind is None:
+        counts = series.value_counts(dropna=True)
+        present = dict(zip(counts.index.tolist(), counts.to_numpy().tolist()))
+    else:
+        values, n = np.unique(numeric_values(series, kind), return_counts=True)
+        present = dict(zip(values.tolist(), n.tolist()))
+    return sorted_counts(present), np.array([int(series.isna().sum())])
 
 
 def has_missing(released: dict, sigma: float, missing: bool) -> bool:
@@ -71,7 +88,7 @@ def has_missing(released: dict, sigma: float, missing: bool) -> bool:
 
 
 def learn_points(
-    series: pd.Series, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
+    series: pd.Series | ColumnValues, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
 ) -> NumericColumn:
     """``spec`` with the point masses of ``series`` learned with DP (one ledger entry), and whether it has missing values.
 
@@ -89,17 +106,17 @@ def learn_points(
 
 
 def release_points(
-    series: pd.Series, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
+    series: pd.Series | ColumnValues, spec: NumericColumn, sigma: float, delta: float, accountant: Accountant, noise: NoiseSource
 ) -> tuple[NumericColumn, dict]:
     """:func:`learn_points`, also returning the released noisy counts (value or :data:`MISSING_KEY` -> count).
 
     The counts are DP outputs that the marginal path reuses
     (:class:`~dpquilt.schema.releases.CountRelease`).
     """
-    values, counts = np.unique(numeric_values(series, spec.kind), return_counts=True)
+    counts, (missing,) = ColumnValues.of(series).tally(functools.partial(value_tally, spec.kind))
     released = thresholded_counts(
-        dict(zip(values.tolist(), counts.tolist())), sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
-        known=missing_count(series, spec.missing),
+        counts, sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
+        known={MISSING_KEY: int(missing)} if spec.missing else {},
     )
     kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)

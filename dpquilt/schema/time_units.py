@@ -21,6 +21,7 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import gaussian_counts
 from ..privacy.noise import NoiseSource
+from ..rows.engine import ColumnValues
 from .specs import NumericColumn
 
 __all__ = ["FINER_SIGMAS", "UNIT_CLASSES", "learn_unit", "unit_classes", "unit_from_noisy_classes"]
@@ -93,7 +94,7 @@ def unit_from_noisy_classes(noisy: np.ndarray, sigma: float) -> str | None:
 
 
 def learn_unit(
-    series: pd.Series, spec: NumericColumn, sigma: float, accountant: Accountant, noise: NoiseSource
+    series: pd.Series | ColumnValues, spec: NumericColumn, sigma: float, accountant: Accountant, noise: NoiseSource
 ) -> NumericColumn:
     """``spec`` with its unit learned from ``series`` (one ledger entry); ``None`` keeps instants.
 
@@ -107,7 +108,7 @@ def learn_unit(
     >>> spec.unit, [e.what for e in acc.ledger]
     ('day', ["unit of 'day' (year, month, day or time)"])
     """
-    noisy = gaussian_counts(unit_classes(series), sigma, f"unit of {spec.name!r} (year, month, day or time)",
+    noisy = gaussian_counts(ColumnValues.of(series).tally(unit_classes), sigma, f"unit of {spec.name!r} (year, month, day or time)",
                             accountant, noise)
     unit = unit_from_noisy_classes(noisy, sigma)
     if unit is None and np.maximum(noisy, 0).sum() < 4.0 * sigma:

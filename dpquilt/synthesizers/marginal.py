@@ -26,13 +26,18 @@ from ..marginals.aim import REFIT_STEPS, aim
 from ..marginals.compression import Compression
 from ..marginals.measurement import Measurement, cell_measurement
 from ..marginals.mst import mst, pair_sigma
+from ..marginals.code_counts import CodeCounts, DatasetCounts, PartitionCounts
 from ..marginals.oracle import LocalOracle, MarginalOracle
 from ..marginals.workload import DEFAULT_MAX_CELLS, Workload
 from ..privacy.accountant import Accountant
 from ..refiners import Layout, make_backend
+from ..refiners.histogram import partition_cell_tally
+from ..rows.engine import InMemoryRows
+from ..rows.inputs import as_row_engine
 from ..schema import Schema
 from ..schema.codec import decode, encode
-from ..schema.learning import SCHEMA_DELTA_SHARE, prepare_table
+from ..schema.column_types import conform_frame
+from ..schema.learning import SCHEMA_DELTA_SHARE, learn_missing_facts
 from ..schema.releases import CountRelease
 from .base import NotFittedError, Synthesizer, sample_size
 
@@ -173,55 +178,87 @@ class MarginalSynthesizer(Synthesizer):
                 f"refiner_share={share!r} must lie in (0, 1): the marginals and the refiner both need budget; e.g. 0.3"
             )
 
-    def fit(self, df: pd.DataFrame) -> MarginalSynthesizer:
+    def fit(self, df: pd.DataFrame | Any) -> MarginalSynthesizer:
         """Learn a DP model of ``df`` (one row per individual).
+
+        Parameters
+        ----------
+        df : DataFrame, Dask DataFrame, or path of Parquet files
+            The private table. A ``dask.dataframe.DataFrame`` or a path, directory or
+            glob of Parquet files (``"data/*.parquet"``, read lazily) is never
+            gathered here: every read is a tally of each partition on the Dask
+            workers (the current ``distributed.Client``, else local threads), summed
+            before the noise is added, so the ledger, the measurements and the samples
+            equal those of the same rows in one DataFrame with the same seed
+            (:mod:`dpquilt.rows`). Partitioned rows take the ``"histogram"`` or
+            ``"uniform"`` refiner.
 
         Returns
         -------
         self
         """
-        df, randomness, accountant = self._fit_prologue(df)
+        rows = as_row_engine(df)
+        meta, randomness, accountant = self._fit_prologue(rows.meta())
         noise = randomness.noise
         backend = make_backend(self.refiner, self.refiner_settings)
+        in_memory = isinstance(rows, InMemoryRows)
+        if not in_memory and backend.name not in ("histogram", "uniform"):
+            raise ValueError(f"refiner={backend.name!r} trains on rows in memory; with partitioned rows pass "
+                             f"refiner='histogram' (the default) or 'uniform', or fit a pandas DataFrame")
         share = self.refiner_share if self.refiner_share is not None else getattr(backend, "default_share", REFINER_SHARE)
         spends = backend.name != "uniform"
         # the noise MST will give each 2-way marginal, expected before the schema is learned: it sizes learned bins
         expected_rho = accountant.remaining_rho() * (1.0 - self.schema_share) * ((1.0 - share) if spends else 1.0)
-        prepared = prepare_table(df, self.schema, self.schema_share, accountant, noise,
-                                 measurement_sigma=pair_sigma(expected_rho, df.shape[1]))
-        schema = prepared.schema
-        encoded = encode(prepared.frame, schema)
-        df = prepared.frame[encoded.kept]
-        curator_notes = prepared.curator_notes + encoded.notes
-        for note in curator_notes:
-            log.warning("curator note (not DP, not for release): %s", note)
+        schema, releases = learn_missing_facts(rows, self.schema, self.schema_share, accountant, noise,
+                                               measurement_sigma=pair_sigma(expected_rho, meta.shape[1]))
+        if in_memory:
+            frame, parse_notes = conform_frame(rows.frame, schema)
+            encoded = encode(frame, schema)
+            frame = frame[encoded.kept]
+            counts: CodeCounts = DatasetCounts(encoded.data)
+            curator_notes = parse_notes + encoded.notes
+            self._log_curator_notes(curator_notes)
+        else:
+            counts = PartitionCounts(rows, schema)
         layout = Layout.of(schema)
         if spends and not layout.learned:
             if backend.name != "histogram":  # the default refiner has nothing to do on categorical tables: no news
                 log.warning("refiner=%r has no numeric column with room inside its bins: it is skipped", backend.name)
             backend, spends = make_backend("uniform"), False
         rho = accountant.remaining_rho() * ((1.0 - share) if spends else 1.0)
-        oracle = LocalOracle(encoded.data, noise)
-        prior = schema_measurements(prepared.releases, schema)
-        self._fit_measurements(oracle, schema, accountant, list(df.columns), rho=rho, prior=prior)  # refiner_: uniform
+        oracle = LocalOracle(counts, noise)
+        prior = schema_measurements(releases, schema)
+        self._fit_measurements(oracle, schema, accountant, list(meta.columns), rho=rho, prior=prior)  # refiner_: uniform
+        if not in_memory:
+            parts = getattr(rows, "n_partitions", 1)
+            curator_notes = tuple(f"{note} (in {k} of {parts} partitions)" for note, k in counts.curator_notes.items())
+            self._log_curator_notes(curator_notes)
         self.curator_notes_ = curator_notes
         if spends:
             if self.verbose:
                 log.info("fitting the %s refiner", backend.name)
+            rows_of_refiner = (
+                {"codes": layout.codes_of(encoded.data), "targets": layout.targets_of(frame, schema)} if in_memory
+                else {"codes": None, "targets": None, "tally_cells": partition_cell_tally(rows, schema, layout)}
+            )
             self.refiner_ = backend.fit(
                 layout,
-                layout.codes_of(encoded.data),
-                layout.targets_of(df, schema),
-                accountant,
-                self.device,
+                accountant=accountant,
+                device=self.device,
                 public_rows=max(float(self.model_.total), 1.0),
                 randomness=randomness,
                 progress=self.verbose,
                 noise=noise,
                 bin_shares={c: self._bin_shares(c) for c in layout.learned},
+                **rows_of_refiner,
             )
             self.notes_ = self.notes_ + tuple(getattr(self.refiner_, "notes_", ()))  # public lines (optional)
         return self
+
+    @staticmethod
+    def _log_curator_notes(notes: Sequence[str]) -> None:
+        for note in notes:
+            log.warning("curator note (not DP, not for release): %s", note)
 
     def fit_oracle(
         self, oracle: MarginalOracle, schema: Schema, columns: Sequence[str] | None = None, notes: tuple[str, ...] = ()

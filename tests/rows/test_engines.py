@@ -1,0 +1,51 @@
+"""Row engines: tallies add up exactly, in an order no split can change, and bad partitions are named."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpquilt.rows import InMemoryRows, add_tallies
+from dpquilt.schema.point_masses import value_tally
+
+dd = pytest.importorskip("dask.dataframe")
+dask = pytest.importorskip("dask")
+from dpquilt.rows.dask_rows import DaskRows, PartitionSchemaError  # noqa: E402
+
+
+def test_value_counts_come_back_in_one_order_however_the_rows_are_split():
+    """The first partition is mostly 'b', the second mostly 'a': per-part value_counts list them
+    in opposite orders, and the mechanisms draw noise key by key."""
+    frame = pd.DataFrame({"c": ["b"] * 30 + ["a"] * 5 + ["a"] * 40 + ["b"] * 2 + ["z"]})
+    job = functools.partial(value_tally, None)
+    whole = InMemoryRows(frame).tally(lambda part: job(part["c"]), ["c"])
+    with dask.config.set({"dataframe.convert-string": False}):
+        split = DaskRows(dd.from_pandas(frame, npartitions=2, sort=False)).tally(lambda part: job(part["c"]), ["c"])
+    assert list(whole[0].items()) == list(split[0].items()) == [("a", 45), ("b", 32), ("z", 1)]
+    assert whole[1].tolist() == split[1].tolist() == [0]
+
+
+def test_tallies_of_different_layouts_are_refused():
+    assert add_tallies(np.array([1, 2]), np.array([3, 4])).tolist() == [4, 6]
+    with pytest.raises(TypeError, match="shapes"):
+        add_tallies(np.array([1, 2]), np.array([1, 2, 3]))
+    with pytest.raises(TypeError, match="same layout"):
+        add_tallies((np.array([1]),), (np.array([1]), np.array([2])))
+
+
+def test_a_partition_with_other_types_fails_the_tally_and_is_named():
+    good = pd.DataFrame({"a": [1, 2]})
+    bad = pd.DataFrame({"a": ["x", "y"]})
+    frame = dd.from_delayed([dask.delayed(lambda: good)(), dask.delayed(lambda: bad)()], meta=good.iloc[:0], verify_meta=False)
+    with pytest.raises(PartitionSchemaError, match=r"partition 1 .*'a'"):
+        DaskRows(frame).tally(lambda part: np.array([len(part)]), ["a"])
+
+
+def test_the_reduction_tree_adds_every_partition_once():
+    frame = pd.DataFrame({"a": np.arange(1000) % 7})
+    rows = DaskRows(dd.from_pandas(frame, npartitions=37), split_every=3)
+    got = rows.tally(lambda part: np.bincount(part["a"], minlength=7), ["a"])
+    assert got.tolist() == np.bincount(frame["a"], minlength=7).tolist()
