@@ -152,6 +152,35 @@ class Synthesizer:
     def _check_fitted(self, what: str) -> None:
         check_fitted(self, self._fitted_attribute, what)
 
+    def sample_to_parquet(
+        self,
+        path: Any,
+        n_samples: int,
+        partitions: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> list:
+        """Write ``n_samples`` synthetic rows as partitioned Parquet files ``path/part-NNNNN.parquet``.
+
+        For more rows than one process holds: each partition is sampled with its own
+        generator spawned from ``random_state`` and written by its own task (Dask's
+        current client or local threads when Dask is installed). Post-processing: it
+        spends no budget. See :func:`~dpquilt.synthesizers.partitioned_sampling.sample_to_parquet`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from dpquilt import MarginalSynthesizer
+        >>> df = pd.DataFrame({"a": ["x", "y"] * 200})
+        >>> syn = MarginalSynthesizer(epsilon=1.0, random_state=0, verbose=False,
+        ...                           schema={"a": {"categories": ["x", "y"]}}).fit(df)
+        >>> len(syn.sample_to_parquet(tempfile.mkdtemp(), 10_000, partitions=4, random_state=0))
+        4
+        """
+        from .partitioned_sampling import sample_to_parquet
+
+        self._check_fitted("sample_to_parquet")
+        return sample_to_parquet(self, path, n_samples, partitions, random_state)
+
     def privacy_report(self) -> PrivacyReport:
         """Every expenditure of the fit (what, mechanism, noise scale, cost) and the totals.
 

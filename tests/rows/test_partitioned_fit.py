@@ -85,11 +85,15 @@ def test_a_refiner_that_needs_rows_in_memory_is_refused_for_partitions():
         dq.MarginalSynthesizer(epsilon=1.0, refiner="ddpm", random_state=0, verbose=False).fit(ddf)
 
 
-def test_a_local_cluster_of_worker_processes_gives_the_same_release():
+def test_a_local_cluster_of_worker_processes_gives_the_same_release(tmp_path):
     distributed = pytest.importorskip("distributed")
     df = mixed_table(2000, seed=3).sort_values("city", ignore_index=True)
     in_memory = fitted(df)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
         split = fitted(dd.from_pandas(df, npartitions=6, sort=False))
+        on_workers = split.sample_to_parquet(tmp_path / "workers", 5000, partitions=3, random_state=4)
     assert_same_release(in_memory, split)
+    on_threads = in_memory.sample_to_parquet(tmp_path / "threads", 5000, partitions=3, random_state=4)
+    for a, b in zip(on_workers, on_threads):
+        pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
