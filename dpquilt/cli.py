@@ -47,10 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     synth = sub.add_parser("synth", help="fit on a CSV/Parquet table and write a synthetic copy")
-    synth.add_argument("data", type=Path, help="input table (.csv or .parquet)")
-    synth.add_argument("--out", type=Path, required=True, help="output table (.csv or .parquet)")
+    synth.add_argument("data", help="input table: a .csv or .parquet file, or a directory or glob of Parquet "
+                                    "files ('data/*.parquet', tallied on Dask partitions)")
+    synth.add_argument("--out", type=Path, required=True,
+                       help="output table (.csv or .parquet), or a directory for partitioned Parquet")
     _budget_args(synth)
     synth.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
+    synth.add_argument("--scheduler", default=None,
+                       help="address of a Dask scheduler to fit on (e.g. tcp://10.0.0.5:8786); default: a local "
+                            "cluster when the Parquet input would not fit in memory, else this process")
+    synth.add_argument("--partitions", type=int, default=None,
+                       help="with a directory --out: Parquet files to sample into (default: 5 M rows each)")
     synth.add_argument("--schema", type=Path, default=None, help="JSON file of public column facts")
     synth.add_argument(
         "--curator-log", type=Path, default=None,
@@ -197,18 +204,49 @@ def read_table(path: Path, schema_file: Path | None) -> tuple:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
-    from .io.files import save
+    if _partitioned(args):
+        from .rows.dask_rows import dask_client, parquet_files, read_parquet_rows
 
-    df, facts = read_table(args.data, args.schema)
-    syn = _synthesizer(args, facts).fit(df)
-    out = syn.sample(args.rows, random_state=args.seed)
-    save(out, args.out)
+        files = parquet_files(args.data)
+        facts = json.loads(args.schema.read_text()) if args.schema else None
+        with dask_client(args.scheduler, files) as client:
+            syn = _synthesizer(args, facts).fit(read_parquet_rows(args.data, client))
+            written = _write_sample(syn, args)
+    else:
+        df, facts = read_table(Path(args.data), args.schema)
+        syn = _synthesizer(args, facts).fit(df)
+        written = _write_sample(syn, args)
     report = report_path_for(args.out)
     report.write_text(syn.privacy_report().to_json())
     if args.curator_log:
         args.curator_log.write_text("".join(f"{note}\n" for note in syn.curator_notes_))
-    print(f"wrote {len(out)} rows to {args.out} and the privacy report to {report}")
+    print(f"wrote {written} rows to {args.out} and the privacy report to {report}")
     return 0
+
+
+def _partitioned(args: argparse.Namespace) -> bool:
+    """Whether ``synth`` reads its input as Dask partitions: a directory, a glob, or a scheduler given."""
+    text = str(args.data)
+    if args.scheduler or Path(text).is_dir() or any(ch in text for ch in "*?["):
+        if text.lower().endswith(".csv"):
+            raise ValueError(f"{text!r}: partitioned input must be Parquet (CSV files hold no types); "
+                             f"convert it, or pass one CSV file without --scheduler")
+        return True
+    return False
+
+
+def _write_sample(syn, args: argparse.Namespace) -> int:
+    """Sample to one file, or to partitioned Parquet when ``--out`` has no table suffix; the rows written."""
+    from .io.files import save
+    from .synthesizers.base import sample_size
+
+    if args.out.suffix.lower() in (".csv", ".parquet", ".pq"):
+        out = syn.sample(args.rows, random_state=args.seed)
+        save(out, args.out)
+        return len(out)
+    rows = sample_size(args.rows, syn.model_.total)
+    syn.sample_to_parquet(args.out, rows, partitions=args.partitions, random_state=args.seed)
+    return rows
 
 
 def _run_demo(args: argparse.Namespace) -> int:

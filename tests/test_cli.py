@@ -27,6 +27,32 @@ def test_synth_writes_output_and_report(tmp_path, suffix_in, suffix_out):
     assert any(e["what"].startswith("marginal") for e in report["expenditures"])
 
 
+def test_synth_on_parquet_parts_writes_partitioned_output_equal_to_the_one_file_fit(tmp_path):
+    """A glob of Parquet parts is tallied as Dask partitions; a directory --out gets partitioned Parquet."""
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.choice(["x", "y"], 2000), "b": rng.normal(100, 20, size=2000)})
+    (tmp_path / "parts").mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(2000), 4)):
+        df.iloc[rows].to_parquet(tmp_path / "parts" / f"p{k}.parquet", index=False)
+    df.to_parquet(tmp_path / "whole.parquet", index=False)
+    common = ["--epsilon", "2", "--method", "mst", "--seed", "0", "--iters", "100", "--rows", "900", "--quiet"]
+    assert main(["synth", str(tmp_path / "parts" / "*.parquet"), "--out", str(tmp_path / "out"), "--partitions", "3",
+                 *common]) == 0
+    assert main(["synth", str(tmp_path / "whole.parquet"), "--out", str(tmp_path / "one.parquet"), *common]) == 0
+    files = sorted((tmp_path / "out").glob("part-*.parquet"))
+    assert len(files) == 3 and sum(len(pd.read_parquet(f)) for f in files) == 900
+    split = json.loads((tmp_path / "out.privacy.json").read_text())
+    whole = json.loads((tmp_path / "one.privacy.json").read_text())
+    assert split["expenditures"] == whole["expenditures"]
+
+
+def test_synth_refuses_partitioned_csv(tmp_path, capsys):
+    pd.DataFrame({"a": [1, 2]}).to_csv(tmp_path / "p0.csv", index=False)
+    assert main(["synth", str(tmp_path / "*.csv"), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 2
+    assert "partitioned input must be Parquet" in capsys.readouterr().err
+
+
 def test_synth_bad_input_is_one_line_error(tmp_path, capsys):
     src = tmp_path / "in.csv"
     pd.DataFrame({"a": [1, 2]}).to_csv(src, index=False)

@@ -11,8 +11,10 @@ tally with a message naming it, before anything is released.
 
 from __future__ import annotations
 
+import contextlib
 import glob
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pandas as pd
 
 from .engine import Tally, TallyJob, add_tallies, normalised
 
-__all__ = ["DaskRows", "PartitionSchemaError", "parquet_files", "read_parquet_rows"]
+__all__ = ["DaskRows", "PartitionSchemaError", "dask_client", "parquet_files", "read_parquet_rows"]
 
 
 class PartitionSchemaError(ValueError):
@@ -157,3 +159,55 @@ def read_parquet_rows(path: str | Path, client: Any = None) -> DaskRows:
 
 def _describe(schema: Any) -> str:
     return "[" + ", ".join(f"{field.name}: {field.type}" for field in schema) + "]"
+
+
+#: Parquet expands in memory: a table whose files take more than this share of the memory
+#: (times :data:`PARQUET_EXPANSION`) is fitted on a local cluster of worker processes.
+MEMORY_SHARE = 0.5
+#: How many times larger than its Parquet files a table is as a pandas frame (compressed columns,
+#: object strings); a rough public rule, used only to choose where to run.
+PARQUET_EXPANSION = 5.0
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, files: Sequence[str], memory_bytes: int | None = None) -> Iterator[Any]:
+    """Where a partitioned table is fitted: the scheduler at ``scheduler``, else a local cluster
+    when the files would not fit in memory, else (``None``) Dask's local threads.
+
+    The choice reads file sizes on disk, never rows, and changes only where the work
+    runs: the release is the same. The client (and a local cluster) is closed on exit.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> file = Path(tempfile.mkdtemp()) / "t.parquet"
+    >>> pd.DataFrame({"a": [1, 2]}).to_parquet(file)
+    >>> with dask_client(None, [str(file)]) as client:
+    ...     client is None  # a small table: local threads
+    True
+    """
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            yield client
+        return
+    memory = memory_bytes if memory_bytes is not None else _physical_memory()
+    on_disk = sum(os.path.getsize(f) for f in files)
+    if on_disk * PARQUET_EXPANSION <= MEMORY_SHARE * memory:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    limit = int(MEMORY_SHARE * memory / workers)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit=limit, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30

@@ -49,3 +49,17 @@ def test_the_reduction_tree_adds_every_partition_once():
     rows = DaskRows(dd.from_pandas(frame, npartitions=37), split_every=3)
     got = rows.tally(lambda part: np.bincount(part["a"], minlength=7), ["a"])
     assert got.tolist() == np.bincount(frame["a"], minlength=7).tolist()
+
+
+def test_a_table_too_large_for_memory_gets_a_local_cluster_that_is_closed_after(tmp_path):
+    pytest.importorskip("distributed")
+    from dpquilt.rows.dask_rows import dask_client
+
+    file = tmp_path / "t.parquet"
+    pd.DataFrame({"a": np.arange(100)}).to_parquet(file)
+    with dask_client(None, [str(file)], memory_bytes=1000) as client:  # "1 kB of memory": does not fit
+        assert client is not None and len(client.scheduler_info()["workers"]) >= 1
+        cluster = client.cluster
+    assert client.status == "closed" and cluster.status.name == "closed"
+    with dask_client(None, [str(file)], memory_bytes=2**40) as client:
+        assert client is None
