@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="address of a Dask scheduler to fit on (e.g. tcp://10.0.0.5:8786); default: a local "
                             "cluster when the Parquet input would not fit in memory, else this process")
     synth.add_argument("--partitions", type=int, default=None,
-                       help="with a directory --out: Parquet files to sample into (default: 5 M rows each)")
+                       help="with a directory --out: Parquet files to sample into (default: 1 M rows each)")
     synth.add_argument("--schema", type=Path, default=None, help="JSON file of public column facts")
     synth.add_argument(
         "--curator-log", type=Path, default=None,

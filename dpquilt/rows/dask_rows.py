@@ -78,9 +78,10 @@ class DaskRows:
         frame = self.frame if columns is None else self.frame[list(columns)]
         expected = {str(name): dtype for name, dtype in frame.dtypes.items()}
         parts = frame.to_delayed()
-        layer = [dask.delayed(_checked_tally, pure=True)(job, part, i, expected) for i, part in enumerate(parts)]
+        # pure=False: every tally is computed afresh (an identical earlier graph's result is never reused)
+        layer = [dask.delayed(_checked_tally, pure=False)(job, part, i, expected) for i, part in enumerate(parts)]
         while len(layer) > 1:
-            layer = [dask.delayed(_sum_tallies, pure=True)(layer[k : k + self.split_every])
+            layer = [dask.delayed(_sum_tallies, pure=False)(layer[k : k + self.split_every])
                      for k in range(0, len(layer), self.split_every)]
         if self.client is not None:
             return normalised(self.client.compute(layer[0]).result())

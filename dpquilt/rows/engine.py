@@ -17,15 +17,54 @@ noise for them does not depend on the split either.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, Union
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ColumnValues", "InMemoryRows", "RowEngine", "Tally", "TallyJob", "add_tallies", "sorted_counts"]
+__all__ = ["ColumnValues", "InMemoryRows", "RowEngine", "Tally", "TallyJob", "ValueCounts", "add_tallies", "sorted_counts"]
+
+@dataclass(frozen=True)
+class ValueCounts:
+    """How many rows hold each distinct number: sorted ``values`` and their ``counts``.
+
+    The tally of a numeric column's distinct values (point masses) kept as arrays: a
+    part with a million distinct amounts merges with another in a sort, not a million
+    dictionary updates.
+
+    Examples
+    --------
+    >>> a = ValueCounts.of(np.array([3.0, 1.0, 3.0]))
+    >>> b = ValueCounts.of(np.array([2.0, 3.0]))
+    >>> a.merged(b).as_dict()
+    {1.0: 1, 2.0: 1, 3.0: 3}
+    """
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> ValueCounts:
+        """The distinct values of ``x`` (no NaN) and how often each occurs."""
+        values, counts = np.unique(np.asarray(x, dtype=np.float64), return_counts=True)
+        return cls(values, counts.astype(np.int64))
+
+    def merged(self, other: ValueCounts) -> ValueCounts:
+        values = np.concatenate([self.values, other.values])
+        counts = np.concatenate([self.counts, other.counts])
+        order = np.argsort(values, kind="stable")
+        values, counts = values[order], counts[order]
+        starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])) if values.size else np.zeros(0, int)
+        return ValueCounts(values[starts], np.add.reduceat(counts, starts) if values.size else counts)
+
+    def as_dict(self) -> dict[float, int]:
+        """``{value: count}`` in increasing order of value."""
+        return dict(zip(self.values.tolist(), self.counts.tolist()))
+
 
 #: What a pass over one part of the rows returns: counts that add up over parts.
-Tally = Union[np.ndarray, Mapping[Hashable, int], tuple["Tally", ...]]
+Tally = Union[np.ndarray, Mapping[Hashable, int], ValueCounts, tuple["Tally", ...]]
 #: A function of one part of the rows (a DataFrame with the columns asked for) to its tally.
 TallyJob = Callable[[pd.DataFrame], Tally]
 
@@ -104,6 +143,10 @@ def add_tallies(a: Tally, b: Tally) -> Tally:
         if not isinstance(b, tuple) or len(a) != len(b):
             raise TypeError("tallies of different shapes cannot be added; every part's job must return the same layout")
         return tuple(add_tallies(x, y) for x, y in zip(a, b))
+    if isinstance(a, ValueCounts):
+        if not isinstance(b, ValueCounts):
+            raise TypeError("value counts cannot be added to another kind of tally")
+        return a.merged(b)
     if isinstance(a, Mapping):
         if not isinstance(b, Mapping):
             raise TypeError("a mapping tally cannot be added to an array tally")
@@ -129,6 +172,8 @@ def normalised(tally: Tally) -> Tally:
         return tuple(normalised(t) for t in tally)
     if isinstance(tally, Mapping):
         return sorted_counts(tally)
+    if isinstance(tally, ValueCounts):
+        return tally
     return np.asarray(tally)
 
 

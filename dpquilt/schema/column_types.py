@@ -146,9 +146,9 @@ def conform_column(series: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int]
     """
     if isinstance(spec, UntypedColumn):
         return series, 0
-    present = series.notna()
     if isinstance(spec, CategoricalColumn):
-        return _conform_labels(series, spec, present), 0
+        return _conform_labels(series, spec), 0
+    present = series.notna()
     if spec.kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             return series, 0
@@ -186,25 +186,37 @@ def conform_frame(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, tuple
     for spec in schema.columns:
         columns[spec.name], failed = conform_column(df[spec.name], spec)
         if failed:
-            kind = "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
-            notes.append(f"column {spec.name!r}: {failed} present value(s) did not parse as {kind} "
-                         f"and were treated as missing")
+            notes.append(parse_note(spec, failed))
     return pd.DataFrame({name: col.array for name, col in columns.items()}, index=df.index), tuple(notes)
+
+
+def parse_note(spec: ColumnSpec, failed: int) -> str:
+    """The curator's note for ``failed`` present values of a column that did not parse as its kind.
+
+    Examples
+    --------
+    >>> parse_note(NumericColumn("n", kind="integer"), 2)
+    "column 'n': 2 present value(s) did not parse as integer and were treated as missing"
+    """
+    kind = "categorical" if isinstance(spec, CategoricalColumn) else spec.kind
+    return f"column {spec.name!r}: {failed} present value(s) did not parse as {kind} and were treated as missing"
 
 
 def _as_int_if_whole(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _conform_labels(series: pd.Series, spec: CategoricalColumn, present: pd.Series) -> pd.Series:
+def _conform_labels(series: pd.Series, spec: CategoricalColumn) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
         return series
-    values = series.astype(object)
     categories = spec.categories if spec.categories is not None else ()
     if categories and all(isinstance(c, str) for c in categories):
         if not pd.api.types.is_string_dtype(series.dtype):
-            return values.where(~present, values.map(str))
+            values = series.astype(object)
+            return values.where(series.isna(), values.map(str))
         return series
+    values = series.astype(object)
+    present = series.notna()
     if categories and all(isinstance(c, (bool, np.bool_)) for c in categories) and series.dtype == object:
         words = values.map(lambda v: _BOOL_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
         return words.where(present, None)

@@ -50,13 +50,24 @@ def value_classes(series: pd.Series) -> np.ndarray:
     >>> value_classes(pd.Series(["12", "3.5", "2020-01-31", "n/a", None, "7"])).tolist()
     [2, 1, 1, 1]
     """
-    text = series.dropna().astype(str).str.strip()
+    try:  # each distinct value is classified once, weighted by how often it occurs
+        found, distinct = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): by their text, row by row
+        return _classes_of(series.dropna()).sum(axis=0)
+    weights = np.bincount(found[found >= 0], minlength=len(distinct))
+    return (_classes_of(pd.Series(np.asarray(distinct, dtype=object))) * weights[:, None]).sum(axis=0).astype(np.int64)
+
+
+def _classes_of(values: pd.Series) -> np.ndarray:
+    """One row per value: a one-hot of integer, other number, ISO 8601 date, other text."""
+    text = values.astype(str).str.strip()
     number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     finite = np.isfinite(number)
     integral = finite & (np.floor(np.where(finite, number, 0.0)) == number)
-    rest = text[~finite]
-    dates = pd.to_datetime(rest, errors="coerce", utc=True, format="ISO8601").notna().to_numpy()
-    return np.array([integral.sum(), (finite & ~integral).sum(), dates.sum(), (~dates).sum()], dtype=np.int64)
+    dates = np.zeros(len(text), dtype=bool)
+    dates[~finite] = pd.to_datetime(text[~finite], errors="coerce", utc=True, format="ISO8601").notna().to_numpy()
+    other = ~finite & ~dates
+    return np.stack([integral, finite & ~integral, dates, other], axis=1).astype(np.int64)
 
 
 def kind_from_noisy_classes(noisy: np.ndarray, sigma: float) -> str | None:

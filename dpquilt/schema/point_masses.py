@@ -25,11 +25,12 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import thresholded_counts
 from ..privacy.noise import NoiseSource
-from ..rows.engine import ColumnValues, sorted_counts
+from ..rows.engine import ColumnValues, ValueCounts, sorted_counts
 from .column_types import numeric_values
 from .specs import NumericColumn
 
-__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "release_points", "value_tally"]
+__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "numeric_value_tally", "release_points",
+           "value_tally"]
 
 #: Most point masses a column keeps (each is one more code in every marginal it enters).
 MAX_POINTS = 64
@@ -59,13 +60,23 @@ def value_tally(kind: str | None, series: pd.Series) -> tuple[dict, np.ndarray]:
     >>> value_tally(None, pd.Series(["a", "b", "a"]))
     ({'a': 2, 'b': 1}, array([0]))
     """
-    if kind is None:
-        counts = series.value_counts(dropna=True)
-        present = dict(zip(counts.index.tolist(), counts.to_numpy().tolist()))
-    else:
-        values, n = np.unique(numeric_values(series, kind), return_counts=True)
-        present = dict(zip(values.tolist(), n.tolist()))
-    return sorted_counts(present), np.array([int(series.isna().sum())])
+    missing = np.array([int(series.isna().sum())])
+    if kind is not None:
+        return ValueCounts.of(numeric_values(series, kind)).as_dict(), missing
+    counts = series.value_counts(dropna=True)
+    return sorted_counts(dict(zip(counts.index.tolist(), counts.to_numpy().tolist()))), missing
+
+
+def numeric_value_tally(kind: str, series: pd.Series) -> tuple[ValueCounts, np.ndarray]:
+    """:func:`value_tally` of a numeric column, its distinct values kept as arrays (:class:`ValueCounts`).
+
+    Examples
+    --------
+    >>> counts, missing = numeric_value_tally("float", pd.Series([0.0, 2.5, 0.0, None]))
+    >>> counts.as_dict(), missing.tolist()
+    ({0.0: 2, 2.5: 1}, [1])
+    """
+    return ValueCounts.of(numeric_values(series, kind)), np.array([int(series.isna().sum())])
 
 
 def has_missing(released: dict, sigma: float, missing: bool) -> bool:
@@ -113,9 +124,9 @@ def release_points(
     The counts are DP outputs that the marginal path reuses
     (:class:`~dpquilt.schema.releases.CountRelease`).
     """
-    counts, (missing,) = ColumnValues.of(series).tally(functools.partial(value_tally, spec.kind))
+    counts, (missing,) = ColumnValues.of(series).tally(functools.partial(numeric_value_tally, spec.kind))
     released = thresholded_counts(
-        counts, sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
+        counts.as_dict(), sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
         known={MISSING_KEY: int(missing)} if spec.missing else {},
     )
     kept = dict(released)

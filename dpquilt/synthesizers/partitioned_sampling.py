@@ -39,7 +39,7 @@ def sample_to_parquet(
     n_samples: int,
     partitions: int | None = None,
     random_state: int | np.random.Generator | None = None,
-    rows_per_partition: int = 5_000_000,
+    rows_per_partition: int = 1_000_000,
 ) -> list[Path]:
     """Write ``n_samples`` synthetic rows of a fitted ``synthesizer`` as ``path/part-NNNNN.parquet``.
 
@@ -55,7 +55,7 @@ def sample_to_parquet(
         Files (and tasks). Default: enough for at most ``rows_per_partition`` rows each.
     random_state : None, int or Generator
         One seed for all partitions (each gets its own spawned generator).
-    rows_per_partition : int, default 5,000,000
+    rows_per_partition : int, default 1,000,000
         Sizes the default number of partitions.
 
     Returns
