@@ -3,8 +3,8 @@
     python benchmarks/dask_scale.py                      # 200 M rows x 20 columns (about 8 GB on disk)
     python benchmarks/dask_scale.py --rows 20000000      # scaled down
 
-Writes a seeded raw table (labels, integers, amounts in cents, zero-inflated amounts,
-flags) as Parquet files of ``--rows-per-file`` rows, checking the disk first; fits MST at
+Writes a seeded raw table (labels, integers, whole-unit amounts, rates, zero-inflated
+amounts, flags) as Parquet files of ``--rows-per-file`` rows, checking the disk first; fits MST at
 epsilon 1 with every schema fact learned, on a LocalCluster of ``--workers`` single-thread
 worker processes whose memory limit each is below the table's size in memory (so it must
 run out of core); then prints:
@@ -48,8 +48,8 @@ def chunk(rows: int, seed: np.random.SeedSequence) -> pd.DataFrame:
     z = rng.normal(size=rows)
     g = np.clip((z * 2 + 4 + rng.normal(size=rows)).astype(int), 0, 7)
     age = np.clip(np.round(45 + 12 * z + rng.normal(0, 8, rows)), 18, 95).astype(np.int64)
-    income = np.round(np.exp(10.4 + 0.5 * z + rng.normal(0, 0.4, rows)), 2)
-    claims = np.where(rng.random(rows) < 0.7, 0.0, np.round(np.exp(6 + rng.normal(0, 1, rows)), 2))
+    income = np.round(np.exp(10.4 + 0.5 * z + rng.normal(0, 0.4, rows)))
+    claims = np.where(rng.random(rows) < 0.7, 0.0, np.round(np.exp(6 + rng.normal(0, 1, rows))))
     return pd.DataFrame({
         "region": REGIONS[g],
         "product": PRODUCTS[rng.integers(0, 12, rows)],
@@ -62,11 +62,11 @@ def chunk(rows: int, seed: np.random.SeedSequence) -> pd.DataFrame:
         "year": rng.integers(1990, 2025, rows),
         "credit": np.clip(np.round(650 + 80 * z + rng.normal(0, 40, rows)), 300, 850).astype(np.int64),
         "income": income,
-        "balance": np.round(income * rng.uniform(0, 0.8, rows), 2),
-        "spend": np.round(np.exp(7 + 0.3 * z + rng.normal(0, 0.6, rows)), 2),
+        "balance": np.round(income * rng.uniform(0, 0.8, rows)),
+        "spend": np.round(np.exp(7 + 0.3 * z + rng.normal(0, 0.6, rows))),
         "rate": np.round(rng.uniform(0, 30, rows), 2),
         "claims": claims,
-        "overdraft": np.where(z > -1.0, 0.0, np.round(rng.exponential(300, rows), 2)),
+        "overdraft": np.where(z > -1.0, 0.0, np.round(rng.exponential(300, rows))),
         "member": rng.random(rows) < 0.3 + 0.1 * (z > 0),
         "online": rng.random(rows) < 0.5,
         "insured": claims > 0,
@@ -93,7 +93,7 @@ def peak_rss_bytes() -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=200_000_000)
-    p.add_argument("--rows-per-file", type=int, default=5_000_000)
+    p.add_argument("--rows-per-file", type=int, default=2_000_000)
     p.add_argument("--memory-rows", type=int, default=20_000_000, help="rows of the in-memory comparison")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--worker-memory", default="4GiB", help="memory limit of each worker")
