@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ import pandas as pd
 from .engine import Tally, TallyJob, add_tallies, normalised
 
 __all__ = ["DaskRows", "PartitionSchemaError", "dask_client", "parquet_files", "read_parquet_rows"]
+
+log = logging.getLogger(__name__)
 
 
 class PartitionSchemaError(ValueError):
@@ -83,9 +87,19 @@ class DaskRows:
         while len(layer) > 1:
             layer = [dask.delayed(_sum_tallies, pure=False)(layer[k : k + self.split_every])
                      for k in range(0, len(layer), self.split_every)]
+        start = time.perf_counter()
         if self.client is not None:
-            return normalised(self.client.compute(layer[0]).result())
-        return normalised(dask.compute(layer[0])[0])
+            total = self.client.compute(layer[0]).result()
+        else:
+            total = dask.compute(layer[0])[0]
+        log.info("tallied %d partitions (%s) in %.1f s", len(parts), _job_name(job), time.perf_counter() - start)
+        return normalised(total)
+
+
+def _job_name(job: TallyJob) -> str:
+    inner = getattr(job, "job", job)  # a column job names the tally it runs
+    inner = getattr(inner, "func", inner)  # functools.partial
+    return getattr(inner, "__name__", type(inner).__name__)
 
 
 def _checked_tally(job: TallyJob, part: pd.DataFrame, index: int, expected: Mapping[str, Any]) -> Tally:

@@ -38,6 +38,11 @@ def validate_frame(df: object) -> pd.DataFrame:
     ValueError: column names must be non-empty strings, got [1]; rename with df.columns = [...]
     """
     if not isinstance(df, pd.DataFrame):
+        if hasattr(df, "npartitions"):  # a Dask DataFrame handed to a synthesizer that trains in memory
+            raise TypeError(
+                "this synthesizer trains on rows in memory and takes a pandas DataFrame, got a Dask DataFrame; "
+                "use MarginalSynthesizer for partitioned rows, or pass a pandas frame (e.g. ddf.compute())"
+            )
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}; wrap your data in pd.DataFrame(...)")
     if df.shape[1] == 0:
         raise ValueError("the DataFrame has no columns; pass a table with at least one column")

@@ -63,3 +63,18 @@ def test_a_table_too_large_for_memory_gets_a_local_cluster_that_is_closed_after(
     assert client.status == "closed" and cluster.status.name == "closed"
     with dask_client(None, [str(file)], memory_bytes=2**40) as client:
         assert client is None
+
+
+def test_value_counts_merge_like_counting_the_concatenation():
+    from dpquilt.rows import ValueCounts
+
+    rng = np.random.default_rng(0)
+    parts = [np.round(rng.exponential(10, size), 1) for size in (0, 500, 1, 800)]
+    merged = ValueCounts.of(parts[0])
+    for part in parts[1:]:
+        merged = add_tallies(merged, ValueCounts.of(part))
+    values, counts = np.unique(np.concatenate(parts), return_counts=True)
+    assert merged.values.tolist() == values.tolist() and merged.counts.tolist() == counts.tolist()
+    assert list(merged.as_dict()) == sorted(merged.as_dict())
+    with pytest.raises(TypeError, match="value counts"):
+        add_tallies(merged, np.array([1]))

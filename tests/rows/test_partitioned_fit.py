@@ -97,3 +97,9 @@ def test_a_local_cluster_of_worker_processes_gives_the_same_release(tmp_path):
     on_threads = in_memory.sample_to_parquet(tmp_path / "threads", 5000, partitions=3, random_state=4)
     for a, b in zip(on_workers, on_threads):
         pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+
+
+def test_the_diffusion_synthesizer_says_it_needs_rows_in_memory():
+    ddf = dd.from_pandas(mixed_table(200), npartitions=2)
+    with pytest.raises(TypeError, match="trains on rows in memory.*MarginalSynthesizer"):
+        dq.DiffusionSynthesizer(epsilon=1.0, random_state=0, verbose=False).fit(ddf)
