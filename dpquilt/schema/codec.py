@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -108,42 +109,107 @@ def _encode_categorical(series: pd.Series, spec: CategoricalColumn) -> tuple[np.
 
 def _encode_numeric(series: pd.Series, spec: NumericColumn) -> tuple[np.ndarray, str | None]:
     """Bin codes ``0 .. n_bins - 1``, then point codes (a value equal to a point), then missing."""
-    isna = series.isna().to_numpy()
-    edges = np.asarray(spec.bin_edges())
-    n_bins = edges.size - 1
+    x = _values_or_nan(series, spec.kind)
+    edges = np.asarray(spec.bin_edges(), dtype=np.float64)
+    points = np.asarray(spec.points or (), dtype=np.float64)
+    lo, hi = spec.clip_range
+    missing_code = spec.missing_code if spec.missing else -1
+    table, first = _point_lookup(points)
+    steps = np.diff(edges)
+    uniform = bool(steps.size and np.allclose(steps, steps[0], rtol=1e-9, atol=0.0))
+    codes, present, outside = _numeric_codes(x, edges, points, table, first, uniform, float(lo), float(hi),
+                                             int(missing_code))
     note = None
-    if isna.all():
-        codes = np.empty(series.size, dtype=np.int64)
-    else:
-        x = numeric_values(series, spec.kind) if isna.any() or spec.kind == "datetime" else _as_floats(series)
-        lo, hi = spec.clip_range
-        outside = (x < lo) | (x > hi)
-        codes_present = np.searchsorted(edges, np.clip(x, lo, hi), side="right") - 1
-        np.clip(codes_present, 0, n_bins - 1, out=codes_present)
-        points = np.asarray(spec.points, dtype=np.float64)
-        if points.size:
-            at = np.searchsorted(points, x)
-            np.clip(at, 0, points.size - 1, out=at)
-            is_point = x == points[at]
-            outside &= ~is_point
-            codes_present = np.where(is_point, n_bins + at, codes_present)
-        if outside.any():
-            note = (
-                f"column {spec.name!r}: {outside.sum()} of {x.size} values ({outside.mean():.1%}) lay outside the "
-                f"schema's bounds [{lo:g}, {hi:g}] and were clipped to them; if that is too many, give public "
-                f"bounds for it (schema={{{spec.name!r}: {{'lower': ..., 'upper': ...}}}})"
-            )
-        if not isna.any():
-            return codes_present.astype(np.int64, copy=False), note
-        codes = np.empty(series.size, dtype=np.int64)
-        codes[~isna] = codes_present
-    codes[isna] = spec.missing_code if spec.missing else -1
+    if outside:
+        note = (
+            f"column {spec.name!r}: {outside} of {present} values ({outside / present:.1%}) lay outside the "
+            f"schema's bounds [{lo:g}, {hi:g}] and were clipped to them; if that is too many, give public "
+            f"bounds for it (schema={{{spec.name!r}: {{'lower': ..., 'upper': ...}}}})"
+        )
     return codes, note
 
 
-def _as_floats(series: pd.Series) -> np.ndarray:
-    """A numeric column without missing values as float64, without the copy ``dropna`` makes."""
-    return series.to_numpy(dtype=np.float64, copy=False)
+def _values_or_nan(series: pd.Series, kind: str) -> np.ndarray:
+    """The column as float64 (datetimes in epoch seconds), NaN where a value is missing."""
+    isna = series.isna().to_numpy()
+    if kind != "datetime" and not isna.any():
+        return series.to_numpy(dtype=np.float64)
+    x = np.full(len(series), np.nan)
+    x[~isna] = numeric_values(series, kind)
+    return x
+
+
+#: Point masses that are integers over a span of at most this many values are found by a lookup table.
+POINT_TABLE_SPAN = 1 << 16
+
+
+def _point_lookup(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """A table from ``v - first`` to the point's index (-1 for none) when the points are integers
+    over a short span, and ``first``; an empty table otherwise (then a binary search is used)."""
+    if points.size and np.all(points == np.floor(points)) and points[-1] - points[0] < POINT_TABLE_SPAN:
+        table = np.full(int(points[-1] - points[0]) + 1, -1, dtype=np.int64)
+        table[(points - points[0]).astype(np.int64)] = np.arange(points.size)
+        return table, float(points[0])
+    return np.zeros(0, dtype=np.int64), 0.0
+
+
+@numba.njit(cache=True)
+def _numeric_codes(x, edges, points, table, first, uniform, lo, hi, missing_code):  # pragma: no cover - compiled
+    """One pass per value: missing -> ``missing_code``; equal to a point -> ``n_bins + its index``;
+    else its bin after clipping to ``[lo, hi]`` (``searchsorted(edges, v, 'right') - 1``, clipped
+    to the bins). Points are found by ``table`` when it is given (integer points), else by binary
+    search; bins of ``uniform`` width by arithmetic, corrected against the edges, else by binary
+    search. Returns the codes, how many values were present and how many lay outside."""
+    n_bins = edges.size - 1
+    width = (edges[-1] - edges[0]) / n_bins
+    codes = np.empty(x.size, dtype=np.int64)
+    present = 0
+    outside = 0
+    for i in range(x.size):
+        v = x[i]
+        if v != v:
+            codes[i] = missing_code
+            continue
+        present += 1
+        if table.size:
+            d = v - first
+            if d >= 0 and d < table.size and v == np.floor(v) and table[int(d)] >= 0:
+                codes[i] = n_bins + table[int(d)]
+                continue
+        elif points.size:
+            a, b = 0, points.size  # the first point >= v
+            while a < b:
+                m = (a + b) // 2
+                if points[m] < v:
+                    a = m + 1
+                else:
+                    b = m
+            if a == points.size:
+                a = points.size - 1
+            if points[a] == v:
+                codes[i] = n_bins + a
+                continue
+        if v < lo or v > hi:
+            outside += 1
+        c = min(max(v, lo), hi)
+        if uniform:
+            k = int((c - edges[0]) / width) if width > 0 else 0
+            k = min(max(k, 0), n_bins - 1)
+            while k > 0 and c < edges[k]:
+                k -= 1
+            while k < n_bins - 1 and edges[k + 1] <= c:
+                k += 1
+        else:
+            a, b = 0, edges.size  # the first edge > c
+            while a < b:
+                m = (a + b) // 2
+                if edges[m] <= c:
+                    a = m + 1
+                else:
+                    b = m
+            k = min(max(a - 1, 0), n_bins - 1)
+        codes[i] = k
+    return codes, present, outside
 
 
 def decode(
