@@ -23,6 +23,7 @@ generator, which dpquilt never uses.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..schema.dataset import Dataset
@@ -63,9 +64,27 @@ def sample_conditional(
     cdf = np.cumsum(cond, axis=1)
     cdf /= cdf[:, -1:]
     flat = (cdf + np.arange(n_configs)[:, None]).ravel()
-    pos = np.searchsorted(flat, parent_index + u, side="right")
-    child = pos - parent_index * d
-    return np.clip(child, 0, d - 1)
+    return _children(flat, d, np.asarray(parent_index, dtype=np.int64), np.asarray(parent_index + u, dtype=np.float64))
+
+
+@numba.njit(cache=True)
+def _children(flat, d, parent_index, needle):  # pragma: no cover - compiled
+    """``clip(searchsorted(flat, needle, 'right') - parent_index * d, 0, d - 1)``, each row searched only
+    within its configuration's ``d`` entries: ``flat`` rises through the configurations and each one's last
+    entry is its index plus 1, so no entry of another configuration can change the answer once clipped."""
+    out = np.empty(needle.size, dtype=np.int64)
+    for i in range(needle.size):
+        start = parent_index[i] * d
+        a, b = start, start + d  # entries <= needle within the row
+        v = needle[i]
+        while a < b:
+            m = (a + b) // 2
+            if flat[m] <= v:
+                a = m + 1
+            else:
+                b = m
+        out[i] = min(max(a - start, 0), d - 1)
+    return out
 
 
 def stratified_uniforms(group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -79,8 +98,11 @@ def stratified_uniforms(group: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """
     n = group.size
     shuffled = rng.permutation(n)
-    order = shuffled[np.argsort(group[shuffled], kind="stable")]  # grouped, random order within groups
     sizes = np.bincount(group)
+    keys = group[shuffled]
+    if sizes.size <= 1 << 16:  # numpy's stable sort is a radix sort on 16-bit keys: 4 times faster, same order
+        keys = keys.astype(np.uint16)
+    order = shuffled[np.argsort(keys, kind="stable")]  # grouped, random order within groups
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - starts[group[order]]
