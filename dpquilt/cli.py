@@ -68,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser(
         "schema", help="learn a public-ready schema (kinds, categories, bounds) with DP, to review and reuse"
     )
-    schema.add_argument("data", type=Path, help="input table (.csv or .parquet)")
+    schema.add_argument("data", help="input table: a .csv or .parquet file, or a directory or glob of Parquet files")
     schema.add_argument("--out", type=Path, required=True, help="schema file to write (.json)")
+    schema.add_argument("--scheduler", default=None, help="address of a Dask scheduler to read partitions on")
     schema.add_argument("--epsilon", type=float, default=0.1, help="budget spent on the schema alone")
     schema.add_argument("--delta", type=float, default=1e-10)
     schema.add_argument("--schema", type=Path, default=None, help="JSON file of facts already public (cost nothing)")
@@ -313,12 +314,19 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _run_schema(args: argparse.Namespace) -> int:
     from .privacy.accountant import Accountant
     from .privacy.noise import make_noise_source
-    from .schema.learning import prepare_table
+    from .schema.learning import learn_missing_facts
 
-    df, facts = read_table(args.data, args.schema)
     noise = make_noise_source(args.seed)
     accountant = Accountant(args.epsilon, args.delta, secure=noise.secure)
-    schema = prepare_table(df, facts, 1.0 - 1e-9, accountant, noise).schema
+    if _partitioned(args):
+        from .rows.dask_rows import dask_client, parquet_files, read_parquet_rows
+
+        facts = json.loads(args.schema.read_text()) if args.schema else None
+        with dask_client(args.scheduler, parquet_files(args.data)) as client:
+            schema = learn_missing_facts(read_parquet_rows(args.data, client), facts, 1.0 - 1e-9, accountant, noise)[0]
+    else:
+        df, facts = read_table(Path(args.data), args.schema)
+        schema = learn_missing_facts(df, facts, 1.0 - 1e-9, accountant, noise)[0]
     args.out.write_text(json.dumps(schema.to_dict(), indent=2, default=str))
     report = report_path_for(args.out)
     report.write_text(accountant.report().to_json())

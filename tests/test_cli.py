@@ -47,6 +47,24 @@ def test_synth_on_parquet_parts_writes_partitioned_output_equal_to_the_one_file_
     assert split["expenditures"] == whole["expenditures"]
 
 
+def test_schema_of_parquet_parts_equals_the_schema_of_the_one_file(tmp_path):
+    dask = pytest.importorskip("dask")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.choice(["x", "y", "z"], 3000), "n": rng.integers(0, 90, 3000),
+                       "f": np.where(rng.random(3000) < 0.5, 0.0, rng.lognormal(3, 1, 3000))})
+    (tmp_path / "parts").mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(3000), 3)):
+        df.iloc[rows].to_parquet(tmp_path / "parts" / f"p{k}.parquet", index=False)
+    df.to_parquet(tmp_path / "whole.parquet", index=False)
+    common = ["--epsilon", "1", "--seed", "0", "--quiet"]
+    with dask.config.set({"dataframe.convert-string": False}):  # else Dask declares the text column 'string'
+        assert main(["schema", str(tmp_path / "parts"), "--out", str(tmp_path / "split.json"), *common]) == 0
+    assert main(["schema", str(tmp_path / "whole.parquet"), "--out", str(tmp_path / "whole.json"), *common]) == 0
+    assert (tmp_path / "split.json").read_text() == (tmp_path / "whole.json").read_text()
+    assert json.loads((tmp_path / "split.privacy.json").read_text())["expenditures"] == \
+        json.loads((tmp_path / "whole.privacy.json").read_text())["expenditures"]
+
+
 def test_synth_refuses_partitioned_csv(tmp_path, capsys):
     pd.DataFrame({"a": [1, 2]}).to_csv(tmp_path / "p0.csv", index=False)
     assert main(["synth", str(tmp_path / "*.csv"), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 2
