@@ -28,11 +28,13 @@ federated fit; each organisation runs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -206,12 +208,8 @@ def read_table(path: Path, schema_file: Path | None) -> tuple:
 
 def _run_synth(args: argparse.Namespace) -> int:
     if _partitioned(args):
-        from .rows.dask_rows import dask_client, parquet_files, read_parquet_rows
-
-        files = parquet_files(args.data)
-        facts = json.loads(args.schema.read_text()) if args.schema else None
-        with dask_client(args.scheduler, files) as client:
-            syn = _synthesizer(args, facts).fit(read_parquet_rows(args.data, client))
+        with _partitioned_rows(args) as (rows, facts):
+            syn = _synthesizer(args, facts).fit(rows)
             written = _write_sample(syn, args)
     else:
         df, facts = read_table(Path(args.data), args.schema)
@@ -234,6 +232,17 @@ def _partitioned(args: argparse.Namespace) -> bool:
                              f"convert it, or pass one CSV file without --scheduler")
         return True
     return False
+
+
+@contextlib.contextmanager
+def _partitioned_rows(args: argparse.Namespace) -> Iterator[tuple]:
+    """The Parquet parts ``args.data`` names as Dask rows (on ``--scheduler``, a local cluster or threads),
+    and the public facts of ``--schema``; the client is closed on exit."""
+    from .rows.dask_rows import dask_client, parquet_files, read_parquet_rows
+
+    facts = json.loads(args.schema.read_text()) if args.schema else None
+    with dask_client(args.scheduler, parquet_files(args.data)) as client:
+        yield read_parquet_rows(args.data, client), facts
 
 
 def _write_sample(syn, args: argparse.Namespace) -> int:
@@ -319,11 +328,8 @@ def _run_schema(args: argparse.Namespace) -> int:
     noise = make_noise_source(args.seed)
     accountant = Accountant(args.epsilon, args.delta, secure=noise.secure)
     if _partitioned(args):
-        from .rows.dask_rows import dask_client, parquet_files, read_parquet_rows
-
-        facts = json.loads(args.schema.read_text()) if args.schema else None
-        with dask_client(args.scheduler, parquet_files(args.data)) as client:
-            schema = learn_missing_facts(read_parquet_rows(args.data, client), facts, 1.0 - 1e-9, accountant, noise)[0]
+        with _partitioned_rows(args) as (rows, facts):
+            schema = learn_missing_facts(rows, facts, 1.0 - 1e-9, accountant, noise)[0]
     else:
         df, facts = read_table(Path(args.data), args.schema)
         schema = learn_missing_facts(df, facts, 1.0 - 1e-9, accountant, noise)[0]

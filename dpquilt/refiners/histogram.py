@@ -24,7 +24,7 @@ the sampling reads only the noisy counts.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -216,9 +216,7 @@ class HistogramRefiner:
             shares = np.full(n_bins, 1.0 / n_bins) if shares is None else np.asarray(shares, dtype=np.float64)[:n_bins]
             plans[name] = (plan_cells(shares, public_rows, sigma, slots), slots)
         if codes is not None:
-            column_of = {name: i for i, name in enumerate(layout.columns)}
-            exact = {name: cell_counts(codes[:, column_of[name]], targets[:, j], *plans[name])
-                     for j, name in enumerate(learned)}
+            exact = dict(zip(learned, _exact_cells(layout, codes, targets, plans)))
         elif tally_cells is not None:
             exact = tally_cells(plans)
         else:
@@ -293,9 +291,15 @@ class _CellJob:
     def __call__(self, part: pd.DataFrame) -> tuple[np.ndarray, ...]:
         encoded = encode(part, self.schema)
         frame, _ = conform_frame(part[encoded.kept], self.schema)
-        codes = self.layout.codes_of(encoded.data)
         targets = self.layout.targets_of(frame, self.schema)
-        column_of = {name: i for i, name in enumerate(self.layout.columns)}
-        learned = {name: j for j, name in enumerate(self.layout.learned)}
-        return tuple(cell_counts(codes[:, column_of[name]], targets[:, learned[name]], *self.plans[name])
-                     for name in self.names)
+        return _exact_cells(self.layout, self.layout.codes_of(encoded.data), targets, self.plans, self.names)
+
+
+def _exact_cells(
+    layout: Layout, codes: np.ndarray, targets: np.ndarray, plans: Mapping, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, ...]:
+    """:func:`cell_counts` of each column in ``names`` (default: every learned one) under its plan."""
+    column_of = {name: i for i, name in enumerate(layout.columns)}
+    learned = {name: j for j, name in enumerate(layout.learned)}
+    return tuple(cell_counts(codes[:, column_of[name]], targets[:, learned[name]], *plans[name])
+                 for name in (layout.learned if names is None else names))

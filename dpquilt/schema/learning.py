@@ -29,11 +29,12 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import sigma_for_rho, thresholded_counts
 from ..privacy.noise import NoiseSource
-from ..rows.engine import ColumnValues, InMemoryRows, RowEngine
+from ..rows.engine import ColumnValues, RowEngine
+from ..rows.inputs import as_row_engine
 from .bounds import learn_bounds
 from .column_types import can_hold_missing, conform_column, conform_frame, output_dtype, spec_for_series
 from .kinds import learn_kind
-from .point_masses import MISSING_KEY, has_missing, release_points, value_tally
+from .point_masses import has_missing, known_missing, release_points, value_tally
 from .releases import CountRelease
 from .specs import CategoricalColumn, ColumnSpec, Schema, UntypedColumn
 from .time_units import learn_unit
@@ -201,7 +202,7 @@ def learn_missing_facts(
     >>> schema["c"].categories, [r.what for r in releases]
     (('a', 'b'), ["categories of 'c'"])
     """
-    rows = as_rows(table)
+    rows = as_row_engine(table)
     if hint is not None and not isinstance(hint, Schema):
         hint = Schema.from_public(hint)
     specs = merge_specs(rows.meta(), hint)
@@ -308,7 +309,7 @@ def learn_schema_with_releases(
     sigma = {fact: sigma_for_rho(unit * weight) for fact, weight in FACT_WEIGHTS.items()}
     n_lists = sum(1 for _, f in todo if f in ("categories", "points", "kind"))  # thresholded releases
     delta_each = delta / n_lists if n_lists else 0.0
-    rows = as_rows(df)
+    rows = as_row_engine(df)
     for name in kinds:
         schema = schema.replace_column(learn_kind(ColumnValues(rows, name), schema[name], sigma["kind"], accountant, noise))
     releases: list[CountRelease] = []
@@ -329,11 +330,6 @@ def learn_schema_with_releases(
     return schema, tuple(releases)
 
 
-def as_rows(table: pd.DataFrame | RowEngine) -> RowEngine:
-    """A DataFrame as rows in memory (:class:`~dpquilt.rows.engine.InMemoryRows`); an engine as it is."""
-    return InMemoryRows(table) if isinstance(table, pd.DataFrame) else table
-
-
 def _conformed(spec: ColumnSpec, series: pd.Series) -> pd.Series:
     return conform_column(series, spec)[0]
 
@@ -345,7 +341,7 @@ def _learn_categories(
     counts, (missing,) = values.tally(functools.partial(value_tally, None))
     released = thresholded_counts(
         counts, sigma, delta, f"categories of {spec.name!r}", accountant, noise,
-        known={MISSING_KEY: int(missing)} if spec.missing else {},
+        known=known_missing(int(missing), spec.missing),
     )
     kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)

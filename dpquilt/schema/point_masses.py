@@ -29,7 +29,7 @@ from ..rows.engine import ColumnValues, ValueCounts, sorted_counts
 from .column_types import numeric_values
 from .specs import NumericColumn
 
-__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "learn_points", "numeric_value_tally", "release_points",
+__all__ = ["MAX_POINTS", "MISSING_KEY", "MISSING_SIGMAS", "has_missing", "known_missing", "learn_points", "numeric_value_tally", "release_points",
            "value_tally"]
 
 #: Most point masses a column keeps (each is one more code in every marginal it enters).
@@ -60,11 +60,23 @@ def value_tally(kind: str | None, series: pd.Series) -> tuple[dict, np.ndarray]:
     >>> value_tally(None, pd.Series(["a", "b", "a"]))
     ({'a': 2, 'b': 1}, array([0]))
     """
-    missing = np.array([int(series.isna().sum())])
     if kind is not None:
-        return ValueCounts.of(numeric_values(series, kind)).as_dict(), missing
+        counts, missing = numeric_value_tally(kind, series)
+        return counts.as_dict(), missing
     counts = series.value_counts(dropna=True)
-    return sorted_counts(dict(zip(counts.index.tolist(), counts.to_numpy().tolist()))), missing
+    return sorted_counts(dict(zip(counts.index.tolist(), counts.to_numpy().tolist()))), np.array([int(series.isna().sum())])
+
+
+def known_missing(count: int, may_be_missing: bool) -> dict:
+    """``{MISSING_KEY: count}`` when the spec may hold missing values, else nothing: the ``known``
+    key of a thresholded release (:func:`~dpquilt.privacy.mechanisms.thresholded_counts`).
+
+    Examples
+    --------
+    >>> known_missing(4, True), known_missing(4, False)
+    ({<missing>: 4}, {})
+    """
+    return {MISSING_KEY: int(count)} if may_be_missing else {}
 
 
 def numeric_value_tally(kind: str, series: pd.Series) -> tuple[ValueCounts, np.ndarray]:
@@ -127,7 +139,7 @@ def release_points(
     counts, (missing,) = ColumnValues.of(series).tally(functools.partial(numeric_value_tally, spec.kind))
     released = thresholded_counts(
         counts.as_dict(), sigma, delta, f"point masses of {spec.name!r}", accountant, noise,
-        known={MISSING_KEY: int(missing)} if spec.missing else {},
+        known=known_missing(int(missing), spec.missing),
     )
     kept = dict(released)
     missing = has_missing(kept, sigma, spec.missing)

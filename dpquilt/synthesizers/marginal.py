@@ -212,11 +212,9 @@ class MarginalSynthesizer(Synthesizer):
         schema, releases = learn_missing_facts(rows, self.schema, self.schema_share, accountant, noise,
                                                measurement_sigma=pair_sigma(expected_rho, meta.shape[1]))
         if in_memory:
-            frame, parse_notes = conform_frame(rows.frame, schema)
-            encoded = encode(frame, schema)
-            frame = frame[encoded.kept]
+            encoded = encode(rows.frame, schema)  # conforms each column to its kind (notes of values that did not parse)
             counts: CodeCounts = DatasetCounts(encoded.data)
-            curator_notes = parse_notes + encoded.notes
+            curator_notes = encoded.notes
             self._log_curator_notes(curator_notes)
         else:
             counts = PartitionCounts(rows, schema)
@@ -237,10 +235,11 @@ class MarginalSynthesizer(Synthesizer):
         if spends:
             if self.verbose:
                 log.info("fitting the %s refiner", backend.name)
-            rows_of_refiner = (
-                {"codes": layout.codes_of(encoded.data), "targets": layout.targets_of(frame, schema)} if in_memory
-                else {"codes": None, "targets": None, "tally_cells": partition_cell_tally(rows, schema, layout)}
-            )
+            if in_memory:  # the encoded rows' values in their kinds, for their places inside the bins
+                frame = conform_frame(rows.frame[encoded.kept], schema)[0]
+                rows_of_refiner = {"codes": layout.codes_of(encoded.data), "targets": layout.targets_of(frame, schema)}
+            else:
+                rows_of_refiner = {"codes": None, "targets": None, "tally_cells": partition_cell_tally(rows, schema, layout)}
             self.refiner_ = backend.fit(
                 layout,
                 accountant=accountant,
