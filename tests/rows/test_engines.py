@@ -78,3 +78,37 @@ def test_value_counts_merge_like_counting_the_concatenation():
     assert list(merged.as_dict()) == sorted(merged.as_dict())
     with pytest.raises(TypeError, match="value counts"):
         add_tallies(merged, np.array([1]))
+
+
+def test_parquet_row_groups_are_split_into_partitions_and_only_asked_columns_are_read(tmp_path, monkeypatch):
+    from dpquilt.rows import dask_rows
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"a": rng.integers(0, 5, 1000), "b": rng.choice(["x", "y"], 1000), "c": rng.random(1000)})
+    df.to_parquet(tmp_path / "one.parquet", index=False, row_group_size=100)  # 10 row groups
+    df.iloc[:30].to_parquet(tmp_path / "two.parquet", index=False)
+    rows = dask_rows.read_parquet_rows(tmp_path, part_rows=250)
+    assert rows.n_partitions == 5 + 1  # runs of two whole groups, then the small file
+
+    read_columns = []
+    real_read = dask_rows.read_parquet_piece
+
+    def spying_read(piece, columns=None, arrow_strings=True):
+        read_columns.append(None if columns is None else list(columns))
+        return real_read(piece, columns, arrow_strings)
+
+    monkeypatch.setattr(dask_rows, "read_parquet_piece", spying_read)
+    rows = dask_rows.read_parquet_rows(tmp_path, part_rows=250)
+    with dask.config.set(scheduler="sync"):
+        counts = rows.tally(lambda part: np.bincount(part["a"], minlength=5), ["a"])
+    expected = np.bincount(np.concatenate([df["a"], df["a"][:30]]), minlength=5)
+    np.testing.assert_array_equal(counts, expected)
+    assert read_columns and all(cols == ["a"] for cols in read_columns)
+
+
+def test_part_rows_must_be_positive(tmp_path):
+    from dpquilt.rows.dask_rows import read_parquet_rows
+
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match="part_rows"):
+        read_parquet_rows(tmp_path, part_rows=0)
