@@ -56,3 +56,14 @@ def test_compiled_codes_equal_the_numpy_rule(seed, bins, equal_mass, integer_poi
     ])
     got = encode(pd.DataFrame({"x": x}), Schema((spec,))).data.columns["x"]
     np.testing.assert_array_equal(np.asarray(got, dtype=np.int64), reference_codes(x, spec))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**31), size=st.integers(1, 300), duplicates=st.booleans())
+def test_compiled_search_equals_numpy_searchsorted(seed, size, duplicates):
+    from dpquilt.schema.sorted_search import search_right
+
+    rng = np.random.default_rng(seed)
+    values = np.sort(np.round(rng.normal(0, 10, size)) if duplicates else rng.normal(0, 10, size))
+    x = np.concatenate([rng.normal(0, 12, 500), values, np.nextafter(values, np.inf), [np.nan, np.inf, -np.inf]])
+    np.testing.assert_array_equal(search_right(values, x), np.searchsorted(values, x, side="right"))

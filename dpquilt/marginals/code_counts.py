@@ -52,6 +52,10 @@ class CodeCounts(Protocol):
 
     def compressed(self, compression: Compression) -> CodeCounts: ...
 
+    def release(self) -> None:
+        """Free what was kept for later passes (nothing, for codes in memory)."""
+        ...
+
 
 class DatasetCounts:
     """Marginals of codes held in memory.
@@ -83,6 +87,9 @@ class DatasetCounts:
     def compressed(self, compression: Compression) -> DatasetCounts:
         return DatasetCounts(compression.apply(self.data), self.counter)
 
+    def release(self) -> None:
+        """Nothing to free: the codes belong to the caller."""
+
 
 class PartitionCounts:
     """Marginals of rows read part by part through a row engine, encoded under a public schema.
@@ -94,10 +101,18 @@ class PartitionCounts:
         :class:`~dpquilt.rows.dask_rows.DaskRows`).
     schema : Schema
         The complete schema (public, or learned with DP) the parts are encoded under.
-        Every column is encoded in every pass: a row the schema cannot encode is left
-        out (:func:`~dpquilt.schema.codec.encode`) whichever marginal is counted.
+        Every column is encoded: a row the schema cannot encode is left out
+        (:func:`~dpquilt.schema.codec.encode`) whichever marginal is counted.
     compressions : tuple of Compression
         Applied in order to each part's codes.
+    keep_codes : bool, default True
+        Encode each part once, at the first pass, and keep its codes where the engine
+        can (:meth:`~dpquilt.rows.dask_rows.DaskRows.keep`: on the Dask workers, spilled
+        to their disks past Dask's memory target); later passes, and the compressed
+        copies made by :meth:`compressed`, count the kept codes instead of reading and
+        encoding the rows again. Engines that cannot keep them (local threads) read the
+        rows at every pass. The counts are the same either way. Call :meth:`release`
+        when done.
 
     Attributes
     ----------
@@ -114,11 +129,14 @@ class PartitionCounts:
     [[1, 2]]
     """
 
-    def __init__(self, rows: RowEngine, schema: Schema, compressions: tuple[Compression, ...] = ()) -> None:
+    def __init__(self, rows: RowEngine, schema: Schema, compressions: tuple[Compression, ...] = (),
+                 keep_codes: bool = True, _kept: _KeptCodes | None = None) -> None:
         if not schema.complete:
             todo = [c.name for c in schema.columns if not c.complete]
             raise ValueError(f"PartitionCounts needs a complete schema; column(s) {todo} lack facts")
         self.rows, self.schema, self.compressions = rows, schema, tuple(compressions)
+        self.keep_codes = keep_codes
+        self._kept = _kept if _kept is not None else _KeptCodes()  # shared with the compressed copies
         self.curator_notes: dict[str, int] = {}
 
     @property
@@ -129,23 +147,73 @@ class PartitionCounts:
         cliques = [tuple(c) for c in cliques]
         if not cliques:
             return []
-        counts, notes = self.rows.tally(_CountJob(self.schema, self.compressions, cliques), list(self.schema.names))
+        job = _CodeCountJob(self.schema.domain(), self.compressions, cliques)
+        kept = self._kept.parts(self.rows, self.schema) if self.keep_codes else None
+        if kept is not None:
+            counts, notes = kept.tally(job)
+        else:
+            counts, notes = self.rows.tally(_CountJob(self.schema, job), list(self.schema.names))
         self.curator_notes = dict(notes)
         return list(counts)
 
     def compressed(self, compression: Compression) -> PartitionCounts:
-        return PartitionCounts(self.rows, self.schema, self.compressions + (compression,))
+        return PartitionCounts(self.rows, self.schema, self.compressions + (compression,), self.keep_codes, self._kept)
+
+    def release(self) -> None:
+        """Free the kept codes (of this object and its compressed copies)."""
+        self._kept.release()
+
+
+class _KeptCodes:
+    """The parts' codes, encoded at the first pass that asks and kept by the engine (or ``None``)."""
+
+    def __init__(self) -> None:
+        self._parts, self._tried = None, False
+
+    def parts(self, rows: RowEngine, schema: Schema):
+        if not self._tried:
+            self._tried = True
+            keep = getattr(rows, "keep", None)
+            self._parts = keep(_EncodeJob(schema), list(schema.names)) if keep is not None else None
+        return self._parts
+
+    def release(self) -> None:
+        if self._parts is not None:
+            self._parts.release()
+        self._parts = None
+
+
+class _EncodeJob:
+    """One part's codes (each column in its smallest unsigned type) and encoding notes."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+
+    def __call__(self, part: pd.DataFrame) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+        encoded = encode(part, self.schema)
+        return dict(encoded.data.columns), encoded.notes
+
+
+class _CodeCountJob:
+    """One part's marginals from its codes: compress, count every clique (a class, so workers can unpickle it)."""
+
+    def __init__(self, domain: Mapping[str, int], compressions: tuple[Compression, ...], cliques: list[Clique]) -> None:
+        self.domain, self.compressions, self.cliques = dict(domain), compressions, cliques
+
+    def __call__(self, encoded: tuple[dict[str, np.ndarray], tuple[str, ...]]
+                 ) -> tuple[tuple[np.ndarray, ...], dict[str, int]]:
+        codes, notes = encoded
+        data = Dataset(codes, self.domain)
+        for compression in self.compressions:
+            data = compression.apply(data)
+        return tuple(count(data, clique) for clique in self.cliques), dict.fromkeys(notes, 1)
 
 
 class _CountJob:
-    """One part's marginals: encode, compress, count every clique (a class, so workers can unpickle it)."""
+    """One part's marginals from its rows: encode, then :class:`_CodeCountJob`."""
 
-    def __init__(self, schema: Schema, compressions: tuple[Compression, ...], cliques: list[Clique]) -> None:
-        self.schema, self.compressions, self.cliques = schema, compressions, cliques
+    def __init__(self, schema: Schema, counts: _CodeCountJob) -> None:
+        self.encode, self.counts = _EncodeJob(schema), counts
 
     def __call__(self, part: pd.DataFrame) -> tuple[tuple[np.ndarray, ...], dict[str, int]]:
-        encoded = encode(part, self.schema)
-        data = encoded.data
-        for compression in self.compressions:
-            data = compression.apply(data)
-        return tuple(count(data, clique) for clique in self.cliques), dict.fromkeys(encoded.notes, 1)
+        return self.counts(self.encode(part))

@@ -290,16 +290,23 @@ class _CellJob:
 
     def __call__(self, part: pd.DataFrame) -> tuple[np.ndarray, ...]:
         encoded = encode(part, self.schema)
-        frame, _ = conform_frame(part[encoded.kept], self.schema)
+        learned = list(self.layout.learned)  # only their values and bins are read (no copy of the other columns)
+        frame, _ = conform_frame(part.loc[encoded.kept, learned], self.schema.select(learned))
         targets = self.layout.targets_of(frame, self.schema)
-        return _exact_cells(self.layout, self.layout.codes_of(encoded.data), targets, self.plans, self.names)
+        return _exact_cells(self.layout, encoded.data.columns, targets, self.plans, self.names)
 
 
 def _exact_cells(
-    layout: Layout, codes: np.ndarray, targets: np.ndarray, plans: Mapping, names: Sequence[str] | None = None
+    layout: Layout, codes: np.ndarray | Mapping[str, np.ndarray], targets: np.ndarray, plans: Mapping,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """:func:`cell_counts` of each column in ``names`` (default: every learned one) under its plan."""
+    """:func:`cell_counts` of each column in ``names`` (default: every learned one) under its plan;
+    ``codes`` is the ``(n, columns)`` matrix of :meth:`Layout.codes_of` or each column's codes by name."""
     column_of = {name: i for i, name in enumerate(layout.columns)}
     learned = {name: j for j, name in enumerate(layout.learned)}
-    return tuple(cell_counts(codes[:, column_of[name]], targets[:, learned[name]], *plans[name])
+
+    def bins(name: str) -> np.ndarray:
+        return codes[name] if isinstance(codes, Mapping) else codes[:, column_of[name]]
+
+    return tuple(cell_counts(bins(name), targets[:, learned[name]], *plans[name])
                  for name in (layout.learned if names is None else names))

@@ -16,7 +16,7 @@ import glob
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from .engine import Tally, TallyJob, add_tallies, normalised
 
-__all__ = ["DaskRows", "PartitionSchemaError", "dask_client", "parquet_files", "read_parquet_piece", "read_parquet_rows"]
+__all__ = ["DaskRows", "KeptParts", "PartitionSchemaError", "dask_client", "parquet_files", "read_parquet_piece", "read_parquet_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +81,95 @@ class DaskRows:
 
         frame = self.frame if columns is None else self.frame[list(columns)]
         expected = {str(name): dtype for name, dtype in frame.dtypes.items()}
-        parts = frame.to_delayed()
         # pure=False: every tally is computed afresh (an identical earlier graph's result is never reused)
-        layer = [dask.delayed(_checked_tally, pure=False)(job, part, i, expected) for i, part in enumerate(parts)]
-        while len(layer) > 1:
-            layer = [dask.delayed(_sum_tallies, pure=False)(layer[k : k + self.split_every])
-                     for k in range(0, len(layer), self.split_every)]
-        start = time.perf_counter()
-        if self.client is not None:
-            total = self.client.compute(layer[0]).result()
-        else:
-            total = dask.compute(layer[0])[0]
-        log.info("tallied %d partitions (%s) in %.1f s", len(parts), _job_name(job), time.perf_counter() - start)
-        return normalised(total)
+        layer = [dask.delayed(_checked_tally, pure=False)(job, part, i, expected)
+                 for i, part in enumerate(frame.to_delayed())]
+        return _reduced(layer, job, self.split_every, self.client)
+
+    def keep(self, prepare: Callable[[pd.DataFrame], Any], columns: Sequence[str] | None = None) -> KeptParts | None:
+        """Each partition prepared once (e.g. encoded) and kept on the workers for later passes.
+
+        Needs a ``distributed`` client (this engine's, else the current one): its workers
+        hold the prepared parts, and Dask's memory manager spills them to the workers'
+        local disks when they pass its memory target, so this process never holds them.
+        Without a client (Dask's local threads) nothing is kept and ``None`` comes back:
+        every pass then reads the rows again.
+
+        Examples
+        --------
+        >>> import dask.dataframe as dd
+        >>> DaskRows(dd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=1)).keep(len) is None  # no client
+        True
+        """
+        import dask
+
+        client = self.client if self.client is not None else _current_client()
+        if client is None:
+            return None
+        frame = self.frame if columns is None else self.frame[list(columns)]
+        expected = {str(name): dtype for name, dtype in frame.dtypes.items()}
+        parts = client.compute([dask.delayed(_checked_tally, pure=False)(prepare, part, i, expected)
+                                for i, part in enumerate(frame.to_delayed())])
+        return KeptParts(parts, client, self.split_every)
+
+
+class KeptParts:
+    """Prepared partitions held by the Dask workers (futures): passes over them skip reading the rows.
+
+    Made by :meth:`DaskRows.keep`. Call :meth:`release` when done (dropping the object
+    also lets Dask free them).
+    """
+
+    def __init__(self, parts: list[Any], client: Any, split_every: int = 8) -> None:
+        self.parts, self.client, self.split_every = parts, client, split_every
+
+    @property
+    def n_partitions(self) -> int:
+        return len(self.parts)
+
+    def tally(self, job: Callable[[Any], Tally]) -> Tally:
+        """The sum of ``job`` over the kept parts."""
+        import dask
+
+        if not self.parts:
+            raise RuntimeError("these kept parts were released; keep the rows again")
+        layer = [dask.delayed(job, pure=False)(part) for part in self.parts]
+        return _reduced(layer, job, self.split_every, self.client)
+
+    def release(self) -> None:
+        """Free the parts on the workers."""
+        if self.parts:
+            self.client.cancel(self.parts)
+        self.parts = []
+
+
+def _current_client() -> Any:
+    """The current ``distributed`` client, or ``None`` (no client, or distributed not installed)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _reduced(layer: list[Any], job: Any, split_every: int, client: Any) -> Tally:
+    """The tallies of ``layer`` (delayed, one per part) added in a tree of ``split_every`` at a time."""
+    import dask
+
+    parts = len(layer)
+    while len(layer) > 1:
+        layer = [dask.delayed(_sum_tallies, pure=False)(layer[k : k + split_every])
+                 for k in range(0, len(layer), split_every)]
+    start = time.perf_counter()
+    if client is not None:
+        total = client.compute(layer[0]).result()
+    else:
+        total = dask.compute(layer[0])[0]
+    log.info("tallied %d partitions (%s) in %.1f s", parts, _job_name(job), time.perf_counter() - start)
+    return normalised(total)
 
 
 def _job_name(job: TallyJob) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 from .column_types import conform_column, numeric_values, parse_note
 from .dataset import Dataset
 from .positions import uniform_positions, values_from_positions
+from .sorted_search import sorted_position
 from .specs import CategoricalColumn, NumericColumn, Schema
 
 __all__ = ["Encoded", "encode", "decode"]
@@ -170,34 +171,6 @@ def _point_lookup(points: np.ndarray) -> tuple[np.ndarray, float]:
     return np.zeros(0, dtype=np.int64), 0.0
 
 
-#: Up to this many sorted values are searched by counting those below (no branches: the compiler
-#: vectorises it), more by binary search. A 2 M-row column over 33 uneven edges: 11 ms counting,
-#: 50-58 ms by binary search (``numpy.searchsorted`` alike), whose branches the CPU cannot predict.
-LINEAR_SEARCH_MAX = 128
-
-
-@numba.njit(cache=True, inline="always")
-def _sorted_position(values, v, right):  # pragma: no cover - compiled
-    """``numpy.searchsorted(values, v, 'right' if right else 'left')`` for sorted ``values``."""
-    if values.size <= LINEAR_SEARCH_MAX:
-        k = 0
-        if right:
-            for j in range(values.size):
-                k += values[j] <= v
-        else:
-            for j in range(values.size):
-                k += values[j] < v
-        return k
-    a, b = 0, values.size
-    while a < b:
-        m = (a + b) // 2
-        if values[m] < v or (right and values[m] == v):
-            a = m + 1
-        else:
-            b = m
-    return a
-
-
 @numba.njit(cache=True)
 def _numeric_codes(x, edges, points, table, first, lo, hi, missing_code):  # pragma: no cover - compiled
     """One pass per value: missing -> ``missing_code``; equal to a point -> ``n_bins + its index``;
@@ -221,14 +194,14 @@ def _numeric_codes(x, edges, points, table, first, lo, hi, missing_code):  # pra
                 codes[i] = n_bins + table[int(d)]
                 continue
         elif points.size:
-            a = _sorted_position(points, v, False)
+            a = sorted_position(points, v, False)
             if a < points.size and points[a] == v:
                 codes[i] = n_bins + a
                 continue
         if v < lo or v > hi:
             outside += 1
         c = min(max(v, lo), hi)
-        k = _sorted_position(edges, c, True) - 1
+        k = sorted_position(edges, c, True) - 1
         codes[i] = min(max(k, 0), n_bins - 1)
     return codes, present, outside
 

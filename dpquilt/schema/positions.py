@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .sorted_search import search_right
+
 __all__ = ["positions_in_bins", "uniform_positions", "values_from_positions"]
 
 
@@ -34,7 +36,7 @@ def positions_in_bins(
     """
     edges = np.asarray(edges, dtype=np.float64)
     x = np.clip(np.asarray(values, dtype=np.float64), edges[0], edges[-1])
-    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    bins = np.clip(search_right(edges, x) - 1, 0, edges.size - 2)
     lo, hi = edges[bins], edges[bins + 1]
     width = hi - lo
     step = 1.0 if kind == "integer" else grain

@@ -228,6 +228,7 @@ class MarginalSynthesizer(Synthesizer):
         prior = schema_measurements(releases, schema)
         self._fit_measurements(oracle, schema, accountant, list(meta.columns), rho=rho, prior=prior)  # refiner_: uniform
         if not in_memory:
+            counts.release()  # the codes kept on the workers (PartitionCounts), no longer needed
             parts = getattr(rows, "n_partitions", 1)
             curator_notes = tuple(f"{note} (in {k} of {parts} partitions)" for note, k in counts.curator_notes.items())
             self._log_curator_notes(curator_notes)

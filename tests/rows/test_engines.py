@@ -112,3 +112,68 @@ def test_part_rows_must_be_positive(tmp_path):
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "t.parquet")
     with pytest.raises(ValueError, match="part_rows"):
         read_parquet_rows(tmp_path, part_rows=0)
+
+
+#: Parts read by :func:`read_watched_part`, and the reads (workers in this process share them).
+WATCHED_PARTS: list[pd.DataFrame] = []
+READS: list[int] = []
+
+
+def read_watched_part(k: int) -> pd.DataFrame:
+    READS.append(k)
+    return WATCHED_PARTS[k]
+
+
+def test_codes_kept_on_the_workers_are_counted_without_reading_the_rows_again():
+    distributed = pytest.importorskip("distributed")
+    from dpquilt.marginals.code_counts import PartitionCounts
+    from dpquilt.marginals.compression import Compression
+    from dpquilt.marginals.counting import count
+    from dpquilt.schema import Schema
+    from dpquilt.schema.codec import encode
+
+    rng = np.random.default_rng(4)
+    parts = [pd.DataFrame({"a": rng.choice(["x", "y", "z"], 300), "b": rng.integers(0, 4, 300)}) for _ in range(3)]
+    WATCHED_PARTS[:] = parts
+    READS.clear()
+    schema = Schema.from_public({"a": {"categories": ["x", "y", "z"], "other": False, "missing": False},
+                                 "b": {"categories": [0, 1, 2, 3], "other": False, "missing": False}})
+    frame = dd.from_map(read_watched_part, [0, 1, 2], meta=parts[0].iloc[:0], enforce_metadata=False)
+    whole = encode(pd.concat(parts, ignore_index=True), schema).data
+    merge = Compression({"a": np.array([0, 1, 1]), "b": np.arange(4)}, {"a": np.array([1, 2]), "b": np.zeros(0, int)})
+    # worker threads in this process, so that the reads can be watched
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        counts = PartitionCounts(DaskRows(frame), schema)
+        first = counts.count_many([("a",), ("a", "b")])
+        again = counts.count_many([("b",)])
+        merged = counts.compressed(merge).count_many([("a", "b")])
+        assert sorted(READS) == [0, 1, 2]  # every partition read once, for all three passes
+        counts.release()
+        after = counts.count_many([("a",)])  # released: the rows are read again
+        assert sorted(READS) == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_array_equal(after[0], first[0])
+    np.testing.assert_array_equal(first[0], count(whole, ("a",)))
+    np.testing.assert_array_equal(first[1], count(whole, ("a", "b")))
+    np.testing.assert_array_equal(again[0], count(whole, ("b",)))
+    np.testing.assert_array_equal(merged[0], count(merge.apply(whole), ("a", "b")))
+
+
+def test_without_a_client_nothing_is_kept_and_every_pass_reads_the_rows():
+    from dpquilt.marginals.code_counts import PartitionCounts
+    from dpquilt.schema import Schema
+
+    reads = []
+    part = pd.DataFrame({"a": ["x", "y", "y"]})
+
+    def read(k: int) -> pd.DataFrame:
+        reads.append(k)
+        return part
+
+    frame = dd.from_map(read, [0, 1], meta=part.iloc[:0], enforce_metadata=False)
+    schema = Schema.from_public({"a": {"categories": ["x", "y"], "other": False, "missing": False}})
+    counts = PartitionCounts(DaskRows(frame), schema)
+    with dask.config.set(scheduler="sync"):
+        assert [m.tolist() for m in counts.count_many([("a",)])] == [[2, 4]]
+        counts.count_many([("a",)])
+    assert len(reads) == 4
