@@ -177,3 +177,33 @@ def test_without_a_client_nothing_is_kept_and_every_pass_reads_the_rows():
         assert [m.tolist() for m in counts.count_many([("a",)])] == [[2, 4]]
         counts.count_many([("a",)])
     assert len(reads) == 4
+
+
+def count_a_but_kill_the_worker_once(marker: str, part) -> np.ndarray:
+    """``a``'s counts of a part; the first call anywhere kills its worker process (a lost worker)."""
+    import os
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    frame = part[0] if isinstance(part, tuple) else part
+    return np.bincount(np.asarray(frame["a"]), minlength=4)
+
+
+def test_a_lost_worker_is_retried_and_the_counts_are_the_same(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"a": rng.integers(0, 4, 2000)})
+    expected = np.bincount(df["a"], minlength=4)
+    frame = dd.from_pandas(df, npartitions=6)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        rows = DaskRows(frame, client)
+        counts = rows.tally(functools.partial(count_a_but_kill_the_worker_once, str(tmp_path / "first")), ["a"])
+        np.testing.assert_array_equal(counts, expected)
+        # codes kept on the workers: the parts of the lost worker are prepared again from the rows
+        kept = rows.keep(lambda part: (part.copy(),), ["a"])
+        again = kept.tally(functools.partial(count_a_but_kill_the_worker_once, str(tmp_path / "second")))
+        np.testing.assert_array_equal(again, expected)
+        kept.release()
+    assert (tmp_path / "first").exists() and (tmp_path / "second").exists()
