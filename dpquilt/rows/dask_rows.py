@@ -51,6 +51,9 @@ class DaskRows:
         Where ``frame``'s partitions come from, when they are Parquet pieces
         (:func:`read_parquet_rows`): each tally then reads its piece in the task that
         tallies it.
+    progress : bool, default False
+        Show a progress bar over the partitions of each pass (with a ``distributed``
+        client). A fit sets it from the synthesizer's ``verbose``.
 
     Examples
     --------
@@ -60,10 +63,17 @@ class DaskRows:
     ([1, 2, 1], 2)
     """
 
-    def __init__(self, frame: Any, client: Any = None, split_every: int = 8, source: ParquetPieces | None = None) -> None:
+    def __init__(self, frame: Any, client: Any = None, split_every: int = 8, source: ParquetPieces | None = None,
+                 progress: bool = False) -> None:
         if split_every < 2:
             raise ValueError(f"split_every={split_every} must be at least 2")
         self.frame, self.client, self.split_every, self.source = frame, client, split_every, source
+        self.progress = progress
+
+    def with_progress(self, progress: bool) -> DaskRows:
+        """The same rows, showing (or not) a progress bar over the partitions of each pass
+        (with a ``distributed`` client; Dask's local threads show none)."""
+        return DaskRows(self.frame, self.client, self.split_every, self.source, progress)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -82,7 +92,7 @@ class DaskRows:
         return self.frame._meta
 
     def tally(self, job: TallyJob, columns: Sequence[str] | None = None) -> Tally:
-        return _reduced(self._part_tasks(job, columns), job, self.split_every, self.client)
+        return _reduced(self._part_tasks(job, columns), job, self.split_every, self.client, self.progress)
 
     def _part_tasks(self, job: Callable[[pd.DataFrame], Any], columns: Sequence[str] | None) -> list[Any]:
         """One task per partition running ``job`` on it (``pure=False``: computed afresh every time).
@@ -120,7 +130,7 @@ class DaskRows:
         client = self.client if self.client is not None else _current_client()
         if client is None:
             return None
-        return KeptParts(client.compute(self._part_tasks(prepare, columns)), client, self.split_every)
+        return KeptParts(client.compute(self._part_tasks(prepare, columns)), client, self.split_every, self.progress)
 
 
 class KeptParts:
@@ -130,8 +140,8 @@ class KeptParts:
     also lets Dask free them).
     """
 
-    def __init__(self, parts: list[Any], client: Any, split_every: int = 8) -> None:
-        self.parts, self.client, self.split_every = parts, client, split_every
+    def __init__(self, parts: list[Any], client: Any, split_every: int = 8, progress: bool = False) -> None:
+        self.parts, self.client, self.split_every, self.progress = parts, client, split_every, progress
 
     @property
     def n_partitions(self) -> int:
@@ -144,7 +154,7 @@ class KeptParts:
         if not self.parts:
             raise RuntimeError("these kept parts were released; keep the rows again")
         layer = [dask.delayed(job, pure=False)(part) for part in self.parts]
-        return _reduced(layer, job, self.split_every, self.client)
+        return _reduced(layer, job, self.split_every, self.client, self.progress)
 
     def release(self) -> None:
         """Free the parts on the workers."""
@@ -165,21 +175,44 @@ def _current_client() -> Any:
         return None
 
 
-def _reduced(layer: list[Any], job: Any, split_every: int, client: Any) -> Tally:
-    """The tallies of ``layer`` (delayed, one per part) added in a tree of ``split_every`` at a time."""
+def _reduced(layer: list[Any], job: Any, split_every: int, client: Any, progress: bool = False) -> Tally:
+    """The tallies of ``layer`` (delayed, one per part) added in a tree of ``split_every`` at a time;
+    with ``progress`` and a ``distributed`` client, a bar counts the partitions done."""
     import dask
 
     parts = len(layer)
-    while len(layer) > 1:
-        layer = [dask.delayed(_sum_tallies, pure=False)(layer[k : k + split_every])
-                 for k in range(0, len(layer), split_every)]
     start = time.perf_counter()
-    if client is not None:
-        total = client.compute(layer[0]).result()
+    client = client if client is not None or not progress else _current_client()
+    if client is not None and progress:
+        total = _reduced_with_bar(layer, job, split_every, client)
     else:
-        total = dask.compute(layer[0])[0]
+        while len(layer) > 1:
+            layer = _tree_level(layer, split_every)
+        total = client.compute(layer[0]).result() if client is not None else dask.compute(layer[0])[0]
     log.info("tallied %d partitions (%s) in %.1f s", parts, _job_name(job), time.perf_counter() - start)
     return normalised(total)
+
+
+def _tree_level(layer: list[Any], split_every: int) -> list[Any]:
+    import dask
+
+    return [dask.delayed(_sum_tallies, pure=False)(layer[k : k + split_every]) for k in range(0, len(layer), split_every)]
+
+
+def _reduced_with_bar(layer: list[Any], job: Any, split_every: int, client: Any) -> Tally:
+    """:func:`_reduced` on a client, with a progress bar over the partitions' tasks."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    leaves = client.compute(layer)
+    tree = list(leaves)
+    while len(tree) > 1:
+        tree = _tree_level(tree, split_every)
+    root = client.compute(tree[0]) if len(leaves) > 1 else leaves[0]
+    with tqdm(total=len(leaves), desc=f"pass over the rows ({_job_name(job)})", unit="partition", leave=False) as bar:
+        for _ in as_completed(leaves):
+            bar.update()
+    return root.result()
 
 
 def _job_name(job: TallyJob) -> str:

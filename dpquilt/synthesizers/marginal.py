@@ -198,6 +198,8 @@ class MarginalSynthesizer(Synthesizer):
         self
         """
         rows = as_row_engine(df)
+        if hasattr(rows, "with_progress"):  # a bar over the partitions of each pass on a Dask cluster
+            rows = rows.with_progress(self.verbose)
         meta, randomness, accountant = self._fit_prologue(rows.meta())
         noise = randomness.noise
         backend = make_backend(self.refiner, self.refiner_settings)

@@ -207,3 +207,18 @@ def test_a_lost_worker_is_retried_and_the_counts_are_the_same(tmp_path):
         np.testing.assert_array_equal(again, expected)
         kept.release()
     assert (tmp_path / "first").exists() and (tmp_path / "second").exists()
+
+
+def test_a_pass_on_a_cluster_can_show_a_bar_over_its_partitions(capsys):
+    distributed = pytest.importorskip("distributed")
+    df = pd.DataFrame({"a": np.arange(1000) % 3})
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        rows = DaskRows(dd.from_pandas(df, npartitions=5))
+        quiet = rows.tally(lambda part: np.bincount(part["a"], minlength=3), ["a"])
+        assert "partition" not in capsys.readouterr().err
+        shown = rows.with_progress(True).tally(lambda part: np.bincount(part["a"], minlength=3), ["a"])
+        err = capsys.readouterr().err
+        assert "pass over the rows" in err and "/5 [" in err  # a bar over the 5 partitions
+    np.testing.assert_array_equal(quiet, [334, 333, 333])
+    np.testing.assert_array_equal(shown, quiet)
