@@ -181,6 +181,13 @@ def compare(
 
     if not synthesizers:
         raise ValueError("pass at least one synthesizer, e.g. {'mst': dq.MarginalSynthesizer()}")
+    for label, table in (("real_train", real_train), ("real_test", real_test)):
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"{label} is a {type(table).__name__}; compare() fits and scores tables in memory: pass pandas "
+                f"DataFrames (for a Dask table, a random share of its rows, e.g. ddf.sample(frac=0.01, "
+                f"random_state=0).compute())"
+            )
     if list(real_train.columns) != list(real_test.columns):
         raise ValueError("real_train and real_test must have the same columns in the same order")
     if target is not None and target not in real_train.columns:

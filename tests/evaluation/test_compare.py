@@ -73,6 +73,8 @@ def test_bad_calls_say_what_to_change(titanic_split):
         dq.compare(train, test.drop(columns="Survived"), {"m": dq.MarginalSynthesizer()})
     with pytest.raises(ValueError, match="target 'nope'"):
         dq.compare(train, test, {"m": dq.MarginalSynthesizer()}, target="nope")
+    with pytest.raises(TypeError, match=r"real_train is a dict.*pandas DataFrames.*ddf.sample"):
+        dq.compare(train.to_dict(), test, {"m": dq.MarginalSynthesizer()})
     fitted = dq.MarginalSynthesizer(epsilon=1.0, schema=schema, estimation=FAST, verbose=False).fit(train)
     with pytest.raises(ValueError, match="already fitted"):
         dq.compare(train, test, {"m": fitted}, progress=False)
