@@ -29,6 +29,7 @@ import pandas as pd
 from ..privacy.accountant import Accountant
 from ..privacy.mechanisms import sigma_for_rho, thresholded_counts
 from ..privacy.noise import NoiseSource
+from ..rows.batched import run_side_by_side
 from ..rows.engine import ColumnValues, RowEngine
 from ..rows.inputs import as_row_engine
 from .bounds import learn_bounds
@@ -310,11 +311,42 @@ def learn_schema_with_releases(
     n_lists = sum(1 for _, f in todo if f in ("categories", "points", "kind"))  # thresholded releases
     delta_each = delta / n_lists if n_lists else 0.0
     rows = as_row_engine(df)
-    for name in kinds:
-        schema = schema.replace_column(learn_kind(ColumnValues(rows, name), schema[name], sigma["kind"], accountant, noise))
-    releases: list[CountRelease] = []
+    # each column's facts are learned by its own reader; the tallies they ask together share a pass
+    learned_kinds = run_side_by_side(rows, [
+        functools.partial(_learn_kind_of, name=name, spec=schema[name], sigma=sigma["kind"], accountant=accountant,
+                          noise=noise)
+        for name in kinds
+    ])
+    for spec in learned_kinds:
+        schema = schema.replace_column(spec)
+    facts_by_column: dict[str, list[str]] = {}
     for name, fact in facts_to_learn(schema):
-        spec = schema[name]
+        facts_by_column.setdefault(name, []).append(fact)
+    learned = run_side_by_side(rows, [
+        functools.partial(_learn_column_facts, name=name, facts=facts, spec=schema[name], sigma=sigma,
+                          delta_each=delta_each, accountant=accountant, noise=noise,
+                          measurement_sigma=measurement_sigma)
+        for name, facts in facts_by_column.items()
+    ])
+    releases: list[CountRelease] = []
+    for spec, column_releases in learned:
+        schema = schema.replace_column(spec)
+        releases += column_releases
+    return schema, tuple(releases)
+
+
+def _learn_kind_of(rows: RowEngine, name: str, spec: ColumnSpec, sigma: float, accountant: Accountant,
+                   noise: NoiseSource) -> ColumnSpec:
+    return learn_kind(ColumnValues(rows, name), spec, sigma, accountant, noise)
+
+
+def _learn_column_facts(
+    rows: RowEngine, name: str, facts: list[str], spec: ColumnSpec, sigma: dict[str, float], delta_each: float,
+    accountant: Accountant, noise: NoiseSource, measurement_sigma: float | None,
+) -> tuple[ColumnSpec, list[CountRelease]]:
+    """One column's missing facts, in order (each on the spec the previous ones completed), and its releases."""
+    releases = []
+    for fact in facts:
         series = ColumnValues(rows, name).map(functools.partial(_conformed, spec))
         if fact == "categories":
             spec, counts = _learn_categories(series, spec, sigma[fact], delta_each, accountant, noise)
@@ -326,8 +358,7 @@ def learn_schema_with_releases(
             releases.append(CountRelease(name, counts, sigma[fact], f"point masses of {name!r}"))
         else:
             spec = learn_bounds(series, spec, sigma[fact], accountant, noise, measurement_sigma)
-        schema = schema.replace_column(spec)
-    return schema, tuple(releases)
+    return spec, releases
 
 
 def _conformed(spec: ColumnSpec, series: pd.Series) -> pd.Series:
