@@ -9,6 +9,7 @@ train-on-real test-on-real), which makes the synthesizers' numbers readable.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rows.inputs import is_dask_frame
 from ..schema import Schema
 from ..synthesizers.base import clone_with
 from . import plots
@@ -27,6 +29,11 @@ from .fidelity import correlation_difference
 from .results import HOLDOUT, result_rows
 from .utility import train_synthetic_test_real
 from .workload_error import workload_error
+
+log = logging.getLogger(__name__)
+
+#: rows of a Dask table that compare() scores (a seeded random share: its metrics read tables in memory)
+SCORED_ROWS = 100_000
 
 __all__ = ["HOLDOUT", "METRICS", "compare", "holdout_floor", "measure"]
 
@@ -127,13 +134,18 @@ def compare(
     max_rows: int = 1000,
     plot: bool = False,
     progress: bool = True,
+    scored_rows: int = SCORED_ROWS,
 ) -> pd.DataFrame:
     """Fit each synthesizer at each budget and seed on ``real_train``; measure each sample.
 
     Parameters
     ----------
-    real_train, real_test : DataFrame
+    real_train, real_test : DataFrame or dask.dataframe.DataFrame
         A split of the real table (same columns). Synthesizers see only ``real_train``.
+        A Dask table is fitted whole (synthesizers that take Dask input, such as
+        :class:`~dpquilt.MarginalSynthesizer`) and scored on a seeded random share of
+        about ``scored_rows`` of its rows (``results.attrs["scored_rows"]`` says how
+        many; the metrics read tables in memory).
     synthesizers : mapping of name to synthesizer or function
         An unfitted synthesizer (``dq.MarginalSynthesizer(method="aim")``, ...) is
         cloned with each ``epsilon`` and ``random_state=seed``; a function
@@ -150,7 +162,8 @@ def compare(
     metrics : sequence of str
         Any of :data:`METRICS`.
     n_samples : int, optional
-        Rows to sample per fit (default: as many as ``real_train``).
+        Rows to sample per fit (default: as many as ``real_train``, or as its scored
+        share when it is a Dask table).
     max_rows : int
         Synthetic records (and, for membership inference, real records of each side)
         the nearest-neighbour metrics compare; DCR compares them with equal samples of
@@ -160,12 +173,15 @@ def compare(
         (matplotlib; the first seed's sample at the largest epsilon per method).
     progress : bool
         A progress bar from the start: the holdout's metrics, then each fit and its metrics.
+    scored_rows : int
+        How many rows of a Dask table the metrics read (see ``real_train``).
 
     Returns
     -------
     DataFrame
         Columns ``method, epsilon, seed, metric, value, fit_seconds``. The real holdout
-        appears as method :data:`HOLDOUT` with epsilon ``inf``.
+        appears as method :data:`HOLDOUT` with epsilon ``inf``. ``attrs["scored_rows"]``
+        holds the rows of ``real_train`` and ``real_test`` the metrics read.
 
     Examples
     --------
@@ -181,13 +197,11 @@ def compare(
 
     if not synthesizers:
         raise ValueError("pass at least one synthesizer, e.g. {'mst': dq.MarginalSynthesizer()}")
-    for label, table in (("real_train", real_train), ("real_test", real_test)):
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(
-                f"{label} is a {type(table).__name__}; compare() fits and scores tables in memory: pass pandas "
-                f"DataFrames (for a Dask table, a random share of its rows, e.g. ddf.sample(frac=0.01, "
-                f"random_state=0).compute())"
-            )
+    if not (isinstance(scored_rows, (int, np.integer)) and scored_rows >= 1):
+        raise ValueError(f"scored_rows must be a positive integer, got {scored_rows!r}")
+    fit_rows = real_train  # a Dask table is fitted whole and scored on a share
+    real_train = _scored_share(real_train, "real_train", scored_rows)
+    real_test = _scored_share(real_test, "real_test", scored_rows)
     if list(real_train.columns) != list(real_test.columns):
         raise ValueError("real_train and real_test must have the same columns in the same order")
     if target is not None and target not in real_train.columns:
@@ -208,7 +222,7 @@ def compare(
                     bar.set_postfix_str(f"{name} eps={epsilon:g} seed={seed}: fit")
                     synth = make(float(epsilon), seed)
                     start = time.perf_counter()
-                    synth.fit(real_train)
+                    synth.fit(fit_rows)
                     seconds = time.perf_counter() - start
                     sample = _sample(synth, n_samples if n_samples is not None else len(real_train), seed)
                     if seed == 0:
@@ -218,11 +232,30 @@ def compare(
                     rows.append(result_rows(name, float(epsilon), seed, values, seconds))
                     bar.update(1)
     results = pd.concat(rows, ignore_index=True)
+    results.attrs["scored_rows"] = {"real_train": len(real_train), "real_test": len(real_test)}
     if plot:
         plots.error_vs_epsilon(results)
         plots.column_distributions(real_train, kept, eval_schema)
         plots.correlation_heatmaps(real_train, kept, eval_schema)
     return results
+
+
+def _scored_share(table: Any, label: str, rows: int) -> pd.DataFrame:
+    """``table`` itself if in memory; of a Dask table, a seeded random share of about ``rows``
+    rows (the whole table when it has no more), in memory."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    if not is_dask_frame(table):
+        raise TypeError(
+            f"{label} is a {type(table).__name__}; compare() takes pandas DataFrames or Dask DataFrames "
+            f"(for a list of files, dask.dataframe.read_parquet(...); or a random share in memory, "
+            f"ddf.sample(frac=0.01, random_state=0).compute())"
+        )
+    total = len(table)  # one pass over the partitions
+    share = table.sample(frac=rows / total, random_state=0) if total > rows else table
+    scored = share.compute().reset_index(drop=True)
+    log.info("compare: scoring %s on %d of its %d rows (a seeded random share)", label, len(scored), total)
+    return scored
 
 
 def _sample(synth: Any, n: int, seed: int) -> pd.DataFrame:

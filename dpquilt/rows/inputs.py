@@ -7,7 +7,7 @@ import pandas as pd
 from .dask_rows import DaskRows, read_parquet_rows
 from .engine import InMemoryRows, RowEngine
 
-__all__ = ["as_row_engine"]
+__all__ = ["as_row_engine", "is_dask_frame"]
 
 
 def as_row_engine(data: object) -> RowEngine:
@@ -32,7 +32,7 @@ def as_row_engine(data: object) -> RowEngine:
         return InMemoryRows(data)
     if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         return read_parquet_rows(str(data))
-    if hasattr(data, "to_delayed") and hasattr(data, "npartitions") and hasattr(data, "columns"):
+    if is_dask_frame(data):
         return DaskRows(data)
     if all(hasattr(data, attr) for attr in ("tally", "meta", "columns")):
         return data  # type: ignore[return-value]
@@ -40,3 +40,14 @@ def as_row_engine(data: object) -> RowEngine:
         f"expected a pandas DataFrame, a Dask DataFrame or a path of Parquet files, got {type(data).__name__}; "
         f"wrap your data in pd.DataFrame(...) or pass dask.dataframe.read_parquet(...)"
     )
+
+
+def is_dask_frame(data: object) -> bool:
+    """Whether ``data`` is a ``dask.dataframe.DataFrame`` (told without importing Dask).
+
+    Examples
+    --------
+    >>> is_dask_frame(pd.DataFrame({"a": [1]}))
+    False
+    """
+    return hasattr(data, "to_delayed") and hasattr(data, "npartitions") and hasattr(data, "columns")

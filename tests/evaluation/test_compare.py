@@ -73,11 +73,38 @@ def test_bad_calls_say_what_to_change(titanic_split):
         dq.compare(train, test.drop(columns="Survived"), {"m": dq.MarginalSynthesizer()})
     with pytest.raises(ValueError, match="target 'nope'"):
         dq.compare(train, test, {"m": dq.MarginalSynthesizer()}, target="nope")
-    with pytest.raises(TypeError, match=r"real_train is a dict.*pandas DataFrames.*ddf.sample"):
+    with pytest.raises(TypeError, match=r"real_train is a dict.*pandas DataFrames or Dask DataFrames.*read_parquet"):
         dq.compare(train.to_dict(), test, {"m": dq.MarginalSynthesizer()})
     fitted = dq.MarginalSynthesizer(epsilon=1.0, schema=schema, estimation=FAST, verbose=False).fit(train)
     with pytest.raises(ValueError, match="already fitted"):
         dq.compare(train, test, {"m": fitted}, progress=False)
+
+
+def test_a_dask_table_is_fitted_whole_and_scored_on_a_stated_share(titanic_split):
+    dd = pytest.importorskip("dask.dataframe")
+    train, test, schema = titanic_split
+    fitted_on = []
+
+    class Recorded(dq.MarginalSynthesizer):
+        def fit(self, df):
+            fitted_on.append(df)
+            return super().fit(df)
+
+    dask_train = dd.from_pandas(train, npartitions=3)
+    results = dq.compare(
+        dask_train, dd.from_pandas(test, npartitions=2),
+        {"mst": lambda eps, seed: Recorded(epsilon=eps, schema=schema, estimation=FAST, random_state=seed, verbose=False)},
+        epsilons=[1.0], seeds=1, schema=schema, metrics=["workload_2"], progress=False, scored_rows=200,
+    )
+    assert fitted_on == [dask_train]  # the whole table, not the share
+    scored = results.attrs["scored_rows"]
+    assert 150 <= scored["real_train"] <= 250 and 150 <= scored["real_test"] <= 250
+    assert set(results.method) == {HOLDOUT, "mst"} and results.value.notna().all()
+    whole = dq.compare(train, test, {"mst": dq.MarginalSynthesizer(schema=schema, estimation=FAST)}, epsilons=[1.0],
+                       seeds=1, schema=schema, metrics=["workload_2"], progress=False)
+    assert whole.attrs["scored_rows"] == {"real_train": len(train), "real_test": len(test)}
+    with pytest.raises(ValueError, match="scored_rows must be a positive integer"):
+        dq.compare(dask_train, test, {"mst": dq.MarginalSynthesizer()}, scored_rows=0)
 
 
 def test_two_seeded_runs_give_identical_tables(titanic_split):
