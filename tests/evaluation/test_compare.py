@@ -1,6 +1,7 @@
 """compare(): every method, budget and seed measured the same way, in one tidy table."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("sdmetrics")
@@ -80,9 +81,10 @@ def test_bad_calls_say_what_to_change(titanic_split):
         dq.compare(train, test, {"m": fitted}, progress=False)
 
 
-def test_a_dask_table_is_fitted_whole_and_scored_on_a_stated_share(titanic_split):
+def test_a_dask_table_is_fitted_whole_and_scored_on_a_stated_share(rng):
     dd = pytest.importorskip("dask.dataframe")
-    train, test, schema = titanic_split
+    df = pd.DataFrame({"a": rng.choice(list("xyz"), 1000), "b": rng.choice(list("uv"), 1000)})
+    train, test = df[:600], df[600:].reset_index(drop=True)
     fitted_on = []
 
     class Recorded(dq.MarginalSynthesizer):
@@ -93,16 +95,16 @@ def test_a_dask_table_is_fitted_whole_and_scored_on_a_stated_share(titanic_split
     dask_train = dd.from_pandas(train, npartitions=3)
     results = dq.compare(
         dask_train, dd.from_pandas(test, npartitions=2),
-        {"mst": lambda eps, seed: Recorded(epsilon=eps, schema=schema, estimation=FAST, random_state=seed, verbose=False)},
-        epsilons=[1.0], seeds=1, schema=schema, metrics=["workload_2"], progress=False, scored_rows=200,
+        {"mst": lambda eps, seed: Recorded(epsilon=eps, estimation=FAST, random_state=seed, verbose=False)},
+        epsilons=[1.0], seeds=1, metrics=["workload_2"], progress=False, scored_rows=200,
     )
     assert fitted_on == [dask_train]  # the whole table, not the share
     scored = results.attrs["scored_rows"]
     assert 150 <= scored["real_train"] <= 250 and 150 <= scored["real_test"] <= 250
     assert set(results.method) == {HOLDOUT, "mst"} and results.value.notna().all()
-    whole = dq.compare(train, test, {"mst": dq.MarginalSynthesizer(schema=schema, estimation=FAST)}, epsilons=[1.0],
-                       seeds=1, schema=schema, metrics=["workload_2"], progress=False)
-    assert whole.attrs["scored_rows"] == {"real_train": len(train), "real_test": len(test)}
+    whole = dq.compare(train, test, {"mst": dq.MarginalSynthesizer(estimation=FAST, verbose=False)}, epsilons=[1.0],
+                       seeds=1, metrics=["workload_2"], progress=False)
+    assert whole.attrs["scored_rows"] == {"real_train": 600, "real_test": 400}
     with pytest.raises(ValueError, match="scored_rows must be a positive integer"):
         dq.compare(dask_train, test, {"mst": dq.MarginalSynthesizer()}, scored_rows=0)
 
