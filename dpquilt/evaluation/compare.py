@@ -199,17 +199,20 @@ def compare(
         raise ValueError("pass at least one synthesizer, e.g. {'mst': dq.MarginalSynthesizer()}")
     if not (isinstance(scored_rows, (int, np.integer)) and scored_rows >= 1):
         raise ValueError(f"scored_rows must be a positive integer, got {scored_rows!r}")
-    fit_rows = real_train  # a Dask table is fitted whole and scored on a share
-    real_train = _scored_share(real_train, "real_train", scored_rows)
-    real_test = _scored_share(real_test, "real_test", scored_rows)
+    for label, table in (("real_train", real_train), ("real_test", real_test)):
+        _check_table(table, label)
     if list(real_train.columns) != list(real_test.columns):
         raise ValueError("real_train and real_test must have the same columns in the same order")
     if target is not None and target not in real_train.columns:
         raise ValueError(f"target {target!r} is not a column; choose one of {list(real_train.columns)}")
     if not (isinstance(seeds, (int, np.integer)) and seeds >= 1):
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
-    eval_schema = evaluation_schema(real_train, schema)
     makers = {name: _maker(name, s) for name, s in synthesizers.items()}
+    # every check done: only now read a Dask table's rows (it is fitted whole and scored on a share)
+    fit_rows = real_train
+    real_train = _scored_share(real_train, "real_train", scored_rows)
+    real_test = _scored_share(real_test, "real_test", scored_rows)
+    eval_schema = evaluation_schema(real_train, schema)
     kept: dict[str, pd.DataFrame] = {}
     bar = tqdm(total=1 + len(makers) * len(epsilons) * seeds, desc="compare", unit="step", disable=not progress)
     with bar:
@@ -240,17 +243,20 @@ def compare(
     return results
 
 
-def _scored_share(table: Any, label: str, rows: int) -> pd.DataFrame:
-    """``table`` itself if in memory; of a Dask table, a seeded random share of about ``rows``
-    rows (the whole table when it has no more), in memory."""
-    if isinstance(table, pd.DataFrame):
-        return table
-    if not is_dask_frame(table):
+def _check_table(table: Any, label: str) -> None:
+    if not (isinstance(table, pd.DataFrame) or is_dask_frame(table)):
         raise TypeError(
             f"{label} is a {type(table).__name__}; compare() takes pandas DataFrames or Dask DataFrames "
             f"(for a list of files, dask.dataframe.read_parquet(...); or a random share in memory, "
             f"ddf.sample(frac=0.01, random_state=0).compute())"
         )
+
+
+def _scored_share(table: Any, label: str, rows: int) -> pd.DataFrame:
+    """``table`` itself if in memory; of a Dask table, a seeded random share of about ``rows``
+    rows (the whole table when it has no more), in memory."""
+    if isinstance(table, pd.DataFrame):
+        return table
     total = len(table)  # one pass over the partitions
     share = table.sample(frac=rows / total, random_state=0) if total > rows else table
     scored = share.compute().reset_index(drop=True)

@@ -107,6 +107,8 @@ def test_a_dask_table_is_fitted_whole_and_scored_on_a_stated_share(rng):
     assert whole.attrs["scored_rows"] == {"real_train": 600, "real_test": 400}
     with pytest.raises(ValueError, match="scored_rows must be a positive integer"):
         dq.compare(dask_train, test, {"mst": dq.MarginalSynthesizer()}, scored_rows=0)
+    with pytest.raises(ValueError, match="same columns"):  # checked on the metadata, before any pass
+        dq.compare(dask_train, test.drop(columns="b"), {"mst": dq.MarginalSynthesizer()})
 
 
 def test_two_seeded_runs_give_identical_tables(titanic_split):
