@@ -108,8 +108,7 @@ def align_silos(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence | pd
         )
     public = _public_keys(keys)
     owners: dict[str, str] = {}
-    tables: dict[str, pd.DataFrame] = {}
-    for name, table in silos.items():
+    for name, table in silos.items():  # every table checked before any is aligned
         _check_silo(name, table, key)
         for column in table.columns:
             if column == key:
@@ -120,8 +119,7 @@ def align_silos(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence | pd
                     "to one silo: drop it from one of them or rename it"
                 )
             owners[column] = name
-        tables[name] = _aligned(name, table, key, public)
-    return AlignedSilos(tables, len(public))
+    return AlignedSilos({name: _aligned(name, table, key, public) for name, table in silos.items()}, len(public))
 
 
 def _public_keys(keys: Sequence | pd.Index) -> pd.Index:
