@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..io.files import report_path_for
 from .app import read_schema, schema_digest
+from .processes import log_tail, started_process, stop_group
 from .run_config import RunConfig
 
 __all__ = ["run_client", "run_server", "write_flower_app"]
@@ -84,47 +84,15 @@ def _flower_bin(name: str) -> str:
     return found
 
 
-@contextlib.contextmanager
-def _process(cmd: list[str], log: Path, env: dict) -> Iterator[subprocess.Popen]:
-    """Start ``cmd`` in its own process group; stop the whole group on exit."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    # children that left the group's leader behind
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the SuperLink exited early (code {proc.returncode}); its log:\n{_tail(log)}")
+            raise RuntimeError(f"the SuperLink exited early (code {proc.returncode}); its log:\n{log_tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.2)
-    raise TimeoutError(f"the SuperLink did not open port {port} within {timeout:.0f} s; its log:\n{_tail(log)}")
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+    raise TimeoutError(f"the SuperLink did not open port {port} within {timeout:.0f} s; its log:\n{log_tail(log)}")
 
 
 def run_server(
@@ -179,7 +147,7 @@ def run_server(
         link_log = Path(tmp) / "superlink.log"
         superlink = [_flower_bin("flower-superlink"), "--insecure", "--isolation", "subprocess", "--host", "127.0.0.1",
                      "--port", str(port)]
-        with _process(superlink, link_log, env) as link:
+        with started_process(superlink, link_log, env) as link:
             _wait_for_port(port, link, link_log)
             config = RunConfig(
                 str(schema), digest, method, float(epsilon), float(delta), int(clients), int(max_dropouts),
@@ -194,7 +162,7 @@ def run_server(
         if result.returncode != 0 or not out.exists() or out.stat().st_mtime < started or not report.exists():
             raise RuntimeError(
                 f"the federated run did not write {out} (flwr run exited with {result.returncode}). "
-                f"SuperLink log:\n{_tail(link_log)}\n{result.stdout or ''}"
+                f"SuperLink log:\n{log_tail(link_log)}\n{result.stdout or ''}"
             )
     return out
 
@@ -235,4 +203,4 @@ def run_client(data: Path, schema: Path, superlink: str = "127.0.0.1:9093", port
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _stop_group(proc)
+        stop_group(proc)

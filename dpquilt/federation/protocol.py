@@ -33,7 +33,7 @@ from ..marginals.counting import count
 from ..privacy.noise import NoiseSource
 from ..schema.dataset import Dataset
 
-__all__ = ["MalformedRequestError", "Request", "TRAILER", "client_reply", "reply_length", "score_sensitivity"]
+__all__ = ["MalformedRequestError", "Request", "TRAILER", "apply_mapping", "client_reply", "reply_length", "score_sensitivity"]
 
 #: Entries after the answers in every reply: the seeded flag and the check entry.
 TRAILER = 2
@@ -203,7 +203,7 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
     unknown = sorted({c for cl in request.cliques for c in cl} - set(data.domain))
     if unknown:
         raise MalformedRequestError(f"request {request.label!r} names column(s) {unknown} not in this client's schema")
-    data = _apply_mapping(data, request.mapping)
+    data = apply_mapping(data, request.mapping)
     if request.kind == "measure":
         answers = np.concatenate([count(data, cl).ravel() for cl in request.cliques])
     else:
@@ -220,7 +220,15 @@ def client_reply(request: Request, data: Dataset, noise: NoiseSource, bound: int
     return vector
 
 
-def _apply_mapping(data: Dataset, mapping: Mapping[str, np.ndarray]) -> Dataset:
+def apply_mapping(data: Dataset, mapping: Mapping[str, np.ndarray]) -> Dataset:
+    """``data``'s codes merged as ``mapping`` says (MST's compression); columns it omits keep theirs.
+
+    Examples
+    --------
+    >>> rows = Dataset({"a": np.array([0, 1, 2])}, {"a": 3})
+    >>> apply_mapping(rows, {"a": np.array([0, 0, 1])}).columns["a"].tolist()
+    [0, 0, 1]
+    """
     if not mapping:
         return data
     full = {c: np.asarray(mapping.get(c, np.arange(k)), dtype=np.int64) for c, k in data.domain.items()}

@@ -1,0 +1,283 @@
+"""One party of a cross-silo fit: the coordinator (party 0) or a silo (parties 1 .. k), in its own process.
+
+All parties run one MPyC session (``python -m dpquilt.federation.vertical.party CONFIG``)
+and take every step together, in the order the coordinator's MST asks:
+
+- the coordinator sends each request (which cliques, which noise scale, MST's merged
+  codes: public) to every silo;
+- a ``local`` request is answered by the silo that holds all its columns: its counts plus
+  its own discrete Gaussian noise, sent to the coordinator alone;
+- a ``cross`` request is computed under secret sharing by all parties
+  (:mod:`~dpquilt.federation.vertical.cross_silo`); only the noisy totals are opened, to
+  the coordinator alone;
+- ``stop`` ends the session (with the coordinator's error, if its fit failed).
+
+The coordinator then fits the model and writes the fitted synthesizer; silos write
+nothing. A party's ``transcript`` option keeps every byte it receives (for the audit
+that no party sees another's values). MPyC's channels here are plain TCP, right for
+loopback; across machines run them over TLS (MPyC's ``--ssl``) or a private network.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...marginals.counting import count
+from ...privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from ...schema.dataset import Dataset
+from ..protocol import apply_mapping
+from .cross_silo import FIELD_PRIME, cell_order, from_field, one_hot, silo_parts
+
+__all__ = ["CoordinatorJob", "PartyConfig", "PartySession", "SiloRequest", "main"]
+
+Clique = tuple[str, ...]
+COORDINATOR = 0
+
+
+@dataclass(frozen=True)
+class SiloRequest:
+    """What the coordinator asks of the silos (public: no value of any row)."""
+
+    kind: str  # "local", "cross" or "stop"
+    cliques: tuple[Clique, ...] = ()
+    sigma: float = 0.0
+    silo: int = COORDINATOR
+    mapping: Mapping[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CoordinatorJob:
+    """What the coordinator fits and where it writes the fitted synthesizer."""
+
+    schema: dict[str, Any]
+    columns: tuple[str, ...]
+    epsilon: float
+    delta: float
+    output: str
+    silo_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    """One party's part of a session: public facts, plus a silo's own codes.
+
+    ``addresses``: ``(host, port)`` of every party, the coordinator first. ``owners``:
+    the party that holds each column. ``rows``: the aligned row count (public).
+    ``seed``: ``None`` for secure noise, or an int (reproducible, not for release).
+    """
+
+    pid: int
+    addresses: tuple[tuple[str, int], ...]
+    domain: Mapping[str, int]
+    owners: Mapping[str, int]
+    rows: int
+    seed: int | None = None
+    transcript: str | None = None
+    job: CoordinatorJob | None = None
+    data: Dataset | None = None
+
+
+class PartySession:
+    """A party's steps in the MPyC session (every party calls the same step in the same order).
+
+    Parameters
+    ----------
+    mpc : mpyc.runtime.Runtime
+        The started MPyC runtime of this process.
+    config : PartyConfig
+    """
+
+    def __init__(self, mpc, config: PartyConfig) -> None:
+        self.mpc = mpc
+        self.config = config
+        self.field = mpc.SecFld(FIELD_PRIME)
+        self.noise: NoiseSource = SecureNoise() if config.seed is None else SeededNoise(
+            np.random.default_rng([config.seed, config.pid])
+        )
+
+    @property
+    def parties(self) -> int:
+        return len(self.config.addresses)
+
+    def broadcast(self, request: SiloRequest | None) -> SiloRequest:
+        """The coordinator's request, sent to every silo."""
+        return self.mpc.run(self.mpc.transfer(request, senders=COORDINATOR))
+
+    def step(self, request: SiloRequest) -> np.ndarray | None:
+        """Run one request; the coordinator gets the noisy answers, silos ``None``."""
+        if request.kind == "local":
+            return self._local(request)
+        if request.kind == "cross":
+            return self._cross(request)
+        raise ValueError(f"unknown request kind {request.kind!r}")
+
+    def _mapped(self, mapping: Mapping[str, np.ndarray]) -> Dataset:
+        """This silo's codes, merged as MST's compression says."""
+        return apply_mapping(self.config.data, {c: m for c, m in mapping.items() if c in self.config.data.domain})
+
+    def _local(self, request: SiloRequest) -> np.ndarray | None:
+        mine = None
+        if self.config.pid == request.silo:
+            data = self._mapped(request.mapping)
+            exact = np.concatenate([count(data, cl).ravel() for cl in request.cliques])
+            mine = self.noise.discrete_gaussian(exact, request.sigma)
+        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
+        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
+        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
+
+    def _cross(self, request: SiloRequest) -> np.ndarray | None:
+        mpc, rows, me = self.mpc, self.config.rows, self.config.pid
+        data = self._mapped(request.mapping) if self.config.data is not None else None
+        domain = _mapped_domain(self.config.domain, request.mapping)
+        shared: dict[tuple[int, Clique], Any] = {}
+
+        def share(party: int, columns: Clique):
+            if (party, columns) not in shared:
+                size = math.prod(domain[c] for c in columns)
+                value = one_hot(data, columns) if me == party else np.zeros((size, rows), dtype=np.int64)
+                shared[party, columns] = mpc.input(self.field.array(value), senders=party)
+            return shared[party, columns]
+
+        totals = []
+        for clique in request.cliques:
+            matrices = [share(p, cols) for p, cols in silo_parts(clique, self.config.owners)]
+            product = matrices[0]
+            for middle in matrices[1:-1]:
+                product = (product[:, None, :] * middle[None, :, :]).reshape(-1, rows)
+            totals.append(mpc.np_matmul(product, mpc.np_transpose(matrices[-1])).reshape(-1))
+        total = totals[0] if len(totals) == 1 else mpc.np_concatenate(totals)
+        cells = sum(math.prod(domain[c] for c in cl) for cl in request.cliques)
+        for party in range(self.parties):
+            value = self.noise.discrete_gaussian(np.zeros(cells, dtype=np.int64), request.sigma) if me == party \
+                else np.zeros(cells, dtype=np.int64)
+            total = total + mpc.input(self.field.array(value), senders=party)
+        opened = mpc.run(mpc.output(total, receivers=[COORDINATOR]))
+        if me != COORDINATOR:
+            return None
+        values = from_field(opened)
+        parts, start = [], 0
+        for clique in request.cliques:
+            size = math.prod(domain[c] for c in clique)
+            parts.append(values[start : start + size][cell_order(clique, self.config.owners, domain)])
+            start += size
+        return np.concatenate(parts)
+
+    def serve(self) -> str | None:
+        """A silo's loop: run every request until ``stop``; returns the coordinator's error, if any."""
+        while True:
+            request = self.broadcast(None)
+            if request.kind == "stop":
+                return request.error
+            self.step(request)
+
+
+class MPCChannel:
+    """The coordinator's :class:`~dpquilt.federation.vertical.oracle.SiloChannel` over the session."""
+
+    def __init__(self, session: PartySession) -> None:
+        self.session = session
+        self.parties = session.parties
+
+    def local(self, silo: int, cliques: Sequence[Clique], sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self._ask(SiloRequest("local", tuple(map(tuple, cliques)), float(sigma), silo, dict(mapping)))
+
+    def cross(self, cliques: Sequence[Clique], share_sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self._ask(SiloRequest("cross", tuple(map(tuple, cliques)), float(share_sigma), COORDINATOR, dict(mapping)))
+
+    def _ask(self, request: SiloRequest) -> np.ndarray:
+        self.session.broadcast(request)
+        return self.session.step(request)
+
+    def stop(self, error: str | None = None) -> None:
+        self.session.broadcast(SiloRequest("stop", error=error))
+
+
+def _mapped_domain(domain: Mapping[str, int], mapping: Mapping[str, np.ndarray]) -> dict[str, int]:
+    return {c: int(np.max(mapping[c])) + 1 if c in mapping else int(k) for c, k in domain.items()}
+
+
+def _start_runtime(config: PartyConfig):
+    """MPyC reads its parties from the command line when first imported: set it, then import."""
+    program = sys.argv[0] if sys.argv else "dpquilt-party"
+    sys.argv = [program] + [a for host, port in config.addresses for a in ("-P", f"{host}:{port}")] + [
+        "-I", str(config.pid), "--log-level", "warning"]
+    from mpyc.runtime import mpc
+
+    return mpc
+
+
+def _record_received(chunks: list[bytes]) -> None:
+    from mpyc import asyncoro
+
+    original = asyncoro.MessageExchanger.data_received
+
+    def data_received(exchanger, data) -> None:
+        chunks.append(bytes(data))
+        original(exchanger, data)
+
+    asyncoro.MessageExchanger.data_received = data_received
+
+
+def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig) -> None:
+    from ...schema import Schema
+    from ...synthesizers.marginal import MarginalSynthesizer
+    from .oracle import VerticalOracle
+
+    channel = MPCChannel(session)
+    schema = Schema.from_public(job.schema)
+    synthesizer = MarginalSynthesizer(
+        epsilon=job.epsilon, delta=job.delta, method="mst", schema=schema, random_state=config.seed, verbose=False
+    )
+    silos = session.parties - 1
+    notes = (
+        f"cross-silo over {silos} silos ({', '.join(job.silo_names)}) and a coordinator: within-silo marginals "
+        "noised by their silo; cross-silo marginals computed under MPyC's Shamir secret sharing "
+        f"(threshold {(session.parties - 1) // 2}), every party adding a noise share, opened only as noisy totals",
+        "threat model: semi-honest parties, no two colluding; MST's tree chosen from noisy releases of every pair",
+    )
+    try:
+        synthesizer.fit_oracle(VerticalOracle(channel, dict(config.domain), dict(config.owners)), schema, job.columns, notes)
+    except BaseException as exc:
+        channel.stop(f"{type(exc).__name__}: {exc}")
+        raise
+    channel.stop()
+    Path(job.output).write_bytes(pickle.dumps(synthesizer))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the party whose pickled :class:`PartyConfig` is at ``argv[0]``; 0 when the session ended well."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config: PartyConfig = pickle.loads(Path(argv[0]).read_bytes())
+    chunks: list[bytes] = []
+    mpc = _start_runtime(config)
+    if config.transcript:
+        _record_received(chunks)
+    mpc.run(mpc.start())
+    session = PartySession(mpc, config)
+    error = None
+    try:
+        if config.pid == COORDINATOR:
+            _coordinate(session, config.job, config)
+        else:
+            error = session.serve()
+    finally:
+        mpc.run(mpc.shutdown())
+        if config.transcript:
+            Path(config.transcript).write_bytes(b"".join(chunks))
+    if error:
+        print(f"party {config.pid}: the coordinator stopped the session: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

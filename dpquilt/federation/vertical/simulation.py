@@ -1,0 +1,169 @@
+"""``simulate``: a cross-silo fit with every party in its own process on this machine (loopback)."""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ...schema import Schema
+from ...schema.codec import encode
+from ...synthesizers.marginal import MarginalSynthesizer
+from ..processes import log_tail, started_process
+from .alignment import AlignedSilos, SiloInputError, align_silos
+from .cross_silo import MAX_ROWS
+from .party import CoordinatorJob, PartyConfig
+
+__all__ = ["simulate"]
+
+#: seconds a simulated fit may take before every party is stopped
+DEFAULT_TIMEOUT = 1800.0
+
+
+def simulate(
+    silos: Mapping[str, pd.DataFrame],
+    key: str,
+    keys: Sequence,
+    schema: Schema,
+    *,
+    method: str = "mst",
+    epsilon: float = 1.0,
+    delta: float = 1e-9,
+    random_state: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    transcripts: str | Path | None = None,
+) -> MarginalSynthesizer:
+    """Fit MST on silos that hold different columns of the same people, none seeing another's values.
+
+    Each silo and a coordinator run as separate processes on loopback, in one MPyC session
+    (see :mod:`dpquilt.federation.vertical`): marginals within a silo are noised by that
+    silo, marginals across silos are computed under secret sharing and opened only as noisy
+    totals, and the coordinator fits the model. The privacy unit is one person: their
+    row across every silo. Every process is stopped at the end, also on error.
+
+    Parameters
+    ----------
+    silos : mapping of name to DataFrame
+        2 to 5 silos, each with the ``key`` column and its own columns.
+    key : str
+        The shared identifier's column.
+    keys : sequence
+        The public list of keys (see :func:`~dpquilt.federation.vertical.align_silos`);
+        its length is the public row count.
+    schema : Schema
+        Complete public facts of every silo's columns (categories, bounds, bins): nothing
+        is learned from rows here.
+    method : {"mst"}
+        MST (AIM over silos is not built yet).
+    epsilon, delta : float
+        The whole fit's budget, over every silo.
+    random_state : int or None
+        ``None``: secure noise. An int seeds every party (reproducible, not for release).
+    timeout : float
+        Seconds before every party is stopped and :class:`TimeoutError` raised.
+    transcripts : path, optional
+        A folder where each party writes every byte it received (``party<i>.bin``), for audits.
+
+    Returns
+    -------
+    MarginalSynthesizer
+        Fitted: ``sample(n)`` gives every silo's columns (no key), and ``privacy_report()``
+        lists every expenditure and how the marginals were formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ids = np.arange(300)
+    >>> bank = pd.DataFrame({"id": ids, "account": rng.choice(["basic", "gold"], 300)})
+    >>> insurer = pd.DataFrame({"id": ids[::-1], "claims": rng.integers(0, 3, 300)})
+    >>> schema = Schema.from_public({"account": {"categories": ["basic", "gold"]},
+    ...                              "claims": {"kind": "integer", "edges": [0, 1, 2, 3]}})
+    >>> syn = simulate({"bank": bank, "insurer": insurer}, "id", ids, schema, epsilon=1.0, random_state=0)  # doctest: +SKIP
+    >>> list(syn.sample(5).columns)  # doctest: +SKIP
+    ['account', 'claims']
+    """
+    if method != "mst":
+        raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not built yet)")
+    aligned = align_silos(silos, key, keys)
+    schema = _check_schema(schema, aligned)
+    MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema=schema, random_state=random_state).check_params()
+    if aligned.rows >= MAX_ROWS:
+        raise SiloInputError(f"{aligned.rows} public keys: cross-silo counts support fewer than {MAX_ROWS} rows")
+    names = list(aligned.tables)
+    owners = {c: i + 1 for i, name in enumerate(names) for c in aligned.tables[name].columns}
+    columns = tuple(c for name in names for c in aligned.tables[name].columns)
+    addresses = tuple(("127.0.0.1", port) for port in _free_ports(len(names) + 1))
+    with tempfile.TemporaryDirectory(prefix="dpquilt-vertical-") as tmp:
+        work = Path(tmp)
+        output = work / "synthesizer.pkl"
+        job = CoordinatorJob(schema.to_dict(), columns, float(epsilon), float(delta), str(output), tuple(names))
+        configs = []
+        for pid in range(len(names) + 1):
+            data = None if pid == 0 else encode(aligned.tables[names[pid - 1]], schema.select(list(aligned.tables[names[pid - 1]].columns))).data
+            transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
+            configs.append(PartyConfig(pid, addresses, schema.domain(), owners, aligned.rows, random_state, transcript,
+                                       job if pid == 0 else None, data))
+        _run_parties(configs, work, ["coordinator", *names], timeout)
+        return pickle.loads(output.read_bytes())
+
+
+def _check_schema(schema: Schema, aligned: AlignedSilos) -> Schema:
+    if not isinstance(schema, Schema) or not schema.complete:
+        raise SiloInputError(
+            "cross-silo synthesis needs a complete public Schema of every silo's columns (categories, bounds, bins): "
+            "nothing is learned from rows here. Build one with Schema.from_public(...)"
+        )
+    held = [c for cols in aligned.columns.values() for c in cols]
+    missing = [c for c in held if c not in schema.names]
+    if missing:
+        raise SiloInputError(f"the schema lacks column(s) {missing} held by {sorted({aligned.owner(c) for c in missing})}; "
+                             "add their public facts to the schema")
+    extra = [c for c in schema.names if c not in held]
+    if extra:
+        raise SiloInputError(f"the schema names column(s) {extra} that no silo holds; remove them from the schema")
+    return schema.select(held)
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports the system reports free on loopback (bound and released at once)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
+def _run_parties(configs: Sequence[PartyConfig], work: Path, labels: Sequence[str], timeout: float) -> None:
+    """Start every party; wait for all to finish; on any failure or timeout stop all and raise."""
+    with contextlib.ExitStack() as stack:
+        procs = []
+        for config, label in zip(configs, labels):
+            path = work / f"party{config.pid}.pkl"
+            path.write_bytes(pickle.dumps(config))
+            log = work / f"party{config.pid}.log"
+            cmd = [sys.executable, "-m", "dpquilt.federation.vertical.party", str(path)]
+            procs.append((label, log, stack.enter_context(started_process(cmd, log))))
+        deadline = time.monotonic() + timeout
+        while any(p.poll() is None for _, _, p in procs):
+            failed = [(label, log, p) for label, log, p in procs if p.poll() not in (None, 0)]
+            if failed:
+                label, log, p = failed[0]
+                raise RuntimeError(f"{label} (party {procs.index(failed[0])}) exited with code {p.returncode}; "
+                                   f"every party was stopped and nothing was released. Its log:\n{log_tail(log)}")
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {label}:\n{log_tail(log, 40)}" for label, log, _ in procs)
+                raise TimeoutError(f"the cross-silo fit took over {timeout:.0f} s; every party was stopped. Their logs:\n{tails}")
+            time.sleep(0.05)
+        failed = [(i, label, log, p) for i, (label, log, p) in enumerate(procs) if p.returncode != 0]
+        if failed:
+            i, label, log, p = failed[0]
+            raise RuntimeError(f"{label} (party {i}) exited with code {p.returncode}; nothing was released. "
+                               f"Its log:\n{log_tail(log)}")
