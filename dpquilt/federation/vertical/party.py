@@ -20,9 +20,11 @@ loopback; across machines run them over TLS (MPyC's ``--ssl``) or a private netw
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +58,12 @@ class SiloRequest:
 
 @dataclass(frozen=True)
 class CoordinatorJob:
-    """What the coordinator fits and where it writes the fitted synthesizer."""
+    """What the coordinator does and where it writes the result.
+
+    ``kind="mst"``: fit MST with ``epsilon`` and ``delta`` and write the fitted
+    synthesizer. ``kind="requests"``: run ``requests`` as given (spending nothing: the
+    caller accounts) and write their answers and wall times (audits and benchmarks).
+    """
 
     schema: dict[str, Any]
     columns: tuple[str, ...]
@@ -64,6 +71,8 @@ class CoordinatorJob:
     delta: float
     output: str
     silo_names: tuple[str, ...]
+    kind: str = "mst"
+    requests: tuple[SiloRequest, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class PartyConfig:
     rows: int
     seed: int | None = None
     transcript: str | None = None
+    stats: str | None = None
     job: CoordinatorJob | None = None
     data: Dataset | None = None
 
@@ -253,6 +263,21 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
     Path(job.output).write_bytes(pickle.dumps(synthesizer))
 
 
+def _run_requests(session: PartySession, job: CoordinatorJob) -> None:
+    channel = MPCChannel(session)
+    answers, seconds = [], []
+    for request in job.requests:
+        start = time.perf_counter()
+        answers.append(channel._ask(request))
+        seconds.append(time.perf_counter() - start)
+    channel.stop()
+    Path(job.output).write_bytes(pickle.dumps((answers, seconds)))
+
+
+def _bytes_sent(mpc) -> int:
+    return int(sum(p.protocol.nbytes_sent for p in mpc.parties if p.pid != mpc.pid and p.protocol is not None))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the party whose pickled :class:`PartyConfig` is at ``argv[0]``; 0 when the session ended well."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -266,11 +291,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     error = None
     try:
         if config.pid == COORDINATOR:
-            _coordinate(session, config.job, config)
+            if config.job.kind == "requests":
+                _run_requests(session, config.job)
+            else:
+                _coordinate(session, config.job, config)
         else:
             error = session.serve()
     finally:
+        sent = _bytes_sent(mpc)
         mpc.run(mpc.shutdown())
+        if config.stats:
+            Path(config.stats).write_text(json.dumps({"party": config.pid, "bytes_sent": sent}))
         if config.transcript:
             Path(config.transcript).write_bytes(b"".join(chunks))
     if error:

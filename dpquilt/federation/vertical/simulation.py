@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import pickle
 import socket
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ...schema import Schema
@@ -19,9 +23,9 @@ from ...synthesizers.marginal import MarginalSynthesizer
 from ..processes import log_tail, started_process
 from .alignment import AlignedSilos, SiloInputError, align_silos
 from .cross_silo import MAX_ROWS
-from .party import CoordinatorJob, PartyConfig
+from .party import CoordinatorJob, PartyConfig, SiloRequest
 
-__all__ = ["simulate"]
+__all__ = ["RequestsRun", "run_requests", "simulate"]
 
 #: seconds a simulated fit may take before every party is stopped
 DEFAULT_TIMEOUT = 1800.0
@@ -86,33 +90,103 @@ def simulate(
     >>> insurer = pd.DataFrame({"id": ids[::-1], "claims": rng.integers(0, 3, 300)})
     >>> schema = Schema.from_public({"account": {"categories": ["basic", "gold"]},
     ...                              "claims": {"kind": "integer", "edges": [0, 1, 2, 3]}})
-    >>> syn = simulate({"bank": bank, "insurer": insurer}, "id", ids, schema, epsilon=1.0, random_state=0)  # doctest: +SKIP
-    >>> list(syn.sample(5).columns)  # doctest: +SKIP
+    >>> syn = simulate({"bank": bank, "insurer": insurer}, "id", ids, schema, epsilon=1.0, random_state=0)
+    >>> list(syn.sample(5).columns)
     ['account', 'claims']
     """
     if method != "mst":
         raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not built yet)")
+    MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema=schema, random_state=random_state).check_params()
+    setting = _prepare(silos, key, keys, schema)
+    job = CoordinatorJob(setting.schema.to_dict(), setting.columns, float(epsilon), float(delta), "", setting.names)
+    result, _ = _launch(setting, job, random_state, timeout, transcripts)
+    return result
+
+
+@dataclass(frozen=True)
+class RequestsRun:
+    """What :func:`run_requests` returns: answers, wall time per request, bytes each party sent."""
+
+    answers: list[np.ndarray]
+    seconds: list[float]
+    bytes_sent: list[int]
+
+
+def run_requests(
+    silos: Mapping[str, pd.DataFrame],
+    key: str,
+    keys: Sequence,
+    schema: Schema,
+    requests: Sequence[SiloRequest],
+    *,
+    random_state: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    transcripts: str | Path | None = None,
+) -> RequestsRun:
+    """Run the protocol's raw steps (``local`` and ``cross`` requests) as separate processes.
+
+    For audits and benchmarks: the answers are noisy at the requests' scales but nothing
+    is spent here, so the caller accounts for them. Parameters as in :func:`simulate`.
+    ``requests`` name columns by the schema's names and parties as ``1 ..`` in the order
+    of ``silos`` (0 is the coordinator).
+
+    Examples
+    --------
+    >>> ids = np.arange(4)
+    >>> a = pd.DataFrame({"id": ids, "x": ["u", "v", "v", "v"]})
+    >>> b = pd.DataFrame({"id": ids, "y": ["s", "s", "t", "t"]})
+    >>> closed = {"missing": False, "other": False}
+    >>> schema = Schema.from_public({"x": {"categories": ["u", "v"], **closed}, "y": {"categories": ["s", "t"], **closed}})
+    >>> run = run_requests({"a": a, "b": b}, "id", ids, schema, [SiloRequest("cross", (("x", "y"),), 1.0)],
+    ...                    random_state=0)
+    >>> run.answers[0].size, len(run.seconds), len(run.bytes_sent)  # 2 x 2 noisy cells; three parties
+    (4, 1, 3)
+    """
+    setting = _prepare(silos, key, keys, schema)
+    job = CoordinatorJob(setting.schema.to_dict(), setting.columns, 0.0, 0.0, "", setting.names, "requests", tuple(requests))
+    (answers, seconds), sent = _launch(setting, job, random_state, timeout, transcripts)
+    return RequestsRun(answers, seconds, sent)
+
+
+@dataclass(frozen=True)
+class _Setting:
+    aligned: AlignedSilos
+    schema: Schema
+    names: tuple[str, ...]
+    owners: dict[str, int]
+    columns: tuple[str, ...]
+
+
+def _prepare(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence, schema: Schema) -> _Setting:
     aligned = align_silos(silos, key, keys)
     schema = _check_schema(schema, aligned)
-    MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema=schema, random_state=random_state).check_params()
     if aligned.rows >= MAX_ROWS:
         raise SiloInputError(f"{aligned.rows} public keys: cross-silo counts support fewer than {MAX_ROWS} rows")
-    names = list(aligned.tables)
+    names = tuple(aligned.tables)
     owners = {c: i + 1 for i, name in enumerate(names) for c in aligned.tables[name].columns}
     columns = tuple(c for name in names for c in aligned.tables[name].columns)
+    return _Setting(aligned, schema, names, owners, columns)
+
+
+def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: float, transcripts) -> tuple[object, list[int]]:
+    """Every party in its own process; the coordinator's result and each party's bytes sent."""
+    names, tables = setting.names, setting.aligned.tables
     addresses = tuple(("127.0.0.1", port) for port in _free_ports(len(names) + 1))
     with tempfile.TemporaryDirectory(prefix="dpquilt-vertical-") as tmp:
         work = Path(tmp)
-        output = work / "synthesizer.pkl"
-        job = CoordinatorJob(schema.to_dict(), columns, float(epsilon), float(delta), str(output), tuple(names))
+        job = dataclasses.replace(job, output=str(work / "result.pkl"))
         configs = []
         for pid in range(len(names) + 1):
-            data = None if pid == 0 else encode(aligned.tables[names[pid - 1]], schema.select(list(aligned.tables[names[pid - 1]].columns))).data
+            data = None
+            if pid:
+                own = tables[names[pid - 1]]
+                data = encode(own, setting.schema.select(list(own.columns))).data
             transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
-            configs.append(PartyConfig(pid, addresses, schema.domain(), owners, aligned.rows, random_state, transcript,
-                                       job if pid == 0 else None, data))
+            configs.append(PartyConfig(pid, addresses, setting.schema.domain(), setting.owners, setting.aligned.rows, seed,
+                                       transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
         _run_parties(configs, work, ["coordinator", *names], timeout)
-        return pickle.loads(output.read_bytes())
+        sent = [json.loads((work / f"party{pid}.json").read_text())["bytes_sent"] for pid in range(len(configs))]
+        return pickle.loads(Path(job.output).read_bytes()), sent
 
 
 def _check_schema(schema: Schema, aligned: AlignedSilos) -> Schema:
