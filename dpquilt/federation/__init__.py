@@ -28,6 +28,7 @@ __all__ = [
     "run_federated_fit",
     "secure_masks",
     "simulate",
+    "vertical",
 ]
 
 _LAZY = {
@@ -39,10 +40,16 @@ _LAZY = {
     "run_federated_fit": ".server",
     "simulate": ".simulation",
 }
+#: cross-silo synthesis (silos with different columns of the same people): MPyC, not Flower
+_SUBPACKAGES = {"vertical": ".vertical"}
 
 
 def __getattr__(name: str):
     """Import the Flower-backed parts on first use, so ``import dpquilt`` needs no Flower."""
+    if name in _SUBPACKAGES:
+        from importlib import import_module
+
+        return import_module(_SUBPACKAGES[name], __name__)
     if name in _LAZY:
         from importlib import import_module
 

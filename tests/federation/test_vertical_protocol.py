@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import numpy as np
@@ -111,7 +112,9 @@ def test_no_party_receives_another_silos_values(tmp_path):
 
 
 def _leftover_parties() -> str:
-    out = subprocess.run(["pgrep", "-af", "dpquilt.federation.vertical.party"], capture_output=True, text=True)
+    """This test process's party children still running."""
+    out = subprocess.run(["pgrep", "-P", str(os.getpid()), "-af", "dpquilt.federation.vertical.party"],
+                         capture_output=True, text=True)
     return out.stdout.strip()
 
 

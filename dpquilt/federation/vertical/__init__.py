@@ -2,10 +2,24 @@
 
 A bank holds account columns and an insurer claims columns for the same customers,
 linked by an identifier, and neither may see the other's columns. The privacy unit is
-one person: their row across every silo. Built so far: the silos' row alignment
-(:func:`align_silos`), which checks each silo's table and lines its rows up in the order
-of a public list of keys. The cross-silo marginals, under homomorphic encryption, and the
-synthesizer on top of them are not built yet (issue 22).
+one person: their row across every silo.
+
+- :func:`align_silos` checks each silo's table and lines its rows up in the order of a
+  public list of keys (the list's length is the public row count);
+- :func:`simulate` fits MST with a coordinator and every silo in its own process, in one
+  MPyC session on loopback (:mod:`.party`): a marginal within one silo is counted and
+  noised by that silo; a marginal across silos is computed under Shamir secret sharing
+  (:mod:`.cross_silo`), every party adding a share of discrete Gaussian noise, and only
+  the noisy total is opened, to the coordinator; MST's tree is chosen from noisy
+  releases of every pair (:class:`~.oracle.VerticalOracle`);
+- :func:`run_requests` runs the protocol's raw steps, for audits and benchmarks.
+
+Threat model: semi-honest parties (they follow the protocol and may study what they
+receive), no two of them colluding; the coordinator follows the protocol. A silo learns
+nothing but its own rows and, at the end, the synthetic table; the coordinator learns the
+noisy marginals MST asks for. Needs the ``vertical`` extra (``pip install
+'dpquilt[vertical]'``: MPyC). Not built yet: private set intersection of the keys, AIM
+over silos, schema learning by the silos, the SiloFuse-style baseline.
 
 Examples
 --------
@@ -19,5 +33,18 @@ Examples
 """
 
 from .alignment import MAX_SILOS, AlignedSilos, SiloInputError, align_silos
+from .oracle import VerticalOracle
+from .party import SiloRequest
+from .simulation import RequestsRun, run_requests, simulate
 
-__all__ = ["MAX_SILOS", "AlignedSilos", "SiloInputError", "align_silos"]
+__all__ = [
+    "MAX_SILOS",
+    "AlignedSilos",
+    "RequestsRun",
+    "SiloInputError",
+    "SiloRequest",
+    "VerticalOracle",
+    "align_silos",
+    "run_requests",
+    "simulate",
+]

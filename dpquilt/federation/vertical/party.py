@@ -38,7 +38,7 @@ from ...schema.dataset import Dataset
 from ..protocol import apply_mapping
 from .cross_silo import FIELD_PRIME, cell_order, from_field, one_hot, silo_parts
 
-__all__ = ["CoordinatorJob", "PartyConfig", "PartySession", "SiloRequest", "main"]
+__all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "SessionError", "SiloRequest", "main", "run_party"]
 
 Clique = tuple[str, ...]
 COORDINATOR = 0
@@ -66,11 +66,9 @@ class CoordinatorJob:
     """
 
     schema: dict[str, Any]
-    columns: tuple[str, ...]
     epsilon: float
     delta: float
     output: str
-    silo_names: tuple[str, ...]
     kind: str = "mst"
     requests: tuple[SiloRequest, ...] = ()
 
@@ -79,16 +77,16 @@ class CoordinatorJob:
 class PartyConfig:
     """One party's part of a session: public facts, plus a silo's own codes.
 
-    ``addresses``: ``(host, port)`` of every party, the coordinator first. ``owners``:
-    the party that holds each column. ``rows``: the aligned row count (public).
-    ``seed``: ``None`` for secure noise, or an int (reproducible, not for release).
+    ``addresses``: ``(host, port)`` of every party, the coordinator first. ``domain``:
+    the public schema's domain (every silo's columns). ``name`` and ``data``: a silo's
+    name and its aligned codes (its columns only). ``seed``: ``None`` for secure noise,
+    or an int (reproducible, not for release).
     """
 
     pid: int
     addresses: tuple[tuple[str, int], ...]
     domain: Mapping[str, int]
-    owners: Mapping[str, int]
-    rows: int
+    name: str = "coordinator"
     seed: int | None = None
     transcript: str | None = None
     stats: str | None = None
@@ -96,8 +94,26 @@ class PartyConfig:
     data: Dataset | None = None
 
 
+class SessionError(RuntimeError):
+    """The silos' announcements do not fit together (row counts, columns, schema): nothing was counted."""
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What a silo tells every party when the session opens: public facts only."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: int
+
+
 class PartySession:
     """A party's steps in the MPyC session (every party calls the same step in the same order).
+
+    Opening the session, every silo announces its name, its columns and its row count
+    (the public key list's length) to every party; each party checks that they fit
+    together and with the schema (:class:`SessionError` otherwise) and learns which
+    party holds each column.
 
     Parameters
     ----------
@@ -113,6 +129,11 @@ class PartySession:
         self.noise: NoiseSource = SecureNoise() if config.seed is None else SeededNoise(
             np.random.default_rng([config.seed, config.pid])
         )
+        mine = None if config.data is None else Announcement(config.name, tuple(config.data.domain), config.data.n_rows)
+        silos = list(range(1, self.parties))
+        told = self.mpc.run(self.mpc.transfer(mine, senders=silos))
+        self.silos: list[Announcement] = told
+        self.owners, self.rows = _check_announcements(told, config.domain)
 
     @property
     def parties(self) -> int:
@@ -145,7 +166,7 @@ class PartySession:
         return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
 
     def _cross(self, request: SiloRequest) -> np.ndarray | None:
-        mpc, rows, me = self.mpc, self.config.rows, self.config.pid
+        mpc, rows, me = self.mpc, self.rows, self.config.pid
         data = self._mapped(request.mapping) if self.config.data is not None else None
         domain = _mapped_domain(self.config.domain, request.mapping)
         shared: dict[tuple[int, Clique], Any] = {}
@@ -159,7 +180,7 @@ class PartySession:
 
         totals = []
         for clique in request.cliques:
-            matrices = [share(p, cols) for p, cols in silo_parts(clique, self.config.owners)]
+            matrices = [share(p, cols) for p, cols in silo_parts(clique, self.owners)]
             product = matrices[0]
             for middle in matrices[1:-1]:
                 product = (product[:, None, :] * middle[None, :, :]).reshape(-1, rows)
@@ -177,7 +198,7 @@ class PartySession:
         parts, start = [], 0
         for clique in request.cliques:
             size = math.prod(domain[c] for c in clique)
-            parts.append(values[start : start + size][cell_order(clique, self.config.owners, domain)])
+            parts.append(values[start : start + size][cell_order(clique, self.owners, domain)])
             start += size
         return np.concatenate(parts)
 
@@ -209,6 +230,25 @@ class MPCChannel:
 
     def stop(self, error: str | None = None) -> None:
         self.session.broadcast(SiloRequest("stop", error=error))
+
+
+def _check_announcements(told: Sequence[Announcement], domain: Mapping[str, int]) -> tuple[dict[str, int], int]:
+    """Which party holds each column, and the common row count; :class:`SessionError` if they do not fit."""
+    rows = {a.name: a.rows for a in told}
+    if len(set(rows.values())) != 1:
+        raise SessionError(f"the silos hold different numbers of rows {rows}: they must align to the same public "
+                           "list of keys")
+    owners: dict[str, int] = {}
+    for party, a in enumerate(told, start=1):
+        for column in a.columns:
+            if column in owners:
+                raise SessionError(f"column {column!r} is held by silo {told[owners[column] - 1].name!r} and by silo "
+                                   f"{a.name!r}; each column must belong to one silo")
+            owners[column] = party
+    if set(owners) != set(domain):
+        raise SessionError(f"the silos' columns {sorted(owners)} are not the schema's {sorted(domain)}: give every "
+                           "party the same schema, with exactly the silos' columns")
+    return owners, next(iter(rows.values()))
 
 
 def _mapped_domain(domain: Mapping[str, int], mapping: Mapping[str, np.ndarray]) -> dict[str, int]:
@@ -249,13 +289,14 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
     )
     silos = session.parties - 1
     notes = (
-        f"cross-silo over {silos} silos ({', '.join(job.silo_names)}) and a coordinator: within-silo marginals "
+        f"cross-silo over {silos} silos ({', '.join(a.name for a in session.silos)}) and a coordinator: within-silo marginals "
         "noised by their silo; cross-silo marginals computed under MPyC's Shamir secret sharing "
         f"(threshold {(session.parties - 1) // 2}), every party adding a noise share, opened only as noisy totals",
         "threat model: semi-honest parties, no two colluding; MST's tree chosen from noisy releases of every pair",
     )
     try:
-        synthesizer.fit_oracle(VerticalOracle(channel, dict(config.domain), dict(config.owners)), schema, job.columns, notes)
+        columns = tuple(c for a in session.silos for c in a.columns)
+        synthesizer.fit_oracle(VerticalOracle(channel, dict(config.domain), session.owners), schema, columns, notes)
     except BaseException as exc:
         channel.stop(f"{type(exc).__name__}: {exc}")
         raise
@@ -278,18 +319,20 @@ def _bytes_sent(mpc) -> int:
     return int(sum(p.protocol.nbytes_sent for p in mpc.parties if p.pid != mpc.pid and p.protocol is not None))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the party whose pickled :class:`PartyConfig` is at ``argv[0]``; 0 when the session ended well."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    config: PartyConfig = pickle.loads(Path(argv[0]).read_bytes())
+def run_party(config: PartyConfig) -> int:
+    """Take part in the session as ``config`` says, in this process; 0 when it ended well.
+
+    The coordinator writes its job's result to ``config.job.output``. MPyC reads its
+    parties from the command line when first imported, so a process runs one party once.
+    """
     chunks: list[bytes] = []
     mpc = _start_runtime(config)
     if config.transcript:
         _record_received(chunks)
     mpc.run(mpc.start())
-    session = PartySession(mpc, config)
     error = None
     try:
+        session = PartySession(mpc, config)
         if config.pid == COORDINATOR:
             if config.job.kind == "requests":
                 _run_requests(session, config.job)
@@ -308,6 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"party {config.pid}: the coordinator stopped the session: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the party whose pickled :class:`PartyConfig` is at ``argv[0]`` (how :func:`~.simulation.simulate` starts each party)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_party(pickle.loads(Path(argv[0]).read_bytes()))
 
 
 if __name__ == "__main__":

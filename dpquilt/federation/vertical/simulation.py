@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import pickle
 import socket
@@ -98,7 +99,7 @@ def simulate(
         raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not built yet)")
     MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema=schema, random_state=random_state).check_params()
     setting = _prepare(silos, key, keys, schema)
-    job = CoordinatorJob(setting.schema.to_dict(), setting.columns, float(epsilon), float(delta), "", setting.names)
+    job = CoordinatorJob(setting.schema.to_dict(), float(epsilon), float(delta), "")
     result, _ = _launch(setting, job, random_state, timeout, transcripts)
     return result
 
@@ -143,7 +144,7 @@ def run_requests(
     (4, 1, 3)
     """
     setting = _prepare(silos, key, keys, schema)
-    job = CoordinatorJob(setting.schema.to_dict(), setting.columns, 0.0, 0.0, "", setting.names, "requests", tuple(requests))
+    job = CoordinatorJob(setting.schema.to_dict(), 0.0, 0.0, "", "requests", tuple(requests))
     (answers, seconds), sent = _launch(setting, job, random_state, timeout, transcripts)
     return RequestsRun(answers, seconds, sent)
 
@@ -153,8 +154,6 @@ class _Setting:
     aligned: AlignedSilos
     schema: Schema
     names: tuple[str, ...]
-    owners: dict[str, int]
-    columns: tuple[str, ...]
 
 
 def _prepare(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence, schema: Schema) -> _Setting:
@@ -162,14 +161,13 @@ def _prepare(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence, schema
     schema = _check_schema(schema, aligned)
     if aligned.rows >= MAX_ROWS:
         raise SiloInputError(f"{aligned.rows} public keys: cross-silo counts support fewer than {MAX_ROWS} rows")
-    names = tuple(aligned.tables)
-    owners = {c: i + 1 for i, name in enumerate(names) for c in aligned.tables[name].columns}
-    columns = tuple(c for name in names for c in aligned.tables[name].columns)
-    return _Setting(aligned, schema, names, owners, columns)
+    return _Setting(aligned, schema, tuple(aligned.tables))
 
 
 def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: float, transcripts) -> tuple[object, list[int]]:
     """Every party in its own process; the coordinator's result and each party's bytes sent."""
+    if importlib.util.find_spec("mpyc") is None:
+        raise ImportError("cross-silo synthesis needs MPyC: pip install 'dpquilt[vertical]'")
     names, tables = setting.names, setting.aligned.tables
     addresses = tuple(("127.0.0.1", port) for port in _free_ports(len(names) + 1))
     with tempfile.TemporaryDirectory(prefix="dpquilt-vertical-") as tmp:
@@ -182,8 +180,8 @@ def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: f
                 own = tables[names[pid - 1]]
                 data = encode(own, setting.schema.select(list(own.columns))).data
             transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
-            configs.append(PartyConfig(pid, addresses, setting.schema.domain(), setting.owners, setting.aligned.rows, seed,
-                                       transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
+            configs.append(PartyConfig(pid, addresses, setting.schema.domain(), names[pid - 1] if pid else "coordinator",
+                                       seed, transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
         _run_parties(configs, work, ["coordinator", *names], timeout)
         sent = [json.loads((work / f"party{pid}.json").read_text())["bytes_sent"] for pid in range(len(configs))]
         return pickle.loads(Path(job.output).read_bytes()), sent

@@ -1,0 +1,111 @@
+"""Cross-silo MST against central MST on the joined table, and one cross-silo marginal's cost.
+
+The table's columns are dealt to k silos in turn (column i to silo i mod k), each silo
+keyed by a shuffled identifier in its own row order; ``dq.federation.vertical.simulate``
+fits MST with every party in its own process (MPyC secret sharing on loopback), and
+central MST fits the joined table with the same public schema, budget and seed. Prints
+the 1/2/3-way workload error of both (mean ± SE over seeds), the ratio of the 3-way
+errors, and the fits' wall times. Then the wall time and bytes (all parties' sends) of
+one cross-silo 2-way marginal of the first two silos' first columns, on every row.
+
+    python benchmarks/vertical_vs_central.py --table adult --silos 2 3 --epsilons 1 10 --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+warnings.filterwarnings("ignore")
+logging.disable(logging.WARNING)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dpquilt as dq  # noqa: E402
+from dpquilt.federation.vertical.party import SiloRequest  # noqa: E402
+from dpquilt.federation.vertical.simulation import run_requests, simulate  # noqa: E402
+from dpquilt.schema.dataset import Dataset  # noqa: E402
+from mst_vs_reference import errors, load, mean_se  # noqa: E402
+
+
+def split(df: pd.DataFrame, silos: int, seed: int) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """Columns dealt in turn; each silo keyed by a shuffled id, rows in its own order."""
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(len(df)) + 1_000_000
+    out = {}
+    for s in range(silos):
+        cols = list(df.columns[s::silos])
+        part = df[cols].copy()
+        part.insert(0, "person", ids)
+        out[f"silo{s + 1}"] = part.sample(frac=1.0, random_state=seed + s).reset_index(drop=True)
+    return out, ids
+
+
+def codes(frame: pd.DataFrame, domain: dict) -> Dataset:
+    return Dataset({c: frame[c].to_numpy() for c in domain}, domain)
+
+
+def run(df: pd.DataFrame, domain: dict, silos: int, eps: float, seed: int) -> tuple[list[float], float]:
+    schema = dq.Schema.from_domain(domain)
+    start = time.perf_counter()
+    if silos == 0:
+        syn = dq.MarginalSynthesizer(epsilon=eps, delta=1e-9, method="mst", schema=schema, random_state=seed,
+                                     verbose=False).fit(df)
+    else:
+        parts, ids = split(df, silos, seed)
+        syn = simulate(parts, "person", ids, schema, epsilon=eps, delta=1e-9, random_state=seed)
+    seconds = time.perf_counter() - start
+    out = syn.sample(len(df), random_state=seed)
+    return errors(codes(df, domain), codes(out[list(domain)], domain)), seconds
+
+
+def one_marginal(df: pd.DataFrame, domain: dict) -> tuple[str, float, int]:
+    parts, ids = split(df, 2, 0)
+    a, b = parts["silo1"].columns[1], parts["silo2"].columns[1]
+    run = run_requests(parts, "person", ids, dq.Schema.from_domain(domain), [SiloRequest("cross", ((a, b),), 5.0)],
+                       random_state=0)
+    return f"{a} ({domain[a]}) x {b} ({domain[b]})", run.seconds[0], sum(run.bytes_sent)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--table", default="adult")
+    p.add_argument("--silos", nargs="+", type=int, default=[2, 3])
+    p.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 10.0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--rows", type=int, default=0, help="first N rows only (0: all)")
+    args = p.parse_args()
+    df, domain = load(args.table)
+    if args.rows:
+        df = df.iloc[: args.rows].reset_index(drop=True)
+    print(f"# Cross-silo vs central MST on {args.table} ({len(df):,} x {len(domain)}; {date.today()}, "
+          f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores), delta=1e-9, seeds 0-{args.seeds - 1}")
+    print("| epsilon | silos | 1-way | 2-way | 3-way | 3-way / central | fit s |")
+    print("|---|---|---|---|---|---|---|")
+    for eps in args.epsilons:
+        central3 = None
+        for silos in [0, *args.silos]:
+            runs = [run(df, domain, silos, eps, seed) for seed in range(args.seeds)]
+            errs = np.array([r[0] for r in runs])
+            three = float(errs[:, 2].mean())
+            central3 = three if silos == 0 else central3
+            label = "central" if silos == 0 else str(silos)
+            ratio = "" if silos == 0 else f"{three / central3:.3f}"
+            cells = " | ".join(mean_se(list(errs[:, k])) for k in range(3))
+            print(f"| {eps:g} | {label} | {cells} | {ratio} | {np.mean([r[1] for r in runs]):.1f} |", flush=True)
+    what, seconds, sent = one_marginal(df, domain)
+    print(f"\nOne cross-silo 2-way marginal, {what}, {len(df):,} rows, 3 parties: {seconds:.2f} s, "
+          f"{sent / 1e6:.1f} MB sent in all")
+
+
+if __name__ == "__main__":
+    main()
