@@ -1,4 +1,4 @@
-"""The command line: ``dpquilt synth``, ``dpquilt demo``, ``dpquilt compare`` and ``dpquilt federate``.
+"""The command line: ``dpquilt synth``, ``dpquilt demo``, ``dpquilt compare``, ``dpquilt federate`` and ``dpquilt vertical``.
 
 Examples
 --------
@@ -23,6 +23,12 @@ fits each method at each budget on a seeded split and writes the tidy metrics ta
 ``dpquilt federate server --schema schema.json --clients 3 --out synth.csv`` coordinates a
 federated fit; each organisation runs
 ``dpquilt federate client --data part1.csv --schema schema.json --port 9101``.
+
+``dpquilt vertical coordinator --schema schema.json --parties A0 A1 A2 --out synth.csv``
+coordinates a cross-silo fit (silos that hold different columns of the same people);
+silo ``i`` runs ``dpquilt vertical silo bank.csv --name bank --key id --keys keys.csv
+--schema schema.json --party i --parties A0 A1 A2`` (``A0``: the coordinator's
+``host:port``, then the silos' in order).
 """
 
 from __future__ import annotations
@@ -122,6 +128,27 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("--port", type=int, default=9094, help="this SuperNode's local port (one per client)")
     client.add_argument("--seed", type=int, default=None, help="seed this client's noise (NOT for release)")
     client.add_argument("--quiet", action="store_true")
+
+    vertical = sub.add_parser("vertical", help="cross-silo synthesis: silos with different columns of the same people")
+    sides = vertical.add_subparsers(dest="role", required=True)
+    coordinator = sides.add_parser("coordinator", help="coordinate a cross-silo MST fit and write the synthetic table")
+    silo = sides.add_parser("silo", help="take part in a cross-silo fit with one silo's table (until the coordinator stops)")
+    for side in (coordinator, silo):
+        side.add_argument("--schema", type=Path, required=True, help="JSON file of the public, complete schema (every silo's columns)")
+        side.add_argument("--parties", nargs="+", required=True,
+                          help="host:port of the coordinator, then of each silo in order (the same list for every party)")
+        side.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
+        side.add_argument("--quiet", action="store_true")
+    coordinator.add_argument("--out", type=Path, required=True, help="output table (.csv or .parquet)")
+    coordinator.add_argument("--epsilon", type=float, default=1.0)
+    coordinator.add_argument("--delta", type=float, default=1e-9)
+    coordinator.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
+    silo.add_argument("data", type=Path, help="this silo's table (.csv or .parquet), with the key column")
+    silo.add_argument("--name", required=True, help="this silo's name, as the report shows it")
+    silo.add_argument("--key", required=True, help="the key column (the shared identifier)")
+    silo.add_argument("--keys", type=Path, required=True,
+                      help="table file of the public list of keys (its key column, or its first column)")
+    silo.add_argument("--party", type=int, required=True, help="this silo's place in --parties (1 for the first silo)")
     return parser
 
 
@@ -355,6 +382,18 @@ def _run_federate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_vertical(args: argparse.Namespace) -> int:
+    from .federation.vertical.deploy import run_coordinator, run_silo
+
+    if args.role == "silo":
+        return run_silo(args.data, name=args.name, key=args.key, keys=args.keys, schema=args.schema, party=args.party,
+                        parties=args.parties, seed=args.seed)
+    out = run_coordinator(schema=args.schema, parties=args.parties, out=args.out, epsilon=args.epsilon, delta=args.delta,
+                          rows=args.rows, seed=args.seed)
+    print(f"wrote {out} and the privacy report to {report_path_for(out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dpquilt`` command; returns the exit status (2 on bad input).
 
@@ -377,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="JAX is running in float32 mode")
     warnings.filterwarnings("ignore", message="JAX persistent compilation cache")
     commands = {"synth": _run_synth, "schema": _run_schema, "demo": _run_demo, "compare": _run_compare,
-                "federate": _run_federate}
+                "federate": _run_federate, "vertical": _run_vertical}
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, KeyError, RuntimeError, TimeoutError) as err:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["MAX_SILOS", "AlignedSilos", "SiloInputError", "align_silos"]
+__all__ = ["MAX_SILOS", "AlignedSilos", "SiloInputError", "align_silo", "align_silos"]
 
 #: silos a synthesis may join (the setting of issue 22: 2-5 organisations)
 MAX_SILOS = 5
@@ -120,6 +120,22 @@ def align_silos(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence | pd
                 )
             owners[column] = name
     return AlignedSilos({name: _aligned(name, table, key, public) for name, table in silos.items()}, len(public))
+
+
+def align_silo(name: str, table: pd.DataFrame, key: str, keys: Sequence | pd.Index) -> pd.DataFrame:
+    """One silo's own table checked and lined up in the order of the public ``keys``, without the key.
+
+    What each silo runs on its own machine in a deployment (:mod:`.deploy`); the checks
+    are :func:`align_silos`' for one silo.
+
+    Examples
+    --------
+    >>> align_silo("bank", pd.DataFrame({"id": ["b", "a"], "balance": [2, 1]}), "id", ["a", "b"])["balance"].tolist()
+    [1, 2]
+    """
+    public = _public_keys(keys)
+    _check_silo(name, table, key)
+    return _aligned(name, table, key, public)
 
 
 def _public_keys(keys: Sequence | pd.Index) -> pd.Index:

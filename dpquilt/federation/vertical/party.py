@@ -20,6 +20,7 @@ loopback; across machines run them over TLS (MPyC's ``--ssl``) or a private netw
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -38,7 +39,7 @@ from ...schema.dataset import Dataset
 from ..protocol import apply_mapping
 from .cross_silo import FIELD_PRIME, cell_order, from_field, one_hot, silo_parts
 
-__all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "SessionError", "SiloRequest", "main", "run_party"]
+__all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "SessionError", "SiloRequest", "main", "run_party", "schema_digest"]
 
 Clique = tuple[str, ...]
 COORDINATOR = 0
@@ -87,6 +88,7 @@ class PartyConfig:
     addresses: tuple[tuple[str, int], ...]
     domain: Mapping[str, int]
     name: str = "coordinator"
+    schema_digest: str = ""
     seed: int | None = None
     transcript: str | None = None
     stats: str | None = None
@@ -105,6 +107,7 @@ class Announcement:
     name: str
     columns: tuple[str, ...]
     rows: int
+    schema_digest: str
 
 
 class PartySession:
@@ -129,11 +132,13 @@ class PartySession:
         self.noise: NoiseSource = SecureNoise() if config.seed is None else SeededNoise(
             np.random.default_rng([config.seed, config.pid])
         )
-        mine = None if config.data is None else Announcement(config.name, tuple(config.data.domain), config.data.n_rows)
+        mine = None if config.data is None else Announcement(
+            config.name, tuple(config.data.domain), config.data.n_rows, config.schema_digest
+        )
         silos = list(range(1, self.parties))
         told = self.mpc.run(self.mpc.transfer(mine, senders=silos))
         self.silos: list[Announcement] = told
-        self.owners, self.rows = _check_announcements(told, config.domain)
+        self.owners, self.rows = _check_announcements(told, config.domain, config.schema_digest)
 
     @property
     def parties(self) -> int:
@@ -232,8 +237,25 @@ class MPCChannel:
         self.session.broadcast(SiloRequest("stop", error=error))
 
 
-def _check_announcements(told: Sequence[Announcement], domain: Mapping[str, int]) -> tuple[dict[str, int], int]:
+def schema_digest(facts: Mapping[str, Any]) -> str:
+    """SHA-256 of a schema's public facts (``Schema.to_dict()``), which every party must share.
+
+    Examples
+    --------
+    >>> schema_digest({"a": {"categories": [1, 2]}}) == schema_digest({"a": {"categories": [1, 2]}})
+    True
+    """
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_announcements(
+    told: Sequence[Announcement], domain: Mapping[str, int], digest: str
+) -> tuple[dict[str, int], int]:
     """Which party holds each column, and the common row count; :class:`SessionError` if they do not fit."""
+    other = [a.name for a in told if a.schema_digest != digest]
+    if other:
+        raise SessionError(f"silo(s) {other} use another schema than this party's: give every party the same schema "
+                           "file")
     rows = {a.name: a.rows for a in told}
     if len(set(rows.values())) != 1:
         raise SessionError(f"the silos hold different numbers of rows {rows}: they must align to the same public "

@@ -24,7 +24,7 @@ from ...synthesizers.marginal import MarginalSynthesizer
 from ..processes import log_tail, started_process
 from .alignment import AlignedSilos, SiloInputError, align_silos
 from .cross_silo import MAX_ROWS
-from .party import CoordinatorJob, PartyConfig, SiloRequest
+from .party import CoordinatorJob, PartyConfig, SiloRequest, schema_digest
 
 __all__ = ["RequestsRun", "run_requests", "simulate"]
 
@@ -181,7 +181,7 @@ def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: f
                 data = encode(own, setting.schema.select(list(own.columns))).data
             transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
             configs.append(PartyConfig(pid, addresses, setting.schema.domain(), names[pid - 1] if pid else "coordinator",
-                                       seed, transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
+                                       schema_digest(setting.schema.to_dict()), seed, transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
         _run_parties(configs, work, ["coordinator", *names], timeout)
         sent = [json.loads((work / f"party{pid}.json").read_text())["bytes_sent"] for pid in range(len(configs))]
         return pickle.loads(Path(job.output).read_bytes()), sent
