@@ -134,14 +134,18 @@ def _parser() -> argparse.ArgumentParser:
     coordinator = sides.add_parser("coordinator", help="coordinate a cross-silo MST fit and write the synthetic table")
     silo = sides.add_parser("silo", help="take part in a cross-silo fit with one silo's table (until the coordinator stops)")
     for side in (coordinator, silo):
-        side.add_argument("--schema", type=Path, required=True, help="JSON file of the public, complete schema (every silo's columns)")
+        side.add_argument("--schema", type=Path, required=True,
+                          help="JSON file listing every silo's columns with their public facts (the same file for every "
+                               "party); what they lack, each silo learns with DP")
+        side.add_argument("--epsilon", type=float, default=1.0, help="the whole fit's budget (the same for every party)")
+        side.add_argument("--delta", type=float, default=1e-9)
+        side.add_argument("--schema-share", type=float, default=0.1,
+                          help="share of the budget for learning missing facts (the same for every party)")
         side.add_argument("--parties", nargs="+", required=True,
                           help="host:port of the coordinator, then of each silo in order (the same list for every party)")
         side.add_argument("--seed", type=int, default=None, help="seed (reproducible, NOT for release)")
         side.add_argument("--quiet", action="store_true")
     coordinator.add_argument("--out", type=Path, required=True, help="output table (.csv or .parquet)")
-    coordinator.add_argument("--epsilon", type=float, default=1.0)
-    coordinator.add_argument("--delta", type=float, default=1e-9)
     coordinator.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
     silo.add_argument("data", type=Path, help="this silo's table (.csv or .parquet), with the key column")
     silo.add_argument("--name", required=True, help="this silo's name, as the report shows it")
@@ -387,9 +391,10 @@ def _run_vertical(args: argparse.Namespace) -> int:
 
     if args.role == "silo":
         return run_silo(args.data, name=args.name, key=args.key, keys=args.keys, schema=args.schema, party=args.party,
-                        parties=args.parties, seed=args.seed)
+                        parties=args.parties, epsilon=args.epsilon, delta=args.delta, schema_share=args.schema_share,
+                        seed=args.seed)
     out = run_coordinator(schema=args.schema, parties=args.parties, out=args.out, epsilon=args.epsilon, delta=args.delta,
-                          rows=args.rows, seed=args.seed)
+                          schema_share=args.schema_share, rows=args.rows, seed=args.seed)
     print(f"wrote {out} and the privacy report to {report_path_for(out)}")
     return 0
 

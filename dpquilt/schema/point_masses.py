@@ -41,6 +41,15 @@ class _MissingKey:
     def __repr__(self) -> str:
         return "<missing>"
 
+    def __reduce__(self) -> str:
+        """Pickled as the module's one instance (releases cross processes in cross-silo fits).
+
+        >>> import pickle
+        >>> pickle.loads(pickle.dumps(MISSING_KEY)) is MISSING_KEY
+        True
+        """
+        return "MISSING_KEY"
+
 
 #: The key of missing values in a column's released value histogram.
 MISSING_KEY = _MissingKey()

@@ -29,7 +29,7 @@ from ..marginals.mst import mst, pair_sigma
 from ..marginals.code_counts import CodeCounts, DatasetCounts, PartitionCounts
 from ..marginals.oracle import LocalOracle, MarginalOracle
 from ..marginals.workload import DEFAULT_MAX_CELLS, Workload
-from ..privacy.accountant import Accountant
+from ..privacy.accountant import Accountant, Expenditure
 from ..refiners import Layout, make_backend
 from ..refiners.histogram import partition_cell_tally
 from ..rows.engine import InMemoryRows
@@ -263,7 +263,13 @@ class MarginalSynthesizer(Synthesizer):
             log.warning("curator note (not DP, not for release): %s", note)
 
     def fit_oracle(
-        self, oracle: MarginalOracle, schema: Schema, columns: Sequence[str] | None = None, notes: tuple[str, ...] = ()
+        self,
+        oracle: MarginalOracle,
+        schema: Schema,
+        columns: Sequence[str] | None = None,
+        notes: tuple[str, ...] = (),
+        earlier: Sequence[Expenditure] = (),
+        prior: Sequence[Measurement] = (),
     ) -> MarginalSynthesizer:
         """Fit from an oracle instead of a DataFrame (the federated path), with this estimator's budget.
 
@@ -283,6 +289,12 @@ class MarginalSynthesizer(Synthesizer):
         notes : tuple of str
             Lines added to the privacy report: public facts only (how the sums were
             formed), never diagnostics of the rows.
+        earlier : sequence of Expenditure
+            What this fit already spent elsewhere (e.g. silos learning the schema): charged
+            to the fit's accountant first, so the report and the remaining budget hold it.
+        prior : sequence of Measurement
+            Noisy 1-way cells released before (e.g. while learning the schema), merged into
+            the 1-way measurements (post-processing).
 
         Returns
         -------
@@ -305,7 +317,10 @@ class MarginalSynthesizer(Synthesizer):
         if not schema.complete:
             raise ValueError("fit_oracle needs a complete public Schema (nothing is learned from rows here); "
                              "build one with Schema.from_public(...) or Schema.from_domain(...)")
-        return self._fit_measurements(oracle, schema, self._own_accountant(), list(columns or schema.names), notes)
+        accountant = self._own_accountant()
+        for expenditure in earlier:
+            accountant.spend(expenditure)
+        return self._fit_measurements(oracle, schema, accountant, list(columns or schema.names), notes, prior=prior)
 
     def _fit_measurements(
         self,

@@ -140,10 +140,25 @@ def test_simulate_fits_mst_across_silos_with_one_table_and_one_ledger():
     pd.testing.assert_frame_equal(sample, again)
 
 
-def test_simulate_refuses_a_schema_that_misses_a_silos_column_before_any_process_starts():
+def test_simulate_refuses_a_schema_of_columns_no_silo_holds_before_any_process_starts():
     silos, ids, schema = _silos()
-    partial = schema.select(["x", "z"])
-    with pytest.raises(SiloInputError, match=r"lacks column\(s\) \['y'\] held by \['insurer'\]"):
-        simulate(silos, "id", ids, partial, epsilon=1.0)
+    facts = {**schema.to_dict(), "salary": {"kind": "float", "lower": 0, "upper": 10}}
+    with pytest.raises(SiloInputError, match=r"names column\(s\) \['salary'\] that no silo holds"):
+        simulate(silos, "id", ids, facts, epsilon=1.0)
     with pytest.raises(ValueError, match="AIM over silos is not built yet"):
         simulate(silos, "id", ids, schema, method="aim")
+
+
+def test_columns_without_public_facts_are_learned_by_their_silo_and_charged_to_the_one_ledger():
+    silos, ids, schema = _silos()
+    rng = np.random.default_rng(7)
+    silos["insurer"]["paid"] = np.round(rng.gamma(2.0, 300.0, N), 2)  # a raw float column, no facts given
+    syn = simulate(silos, "id", ids, schema.select(["x", "z"]), epsilon=2.0, random_state=0)
+    report = syn.privacy_report()
+    learned = [e.what for e in report.expenditures if "'y'" in e.what or "'paid'" in e.what]
+    assert any("paid" in w for w in learned) and any("'y'" in w for w in learned)  # the insurer's columns only
+    assert not any("'x'" in e.what and "marginal" not in e.what for e in report.expenditures)  # x's facts were public
+    assert report.epsilon_spent <= 2.0 + 1e-9
+    sample = syn.sample(500, random_state=0)
+    assert list(sample.columns) == ["x", "z", "y", "paid"]
+    assert sample["paid"].dtype.kind == "f" and sample["paid"].min() >= 0

@@ -28,11 +28,11 @@ import pandas as pd
 
 from ...io.files import load, report_path_for, save
 from ...schema import Schema
-from ...schema.codec import encode
 from .alignment import SiloInputError, align_silo
-from .party import CoordinatorJob, PartyConfig, run_party, schema_digest
+from .party import CoordinatorJob, PartyConfig, run_party
+from .silo_schema import SchemaPlan
 
-__all__ = ["parse_addresses", "read_keys", "read_public_schema", "run_coordinator", "run_silo"]
+__all__ = ["parse_addresses", "read_keys", "read_public_facts", "run_coordinator", "run_silo"]
 
 
 def parse_addresses(parties: Sequence[str]) -> tuple[tuple[str, int], ...]:
@@ -54,12 +54,17 @@ def parse_addresses(parties: Sequence[str]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def read_public_schema(path: str | Path) -> Schema:
-    """A complete public schema from a JSON file of column facts (``Schema.to_dict`` format)."""
-    schema = Schema.from_public(json.loads(Path(path).read_text()))
-    if not schema.complete:
-        raise SiloInputError(f"schema {path} is not complete: give categories, bounds and bins of every column")
-    return schema
+def read_public_facts(path: str | Path) -> dict:
+    """Every silo's column, with the public facts users give (``Schema.to_dict`` format), from a JSON file.
+
+    Every column of every silo must be listed; what its facts lack (``{"kind": "auto"}``:
+    everything) the silo that holds it learns with DP.
+    """
+    facts = json.loads(Path(path).read_text())
+    if not isinstance(facts, dict) or not facts:
+        raise SiloInputError(f"schema {path} must be a JSON object of column facts, one entry per column of every silo")
+    Schema.from_public(facts)  # a clear error for facts it cannot read
+    return facts
 
 
 def read_keys(path: str | Path, column: str) -> pd.Index:
@@ -80,35 +85,38 @@ def read_keys(path: str | Path, column: str) -> pd.Index:
 
 def run_silo(
     data: str | Path, *, name: str, key: str, keys: str | Path, schema: str | Path, party: int, parties: Sequence[str],
-    seed: int | None = None,
+    epsilon: float = 1.0, delta: float = 1e-9, schema_share: float = 0.1, seed: int | None = None,
 ) -> int:
-    """Take part as silo ``party`` (1 ..) with the table at ``data``; returns the exit status."""
+    """Take part as silo ``party`` (1 ..) with the table at ``data``; returns the exit status.
+
+    ``epsilon``, ``delta`` and ``schema_share`` must be the coordinator's: they set the
+    silo's share of the budget for learning its columns' facts.
+    """
     addresses = parse_addresses(parties)
     if not 1 <= party < len(addresses):
         raise SiloInputError(f"--party {party}: silos are parties 1 to {len(addresses) - 1} (0 is the coordinator)")
-    public = read_public_schema(schema)
+    facts = read_public_facts(schema)
     table = align_silo(name, load(Path(data), text=True), key, read_keys(keys, key))
-    unknown = [c for c in table.columns if c not in public.names]
+    unknown = [c for c in table.columns if c not in facts]
     if unknown:
-        raise SiloInputError(f"silo {name!r}: column(s) {unknown} are not in the schema {schema}; add their public "
-                             "facts or drop them")
-    codes = encode(table, public.select(list(table.columns))).data
-    config = PartyConfig(party, addresses, public.domain(), name, schema_digest(public.to_dict()), seed, data=codes)
-    return run_party(config)
+        raise SiloInputError(f"silo {name!r}: column(s) {unknown} are not in the schema {schema}; list them there "
+                             "(with their public facts, or {\"kind\": \"auto\"}) or drop them")
+    plan = SchemaPlan(float(epsilon), float(delta), float(schema_share), len(addresses) - 1)
+    return run_party(PartyConfig(party, addresses, tuple(facts), facts, plan, name, seed, frame=table))
 
 
 def run_coordinator(
     *, schema: str | Path, parties: Sequence[str], out: str | Path, epsilon: float = 1.0, delta: float = 1e-9,
-    rows: int | None = None, seed: int | None = None,
+    schema_share: float = 0.1, rows: int | None = None, seed: int | None = None,
 ) -> Path:
-    """Coordinate the fit; writes ``out`` (``rows`` rows, default the public row count) and its privacy report."""
+    """Coordinate the fit; writes ``out`` (``rows`` rows, default the noisy row count) and its privacy report."""
     addresses = parse_addresses(parties)
-    public = read_public_schema(schema)
+    facts = read_public_facts(schema)
     out = Path(out)
+    plan = SchemaPlan(float(epsilon), float(delta), float(schema_share), len(addresses) - 1)
     with tempfile.TemporaryDirectory(prefix="dpquilt-coordinator-") as tmp:
         result = Path(tmp) / "synthesizer.pkl"
-        job = CoordinatorJob(public.to_dict(), float(epsilon), float(delta), str(result))
-        config = PartyConfig(0, addresses, public.domain(), "coordinator", schema_digest(public.to_dict()), seed, job=job)
+        config = PartyConfig(0, addresses, tuple(facts), facts, plan, seed=seed, job=CoordinatorJob(str(result)))
         if run_party(config) != 0 or not result.exists():
             raise RuntimeError("the cross-silo fit ended without a model; nothing was written")
         synthesizer = pickle.loads(result.read_bytes())

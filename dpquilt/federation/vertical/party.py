@@ -32,12 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ...marginals.counting import count
+from ...privacy.accountant import Expenditure
 from ...privacy.noise import NoiseSource, SecureNoise, SeededNoise
+from ...schema import Schema
+from ...schema.codec import encode
 from ...schema.dataset import Dataset
+from ...schema.releases import CountRelease
 from ..protocol import apply_mapping
 from .cross_silo import FIELD_PRIME, cell_order, from_field, one_hot, silo_parts
+from .silo_schema import SchemaPlan, SiloSchema, learn_silo_schema
 
 __all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "SessionError", "SiloRequest", "main", "run_party", "schema_digest"]
 
@@ -61,14 +67,11 @@ class SiloRequest:
 class CoordinatorJob:
     """What the coordinator does and where it writes the result.
 
-    ``kind="mst"``: fit MST with ``epsilon`` and ``delta`` and write the fitted
-    synthesizer. ``kind="requests"``: run ``requests`` as given (spending nothing: the
+    ``kind="mst"``: fit MST with the session's budget (:class:`PartyConfig`'s ``plan``) and
+    write the fitted synthesizer. ``kind="requests"``: run ``requests`` as given (spending nothing: the
     caller accounts) and write their answers and wall times (audits and benchmarks).
     """
 
-    schema: dict[str, Any]
-    epsilon: float
-    delta: float
     output: str
     kind: str = "mst"
     requests: tuple[SiloRequest, ...] = ()
@@ -76,24 +79,28 @@ class CoordinatorJob:
 
 @dataclass(frozen=True)
 class PartyConfig:
-    """One party's part of a session: public facts, plus a silo's own codes.
+    """One party's part of a session: public facts, plus a silo's own rows.
 
-    ``addresses``: ``(host, port)`` of every party, the coordinator first. ``domain``:
-    the public schema's domain (every silo's columns). ``name`` and ``data``: a silo's
-    name and its aligned codes (its columns only). ``seed``: ``None`` for secure noise,
-    or an int (reproducible, not for release).
+    ``addresses``: ``(host, port)`` of every party, the coordinator first. ``names``:
+    every silo's columns, in output order. ``hint``: the public facts users gave of some
+    or all of them (``Schema.to_dict`` form; what they lack is learned by the silos with
+    DP; a column without facts gets its kind from its dtype). Both the same for every party. ``plan``: the fit's budget
+    and the schema's share of it. ``name`` and ``frame``: a silo's name and its aligned
+    rows (its columns only). ``seed``: ``None`` for secure noise, or an int
+    (reproducible, not for release).
     """
 
     pid: int
     addresses: tuple[tuple[str, int], ...]
-    domain: Mapping[str, int]
+    names: tuple[str, ...]
+    hint: Mapping[str, Any]
+    plan: SchemaPlan
     name: str = "coordinator"
-    schema_digest: str = ""
     seed: int | None = None
     transcript: str | None = None
     stats: str | None = None
     job: CoordinatorJob | None = None
-    data: Dataset | None = None
+    frame: pd.DataFrame | None = None
 
 
 class SessionError(RuntimeError):
@@ -113,10 +120,14 @@ class Announcement:
 class PartySession:
     """A party's steps in the MPyC session (every party calls the same step in the same order).
 
-    Opening the session, every silo announces its name, its columns and its row count
-    (the public key list's length) to every party; each party checks that they fit
-    together and with the schema (:class:`SessionError` otherwise) and learns which
-    party holds each column.
+    Opening the session, every silo announces its name, its columns, its row count (the
+    public key list's length) and the digest of its public facts to every party; each
+    party checks that they fit together and with the schema (:class:`SessionError`
+    otherwise) and learns which party holds each column. Then, if the public facts are
+    incomplete, every silo learns its columns' missing facts with DP
+    (:mod:`.silo_schema`) and announces them; every party assembles the same schema
+    (``schema``, with the silos' ledger lines in ``schema_ledger`` and their released
+    counts in ``schema_releases``) and each silo encodes its rows.
 
     Parameters
     ----------
@@ -132,13 +143,32 @@ class PartySession:
         self.noise: NoiseSource = SecureNoise() if config.seed is None else SeededNoise(
             np.random.default_rng([config.seed, config.pid])
         )
-        mine = None if config.data is None else Announcement(
-            config.name, tuple(config.data.domain), config.data.n_rows, config.schema_digest
-        )
+        frame = config.frame
+        digest = schema_digest({"names": list(config.names), "facts": dict(config.hint)})
+        mine = None if frame is None else Announcement(config.name, tuple(map(str, frame.columns)), len(frame), digest)
         silos = list(range(1, self.parties))
         told = self.mpc.run(self.mpc.transfer(mine, senders=silos))
         self.silos: list[Announcement] = told
-        self.owners, self.rows = _check_announcements(told, config.domain, config.schema_digest)
+        self.owners, self.rows = _check_announcements(told, config.names, digest)
+        self.schema, self.schema_ledger, self.schema_releases = self._settle_schema()
+        self.domain = self.schema.domain()
+        self.data = None if frame is None else encode(frame, self.schema.select(list(frame.columns))).data
+
+    def _settle_schema(self) -> tuple[Schema, tuple[Expenditure, ...], tuple[CountRelease, ...]]:
+        """The public schema if complete; else every silo's learned facts, announced to all."""
+        names, hint = self.config.names, self.config.hint
+        if set(hint) >= set(names) and Schema.from_public({c: hint[c] for c in names}).complete:
+            return Schema.from_public({c: hint[c] for c in names}), (), ()
+        mine = None
+        frame = self.config.frame
+        if frame is not None:
+            own = {c: hint[c] for c in frame.columns if c in hint}
+            mine = learn_silo_schema(frame, Schema.from_public(own) if own else None, self.config.plan, len(names), self.noise)
+        learned: list[SiloSchema] = self.mpc.run(self.mpc.transfer(mine, senders=list(range(1, self.parties))))
+        facts = {c: f for silo in learned for c, f in silo.facts.items()}
+        schema = Schema.from_public({c: facts[c] for c in names})
+        return (schema, tuple(e for silo in learned for e in silo.ledger),
+                tuple(r for silo in learned for r in silo.releases))
 
     @property
     def parties(self) -> int:
@@ -158,7 +188,7 @@ class PartySession:
 
     def _mapped(self, mapping: Mapping[str, np.ndarray]) -> Dataset:
         """This silo's codes, merged as MST's compression says."""
-        return apply_mapping(self.config.data, {c: m for c, m in mapping.items() if c in self.config.data.domain})
+        return apply_mapping(self.data, {c: m for c, m in mapping.items() if c in self.data.domain})
 
     def _local(self, request: SiloRequest) -> np.ndarray | None:
         mine = None
@@ -172,8 +202,8 @@ class PartySession:
 
     def _cross(self, request: SiloRequest) -> np.ndarray | None:
         mpc, rows, me = self.mpc, self.rows, self.config.pid
-        data = self._mapped(request.mapping) if self.config.data is not None else None
-        domain = _mapped_domain(self.config.domain, request.mapping)
+        data = self._mapped(request.mapping) if self.data is not None else None
+        domain = _mapped_domain(self.domain, request.mapping)
         shared: dict[tuple[int, Clique], Any] = {}
 
         def share(party: int, columns: Clique):
@@ -249,7 +279,7 @@ def schema_digest(facts: Mapping[str, Any]) -> str:
 
 
 def _check_announcements(
-    told: Sequence[Announcement], domain: Mapping[str, int], digest: str
+    told: Sequence[Announcement], names: Sequence[str], digest: str
 ) -> tuple[dict[str, int], int]:
     """Which party holds each column, and the common row count; :class:`SessionError` if they do not fit."""
     other = [a.name for a in told if a.schema_digest != digest]
@@ -267,8 +297,8 @@ def _check_announcements(
                 raise SessionError(f"column {column!r} is held by silo {told[owners[column] - 1].name!r} and by silo "
                                    f"{a.name!r}; each column must belong to one silo")
             owners[column] = party
-    if set(owners) != set(domain):
-        raise SessionError(f"the silos' columns {sorted(owners)} are not the schema's {sorted(domain)}: give every "
+    if set(owners) != set(names):
+        raise SessionError(f"the silos' columns {sorted(owners)} are not the schema's {sorted(names)}: give every "
                            "party the same schema, with exactly the silos' columns")
     return owners, next(iter(rows.values()))
 
@@ -300,14 +330,14 @@ def _record_received(chunks: list[bytes]) -> None:
 
 
 def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig) -> None:
-    from ...schema import Schema
-    from ...synthesizers.marginal import MarginalSynthesizer
+    from ...synthesizers.marginal import MarginalSynthesizer, schema_measurements
     from .oracle import VerticalOracle
 
     channel = MPCChannel(session)
-    schema = Schema.from_public(job.schema)
+    schema = session.schema
     synthesizer = MarginalSynthesizer(
-        epsilon=job.epsilon, delta=job.delta, method="mst", schema=schema, random_state=config.seed, verbose=False
+        epsilon=config.plan.epsilon, delta=config.plan.delta, method="mst", schema=schema, random_state=config.seed,
+        verbose=False,
     )
     silos = session.parties - 1
     notes = (
@@ -318,7 +348,10 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
     )
     try:
         columns = tuple(c for a in session.silos for c in a.columns)
-        synthesizer.fit_oracle(VerticalOracle(channel, dict(config.domain), session.owners), schema, columns, notes)
+        synthesizer.fit_oracle(
+            VerticalOracle(channel, session.domain, session.owners), schema, columns, notes,
+            earlier=session.schema_ledger, prior=schema_measurements(session.schema_releases, schema),
+        )
     except BaseException as exc:
         channel.stop(f"{type(exc).__name__}: {exc}")
         raise

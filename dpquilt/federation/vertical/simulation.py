@@ -14,17 +14,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ...schema import Schema
-from ...schema.codec import encode
 from ...synthesizers.marginal import MarginalSynthesizer
 from ..processes import log_tail, started_process
 from .alignment import AlignedSilos, SiloInputError, align_silos
 from .cross_silo import MAX_ROWS
-from .party import CoordinatorJob, PartyConfig, SiloRequest, schema_digest
+from .party import CoordinatorJob, PartyConfig, SiloRequest
+from .silo_schema import SchemaPlan
 
 __all__ = ["RequestsRun", "run_requests", "simulate"]
 
@@ -36,11 +37,12 @@ def simulate(
     silos: Mapping[str, pd.DataFrame],
     key: str,
     keys: Sequence,
-    schema: Schema,
+    schema: Schema | Mapping[str, Any] | None = None,
     *,
     method: str = "mst",
     epsilon: float = 1.0,
     delta: float = 1e-9,
+    schema_share: float = 0.1,
     random_state: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     transcripts: str | Path | None = None,
@@ -62,13 +64,18 @@ def simulate(
     keys : sequence
         The public list of keys (see :func:`~dpquilt.federation.vertical.align_silos`);
         its length is the public row count.
-    schema : Schema
-        Complete public facts of every silo's columns (categories, bounds, bins): nothing
-        is learned from rows here.
+    schema : Schema or dict of column facts, optional
+        Public facts of some or all of the silos' columns (categories, bounds, bins). What
+        they lack is learned with DP by the silo that holds the column, on its own rows
+        (:mod:`~dpquilt.federation.vertical.silo_schema`); a column without facts gets its
+        kind from its dtype. A complete schema spends nothing on learning.
     method : {"mst"}
         MST (AIM over silos is not built yet).
     epsilon, delta : float
         The whole fit's budget, over every silo.
+    schema_share : float
+        The share of the budget the silos' schema learning may spend (split evenly over
+        the silos); unspent, it goes to the marginals.
     random_state : int or None
         ``None``: secure noise. An int seeds every party (reproducible, not for release).
     timeout : float
@@ -97,10 +104,11 @@ def simulate(
     """
     if method != "mst":
         raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not built yet)")
-    MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema=schema, random_state=random_state).check_params()
+    MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema_share=schema_share,
+                        random_state=random_state).check_params()
     setting = _prepare(silos, key, keys, schema)
-    job = CoordinatorJob(setting.schema.to_dict(), float(epsilon), float(delta), "")
-    result, _ = _launch(setting, job, random_state, timeout, transcripts)
+    plan = SchemaPlan(float(epsilon), float(delta), float(schema_share), len(setting.names))
+    result, _ = _launch(setting, CoordinatorJob(""), plan, random_state, timeout, transcripts)
     return result
 
 
@@ -144,27 +152,36 @@ def run_requests(
     (4, 1, 3)
     """
     setting = _prepare(silos, key, keys, schema)
-    job = CoordinatorJob(setting.schema.to_dict(), 0.0, 0.0, "", "requests", tuple(requests))
-    (answers, seconds), sent = _launch(setting, job, random_state, timeout, transcripts)
+    if not Schema.from_public(setting.hint).complete or set(setting.hint) != set(setting.columns):
+        raise SiloInputError("run_requests needs a complete public schema of every silo's column: it learns nothing")
+    plan = SchemaPlan(1.0, 1e-9, 0.0, len(setting.names))  # nothing is learned or spent
+    (answers, seconds), sent = _launch(setting, CoordinatorJob("", "requests", tuple(requests)), plan, random_state,
+                                       timeout, transcripts)
     return RequestsRun(answers, seconds, sent)
 
 
 @dataclass(frozen=True)
 class _Setting:
     aligned: AlignedSilos
-    schema: Schema
+    hint: dict[str, Any]
     names: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for name in self.names for c in self.aligned.tables[name].columns)
 
 
 def _prepare(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence, schema: Schema) -> _Setting:
     aligned = align_silos(silos, key, keys)
-    schema = _check_schema(schema, aligned)
+    hint = _check_schema(schema, aligned)
     if aligned.rows >= MAX_ROWS:
         raise SiloInputError(f"{aligned.rows} public keys: cross-silo counts support fewer than {MAX_ROWS} rows")
-    return _Setting(aligned, schema, tuple(aligned.tables))
+    return _Setting(aligned, hint, tuple(aligned.tables))
 
 
-def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: float, transcripts) -> tuple[object, list[int]]:
+def _launch(
+    setting: _Setting, job: CoordinatorJob, plan: SchemaPlan, seed: int | None, timeout: float, transcripts
+) -> tuple[object, list[int]]:
     """Every party in its own process; the coordinator's result and each party's bytes sent."""
     if importlib.util.find_spec("mpyc") is None:
         raise ImportError("cross-silo synthesis needs MPyC: pip install 'dpquilt[vertical]'")
@@ -175,33 +192,29 @@ def _launch(setting: _Setting, job: CoordinatorJob, seed: int | None, timeout: f
         job = dataclasses.replace(job, output=str(work / "result.pkl"))
         configs = []
         for pid in range(len(names) + 1):
-            data = None
-            if pid:
-                own = tables[names[pid - 1]]
-                data = encode(own, setting.schema.select(list(own.columns))).data
             transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
-            configs.append(PartyConfig(pid, addresses, setting.schema.domain(), names[pid - 1] if pid else "coordinator",
-                                       schema_digest(setting.schema.to_dict()), seed, transcript, str(work / f"party{pid}.json"), job if pid == 0 else None, data))
+            configs.append(PartyConfig(
+                pid, addresses, setting.columns, setting.hint, plan, names[pid - 1] if pid else "coordinator", seed,
+                transcript, str(work / f"party{pid}.json"), job if pid == 0 else None,
+                tables[names[pid - 1]] if pid else None,
+            ))
         _run_parties(configs, work, ["coordinator", *names], timeout)
         sent = [json.loads((work / f"party{pid}.json").read_text())["bytes_sent"] for pid in range(len(configs))]
         return pickle.loads(Path(job.output).read_bytes()), sent
 
 
-def _check_schema(schema: Schema, aligned: AlignedSilos) -> Schema:
-    if not isinstance(schema, Schema) or not schema.complete:
-        raise SiloInputError(
-            "cross-silo synthesis needs a complete public Schema of every silo's columns (categories, bounds, bins): "
-            "nothing is learned from rows here. Build one with Schema.from_public(...)"
-        )
+def _check_schema(schema: Schema | Mapping[str, Any] | None, aligned: AlignedSilos) -> dict[str, Any]:
+    """The users' public facts as plain data, for columns some silo holds."""
+    if schema is None:
+        return {}
+    if not isinstance(schema, (Schema, Mapping)):
+        raise SiloInputError(f"schema must be a Schema, a dict of column facts or None, got {type(schema).__name__}")
+    facts = (schema if isinstance(schema, Schema) else Schema.from_public(schema)).to_dict()
     held = [c for cols in aligned.columns.values() for c in cols]
-    missing = [c for c in held if c not in schema.names]
-    if missing:
-        raise SiloInputError(f"the schema lacks column(s) {missing} held by {sorted({aligned.owner(c) for c in missing})}; "
-                             "add their public facts to the schema")
-    extra = [c for c in schema.names if c not in held]
+    extra = [c for c in facts if c not in held]
     if extra:
         raise SiloInputError(f"the schema names column(s) {extra} that no silo holds; remove them from the schema")
-    return schema.select(held)
+    return facts
 
 
 def _free_ports(count: int) -> list[int]:
