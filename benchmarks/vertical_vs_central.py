@@ -62,8 +62,12 @@ def codes(frame: pd.DataFrame, domain: dict) -> Dataset:
     return Dataset({c: frame[c].to_numpy() for c in domain}, domain)
 
 
-def run(df: pd.DataFrame, domain: dict, silos: int, eps: float, seed: int) -> tuple[list[float], float]:
+def run(df: pd.DataFrame, domain: dict, silos: int, eps: float, seed: int, silofuse: bool = False) -> tuple[list[float], float]:
     schema = dq.Schema.from_domain(domain)
+    if silofuse:
+        syn, seconds = run_silofuse(df, silos, eps, seed, schema)
+        out = syn.sample(len(df), random_state=seed)
+        return errors(codes(df, domain), codes(out[list(domain)], domain)), seconds
     start = time.perf_counter()
     if silos == 0:
         syn = dq.MarginalSynthesizer(epsilon=eps, delta=1e-9, method="mst", schema=schema, random_state=seed,
@@ -76,9 +80,22 @@ def run(df: pd.DataFrame, domain: dict, silos: int, eps: float, seed: int) -> tu
     return errors(codes(df, domain), codes(out[list(domain)], domain)), seconds
 
 
-def run_raw(df: pd.DataFrame, binning: EvaluationBinning, silos: int, eps: float, seed: int) -> tuple[list[float], float]:
+def run_silofuse(df: pd.DataFrame, silos: int, eps: float, seed: int, schema=None):
+    """The SiloFuse-style baseline on the same split: the fitted synthesizer and its fit time."""
+    from dpquilt.federation.vertical.silofuse import SiloFuseSynthesizer
+
+    groups = [list(df.columns[s::silos]) for s in range(silos)]
     start = time.perf_counter()
-    if silos == 0:
+    syn = SiloFuseSynthesizer(groups, epsilon=eps, delta=1e-9, schema=schema, random_state=seed).fit(df)
+    return syn, time.perf_counter() - start
+
+
+def run_raw(df: pd.DataFrame, binning: EvaluationBinning, silos: int, eps: float, seed: int,
+            silofuse: bool = False) -> tuple[list[float], float]:
+    start = time.perf_counter()
+    if silofuse:
+        syn, _ = run_silofuse(df, silos, eps, seed)
+    elif silos == 0:
         syn = dq.MarginalSynthesizer(epsilon=eps, delta=1e-9, method="mst", random_state=seed, verbose=False).fit(df)
     else:
         parts, ids = split(df, silos, seed)
@@ -104,17 +121,18 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--rows", type=int, default=0, help="first N rows only (0: all)")
     p.add_argument("--raw", default=None, help="a raw mixed table of raw_tables.py instead of a coded one")
+    p.add_argument("--silofuse-seeds", type=int, default=0, help="also fit the SiloFuse-style baseline (DP-SGD on CPU: slow)")
     args = p.parse_args()
     if args.raw:
         df = load_table(args.raw)
         binning = EvaluationBinning.of(df)
-        fit = lambda silos, eps, seed: run_raw(df, binning, silos, eps, seed)  # noqa: E731
+        fit = lambda silos, eps, seed, sf=False: run_raw(df, binning, silos, eps, seed, sf)  # noqa: E731
         name, what = args.raw, "TV on the evaluation binning"
     else:
         df, domain = load(args.table)
         if args.rows:
             df = df.iloc[: args.rows].reset_index(drop=True)
-        fit = lambda silos, eps, seed: run(df, domain, silos, eps, seed)  # noqa: E731
+        fit = lambda silos, eps, seed, sf=False: run(df, domain, silos, eps, seed, sf)  # noqa: E731
         name, what = args.table, "workload error"
     print(f"# Cross-silo vs central MST on {name} ({len(df):,} x {df.shape[1]}; {date.today()}, "
           f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores), delta=1e-9, seeds 0-{args.seeds - 1}, {what}")
@@ -131,6 +149,12 @@ def main() -> None:
             ratio = "" if silos == 0 else f"{three / central3:.3f}"
             cells = " | ".join(mean_se(list(errs[:, k])) for k in range(3))
             print(f"| {eps:g} | {label} | {cells} | {ratio} | {np.mean([r[1] for r in runs]):.1f} |", flush=True)
+            if silos and args.silofuse_seeds:
+                runs = [fit(silos, eps, seed, True) for seed in range(args.silofuse_seeds)]
+                errs = np.array([r[0] for r in runs])
+                cells = " | ".join(mean_se(list(errs[:, k])) for k in range(3))
+                print(f"| {eps:g} | {silos}, SiloFuse-style | {cells} | {errs[:, 2].mean() / central3:.3f} | "
+                      f"{np.mean([r[1] for r in runs]):.1f} |", flush=True)
     if args.raw:
         return
     what, seconds, sent = one_marginal(df, domain)
