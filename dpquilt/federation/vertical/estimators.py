@@ -71,7 +71,7 @@ class CrossSiloMST(Synthesizer):
     random_state : int or None
         ``None``: secure noise; an int seeds every party (not for release).
     verbose : bool
-        Log when the parties start and how long the fit took.
+        A bar of the budget spent; log when the parties start and how long the fit took.
 
     Examples
     --------
@@ -111,7 +111,8 @@ class CrossSiloMST(Synthesizer):
         if self.verbose:
             log.info("cross-silo MST: %d silos and a coordinator, each in its own process", len(parts))
         self.synthesizer_ = simulate(parts, ROW_KEY, np.arange(len(df)), self.schema, epsilon=self.epsilon,
-                                     delta=self.delta, schema_share=self.schema_share, random_state=self.random_state)
+                                     delta=self.delta, schema_share=self.schema_share, random_state=self.random_state,
+                                     progress=self.verbose)
         if self.verbose:
             log.info("cross-silo MST fitted in %.1f s", time.perf_counter() - start)
         self.columns_ = list(df.columns)

@@ -24,7 +24,7 @@ the coordinator, asking a :class:`SiloChannel`:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +71,8 @@ class VerticalOracle:
         The party (``1 .. m - 1``; 0 is the coordinator) that holds each column.
     mapping : dict, optional
         Merged codes (MST's compression), applied by the silos before counting.
+    on_measured : callable, optional
+        ``on_measured(accountant)`` after every answer (progress).
 
     Examples
     --------
@@ -95,11 +97,13 @@ class VerticalOracle:
         domain: Mapping[str, int],
         owners: Mapping[str, int],
         mapping: Mapping[str, np.ndarray] | None = None,
+        on_measured: Callable[[Accountant], None] | None = None,
     ) -> None:
         self.channel = channel
         self._domain = dict(domain)
         self.owners = dict(owners)
         self.mapping = dict(mapping or {})
+        self.on_measured = on_measured
         self._released: dict[Clique, Measurement] = {}
 
     @property
@@ -138,6 +142,8 @@ class VerticalOracle:
             share = party_sigma(raised, t)
             answers = self.channel.cross(cross, share, self.mapping)
             out.update(_split(cross, answers, domain, share * math.sqrt(self.channel.parties)))
+        if self.on_measured is not None:
+            self.on_measured(accountant)
         return [self._with_earlier_release(out[cl]) for cl in cliques]
 
     def _with_earlier_release(self, m: Measurement) -> Measurement:
@@ -170,7 +176,7 @@ class VerticalOracle:
 
     def compressed(self, compression) -> VerticalOracle:
         """The same silos, asked over MST's merged codes."""
-        return VerticalOracle(self.channel, self._domain, self.owners, compression.mapping)
+        return VerticalOracle(self.channel, self._domain, self.owners, compression.mapping, self.on_measured)
 
 
 def _split(

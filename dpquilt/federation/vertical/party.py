@@ -99,6 +99,7 @@ class PartyConfig:
     seed: int | None = None
     transcript: str | None = None
     stats: str | None = None
+    progress: str | None = None
     job: CoordinatorJob | None = None
     frame: pd.DataFrame | None = None
 
@@ -349,7 +350,8 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
     try:
         columns = tuple(c for a in session.silos for c in a.columns)
         synthesizer.fit_oracle(
-            VerticalOracle(channel, session.domain, session.owners), schema, columns, notes,
+            VerticalOracle(channel, session.domain, session.owners, on_measured=_progress_writer(config.progress)),
+            schema, columns, notes,
             earlier=session.schema_ledger, prior=schema_measurements(session.schema_releases, schema),
         )
     except BaseException as exc:
@@ -357,6 +359,17 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
         raise
     channel.stop()
     Path(job.output).write_bytes(pickle.dumps(synthesizer))
+
+
+def _progress_writer(path: str | None):
+    """``on_measured`` for the coordinator: the share of the budget spent, written to ``path``."""
+    if path is None:
+        return None
+
+    def write(accountant) -> None:
+        Path(path).write_text(f"{accountant.rho_spent / accountant.rho_budget:.6f}")
+
+    return write
 
 
 def _run_requests(session: PartySession, job: CoordinatorJob) -> None:

@@ -46,6 +46,7 @@ def simulate(
     random_state: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     transcripts: str | Path | None = None,
+    progress: bool = True,
 ) -> MarginalSynthesizer:
     """Fit MST on silos that hold different columns of the same people, none seeing another's values.
 
@@ -82,6 +83,8 @@ def simulate(
         Seconds before every party is stopped and :class:`TimeoutError` raised.
     transcripts : path, optional
         A folder where each party writes every byte it received (``party<i>.bin``), for audits.
+    progress : bool
+        A bar of the budget spent so far (the coordinator reports it after every answer).
 
     Returns
     -------
@@ -108,7 +111,7 @@ def simulate(
                         random_state=random_state).check_params()
     setting = _prepare(silos, key, keys, schema)
     plan = SchemaPlan(float(epsilon), float(delta), float(schema_share), len(setting.names))
-    result, _ = _launch(setting, CoordinatorJob(""), plan, random_state, timeout, transcripts)
+    result, _ = _launch(setting, CoordinatorJob(""), plan, random_state, timeout, transcripts, progress)
     return result
 
 
@@ -180,7 +183,8 @@ def _prepare(silos: Mapping[str, pd.DataFrame], key: str, keys: Sequence, schema
 
 
 def _launch(
-    setting: _Setting, job: CoordinatorJob, plan: SchemaPlan, seed: int | None, timeout: float, transcripts
+    setting: _Setting, job: CoordinatorJob, plan: SchemaPlan, seed: int | None, timeout: float, transcripts,
+    progress: bool = False,
 ) -> tuple[object, list[int]]:
     """Every party in its own process; the coordinator's result and each party's bytes sent."""
     if importlib.util.find_spec("mpyc") is None:
@@ -195,10 +199,10 @@ def _launch(
             transcript = None if transcripts is None else str(Path(transcripts) / f"party{pid}.bin")
             configs.append(PartyConfig(
                 pid, addresses, setting.columns, setting.hint, plan, names[pid - 1] if pid else "coordinator", seed,
-                transcript, str(work / f"party{pid}.json"), job if pid == 0 else None,
+                transcript, str(work / f"party{pid}.json"), None if pid else str(work / "progress"), job if pid == 0 else None,
                 tables[names[pid - 1]] if pid else None,
             ))
-        _run_parties(configs, work, ["coordinator", *names], timeout)
+        _run_parties(configs, work, ["coordinator", *names], timeout, progress)
         sent = [json.loads((work / f"party{pid}.json").read_text())["bytes_sent"] for pid in range(len(configs))]
         return pickle.loads(Path(job.output).read_bytes()), sent
 
@@ -226,9 +230,22 @@ def _free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
-def _run_parties(configs: Sequence[PartyConfig], work: Path, labels: Sequence[str], timeout: float) -> None:
+def _spent_percent(path: Path) -> float:
+    try:
+        return round(100.0 * float(path.read_text()), 1)
+    except (OSError, ValueError):  # not written yet, or being written
+        return 0.0
+
+
+def _run_parties(
+    configs: Sequence[PartyConfig], work: Path, labels: Sequence[str], timeout: float, progress: bool = False
+) -> None:
     """Start every party; wait for all to finish; on any failure or timeout stop all and raise."""
+    from tqdm.auto import tqdm
+
     with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=100, desc="cross-silo fit: budget spent", unit="%", disable=not progress,
+                                       bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}"))
         procs = []
         for config, label in zip(configs, labels):
             path = work / f"party{config.pid}.pkl"
@@ -243,10 +260,15 @@ def _run_parties(configs: Sequence[PartyConfig], work: Path, labels: Sequence[st
                 label, log, p = failed[0]
                 raise RuntimeError(f"{label} (party {procs.index(failed[0])}) exited with code {p.returncode}; "
                                    f"every party was stopped and nothing was released. Its log:\n{log_tail(log)}")
+            if progress and _spent_percent(work / "progress") != bar.n:
+                bar.n = _spent_percent(work / "progress")
+                bar.refresh()
             if time.monotonic() > deadline:
                 tails = "\n".join(f"--- {label}:\n{log_tail(log, 40)}" for label, log, _ in procs)
                 raise TimeoutError(f"the cross-silo fit took over {timeout:.0f} s; every party was stopped. Their logs:\n{tails}")
             time.sleep(0.05)
+        bar.n = _spent_percent(work / "progress")
+        bar.refresh()
         failed = [(i, label, log, p) for i, (label, log, p) in enumerate(procs) if p.returncode != 0]
         if failed:
             i, label, log, p = failed[0]
