@@ -89,7 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     _budget_args(demo)
 
     compare = sub.add_parser("compare", help="fit several methods at several budgets and write their metrics")
-    compare.add_argument("data", type=Path, help="input table (.csv or .parquet)")
+    compare.add_argument("data", type=Path,
+                         help="input table (.csv or .parquet), or partitioned Parquet (a directory or a quoted glob)")
+    compare.add_argument("--scheduler", default=None,
+                         help="Dask scheduler address for partitioned input (default: a local cluster when the files "
+                              "would not fit in memory, else threads)")
     compare.add_argument("--out", type=Path, required=True, help="metrics table (.csv or .parquet)")
     compare.add_argument("--methods", nargs="+", default=["mst", "aim"], choices=sorted(COMPARE_METHODS))
     compare.add_argument("--epsilons", type=float, nargs="+", default=[1.0])
@@ -312,31 +316,56 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .io.files import load, save
-    from .evaluation import METRICS, compare
-    from .schema import Schema
-    from .synthesizers import DiffusionSynthesizer, MarginalSynthesizer
-
     if not 0 < args.test_share < 1:
         raise ValueError(f"--test-share must be in (0, 1), got {args.test_share}")
     # compare scores fits against the real rows without noise: a curator's tool, not a release, so the
     # table is typed the usual way (the metrics need numbers, not text) and kinds follow its dtypes
-    df = load(args.data)
     facts = json.loads(args.schema.read_text()) if args.schema else None
+    with _compare_split(args) as (train, test):
+        return _compare_and_write(args, train, test, facts)
+
+
+@contextlib.contextmanager
+def _compare_split(args: argparse.Namespace) -> Iterator[tuple]:
+    """``(train, test)``: a seeded split of one file in memory, or of partitioned Parquet as Dask frames
+    (each partition split alike; the client is closed on exit)."""
+    import numpy as np
+
+    from .io.files import load
+
+    if _partitioned(args):
+        import dask.dataframe as dd
+
+        from .rows.dask_rows import dask_client, parquet_files
+
+        files = parquet_files(args.data)
+        with dask_client(args.scheduler, files):
+            train, test = dd.read_parquet([str(f) for f in files]).random_split(
+                [1 - args.test_share, args.test_share], random_state=0)
+            yield train, test
+        return
+    df = load(args.data)
     order = np.random.default_rng(0).permutation(len(df))
     cut = int(round(len(df) * (1 - args.test_share)))
-    train, test = df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)
+    yield df.iloc[order[:cut]].reset_index(drop=True), df.iloc[order[cut:]].reset_index(drop=True)
+
+
+def _compare_and_write(args: argparse.Namespace, train, test, facts) -> int:
+    from .io.files import save
+    from .evaluation import METRICS, compare
+    from .schema import Schema
+    from .synthesizers import DiffusionSynthesizer, MarginalSynthesizer
+
     synthesizers = {}
     for name in args.methods:
         options = {"delta": args.delta, "schema": facts, "verbose": False, **COMPARE_METHODS[name]}
         marginal = name not in ("diffusion", "two-stage")
         synthesizers[name] = MarginalSynthesizer(**options) if marginal else DiffusionSynthesizer(**options)
     schema = Schema.from_public(facts) if facts else None
+    sizes = "partitioned training and held-out rows" if _partitioned(args) else f"{len(train)} training rows, {len(test)} held out"
     if not args.quiet:
         print(f"comparing {', '.join(args.methods)} at epsilon {', '.join(f'{e:g}' for e in args.epsilons)} "
-              f"({args.seeds} seed(s)) on {len(train)} training rows, {len(test)} held out", file=sys.stderr, flush=True)
+              f"({args.seeds} seed(s)) on {sizes}", file=sys.stderr, flush=True)
     results = compare(train, test, synthesizers, epsilons=args.epsilons, seeds=args.seeds, target=args.target,
                       schema=schema, metrics=args.metrics or METRICS, progress=not args.quiet)
     save(results, args.out)
@@ -347,7 +376,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
         error_vs_epsilon(results).savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
-    print(f"wrote {len(results)} rows to {args.out} ({len(train)} training rows, {len(test)} held out)")
+    print(f"wrote {len(results)} rows to {args.out} ({sizes}; rows scored: {results.attrs.get('scored_rows', 'all')})")
     return 0
 
 
