@@ -207,6 +207,10 @@ class SecureSum:
             self._thread.join(timeout=10)
             self._stop = None
 
+    def clients(self) -> list:
+        """The connected clients' legacy proxies (for a question outside a secure sum, e.g. a DP-released plan)."""
+        return list(self._context.client_manager.all().values())
+
     def __call__(
         self, request: Request, length: int, on_retry: Callable[[], None] | None = None
     ) -> tuple[np.ndarray, int]:

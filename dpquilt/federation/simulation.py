@@ -27,6 +27,7 @@ def simulate(
     *,
     fedavg_rounds: int = 5,
     count_share: float = 0.01,
+    secure_updates: bool = False,
     max_dropouts: int = 0,
     max_colluders: int = 0,
     clipping_range: int = 2**26,
@@ -57,6 +58,9 @@ def simulate(
         ``MarginalSynthesizer(method="aim", **options)``.
     fedavg_rounds, count_share : int, float
         DP-FedAvg's rounds and each client's budget share for its noisy row count.
+    secure_updates : bool
+        DP-FedAvg only: sum the clients' updates under SecAgg+, so the server sees only
+        their sum (:mod:`.secure_fedavg`; ``max_dropouts`` and ``max_colluders`` apply).
     max_dropouts, max_colluders, clipping_range : int
         SecAgg+'s tolerance and quantisation range (marginal path).
     client_mods, reply_hook
@@ -92,7 +96,8 @@ def simulate(
         raise TypeError("random_state must be None (secure noise) or an int seed for a federated fit: it seeds every client")
     seed = None if seed is None else int(seed)
     if isinstance(synthesizer, DiffusionSynthesizer):
-        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed)
+        sums = SecureSumSettings(len(frames), max_dropouts, max_colluders) if secure_updates else None
+        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums)
     settings = SecureSumSettings(len(frames), max_dropouts, max_colluders, clipping_range)
     return _secure_sums(frames, synthesizer, schema, settings, seed, client_mods, reply_hook)
 
@@ -120,11 +125,13 @@ def _secure_sums(frames, synthesizer: MarginalSynthesizer, schema: Schema, setti
     return synthesizer
 
 
-def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: int, count_share: float, seed) -> DiffusionSynthesizer:
+def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: int, count_share: float, seed,
+            sums: SecureSumSettings | None = None) -> DiffusionSynthesizer:
     from flwr.serverapp import ServerApp
 
     from ..diffusion_model.gaussian_diffusion import DDPMSettings
     from .fedavg import make_fedavg_client_app, run_fedavg
+    from .secure_fedavg import make_secure_fedavg_client_app, run_secure_fedavg
 
     if not (isinstance(rounds, int) and rounds >= 1):
         raise ValueError(f"fedavg_rounds must be a positive integer, got {rounds!r}")
@@ -133,13 +140,18 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
 
     @server.main()
     def main(grid, context) -> None:
+        if sums is not None:
+            run_secure_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds,
+                              synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device,
+                              list(frames[0].columns), synthesizer=synthesizer)
+            return
         run_fedavg(grid, schema, len(frames), synthesizer.epsilon, synthesizer.delta, rounds,
                    synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device, list(frames[0].columns),
                    synthesizer=synthesizer)
 
-    client = make_fedavg_client_app(
-        lambda context: (frames[int(context.node_config["partition-id"])], schema), seed=seed, device=synthesizer.device
-    )
+    load = lambda context: (frames[int(context.node_config["partition-id"])], schema)  # noqa: E731
+    make = make_secure_fedavg_client_app if sums is not None else make_fedavg_client_app
+    client = make(load, seed=seed, device=synthesizer.device)
     _run(server, client, len(frames), verbose)
     if not hasattr(synthesizer, "diffusion_"):
         raise RuntimeError("the federated training ended without a model; see the log above for the server's error")

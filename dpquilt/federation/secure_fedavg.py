@@ -1,0 +1,295 @@
+"""DP-FedAvg whose server sees only the sum of the clients' updates (Flower's SecAgg+).
+
+The plain DP-FedAvg of :mod:`.fedavg` hands the server every client's weights. Here each
+round is one secure sum (:class:`~.secure_sum.SecureSum`, SecAgg+ in exact integer mode):
+
+1. before the first round the server asks every client for its plan (legacy
+   ``get_properties``): the client releases its noisy row count ``n_i`` (discrete
+   Gaussian, its ``count_share``) and solves its DP-SGD noise for all rounds, as in
+   :func:`~.fedavg.plan_client`; the plans are DP outputs and public settings, and give
+   each client's ledger;
+2. each round the server sends the current weights ``w`` (public); every client trains
+   one round of record-level DP-SGD, and replies with its weighted update quantised to
+   integers, ``q_i = SR(n_i clip(w_i - w, -B, B) / r)`` (``SR``: stochastic rounding,
+   unbiased), followed by ``n_i``, its seeded flag and the check entry ``1``;
+3. SecAgg+ reveals only ``sum_i q_i`` and ``N = sum_i n_i``; the server sets
+   ``w <- w + r sum_i q_i / N``: FedAvg weighted by the noisy counts (McMahan et al. 2017).
+
+**Quantisation error.** Stochastic rounding moves each entry by less than 1, so the
+averaged update is off by less than ``k r / N`` per coordinate for ``k`` contributing
+clients (:func:`quantization_bound`); with ``r = 2^-10`` and ``N`` in the thousands that is
+below ``10^-5``, against Adam steps of size ``learning_rate`` (``3 10^-3`` by default)
+driven by DP-SGD noise of several times the clipped gradient's norm. Clipping each
+coordinate of an update to ``B`` (default 1; weights here live in ``[-1, 1]``-scaled
+features and move by about ``steps x learning_rate``) changes only utility, never privacy:
+the update is already DP. An entry must fit SecAgg+'s range: ``n_i B / r < 2^29``, so a
+client holds at most ``2^29 r / B`` rows (about 524,000 at the defaults; raise ``r``
+for more); a client refuses otherwise.
+
+**Faults.** A round needs ``clients - max_dropouts`` contributors (SecAgg+'s threshold);
+it is not retried, since the clients' rounds of training are spent. The report shows
+each client's ledger as if it trained every round: an upper bound for a client that
+missed one.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..diffusion_model.feature_map import FeatureMap
+from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
+from ..dpsgd.training import train_dpsgd
+from ..privacy.accountant import Accountant
+from ..privacy.noise import SecureNoise, SeededNoise
+from ..privacy.randomness import Randomness
+from ..schema import Schema
+from .fedavg import ClientPlan, client_ledger, plan_client, schema_digest, settings_from_wire, settings_to_wire
+from .secure_sum import SecureSum, SecureSumSettings
+
+__all__ = [
+    "FedAvgRound", "RESOLUTION", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
+    "run_secure_fedavg",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``r``: the value of one quantisation step of a weighted update
+RESOLUTION = 2.0**-10
+#: ``B``: each coordinate of a client's update is clipped to ``[-B, B]`` (utility only)
+UPDATE_BOUND = 1.0
+#: SecAgg+'s range for these sums (entries in ``(-c, c)``)
+CLIPPING_RANGE = 2**29
+STATE_KEY = "dpquilt.secure-fedavg"
+
+
+def quantize_update(
+    update: np.ndarray, weight: float, rng: np.random.Generator, resolution: float = RESOLUTION,
+    bound: float = UPDATE_BOUND, limit: int = CLIPPING_RANGE,
+) -> np.ndarray:
+    """``SR(weight clip(update, -bound, bound) / resolution)`` as int64 (see the module docstring).
+
+    Examples
+    --------
+    >>> q = quantize_update(np.array([0.5, -2.0, 1e-4]), 10.0, np.random.default_rng(0), resolution=0.01)
+    >>> q[:2].tolist(), int(q[2]) in (0, 1)  # -2 is clipped to -1; 0.1 steps round up with probability 0.1
+    ([500, -1000], True)
+    """
+    x = float(weight) * np.clip(np.asarray(update, dtype=np.float64), -bound, bound) / resolution
+    if x.size and float(np.abs(x).max()) + 1 >= limit:
+        raise ValueError(
+            f"a weighted update does not fit the secure sum's range (-{limit}, {limit}): this client's noisy count "
+            f"{weight:.0f} times the update bound {bound} over the resolution {resolution} is too large; split the "
+            "client's rows, or coarsen the resolution"
+        )
+    low = np.floor(x)
+    return (low + (rng.random(x.shape) < x - low)).astype(np.int64)
+
+
+def quantization_bound(contributors: int, total_rows: float, resolution: float = RESOLUTION) -> float:
+    """Largest error, per coordinate, of the securely averaged update: ``k r / N``.
+
+    Examples
+    --------
+    >>> quantization_bound(3, 3000.0) < 1e-5
+    True
+    """
+    return contributors * resolution / max(total_rows, 1.0)
+
+
+@dataclass(frozen=True)
+class FedAvgRound:
+    """One round's request to the clients through :class:`~.secure_sum.SecureSum` (public: weights and settings)."""
+
+    label: str
+    round: int
+    weights: np.ndarray = field(repr=False)
+    config: Mapping[str, object] = field(default_factory=dict)
+
+    def to_wire(self) -> tuple[dict, list[np.ndarray]]:
+        return {**self.config, "dpquilt.kind": "fedavg", "dpquilt.label": self.label, "dpquilt.round": self.round}, [
+            np.asarray(self.weights, dtype=np.float32)
+        ]
+
+
+def flat_weights(model) -> np.ndarray:
+    """The model's parameters in one float32 vector (state-dict order)."""
+    return np.concatenate([t.detach().cpu().numpy().ravel() for t in model.state_dict().values()]).astype(np.float32)
+
+
+def load_flat(model, flat: np.ndarray) -> None:
+    """Load a vector from :func:`flat_weights` back into ``model``."""
+    import torch
+
+    state, start = {}, 0
+    for name, tensor in model.state_dict().items():
+        size = tensor.numel()
+        state[name] = torch.as_tensor(np.asarray(flat[start : start + size]), dtype=tensor.dtype).reshape(tensor.shape)
+        start += size
+    model.load_state_dict(state)
+
+
+def make_secure_fedavg_client_app(
+    load: Callable[[object], tuple[pd.DataFrame, Schema]],
+    seed: int | None | Callable[[object], int | None] = None,
+    device: str = "cpu",
+):
+    """A ClientApp for :func:`run_secure_fedavg`: its plan on request, one round of DP-SGD per secure sum.
+
+    ``load``, ``seed`` and ``device`` as in :func:`~.fedavg.make_fedavg_client_app`.
+    """
+    from flwr.client import NumPyClient
+    from flwr.client.mod import secaggplus_mod
+    from flwr.clientapp import ClientApp
+
+    from .client import secure_masks_mod
+
+    cache: dict[int, tuple[FeatureMap, np.ndarray, np.ndarray]] = {}
+
+    class Client(NumPyClient):
+        def __init__(self, context) -> None:
+            self.ctx = context
+            self.key = int(context.node_config.get("partition-id", context.node_id))
+            self.seed = seed(context) if callable(seed) else seed
+
+        def _rows(self, config):
+            if self.key not in cache:
+                df, schema = load(self.ctx)
+                if schema_digest(schema) != str(config["dpquilt.schema-sha256"]):
+                    raise ValueError(f"client {self.key}: its schema differs from the server's; all parties must use "
+                                     "the same file")
+                features = FeatureMap(schema)
+                cache[self.key] = (features, *features.features(df[list(schema.names)]))
+            return cache[self.key]
+
+        def _plan(self, config) -> tuple[ClientPlan, int]:
+            state = self.ctx.state[STATE_KEY] if STATE_KEY in self.ctx.state else None
+            if state is not None:
+                return ClientPlan(**{f: state[f] for f in ClientPlan.__dataclass_fields__}), int(state["rounds-done"])
+            _, x0, _ = self._rows(config)
+            noise = SecureNoise() if self.seed is None else SeededNoise(
+                np.random.default_rng([self.seed, self.key, zlib.crc32(b"count")]))
+            accountant = Accountant(float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"]), secure=self.seed is None)
+            plan = plan_client(x0.shape[0], float(config["dpquilt.count-share"]), settings_from_wire(str(config["dpquilt.settings"])),
+                               int(config["dpquilt.rounds"]), accountant, noise)
+            self._save(plan, 0)
+            return plan, 0
+
+        def _save(self, plan: ClientPlan, done: int) -> None:
+            from flwr.app import ConfigRecord
+
+            self.ctx.state[STATE_KEY] = ConfigRecord({**asdict(plan), "rounds-done": done})
+
+        def get_properties(self, config):
+            plan, _ = self._plan(config)
+            return {**{f: float(v) for f, v in asdict(plan).items()}, "client": self.key, "seeded": int(self.seed is not None)}
+
+        def fit(self, parameters, config):
+            from ..dpsgd.device import resolve_device
+
+            features, x0, present = self._rows(config)
+            plan, done = self._plan(config)
+            round_ = int(config["dpquilt.round"])
+            if done != round_ - 1:
+                raise RuntimeError(f"client {self.key} has trained {done} rounds and was asked for round {round_}; "
+                                   "a round is never trained twice")
+            settings = settings_from_wire(str(config["dpquilt.settings"]))
+            epsilon, delta = float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"])
+            accountant = client_ledger(plan, epsilon, delta, self.seed is None, done)
+            randomness = Randomness.of(None if self.seed is None else np.random.default_rng([self.seed, self.key, round_]))
+            dev = resolve_device(device)
+            diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell"))
+            start = np.asarray(parameters[0], dtype=np.float32)
+            load_flat(diffusion.model, start)
+            loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+            train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
+                        f"DP-SGD round {round_}", randomness, dev)
+            self._save(plan, done + 1)
+            update = flat_weights(diffusion.model).astype(np.float64) - start
+            q = quantize_update(update, plan.noisy_rows, randomness.generator("stochastic rounding"))
+            vector = np.concatenate([q, [int(plan.noisy_rows), int(self.seed is not None), 1]]).astype(np.float64)
+            return [vector], 1, {}
+
+    return ClientApp(client_fn=lambda context: Client(context).to_client(), mods=[secure_masks_mod, secaggplus_mod])
+
+
+def run_secure_fedavg(
+    grid,
+    context,
+    schema: Schema,
+    sums: SecureSumSettings,
+    epsilon: float,
+    delta: float,
+    rounds: int,
+    settings: DDPMSettings,
+    count_share: float,
+    seed: int | None,
+    device: str = "cpu",
+    columns: Sequence[str] | None = None,
+    synthesizer=None,
+):
+    """Inside a ServerApp main: DP-FedAvg of the diffusion model over SecAgg+ (see the module docstring).
+
+    Returns the fitted :class:`~dpquilt.synthesizers.diffusion.DiffusionSynthesizer`
+    (``synthesizer`` fitted in place, or a new one); its report is the most-spent
+    client's ledger, and ``quantization_bounds_`` holds each round's bound on the
+    quantisation error of the averaged update.
+    """
+    from flwr.common import GetPropertiesIns
+
+    from ..dpsgd.device import resolve_device
+    from ..synthesizers.diffusion import DiffusionSynthesizer
+    from .masks import install_secure_masks
+
+    install_secure_masks()  # the clients' mods do the same: masks must come from one generator to cancel
+    features = FeatureMap(schema)
+    init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
+    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init)
+    config = {
+        "dpquilt.epsilon": float(epsilon), "dpquilt.delta": float(delta), "dpquilt.rounds": int(rounds),
+        "dpquilt.count-share": float(count_share), "dpquilt.settings": settings_to_wire(settings),
+        "dpquilt.schema-sha256": schema_digest(schema),
+    }
+    sums = replace(sums, clipping_range=CLIPPING_RANGE, retries=0)
+    flat = flat_weights(model.model).astype(np.float64)
+    bounds, seeded = [], seed is not None
+    with SecureSum(grid, context, sums) as secure_sum:
+        plans = {}
+        for proxy in secure_sum.clients():
+            reply = proxy.get_properties(GetPropertiesIns(dict(config)), timeout=sums.timeout, group_id=0)
+            p = reply.properties
+            plans[int(p["client"])] = ClientPlan(
+                p["count_sigma"], p["noisy_rows"], p["noise_multiplier"], p["sample_rate"], int(p["steps_per_round"]),
+                int(p["rounds"]), p["max_grad_norm"])
+            seeded = seeded or bool(int(p["seeded"]))
+        for r in range(1, rounds + 1):
+            request = FedAvgRound(f"DP-FedAvg round {r}", r, flat.astype(np.float32), config)
+            total, contributors = secure_sum(request, flat.size + 3)
+            rows = float(total[flat.size])
+            seeded = seeded or total[flat.size + 1] != 0
+            flat = flat + RESOLUTION * total[: flat.size].astype(np.float64) / max(rows, 1.0)
+            bounds.append(quantization_bound(contributors, rows))
+            log.info("secure DP-FedAvg round %d: %d clients, %.0f noisy rows", r, contributors, rows)
+    load_flat(model.model, flat.astype(np.float32))
+    model.model.eval()
+    ledgers = {k: client_ledger(p, epsilon, delta, not seeded, rounds) for k, p in plans.items()}
+    worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
+    syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
+        epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False
+    )
+    notes = (
+        f"DP-FedAvg over {len(plans)} clients, {rounds} rounds, updates summed under SecAgg+ (the server saw only "
+        f"their sum): each client ran record-level DP-SGD on its own rows under its own ledger (parallel "
+        f"composition); shown: client {worst}'s, the most spent",
+        f"quantisation of the summed updates: error below {max(bounds):.2g} per coordinate of the averaged update",
+    )
+    syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes)
+    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
+    syn.quantization_bounds_ = bounds
+    return syn
+
