@@ -3,6 +3,13 @@
 The plain DP-FedAvg of :mod:`.fedavg` hands the server every client's weights. Here each
 round is one secure sum (:class:`~.secure_sum.SecureSum`, SecAgg+ in exact integer mode):
 
+0. with numeric columns and ``transform_share > 0``, a federated quantile transform: every
+   client counts its numeric values in the schema's bins and adds a discrete Gaussian
+   share ``N_Z(0, sigma^2 / t)`` (``t``: the honest shares SecAgg+ guarantees), one secure
+   sum reveals the noisy totals, and every party builds the same piecewise-linear CDFs
+   from them (:class:`~dpquilt.diffusion_model.feature_map.BinnedCDF`, as the central
+   model does); each client's ledger holds the release at the distributed discrete
+   Gaussian's cost for ``transform_share`` of its budget, split over the columns;
 1. before the first round the server asks every client for its plan (legacy
    ``get_properties``): the client releases its noisy row count ``n_i`` (discrete
    Gaussian, its ``count_share``) and solves its DP-SGD noise for all rounds, as in
@@ -34,6 +41,7 @@ missed one.
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -42,18 +50,20 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..diffusion_model.feature_map import FeatureMap
+from ..diffusion_model.feature_map import BinnedCDF, FeatureMap, bin_counts
 from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..dpsgd.training import train_dpsgd
 from ..privacy.accountant import Accountant
+from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
+from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
-from ..schema import Schema
+from ..schema import NumericColumn, Schema
 from .fedavg import ClientPlan, client_ledger, plan_client, schema_digest, settings_from_wire, settings_to_wire
 from .secure_sum import SecureSum, SecureSumSettings
 
 __all__ = [
-    "FedAvgRound", "RESOLUTION", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
+    "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
     "run_secure_fedavg",
 ]
 
@@ -117,6 +127,62 @@ class FedAvgRound:
         ]
 
 
+@dataclass(frozen=True)
+class HistogramRound:
+    """The quantile transform's request: each numeric column's noise share (public)."""
+
+    label: str
+    share_sigmas: Mapping[str, float]
+    config: Mapping[str, object] = field(default_factory=dict)
+
+    def to_wire(self) -> tuple[dict, list[np.ndarray]]:
+        return {**self.config, "dpquilt.kind": "histogram", "dpquilt.label": self.label,
+                "dpquilt.share-sigmas": json.dumps(dict(self.share_sigmas))}, []
+
+
+def transform_sigmas(
+    schema: Schema, epsilon: float, delta: float, share: float, honest_shares: int
+) -> dict[str, float]:
+    """Each numeric column's total noise scale: ``share`` of a client's budget over the columns,
+    at the distributed discrete Gaussian's cost with ``honest_shares`` shares.
+
+    Examples
+    --------
+    >>> schema = Schema.from_public({"x": {"lower": 0, "upper": 10, "bins": 4}, "c": {"categories": ["a"]}})
+    >>> list(transform_sigmas(schema, 1.0, 1e-9, 0.05, 2))
+    ['x']
+    """
+    numeric = [c for c in schema.columns if isinstance(c, NumericColumn)]
+    if not numeric or share <= 0:
+        return {}
+    rho = share * Accountant(epsilon, delta).remaining_rho() / len(numeric)
+    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, len(c.bin_edges()) - 1) for c in numeric}
+
+
+def secure_client_ledger(
+    plan: ClientPlan, sigmas: Mapping[str, float], honest_shares: int, schema: Schema, epsilon: float, delta: float,
+    secure: bool, rounds_done: int,
+) -> Accountant:
+    """A client's accountant: the quantile transform's histograms, its count and ``rounds_done`` rounds (replayed)."""
+    accountant = Accountant(epsilon, delta, secure=secure)
+    _spend_histograms(accountant, sigmas, honest_shares, schema)
+    for expenditure in client_ledger(plan, epsilon, delta, secure, rounds_done).ledger:
+        accountant.spend(expenditure)
+    return accountant
+
+
+def _spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
+    for name, sigma in sigmas.items():
+        spend_distributed_gaussian(f"histogram of {name!r} (federated quantile transform)", sigma, honest_shares,
+                                   accountant, dimension=len(schema[name].bin_edges()) - 1)
+
+
+def cdfs_from_totals(schema: Schema, totals: Mapping[str, Sequence[float]]) -> dict[str, BinnedCDF]:
+    """The same CDFs on every party, from the released totals (post-processing)."""
+    return {name: BinnedCDF.from_counts(schema[name].bin_edges(), np.asarray(counts, dtype=np.float64))
+            for name, counts in totals.items()}
+
+
 def flat_weights(model) -> np.ndarray:
     """The model's parameters in one float32 vector (state-dict order)."""
     return np.concatenate([t.detach().cpu().numpy().ravel() for t in model.state_dict().values()]).astype(np.float32)
@@ -149,6 +215,7 @@ def make_secure_fedavg_client_app(
 
     from .client import secure_masks_mod
 
+    frames: dict[int, tuple[pd.DataFrame, Schema]] = {}
     cache: dict[int, tuple[FeatureMap, np.ndarray, np.ndarray]] = {}
 
     class Client(NumPyClient):
@@ -157,25 +224,35 @@ def make_secure_fedavg_client_app(
             self.key = int(context.node_config.get("partition-id", context.node_id))
             self.seed = seed(context) if callable(seed) else seed
 
-        def _rows(self, config):
-            if self.key not in cache:
+        def _frame(self, config) -> tuple[pd.DataFrame, Schema]:
+            if self.key not in frames:
                 df, schema = load(self.ctx)
                 if schema_digest(schema) != str(config["dpquilt.schema-sha256"]):
                     raise ValueError(f"client {self.key}: its schema differs from the server's; all parties must use "
                                      "the same file")
-                features = FeatureMap(schema)
-                cache[self.key] = (features, *features.features(df[list(schema.names)]))
+                frames[self.key] = (df[list(schema.names)], schema)
+            return frames[self.key]
+
+        def _rows(self, config):
+            if self.key not in cache:
+                df, schema = self._frame(config)
+                features = FeatureMap(schema, cdfs_from_totals(schema, json.loads(str(config.get("dpquilt.cdfs", "{}")))))
+                cache[self.key] = (features, *features.features(df))
             return cache[self.key]
+
+        def _sigmas(self, config) -> tuple[dict[str, float], int]:
+            return json.loads(str(config.get("dpquilt.transform-sigmas", "{}"))), int(config.get("dpquilt.honest-shares", 1))
 
         def _plan(self, config) -> tuple[ClientPlan, int]:
             state = self.ctx.state[STATE_KEY] if STATE_KEY in self.ctx.state else None
             if state is not None:
                 return ClientPlan(**{f: state[f] for f in ClientPlan.__dataclass_fields__}), int(state["rounds-done"])
-            _, x0, _ = self._rows(config)
+            df, schema = self._frame(config)
             noise = SecureNoise() if self.seed is None else SeededNoise(
                 np.random.default_rng([self.seed, self.key, zlib.crc32(b"count")]))
             accountant = Accountant(float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"]), secure=self.seed is None)
-            plan = plan_client(x0.shape[0], float(config["dpquilt.count-share"]), settings_from_wire(str(config["dpquilt.settings"])),
+            _spend_histograms(accountant, *self._sigmas(config), schema)  # released before the plan
+            plan = plan_client(len(df), float(config["dpquilt.count-share"]), settings_from_wire(str(config["dpquilt.settings"])),
                                int(config["dpquilt.rounds"]), accountant, noise)
             self._save(plan, 0)
             return plan, 0
@@ -189,9 +266,23 @@ def make_secure_fedavg_client_app(
             plan, _ = self._plan(config)
             return {**{f: float(v) for f, v in asdict(plan).items()}, "client": self.key, "seeded": int(self.seed is not None)}
 
+        def _histograms(self, config):
+            df, schema = self._frame(config)
+            shares = json.loads(str(config["dpquilt.share-sigmas"]))
+            counts = bin_counts(df, schema)
+            noise = SecureNoise() if self.seed is None else SeededNoise(
+                np.random.default_rng([self.seed, self.key, zlib.crc32(b"histograms")]))
+            noisy = [noise.discrete_gaussian(counts[name], sigma) for name, sigma in shares.items()]
+            vector = np.concatenate([*noisy, [int(self.seed is not None), 1]]).astype(np.float64)
+            if np.abs(vector).max() >= CLIPPING_RANGE:
+                raise ValueError("a noisy bin count does not fit the secure sum's range; split the client's rows")
+            return [vector], 1, {}
+
         def fit(self, parameters, config):
             from ..dpsgd.device import resolve_device
 
+            if str(config.get("dpquilt.kind")) == "histogram":
+                return self._histograms(config)
             features, x0, present = self._rows(config)
             plan, done = self._plan(config)
             round_ = int(config["dpquilt.round"])
@@ -200,7 +291,8 @@ def make_secure_fedavg_client_app(
                                    "a round is never trained twice")
             settings = settings_from_wire(str(config["dpquilt.settings"]))
             epsilon, delta = float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"])
-            accountant = client_ledger(plan, epsilon, delta, self.seed is None, done)
+            accountant = secure_client_ledger(plan, *self._sigmas(config), features.schema, epsilon, delta,
+                                              self.seed is None, done)
             randomness = Randomness.of(None if self.seed is None else np.random.default_rng([self.seed, self.key, round_]))
             dev = resolve_device(device)
             diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell"))
@@ -232,6 +324,7 @@ def run_secure_fedavg(
     device: str = "cpu",
     columns: Sequence[str] | None = None,
     synthesizer=None,
+    transform_share: float = 0.05,
 ):
     """Inside a ServerApp main: DP-FedAvg of the diffusion model over SecAgg+ (see the module docstring).
 
@@ -247,18 +340,31 @@ def run_secure_fedavg(
     from .masks import install_secure_masks
 
     install_secure_masks()  # the clients' mods do the same: masks must come from one generator to cancel
-    features = FeatureMap(schema)
-    init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
-    model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init)
+    sums = replace(sums, clipping_range=CLIPPING_RANGE, retries=0)
+    t = sums.honest_shares
+    sigmas = transform_sigmas(schema, epsilon, delta, transform_share, t)
     config = {
         "dpquilt.epsilon": float(epsilon), "dpquilt.delta": float(delta), "dpquilt.rounds": int(rounds),
         "dpquilt.count-share": float(count_share), "dpquilt.settings": settings_to_wire(settings),
-        "dpquilt.schema-sha256": schema_digest(schema),
+        "dpquilt.schema-sha256": schema_digest(schema), "dpquilt.transform-sigmas": json.dumps(sigmas),
+        "dpquilt.honest-shares": int(t),
     }
-    sums = replace(sums, clipping_range=CLIPPING_RANGE, retries=0)
-    flat = flat_weights(model.model).astype(np.float64)
-    bounds, seeded = [], seed is not None
+    init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
+    seeded = seed is not None
     with SecureSum(grid, context, sums) as secure_sum:
+        totals = {}
+        if sigmas:
+            shares = {name: party_sigma(sigma, t) for name, sigma in sigmas.items()}
+            total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, config),
+                                  sum(len(schema[n].bin_edges()) - 1 for n in sigmas) + 2)  # + seeded flag, check
+            seeded = seeded or total[-1] != 0
+            parts = np.split(total[:-1], np.cumsum([len(schema[n].bin_edges()) - 1 for n in sigmas])[:-1])
+            totals = {name: part.tolist() for name, part in zip(sigmas, parts)}
+        config["dpquilt.cdfs"] = json.dumps(totals)
+        features = FeatureMap(schema, cdfs_from_totals(schema, totals))
+        model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init)
+        flat = flat_weights(model.model).astype(np.float64)
+        bounds = []
         plans = {}
         for proxy in secure_sum.clients():
             reply = proxy.get_properties(GetPropertiesIns(dict(config)), timeout=sums.timeout, group_id=0)
@@ -277,7 +383,7 @@ def run_secure_fedavg(
             log.info("secure DP-FedAvg round %d: %d clients, %.0f noisy rows", r, contributors, rows)
     load_flat(model.model, flat.astype(np.float32))
     model.model.eval()
-    ledgers = {k: client_ledger(p, epsilon, delta, not seeded, rounds) for k, p in plans.items()}
+    ledgers = {k: secure_client_ledger(p, sigmas, t, schema, epsilon, delta, not seeded, rounds) for k, p in plans.items()}
     worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
     syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
         epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False
@@ -287,6 +393,8 @@ def run_secure_fedavg(
         f"their sum): each client ran record-level DP-SGD on its own rows under its own ledger (parallel "
         f"composition); shown: client {worst}'s, the most spent",
         f"quantisation of the summed updates: error below {max(bounds):.2g} per coordinate of the averaged update",
+        *(("numeric columns Gaussianised by a federated quantile transform (noisy bin counts summed under SecAgg+)",)
+          if sigmas else ()),
     )
     syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes)
     syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}

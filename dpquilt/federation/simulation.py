@@ -143,7 +143,7 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
         if sums is not None:
             run_secure_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds,
                               synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device,
-                              list(frames[0].columns), synthesizer=synthesizer)
+                              list(frames[0].columns), synthesizer=synthesizer, transform_share=synthesizer.transform_share)
             return
         run_fedavg(grid, schema, len(frames), synthesizer.epsilon, synthesizer.delta, rounds,
                    synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device, list(frames[0].columns),

@@ -9,13 +9,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("flwr")
 
 import dpquilt as dq  # noqa: E402
-from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
 from dpquilt.diffusion_model.gaussian_diffusion import GaussianDiffusion  # noqa: E402
 from dpquilt.dpsgd.training import train_dpsgd  # noqa: E402
 from dpquilt.federation.fedavg import plan_client  # noqa: E402
 from dpquilt.federation.secure_fedavg import (  # noqa: E402
-    RESOLUTION, flat_weights, load_flat, quantization_bound, quantize_update,
+    RESOLUTION, flat_weights, load_flat, quantization_bound, quantize_update, transform_sigmas,
 )
+from dpquilt.privacy.mechanisms import spend_distributed_gaussian  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.noise import SeededNoise  # noqa: E402
 from dpquilt.privacy.randomness import Randomness  # noqa: E402
@@ -41,7 +41,9 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
     frames = [frame(400, 1), frame(700, 2)]
     unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
     syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True)
-    features = FeatureMap(SCHEMA)
+    features = syn.features_  # the federated quantile transform's CDFs, the same on every party
+    assert set(features.cdfs) == {"b", "k"}  # the numeric columns
+    sigmas = transform_sigmas(SCHEMA, 3.0, 1e-9, 0.05, honest_shares=2)
     init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"),
                              Randomness.of(np.random.default_rng([5, 2**31])).generator("initial weights"))
     start = flat_weights(init.model).astype(np.float64)
@@ -49,6 +51,8 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
     for key, df in enumerate(frames):  # each client's round, reproduced from its documented seeds
         x0, present = features.features(df)
         acc = Accountant(3.0, 1e-9, secure=False)
+        for name, sigma in sigmas.items():  # the histograms are released first
+            spend_distributed_gaussian(f"histogram of {name!r}", sigma, 2, acc, dimension=len(SCHEMA[name].bin_edges()) - 1)
         plan = plan_client(len(df), 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
         randomness = Randomness.of(np.random.default_rng([5, key, 1]))
         local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), randomness.generator("model shell"))
@@ -67,3 +71,17 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
     assert np.abs(got - start).max() > 100 * bound  # the rounds did move the weights: the bound is far below a step
     report = syn.privacy_report()
     assert "summed under SecAgg+" in report.notes[0] and max(syn.client_epsilons_.values()) <= 3.0
+    assert [e.what for e in report.expenditures][:2] == ["histogram of 'b' (federated quantile transform)",
+                                                         "histogram of 'k' (federated quantile transform)"]
+    assert "federated quantile transform" in report.notes[-1]
+
+
+def test_the_federated_quantile_transform_follows_the_pooled_rows():
+    frames = [frame(3000, 1), frame(3000, 2)]
+    unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True)
+    pooled = np.concatenate([f["b"].to_numpy() for f in frames])
+    cdf = syn.features_.cdfs["b"]
+    for q in (0.25, 0.5, 0.75):  # b is bimodal (near 2 and 7, 80/20): the CDF at the pooled quantiles
+        value = np.quantile(pooled, q)
+        assert abs(float(cdf.forward(np.array([value]))[0]) - q) < 0.1
