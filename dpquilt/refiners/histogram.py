@@ -39,8 +39,8 @@ from ..schema.specs import Schema
 from ..schema.dataset import Dataset
 from .layout import Layout
 
-__all__ = ["CELL_SIGMAS", "CellTally", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "partition_cell_tally",
-           "plan_cells"]
+__all__ = ["CELL_SIGMAS", "CellTally", "HistogramRefiner", "MAX_CELLS_PER_BIN", "cell_counts", "exact_cells",
+           "partition_cell_tally", "plan_cells"]
 
 #: A sub-cell is sized to hold about this many noise deviations of rows (expected under the model).
 CELL_SIGMAS = 4.0
@@ -216,7 +216,7 @@ class HistogramRefiner:
             shares = np.full(n_bins, 1.0 / n_bins) if shares is None else np.asarray(shares, dtype=np.float64)[:n_bins]
             plans[name] = (plan_cells(shares, public_rows, sigma, slots), slots)
         if codes is not None:
-            exact = dict(zip(learned, _exact_cells(layout, codes, targets, plans)))
+            exact = dict(zip(learned, exact_cells(layout, codes, targets, plans)))
         elif tally_cells is not None:
             exact = tally_cells(plans)
         else:
@@ -225,6 +225,26 @@ class HistogramRefiner:
             noisy = gaussian_counts(exact[name], sigma, f"within-bin histogram of {name!r}", accountant, noise)
             self.cells_[name], self.weights_[name] = plans[name][0], np.maximum(np.asarray(noisy, dtype=np.float64), 0.0)
         return self
+
+    @classmethod
+    def from_released(
+        cls, layout: Layout, cells: Mapping[str, np.ndarray], noisy: Mapping[str, np.ndarray]
+    ) -> HistogramRefiner:
+        """A refiner from histograms released elsewhere (e.g. by the silos that hold the columns).
+
+        Examples
+        --------
+        >>> from dpquilt.schema import NumericColumn, Schema
+        >>> lay = Layout.of(Schema([NumericColumn("x", lower=0, upper=1, bins=2)]))
+        >>> ref = HistogramRefiner.from_released(lay, {"x": np.array([1, 2])}, {"x": np.array([5.0, -1.0, 9.0])})
+        >>> ref.weights_["x"].tolist()  # negative noisy counts clipped at 0
+        [5.0, 0.0, 9.0]
+        """
+        refiner = cls()
+        refiner.layout_ = layout
+        refiner.cells_ = {name: np.asarray(c) for name, c in cells.items()}
+        refiner.weights_ = {name: np.maximum(np.asarray(noisy[name], dtype=np.float64), 0.0) for name in cells}
+        return refiner
 
     def sample(self, data: Dataset, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """A position in ``[0, 1)`` inside each record's bin; NaN for missing codes and point masses."""
@@ -293,10 +313,10 @@ class _CellJob:
         learned = list(self.layout.learned)  # only their values and bins are read (no copy of the other columns)
         frame, _ = conform_frame(part.loc[encoded.kept, learned], self.schema.select(learned))
         targets = self.layout.targets_of(frame, self.schema)
-        return _exact_cells(self.layout, encoded.data.columns, targets, self.plans, self.names)
+        return exact_cells(self.layout, encoded.data.columns, targets, self.plans, self.names)
 
 
-def _exact_cells(
+def exact_cells(
     layout: Layout, codes: np.ndarray | Mapping[str, np.ndarray], targets: np.ndarray, plans: Mapping,
     names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, ...]:

@@ -270,6 +270,7 @@ class MarginalSynthesizer(Synthesizer):
         notes: tuple[str, ...] = (),
         earlier: Sequence[Expenditure] = (),
         prior: Sequence[Measurement] = (),
+        reserve: float = 0.0,
     ) -> MarginalSynthesizer:
         """Fit from an oracle instead of a DataFrame (the federated path), with this estimator's budget.
 
@@ -295,6 +296,9 @@ class MarginalSynthesizer(Synthesizer):
         prior : sequence of Measurement
             Noisy 1-way cells released before (e.g. while learning the schema), merged into
             the 1-way measurements (post-processing).
+        reserve : float
+            Share of the budget left (after ``earlier``) kept back for a step after the
+            model (e.g. within-bin histograms measured elsewhere): it stays in ``accountant_``.
 
         Returns
         -------
@@ -320,7 +324,10 @@ class MarginalSynthesizer(Synthesizer):
         accountant = self._own_accountant()
         for expenditure in earlier:
             accountant.spend(expenditure)
-        return self._fit_measurements(oracle, schema, accountant, list(columns or schema.names), notes, prior=prior)
+        if not 0.0 <= reserve < 1.0:
+            raise ValueError(f"reserve must lie in [0, 1), got {reserve!r}")
+        rho = accountant.remaining_rho() * (1.0 - reserve)
+        return self._fit_measurements(oracle, schema, accountant, list(columns or schema.names), notes, rho=rho, prior=prior)
 
     def _fit_measurements(
         self,

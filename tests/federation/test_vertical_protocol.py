@@ -159,6 +159,8 @@ def test_columns_without_public_facts_are_learned_by_their_silo_and_charged_to_t
     assert any("paid" in w for w in learned) and any("'y'" in w for w in learned)  # the insurer's columns only
     assert not any("'x'" in e.what and "marginal" not in e.what for e in report.expenditures)  # x's facts were public
     assert report.epsilon_spent <= 2.0 + 1e-9
+    assert "within-bin histogram of 'paid' (silo 2)" in [e.what for e in report.expenditures]  # refined by its silo
+    assert type(syn.refiner_).__name__ == "HistogramRefiner"
     sample = syn.sample(500, random_state=0)
     assert list(sample.columns) == ["x", "z", "y", "paid"]
     assert sample["paid"].dtype.kind == "f" and sample["paid"].min() >= 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import pickle
 import sys
@@ -50,17 +51,20 @@ __all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "Ses
 Clique = tuple[str, ...]
 COORDINATOR = 0
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SiloRequest:
     """What the coordinator asks of the silos (public: no value of any row)."""
 
-    kind: str  # "local", "cross" or "stop"
+    kind: str  # "local", "cross", "refine" or "stop"
     cliques: tuple[Clique, ...] = ()
     sigma: float = 0.0
     silo: int = COORDINATOR
     mapping: Mapping[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
+    plans: Mapping[str, Any] = field(default_factory=dict)  # "refine": each column's sub-cells (public)
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ class PartySession:
         self.owners, self.rows = _check_announcements(told, config.names, digest)
         self.schema, self.schema_ledger, self.schema_releases = self._settle_schema()
         self.domain = self.schema.domain()
-        self.data = None if frame is None else encode(frame, self.schema.select(list(frame.columns))).data
+        self.data = None if frame is None else encode_aligned(frame, self.schema.select(list(frame.columns)))
 
     def _settle_schema(self) -> tuple[Schema, tuple[Expenditure, ...], tuple[CountRelease, ...]]:
         """The public schema if complete; else every silo's learned facts, announced to all."""
@@ -185,7 +189,27 @@ class PartySession:
             return self._local(request)
         if request.kind == "cross":
             return self._cross(request)
+        if request.kind == "refine":
+            return self._refine(request)
         raise ValueError(f"unknown request kind {request.kind!r}")
+
+    def _refine(self, request: SiloRequest) -> np.ndarray | None:
+        """The silo's within-bin histograms of its learned numeric columns (the marginal path's refiner), noised."""
+        from ...refiners.histogram import exact_cells
+        from ...refiners.layout import Layout
+        from ...schema.column_types import conform_frame
+
+        mine = None
+        if self.config.pid == request.silo:
+            sub = self.schema.select(list(self.config.frame.columns))
+            layout = Layout.of(sub)
+            targets = layout.targets_of(conform_frame(self.config.frame, sub)[0], sub)
+            plans = {name: request.plans[name] for name in layout.learned}
+            exact = dict(zip(layout.learned, exact_cells(layout, layout.codes_of(self.data), targets, plans)))
+            mine = np.concatenate([self.noise.discrete_gaussian(exact[c[0]], request.sigma) for c in request.cliques])
+        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
+        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
+        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
 
     def _mapped(self, mapping: Mapping[str, np.ndarray]) -> Dataset:
         """This silo's codes, merged as MST's compression says."""
@@ -264,6 +288,10 @@ class MPCChannel:
         self.session.broadcast(request)
         return self.session.step(request)
 
+    def refine(self, silo: int, columns: Sequence[str], sigma: float, plans: Mapping[str, Any]) -> np.ndarray:
+        """Silo ``silo``'s noisy within-bin histograms of ``columns`` under ``plans``, concatenated."""
+        return self._ask(SiloRequest("refine", tuple((c,) for c in columns), float(sigma), silo, plans=dict(plans)))
+
     def stop(self, error: str | None = None) -> None:
         self.session.broadcast(SiloRequest("stop", error=error))
 
@@ -277,6 +305,34 @@ def schema_digest(facts: Mapping[str, Any]) -> str:
     True
     """
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode_aligned(frame: pd.DataFrame, schema: Schema) -> Dataset:
+    """A silo's codes with every row kept, so that row ``i`` stays the same person in every silo.
+
+    A central fit leaves out a row holding a value the schema has no code for (missing
+    where ``missing=False``, or off a closed category list); a silo cannot, or its rows
+    would no longer line up with the others'. Such a value takes code 0 instead (a rule
+    that reads no other row), and a curator note (not DP, kept in this silo's log) says
+    how many.
+
+    Examples
+    --------
+    >>> schema = Schema.from_public({"c": {"categories": ["a", "b"], "other": False, "missing": False}})
+    >>> encode_aligned(pd.DataFrame({"c": ["b", "z", "a"]}), schema).columns["c"].tolist()
+    [1, 0, 0]
+    """
+    columns = {}
+    for name in schema.names:
+        spec = schema.select([name])
+        encoded = encode(frame[[name]], spec)
+        codes = np.zeros(len(frame), dtype=np.int64)
+        codes[encoded.kept] = np.asarray(encoded.data.columns[name], dtype=np.int64)
+        if not encoded.kept.all():
+            log.warning("curator note (not DP, not for release): %d values of %r have no code in the schema and "
+                        "were given code 0, so that the silos' rows stay aligned", int((~encoded.kept).sum()), name)
+        columns[name] = codes
+    return Dataset(columns, schema.domain())
 
 
 def _check_announcements(
@@ -331,6 +387,8 @@ def _record_received(chunks: list[bytes]) -> None:
 
 
 def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig) -> None:
+    from ...refiners.histogram import HistogramRefiner
+    from ...refiners.layout import Layout
     from ...synthesizers.marginal import MarginalSynthesizer, schema_measurements
     from .oracle import VerticalOracle
 
@@ -347,18 +405,49 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
         f"(threshold {(session.parties - 1) // 2}), every party adding a noise share, opened only as noisy totals",
         "threat model: semi-honest parties, no two colluding; MST's tree chosen from noisy releases of every pair",
     )
+    layout = Layout.of(schema)
+    reserve = HistogramRefiner().default_share if layout.learned else 0.0
     try:
         columns = tuple(c for a in session.silos for c in a.columns)
         synthesizer.fit_oracle(
             VerticalOracle(channel, session.domain, session.owners, on_measured=_progress_writer(config.progress)),
             schema, columns, notes,
-            earlier=session.schema_ledger, prior=schema_measurements(session.schema_releases, schema),
+            earlier=session.schema_ledger, prior=schema_measurements(session.schema_releases, schema), reserve=reserve,
         )
+        if layout.learned:
+            synthesizer.refiner_ = _refine_in_silos(channel, synthesizer, layout, session.owners)
     except BaseException as exc:
         channel.stop(f"{type(exc).__name__}: {exc}")
         raise
     channel.stop()
     Path(job.output).write_bytes(pickle.dumps(synthesizer))
+
+
+def _refine_in_silos(channel: MPCChannel, synthesizer, layout, owners: Mapping[str, int]):
+    """The histogram refiner (:mod:`dpquilt.refiners.histogram`), each column's within-bin histogram
+    measured by the silo that holds it with the budget the fit kept back, split over the columns."""
+    from ...privacy.mechanisms import gaussian_counts_expenditure, sigma_for_rho
+    from ...refiners.histogram import HistogramRefiner, plan_cells
+
+    accountant = synthesizer.accountant_
+    learned = list(layout.learned)
+    sigma = sigma_for_rho(accountant.remaining_rho() / len(learned))
+    numeric_of = {name: i for i, name in enumerate(layout.numeric)}
+    plans = {}
+    for name in learned:  # public: the model's shares, its noisy row count, the noise scale
+        i = numeric_of[name]
+        shares = np.asarray(synthesizer._bin_shares(name), dtype=np.float64)[: layout.bins[i]]
+        plans[name] = (plan_cells(shares, float(synthesizer.model_.total), sigma, layout.slots[i]), layout.slots[i])
+    cells, noisy = {}, {}
+    for silo in sorted({owners[name] for name in learned}):
+        mine = [name for name in learned if owners[name] == silo]
+        for name in mine:
+            accountant.spend(gaussian_counts_expenditure(f"within-bin histogram of {name!r} (silo {silo})", sigma))
+        answers = channel.refine(silo, mine, sigma, {name: plans[name] for name in mine})
+        sizes = [int(np.sum(plans[name][0])) for name in mine]
+        for name, part in zip(mine, np.split(answers, np.cumsum(sizes)[:-1])):
+            cells[name], noisy[name] = plans[name][0], part
+    return HistogramRefiner.from_released(layout, cells, noisy)
 
 
 def _progress_writer(path: str | None):
