@@ -39,6 +39,22 @@ class StandIn:
             total = self.noise.discrete_gaussian(total, share_sigma)
         return total
 
+    def _scores(self, pairs, estimates, mapping):
+        data = apply_mapping(self.data, mapping)
+        return np.array([np.abs(count(data, p).ravel() - np.rint(np.ravel(e))).sum() for p, e in zip(pairs, estimates)],
+                        dtype=np.int64)
+
+    def local_scores(self, silo, pairs, estimates, sigma, mapping):
+        self.calls.append(("local-scores", silo, tuple(pairs)))
+        return self.noise.discrete_gaussian(self._scores(pairs, estimates, mapping), sigma)
+
+    def cross_scores(self, pairs, estimates, share_sigma, mapping):
+        self.calls.append(("cross-scores", 0, tuple(pairs)))
+        total = self._scores(pairs, estimates, mapping)
+        for _ in range(self.parties):
+            total = self.noise.discrete_gaussian(total, share_sigma)
+        return total
+
 
 def _table(n: int = 4000, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
@@ -97,23 +113,21 @@ def test_mst_over_silos_finds_the_cross_silo_dependence_and_spends_its_budget():
     assert len(result.edges) == 3
 
 
-def test_the_selection_release_of_a_chosen_pair_is_averaged_into_its_measurement():
+def test_the_tree_is_chosen_from_one_noisy_release_of_every_pairs_score_at_the_selection_budget():
     data = _table()
-    oracle = VerticalOracle(StandIn(data, parties=3), data.domain, OWNERS)
+    channel = StandIn(data, parties=3)
+    oracle = VerticalOracle(channel, data.domain, OWNERS)
     acc = Accountant(10.0, 1e-9, secure=False)
     names = list(data.domain)
-    estimates = [np.full(data.domain[x] * data.domain[y], data.n_rows / (data.domain[x] * data.domain[y]))
-                 for i, x in enumerate(names) for y in names[i + 1:]]
     pairs = [(x, y) for i, x in enumerate(names) for y in names[i + 1:]]
-    edges = oracle.select_tree(pairs, estimates, 0.5, acc)
-    assert len(edges) == 3 and ("a", "c") in edges
-    # released noise: sigma within a silo; across silos three shares of sigma^2 / 2 each
-    released = {True: math.sqrt(1.5), False: 1.0}[oracle.is_cross_silo(("a", "c"))]
-    selection_sigma = math.sqrt(len(pairs) / (2 * 0.5)) * released
-    (m,) = oracle.measure([("a", "c")], 6.0, acc)
-    assert math.isclose(1 / m.sigma**2, 1 / (6.0 * released) ** 2 + 1 / selection_sigma**2, rel_tol=0.02)
-    (again,) = oracle.measure([("a", "c")], 6.0, acc)  # the earlier release is used once
-    assert math.isclose(again.sigma, 6.0 * released, rel_tol=0.02)
+    estimates = [np.full(data.domain[x] * data.domain[y], data.n_rows / (data.domain[x] * data.domain[y])) for x, y in pairs]
+    edges = oracle.select_tree(pairs, estimates, 0.05, acc)
+    assert len(edges) == 3 and ("a", "c") in edges  # the strong cross-silo pair
+    kinds = sorted(kind for kind, _, _ in channel.calls)
+    assert kinds == ["cross-scores", "local-scores", "local-scores"]  # each silo its own pairs; the rest jointly
+    assert math.isclose(acc.rho_spent, 0.05, rel_tol=1e-6)  # sqrt(P) sensitivity, sigma = sqrt(P / (2 rho))
+    local = [e.noise_scale for e in acc.ledger if "(silo" in e.what]
+    assert len(local) == 2 and all(math.isclose(s, math.sqrt(len(pairs) / 0.1)) for s in local)
 
 
 def test_aim_selection_over_silos_is_refused_clearly():

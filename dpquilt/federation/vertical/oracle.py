@@ -12,12 +12,16 @@ the coordinator, asking a :class:`SiloChannel`:
   2021, Theorem 2), never more than the central cost MST planned (``sigma`` is raised
   by a hair when it would be).
 - ``select_tree``: the exponential mechanism needs every pair's exact score in one
-  place, which no party has for a cross-silo pair. Instead every pair's marginal is
-  released with Gaussian noise at MST's whole selection budget (an even split), each
-  pair is scored on its release, ``|| y_ab - xhat_ab ||_1`` less the noise's expected
-  share ``cells sigma sqrt(2 / pi)``, and Kruskal keeps the heaviest edges
-  (post-processing). The releases of the chosen pairs are not wasted: when MST then
-  measures them, each answer is the inverse-variance average of the two releases.
+  place, which no party has for a cross-silo pair. Instead the scores themselves are
+  released with Gaussian noise, as in the horizontal federation: every pair's score
+  ``|| x_ab - round(xhat_ab) ||_1`` (the estimate rounded: public post-processing) moves
+  by at most 1 when one row is added or removed, so the vector of ``P`` scores has L2
+  sensitivity ``sqrt(P)`` and one release at MST's whole selection budget ``rho`` has
+  noise ``sigma = sqrt(P / (2 rho))`` on each score. A silo scores its own pairs and adds
+  the noise itself; the pairs across silos are scored under secret sharing (the counts,
+  their distance to the public estimate and its absolute value, with MPyC's secure
+  integers), every party adding a noise share, and only the noisy scores are opened.
+  Kruskal then keeps the heaviest edges (post-processing).
 - ``select`` (AIM's rounds) is not built yet.
 """
 
@@ -30,9 +34,9 @@ from typing import Protocol
 import numpy as np
 
 from ...marginals.measurement import Measurement
-from ...marginals.oracle import even_sigma
 from ...marginals.spanning_tree import grow_spanning_tree
-from ...privacy.accountant import Accountant
+from ...privacy.accountant import Accountant, Expenditure
+from ...privacy.conversions import rho_of_gaussian
 from ...privacy.distributed import party_sigma, sigma_for_distributed_rho
 from ...privacy.mechanisms import gaussian_counts_expenditure, spend_distributed_gaussian
 
@@ -47,8 +51,9 @@ class SiloChannel(Protocol):
     ``local(silo, cliques, sigma, mapping)``: the silo's counts of ``cliques`` (all its own
     columns) plus its ``N_Z(0, sigma^2)``, concatenated. ``cross(cliques, share_sigma,
     mapping)``: the cross-silo counts plus every party's ``N_Z(0, share_sigma^2)``,
-    concatenated in each clique's C order. ``parties``: the number of parties ``m``
-    (silos and coordinator).
+    concatenated in each clique's C order. ``local_scores`` and ``cross_scores``: the
+    same for the selection scores ``|| x_r - round(xhat_r) ||_1`` of pairs, one number
+    each. ``parties``: the number of parties ``m`` (silos and coordinator).
     """
 
     parties: int
@@ -56,6 +61,12 @@ class SiloChannel(Protocol):
     def local(self, silo: int, cliques: Sequence[Clique], sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray: ...
 
     def cross(self, cliques: Sequence[Clique], share_sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def local_scores(self, silo: int, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], sigma: float,
+                     mapping: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def cross_scores(self, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], share_sigma: float,
+                     mapping: Mapping[str, np.ndarray]) -> np.ndarray: ...
 
 
 class VerticalOracle:
@@ -104,7 +115,6 @@ class VerticalOracle:
         self.owners = dict(owners)
         self.mapping = dict(mapping or {})
         self.on_measured = on_measured
-        self._released: dict[Clique, Measurement] = {}
 
     @property
     def domain(self) -> Mapping[str, int]:
@@ -144,15 +154,7 @@ class VerticalOracle:
             out.update(_split(cross, answers, domain, share * math.sqrt(self.channel.parties)))
         if self.on_measured is not None:
             self.on_measured(accountant)
-        return [self._with_earlier_release(out[cl]) for cl in cliques]
-
-    def _with_earlier_release(self, m: Measurement) -> Measurement:
-        """The inverse-variance average with the selection's release of the same clique, if any."""
-        earlier = self._released.pop(m.cols, None)
-        if earlier is None:
-            return m
-        w1, w2 = 1.0 / earlier.sigma**2, 1.0 / m.sigma**2
-        return Measurement(m.cols, (w1 * earlier.noisy + w2 * m.noisy) / (w1 + w2), 1.0 / math.sqrt(w1 + w2))
+        return [out[cl] for cl in cliques]
 
     def select(self, *args, **kwargs) -> int:
         """AIM's private choice of a clique: not built for silos yet."""
@@ -161,17 +163,33 @@ class VerticalOracle:
     def select_tree(
         self, pairs: Sequence[tuple[str, str]], estimates: Sequence[np.ndarray], rho: float, accountant: Accountant
     ) -> list[tuple[str, str]]:
-        """MST's tree by Kruskal on every pair's noisy release at budget ``rho`` (see the module docstring)."""
+        """MST's tree by Kruskal on one noisy release of every pair's score at budget ``rho`` (see the module docstring)."""
         pairs = [tuple(p) for p in pairs]
         names = sorted({c for pair in pairs for c in pair}, key=list(self._domain).index)
         if len(names) < 2:
             return []
-        released = self.measure(pairs, even_sigma(len(pairs), rho), accountant, what="selection marginal")
-        scores = {}
-        for pair, m, est in zip(pairs, released, estimates):
-            expected_noise = m.noisy.size * m.sigma * math.sqrt(2.0 / math.pi)
-            scores[pair] = float(np.abs(m.noisy - np.ravel(est)).sum()) - expected_noise
-            self._released[pair] = m
+        sigma = math.sqrt(len(pairs) / (2.0 * rho))
+        estimate_of = dict(zip(pairs, estimates))
+        scores: dict[Clique, float] = {}
+        for silo in sorted(set(self.owners.values())):
+            own = [p for p in pairs if not self.is_cross_silo(p) and self.owners[p[0]] == silo]
+            if not own:
+                continue
+            l2 = math.sqrt(len(own))
+            accountant.spend(Expenditure(f"selection scores of {len(own)} pairs (silo {silo})", "discrete Gaussian",
+                                         sigma, rho_of_gaussian(sigma, l2), sensitivity=l2))
+            answers = self.channel.local_scores(silo, own, [estimate_of[p] for p in own], sigma, self.mapping)
+            scores.update(zip(own, map(float, answers)))
+        cross = [p for p in pairs if self.is_cross_silo(p)]
+        if cross:
+            t, size = self.channel.parties - 1, len(cross)
+            raised = sigma_for_distributed_rho(size / (2.0 * sigma**2), t, math.sqrt(size), float(size), size)
+            spend_distributed_gaussian(f"selection scores of {size} pairs (across silos)", raised, t, accountant,
+                                       l2_sensitivity=math.sqrt(size), l1_sensitivity=float(size), dimension=size)
+            answers = self.channel.cross_scores(cross, [estimate_of[p] for p in cross], party_sigma(raised, t), self.mapping)
+            scores.update(zip(cross, map(float, answers)))
+        if self.on_measured is not None:
+            self.on_measured(accountant)
         return grow_spanning_tree(names, pairs, lambda cands, _: int(np.argmax([scores[e] for e in cands])))
 
     def compressed(self, compression) -> VerticalOracle:

@@ -50,6 +50,8 @@ __all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "Ses
 
 Clique = tuple[str, ...]
 COORDINATOR = 0
+#: bits of the secure integers that hold selection scores (counts and their distances stay below 2^30)
+SCORE_BITS = 32
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class SiloRequest:
     silo: int = COORDINATOR
     mapping: Mapping[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
-    plans: Mapping[str, Any] = field(default_factory=dict)  # "refine": each column's sub-cells (public)
+    payload: Mapping[Any, Any] = field(default_factory=dict)  # "refine": sub-cells; "*-scores": estimates (public)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,10 @@ class PartySession:
             return self._cross(request)
         if request.kind == "refine":
             return self._refine(request)
+        if request.kind == "local-scores":
+            return self._local_scores(request)
+        if request.kind == "cross-scores":
+            return self._cross_scores(request)
         raise ValueError(f"unknown request kind {request.kind!r}")
 
     def _refine(self, request: SiloRequest) -> np.ndarray | None:
@@ -204,7 +210,7 @@ class PartySession:
             sub = self.schema.select(list(self.config.frame.columns))
             layout = Layout.of(sub)
             targets = layout.targets_of(conform_frame(self.config.frame, sub)[0], sub)
-            plans = {name: request.plans[name] for name in layout.learned}
+            plans = {name: request.payload[name] for name in layout.learned}
             exact = dict(zip(layout.learned, exact_cells(layout, layout.codes_of(self.data), targets, plans)))
             mine = np.concatenate([self.noise.discrete_gaussian(exact[c[0]], request.sigma) for c in request.cliques])
         arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
@@ -225,7 +231,8 @@ class PartySession:
         got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
         return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
 
-    def _cross(self, request: SiloRequest) -> np.ndarray | None:
+    def _products(self, request: SiloRequest, secure) -> list:
+        """Each clique's secret-shared counts, flat in the product's order (the silos' columns in turn)."""
         mpc, rows, me = self.mpc, self.rows, self.config.pid
         data = self._mapped(request.mapping) if self.data is not None else None
         domain = _mapped_domain(self.domain, request.mapping)
@@ -235,7 +242,7 @@ class PartySession:
             if (party, columns) not in shared:
                 size = math.prod(domain[c] for c in columns)
                 value = one_hot(data, columns) if me == party else np.zeros((size, rows), dtype=np.int64)
-                shared[party, columns] = mpc.input(self.field.array(value), senders=party)
+                shared[party, columns] = mpc.input(secure.array(value), senders=party)
             return shared[party, columns]
 
         totals = []
@@ -245,14 +252,25 @@ class PartySession:
             for middle in matrices[1:-1]:
                 product = (product[:, None, :] * middle[None, :, :]).reshape(-1, rows)
             totals.append(mpc.np_matmul(product, mpc.np_transpose(matrices[-1])).reshape(-1))
-        total = totals[0] if len(totals) == 1 else mpc.np_concatenate(totals)
-        cells = sum(math.prod(domain[c] for c in cl) for cl in request.cliques)
+        return totals
+
+    def _noisy_open(self, total, size: int, share_sigma: float, secure) -> np.ndarray | None:
+        """``total`` plus every party's discrete Gaussian share, opened to the coordinator alone."""
+        mpc, me = self.mpc, self.config.pid
         for party in range(self.parties):
-            value = self.noise.discrete_gaussian(np.zeros(cells, dtype=np.int64), request.sigma) if me == party \
-                else np.zeros(cells, dtype=np.int64)
-            total = total + mpc.input(self.field.array(value), senders=party)
+            value = self.noise.discrete_gaussian(np.zeros(size, dtype=np.int64), share_sigma) if me == party \
+                else np.zeros(size, dtype=np.int64)
+            total = total + mpc.input(secure.array(value), senders=party)
         opened = mpc.run(mpc.output(total, receivers=[COORDINATOR]))
-        if me != COORDINATOR:
+        return None if me != COORDINATOR else opened
+
+    def _cross(self, request: SiloRequest) -> np.ndarray | None:
+        domain = _mapped_domain(self.domain, request.mapping)
+        totals = self._products(request, self.field)
+        total = totals[0] if len(totals) == 1 else self.mpc.np_concatenate(totals)
+        cells = sum(math.prod(domain[c] for c in cl) for cl in request.cliques)
+        opened = self._noisy_open(total, cells, request.sigma, self.field)
+        if opened is None:
             return None
         values = from_field(opened)
         parts, start = [], 0
@@ -261,6 +279,34 @@ class PartySession:
             parts.append(values[start : start + size][cell_order(clique, self.owners, domain)])
             start += size
         return np.concatenate(parts)
+
+    def _local_scores(self, request: SiloRequest) -> np.ndarray | None:
+        mine = None
+        if self.config.pid == request.silo:
+            data = self._mapped(request.mapping)
+            exact = np.array([np.abs(count(data, cl).ravel() - request.payload[cl]).sum() for cl in request.cliques])
+            mine = self.noise.discrete_gaussian(exact.astype(np.int64), request.sigma)
+        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
+        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
+        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
+
+    def _cross_scores(self, request: SiloRequest) -> np.ndarray | None:
+        """``|| x_r - round(xhat_r) ||_1`` of each pair under secret sharing (secure integers: the
+        absolute values need comparisons), plus every party's noise share; only the scores open."""
+        mpc = self.mpc
+        secint = mpc.SecInt(SCORE_BITS)
+        domain = _mapped_domain(self.domain, request.mapping)
+        differences, sizes = [], []
+        for clique, counts in zip(request.cliques, self._products(request, secint)):
+            estimate = np.empty(math.prod(domain[c] for c in clique), dtype=np.int64)
+            estimate[cell_order(clique, self.owners, domain)] = request.payload[clique]
+            differences.append(counts - estimate)
+            sizes.append(estimate.size)
+        stacked = differences[0] if len(differences) == 1 else mpc.np_concatenate(differences)
+        segments = np.repeat(np.eye(len(sizes), dtype=np.int64), sizes, axis=1)  # public: which cells are whose
+        total = mpc.np_matmul(segments, mpc.np_absolute(stacked))  # one batch of secure comparisons
+        opened = self._noisy_open(total, len(sizes), request.sigma, secint)
+        return None if opened is None else np.asarray([int(v) for v in np.ravel(opened)], dtype=np.int64)
 
     def serve(self) -> str | None:
         """A silo's loop: run every request until ``stop``; returns the coordinator's error, if any."""
@@ -290,7 +336,20 @@ class MPCChannel:
 
     def refine(self, silo: int, columns: Sequence[str], sigma: float, plans: Mapping[str, Any]) -> np.ndarray:
         """Silo ``silo``'s noisy within-bin histograms of ``columns`` under ``plans``, concatenated."""
-        return self._ask(SiloRequest("refine", tuple((c,) for c in columns), float(sigma), silo, plans=dict(plans)))
+        return self._ask(SiloRequest("refine", tuple((c,) for c in columns), float(sigma), silo, payload=dict(plans)))
+
+    def local_scores(self, silo: int, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], sigma: float,
+                     mapping: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Silo ``silo``'s selection scores ``|| x_r - round(xhat_r) ||_1`` of its own ``pairs``, plus its noise."""
+        payload = {tuple(p): np.rint(np.ravel(e)).astype(np.int64) for p, e in zip(pairs, estimates)}
+        return self._ask(SiloRequest("local-scores", tuple(map(tuple, pairs)), float(sigma), silo, dict(mapping), payload=payload))
+
+    def cross_scores(self, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], share_sigma: float,
+                     mapping: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The same scores of pairs across silos, computed under secret sharing; only the noisy scores open."""
+        payload = {tuple(p): np.rint(np.ravel(e)).astype(np.int64) for p, e in zip(pairs, estimates)}
+        return self._ask(SiloRequest("cross-scores", tuple(map(tuple, pairs)), float(share_sigma), COORDINATOR,
+                                     dict(mapping), payload=payload))
 
     def stop(self, error: str | None = None) -> None:
         self.session.broadcast(SiloRequest("stop", error=error))
@@ -403,7 +462,7 @@ def _coordinate(session: PartySession, job: CoordinatorJob, config: PartyConfig)
         f"cross-silo over {silos} silos ({', '.join(a.name for a in session.silos)}) and a coordinator: within-silo marginals "
         "noised by their silo; cross-silo marginals computed under MPyC's Shamir secret sharing "
         f"(threshold {(session.parties - 1) // 2}), every party adding a noise share, opened only as noisy totals",
-        "threat model: semi-honest parties, no two colluding; MST's tree chosen from noisy releases of every pair",
+        "threat model: semi-honest parties, no two colluding; MST's tree chosen from one noisy release of every pair's score",
     )
     layout = Layout.of(schema)
     reserve = HistogramRefiner().default_share if layout.learned else 0.0
