@@ -77,7 +77,9 @@ def plan_client(
     """Release the client's noisy count (spent in ``accountant``) and solve its DP-SGD noise for all rounds.
 
     Each round runs ``ceil(epochs / (rounds q))`` steps, so the whole fit makes about
-    ``settings.training.epochs`` passes over the client's rows.
+    ``settings.training.epochs`` passes over the client's rows, and at least
+    ``ceil(min_steps / rounds)``, so a client makes as many steps in all as the central
+    model would (``DPSGDSettings.min_steps``).
 
     Examples
     --------
@@ -95,7 +97,8 @@ def plan_client(
     sigma = sigma_for_rho(count_share * accountant.remaining_rho())
     noisy = float(max(int(gaussian_counts(np.array([n_rows]), sigma, "record count", accountant, noise)[0]), 1))
     q = min(1.0, settings.training.batch_size / noisy)
-    steps = max(1, int(math.ceil(settings.training.epochs / (rounds * q))))
+    steps = max(1, int(math.ceil(settings.training.epochs / (rounds * q))),
+                int(math.ceil(settings.training.min_steps / rounds)))  # the central model's floor, over the rounds
     z = noise_multiplier_for(accountant, q, steps * rounds)
     return ClientPlan(sigma, noisy, z, q, steps, rounds, float(settings.training.max_grad_norm))
 

@@ -43,6 +43,13 @@ def test_a_clients_plan_fills_its_budget_over_all_rounds_and_replays_exactly():
     assert replayed.ledger[0] == acc.ledger[0]  # the count line replays what was spent
 
 
+def test_a_clients_plan_makes_at_least_the_central_models_steps_over_all_rounds():
+    settings = DDPMSettings(hidden=16, training=DPSGDSettings(batch_size=128, epochs=2, min_steps=100))
+    plan = plan_client(1000, 0.02, settings, 4, Accountant(2.0, 1e-8, secure=False), SeededNoise(np.random.default_rng(0)))
+    assert plan.steps_per_round == 25  # 2 epochs would be ceil(2 / (4 q)) = 4 steps a round
+    assert plan.steps_per_round * plan.rounds >= 100
+
+
 def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_counts():
     frames = [frame(400, 1), frame(700, 2)]
     unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
