@@ -195,6 +195,7 @@ def train_dpsgd(
     randomness: Randomness,
     device,
     progress: bool = False,
+    schedule_window: tuple[int, int] | None = None,
 ) -> list[float]:
     """Spend ``plan`` in ``accountant``, then train ``model`` in place with DP-SGD.
 
@@ -219,6 +220,10 @@ def train_dpsgd(
         streams named after ``what``; the noise is secure-mode noise
         (:func:`.clipping.gaussian_noise`) when it is secure, else seeded (not for release).
     device : torch.device
+    schedule_window : (int, int), optional
+        ``(first, total)``: these steps are steps ``first .. first + plan.steps - 1`` of a
+        cosine schedule over ``total`` steps (a federated client's round of a schedule that
+        spans all rounds); default: the schedule spans this call's steps.
 
     Returns
     -------
@@ -256,7 +261,7 @@ def train_dpsgd(
     secure_rng = secure_noise_generator() if randomness.secure else None  # DP noise: 256-bit seed, not torch's 32
     params = tape.parameters()
     sizes = [p.numel() for p in params]
-    optimizer, scheduler = _adam(params, settings, plan.steps)
+    optimizer, scheduler = _adam(params, settings, plan.steps, schedule_window)
     std = plan.noise_multiplier * plan.max_grad_norm
     losses = []
     model.train()
@@ -323,11 +328,16 @@ def train_nonprivate(
     return _floats(losses)
 
 
-def _adam(params: list, settings: DPSGDSettings, steps: int):
-    """Adam at ``settings.learning_rate`` and its schedule over ``steps`` (one ``step()`` per training step)."""
+def _adam(params: list, settings: DPSGDSettings, steps: int, window: tuple[int, int] | None = None):
+    """Adam at ``settings.learning_rate`` and its schedule over ``steps`` (one ``step()`` per training step),
+    or over the ``(first, total)`` window of a longer cosine schedule."""
     import torch
 
     optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    if settings.schedule == "cosine" and window is not None:
+        first, total = window
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(first + step, total) / max(total, 1))))
     if settings.schedule == "cosine":
         return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

@@ -200,8 +200,10 @@ def make_fedavg_client_app(
         diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell (weights loaded next)"))
         diffusion.model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
         loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+        steps = plan.steps_per_round
         train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
-                    f"DP-SGD round {done + 1}", randomness, dev)
+                    f"DP-SGD round {done + 1}", randomness, dev,
+                    schedule_window=(done * steps, plan.rounds * steps))  # one schedule over all rounds
         context.state[STATE_KEY] = ConfigRecord({**asdict(plan), "rounds-done": done + 1})
         metrics = MetricRecord({
             "num-examples": plan.noisy_rows,

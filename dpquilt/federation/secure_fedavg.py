@@ -299,8 +299,10 @@ def make_secure_fedavg_client_app(
             start = np.asarray(parameters[0], dtype=np.float32)
             load_flat(diffusion.model, start)
             loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+            steps = plan.steps_per_round
             train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
-                        f"DP-SGD round {round_}", randomness, dev)
+                        f"DP-SGD round {round_}", randomness, dev,
+                        schedule_window=((round_ - 1) * steps, plan.rounds * steps))  # one schedule over all rounds
             self._save(plan, done + 1)
             update = flat_weights(diffusion.model).astype(np.float64) - start
             q = quantize_update(update, plan.noisy_rows, randomness.generator("stochastic rounding"))

@@ -129,6 +129,22 @@ def test_cosine_schedule_anneals_the_steps_to_zero():
         DPSGDSettings(schedule="linear")
 
 
+def test_a_window_of_a_longer_cosine_schedule_continues_where_the_last_round_stopped():
+    from dpquilt.dpsgd.training import _adam
+
+    settings = DPSGDSettings(learning_rate=0.1, schedule="cosine")
+    param = torch.nn.Parameter(torch.zeros(1))
+    rates = []
+    for first in (0, 5):  # two rounds of 5 steps of one 10-step schedule
+        optimizer, scheduler = _adam([param], settings, 5, (first, 10))
+        for _ in range(5):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+    expected = [0.1 * 0.5 * (1 + np.cos(np.pi * t / 10)) for t in range(10)]
+    assert np.allclose(rates, expected)  # not back to 0.1 at the second round
+
+
 def test_min_steps_raises_the_step_count_of_small_tables():
     from dpquilt.dpsgd.training import rate_and_steps
 
