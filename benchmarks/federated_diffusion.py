@@ -5,9 +5,9 @@ at random (``iid``) or by the ``cut`` column (clients differ), for each epsilon:
 
 * ``central``: DiffusionSynthesizer trained with DP-SGD on all rows;
 * ``fedavg``: DP-FedAvg, the server sees each client's weights, numeric columns scaled
-  linearly;
+  linearly (``secure_updates=False``);
 * ``fedavg secure``: DP-FedAvg with the updates summed under SecAgg+ and the federated
-  quantile transform (``secure_updates=True``);
+  quantile transform (the default);
 * ``federated mst``: MST over SecAgg+ secure sums.
 
 All diffusion runs use the same network and DP-SGD settings (``--settings central``: the

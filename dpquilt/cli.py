@@ -119,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--rounds", type=int, default=None,
                         help="AIM rounds (default 16 x columns); FedAvg rounds for diffusion (default 5)")
     server.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
-    server.add_argument("--secure-updates", action="store_true",
-                        help="diffusion: sum the clients' updates under SecAgg+ (the server sees only the sum) and "
-                             "Gaussianise numeric columns by a federated quantile transform")
+    server.add_argument("--plain-updates", action="store_true",
+                        help="diffusion: let the server see each client's DP-SGD weights and scale numeric columns "
+                             "linearly (default: the updates are summed under SecAgg+, with a federated quantile transform)")
     server.add_argument("--max-dropouts", type=int, default=0)
     server.add_argument("--max-colluders", type=int, default=0)
     server.add_argument("--port", type=int, default=9093, help="SuperLink port on 127.0.0.1")
@@ -413,7 +413,7 @@ def _run_federate(args: argparse.Namespace) -> int:
         args.schema, args.clients, args.out, method=args.method, epsilon=args.epsilon, delta=args.delta,
         rounds=args.rounds, rows=args.rows, max_dropouts=args.max_dropouts, max_colluders=args.max_colluders,
         seed=args.seed, port=args.port, wait_for_clients=args.wait, stream=not args.quiet,
-        secure_updates=args.secure_updates,
+        secure_updates=not args.plain_updates,
     )
     print(f"wrote {out} and the privacy report to {report_path_for(out)}")
     return 0

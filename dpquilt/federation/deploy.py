@@ -56,7 +56,7 @@ clientapp = "dpquilt.federation.app:client_app"
 """
 
 
-def write_flower_app(directory: Path, method: str = "aim", secure_updates: bool = False) -> Path:
+def write_flower_app(directory: Path, method: str = "aim", secure_updates: bool = True) -> Path:
     """Write the Flower app project (a ``pyproject.toml`` naming dpquilt's apps) into ``directory``.
 
     ``method="diffusion"`` names the DP-FedAvg apps (with ``secure_updates``, the client app
@@ -114,7 +114,7 @@ def run_server(
     timeout: float = 3600.0,
     workdir: Path | None = None,
     stream: bool = True,
-    secure_updates: bool = False,
+    secure_updates: bool = True,
 ) -> Path:
     """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
 

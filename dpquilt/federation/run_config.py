@@ -45,7 +45,7 @@ class RunConfig:
     rows, seed, rounds : int or None
         Rows to sample, a seed (not for release), AIM's or FedAvg's rounds; ``None``: the default.
     secure_updates : int
-        ``1``: DP-FedAvg sums the clients' updates under SecAgg+ (:mod:`.secure_fedavg`); ``0``: plain.
+        ``1`` (default): DP-FedAvg sums the clients' updates under SecAgg+ (:mod:`.secure_fedavg`); ``0``: plain.
 
     Examples
     --------
@@ -73,7 +73,7 @@ class RunConfig:
     rows: int | None = None
     seed: int | None = None
     rounds: int | None = None
-    secure_updates: int = 0
+    secure_updates: int = 1
 
     def to_wire(self) -> dict[str, str]:
         """Each field as a ``key=value`` of ``flwr run --run-config`` (TOML literals, dashed keys)."""

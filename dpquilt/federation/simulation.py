@@ -27,7 +27,7 @@ def simulate(
     *,
     fedavg_rounds: int = 5,
     count_share: float = 0.01,
-    secure_updates: bool = False,
+    secure_updates: bool = True,
     max_dropouts: int = 0,
     max_colluders: int = 0,
     clipping_range: int = 2**26,
@@ -58,9 +58,11 @@ def simulate(
         ``MarginalSynthesizer(method="aim", **options)``.
     fedavg_rounds, count_share : int, float
         DP-FedAvg's rounds and each client's budget share for its noisy row count.
-    secure_updates : bool
+    secure_updates : bool, default True
         DP-FedAvg only: sum the clients' updates under SecAgg+, so the server sees only
-        their sum (:mod:`.secure_fedavg`; ``max_dropouts`` and ``max_colluders`` apply).
+        their sum, and Gaussianise numeric columns by a federated quantile transform
+        (:mod:`.secure_fedavg`; ``max_dropouts`` and ``max_colluders`` apply). ``False``:
+        the server sees each client's DP-SGD weights (:mod:`.fedavg`).
     max_dropouts, max_colluders, clipping_range : int
         SecAgg+'s tolerance and quantisation range (marginal path).
     client_mods, reply_hook
