@@ -36,7 +36,8 @@ from ..privacy.randomness import Randomness
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 from ..schema import Schema
 
-__all__ = ["ClientPlan", "client_ledger", "make_fedavg_client_app", "plan_client", "run_fedavg", "schema_digest"]
+__all__ = ["ClientPlan", "client_ledger", "fit_from_ledgers", "make_fedavg_client_app", "plan_client", "run_fedavg",
+           "schema_digest"]
 
 STATE_KEY = "dpquilt.fedavg"
 
@@ -259,7 +260,6 @@ def run_fedavg(
     from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
     from ..dpsgd.device import resolve_device
-    from ..synthesizers.diffusion import DiffusionSynthesizer
 
     features = FeatureMap(schema)
     init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
@@ -287,15 +287,28 @@ def run_fedavg(
     done = {k: sum(1 for r in seen if int(r["metrics"]["client"]) == k) for k in plans}
     seeded = any(int(r["metrics"].get("seeded", 1)) for r in seen)  # a client that does not say counts as seeded
     ledgers = {k: client_ledger(p, epsilon, delta, seed is None and not seeded, done[k]) for k, p in plans.items()}
+    return fit_from_ledgers(
+        synthesizer, model, features, ledgers, plans,
+        lambda worst: (f"DP-FedAvg over {len(plans)} clients, {rounds} rounds: each client ran record-level DP-SGD on "
+                       f"its own rows under its own ledger (parallel composition); shown: client {worst}'s, the most spent",),
+        schema=schema, epsilon=epsilon, delta=delta, settings=settings, device=device, seed=seed, columns=columns,
+    )
+
+
+def fit_from_ledgers(
+    synthesizer, model: GaussianDiffusion, features: FeatureMap, ledgers: dict[int, Accountant], plans: dict[int, ClientPlan],
+    notes_for: Callable[[int], tuple[str, ...]], *, schema: Schema, epsilon: float, delta: float, settings: DDPMSettings,
+    device: str, seed: int | None, columns: Sequence[str] | None,
+):
+    """The federated model as a fitted DiffusionSynthesizer (``synthesizer``, or a new one): its report is the
+    most-spent client's ledger, with ``notes_for(that client)``; ``client_epsilons_`` lists every client's."""
+    from ..synthesizers.diffusion import DiffusionSynthesizer
+
     worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
     syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
         epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False
     )
-    notes = (
-        f"DP-FedAvg over {len(plans)} clients, {rounds} rounds: each client ran record-level DP-SGD on its own rows "
-        f"under its own ledger (parallel composition); shown: client {worst}'s, the most spent",
-    )
-    syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes)
+    syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes_for(worst))
     syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
     return syn
 

@@ -59,7 +59,9 @@ from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import NumericColumn, Schema
-from .fedavg import ClientPlan, client_ledger, plan_client, schema_digest, settings_from_wire, settings_to_wire
+from .fedavg import (
+    ClientPlan, client_ledger, fit_from_ledgers, plan_client, schema_digest, settings_from_wire, settings_to_wire,
+)
 from .secure_sum import SecureSum, SecureSumSettings
 
 __all__ = [
@@ -338,7 +340,6 @@ def run_secure_fedavg(
     from flwr.common import GetPropertiesIns
 
     from ..dpsgd.device import resolve_device
-    from ..synthesizers.diffusion import DiffusionSynthesizer
     from .masks import install_secure_masks
 
     install_secure_masks()  # the clients' mods do the same: masks must come from one generator to cancel
@@ -386,20 +387,19 @@ def run_secure_fedavg(
     load_flat(model.model, flat.astype(np.float32))
     model.model.eval()
     ledgers = {k: secure_client_ledger(p, sigmas, t, schema, epsilon, delta, not seeded, rounds) for k, p in plans.items()}
-    worst = max(ledgers, key=lambda k: ledgers[k].epsilon_spent())
-    syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
-        epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False
+    transform_note = ("numeric columns Gaussianised by a federated quantile transform (noisy bin counts summed under "
+                      "SecAgg+)",) if sigmas else ()
+    syn = fit_from_ledgers(
+        synthesizer, model, features, ledgers, plans,
+        lambda worst: (
+            f"DP-FedAvg over {len(plans)} clients, {rounds} rounds, updates summed under SecAgg+ (the server saw only "
+            f"their sum): each client ran record-level DP-SGD on its own rows under its own ledger (parallel "
+            f"composition); shown: client {worst}'s, the most spent",
+            f"quantisation of the summed updates: error below {max(bounds):.2g} per coordinate of the averaged update",
+            *transform_note,
+        ),
+        schema=schema, epsilon=epsilon, delta=delta, settings=settings, device=device, seed=seed, columns=columns,
     )
-    notes = (
-        f"DP-FedAvg over {len(plans)} clients, {rounds} rounds, updates summed under SecAgg+ (the server saw only "
-        f"their sum): each client ran record-level DP-SGD on its own rows under its own ledger (parallel "
-        f"composition); shown: client {worst}'s, the most spent",
-        f"quantisation of the summed updates: error below {max(bounds):.2g} per coordinate of the averaged update",
-        *(("numeric columns Gaussianised by a federated quantile transform (noisy bin counts summed under SecAgg+)",)
-          if sigmas else ()),
-    )
-    syn.fit_trained(model, features, ledgers[worst], sum(p.noisy_rows for p in plans.values()), columns, notes)
-    syn.client_epsilons_ = {k: ledgers[k].epsilon_spent() for k in sorted(ledgers)}
     syn.quantization_bounds_ = bounds
     return syn
 

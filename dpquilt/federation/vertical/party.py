@@ -44,7 +44,7 @@ from ...schema.dataset import Dataset
 from ...schema.releases import CountRelease
 from ..protocol import apply_mapping
 from .cross_silo import FIELD_PRIME, cell_order, from_field, one_hot, silo_parts
-from .silo_schema import SchemaPlan, SiloSchema, learn_silo_schema
+from .silo_schema import SchemaPlan, SiloSchema, assemble_schema, learn_silo_schema, own_hint
 
 __all__ = ["Announcement", "CoordinatorJob", "PartyConfig", "PartySession", "SessionError", "SiloRequest", "main", "run_party", "schema_digest"]
 
@@ -166,16 +166,11 @@ class PartySession:
         names, hint = self.config.names, self.config.hint
         if set(hint) >= set(names) and Schema.from_public({c: hint[c] for c in names}).complete:
             return Schema.from_public({c: hint[c] for c in names}), (), ()
-        mine = None
         frame = self.config.frame
-        if frame is not None:
-            own = {c: hint[c] for c in frame.columns if c in hint}
-            mine = learn_silo_schema(frame, Schema.from_public(own) if own else None, self.config.plan, len(names), self.noise)
+        mine = None if frame is None else learn_silo_schema(
+            frame, own_hint(hint, list(frame.columns)), self.config.plan, len(names), self.noise)
         learned: list[SiloSchema] = self.mpc.run(self.mpc.transfer(mine, senders=list(range(1, self.parties))))
-        facts = {c: f for silo in learned for c, f in silo.facts.items()}
-        schema = Schema.from_public({c: facts[c] for c in names})
-        return (schema, tuple(e for silo in learned for e in silo.ledger),
-                tuple(r for silo in learned for r in silo.releases))
+        return assemble_schema(names, learned)
 
     @property
     def parties(self) -> int:
@@ -213,13 +208,17 @@ class PartySession:
             plans = {name: request.payload[name] for name in layout.learned}
             exact = dict(zip(layout.learned, exact_cells(layout, layout.codes_of(self.data), targets, plans)))
             mine = np.concatenate([self.noise.discrete_gaussian(exact[c[0]], request.sigma) for c in request.cliques])
-        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
-        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
-        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
+        return self._to_coordinator(request.silo, mine)
 
     def _mapped(self, mapping: Mapping[str, np.ndarray]) -> Dataset:
         """This silo's codes, merged as MST's compression says."""
         return apply_mapping(self.data, {c: m for c, m in mapping.items() if c in self.data.domain})
+
+    def _to_coordinator(self, silo: int, value: np.ndarray | None) -> np.ndarray | None:
+        """``value`` (one silo's noisy answers) sent by ``silo`` to the coordinator alone; every party calls it."""
+        arcs = {p: [COORDINATOR] if p == silo else [] for p in range(self.parties)}
+        got = self.mpc.run(self.mpc.transfer(value, sender_receivers=arcs))
+        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
 
     def _local(self, request: SiloRequest) -> np.ndarray | None:
         mine = None
@@ -227,9 +226,7 @@ class PartySession:
             data = self._mapped(request.mapping)
             exact = np.concatenate([count(data, cl).ravel() for cl in request.cliques])
             mine = self.noise.discrete_gaussian(exact, request.sigma)
-        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
-        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
-        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
+        return self._to_coordinator(request.silo, mine)
 
     def _products(self, request: SiloRequest, secure) -> list:
         """Each clique's secret-shared counts, flat in the product's order (the silos' columns in turn)."""
@@ -286,9 +283,7 @@ class PartySession:
             data = self._mapped(request.mapping)
             exact = np.array([np.abs(count(data, cl).ravel() - request.payload[cl]).sum() for cl in request.cliques])
             mine = self.noise.discrete_gaussian(exact.astype(np.int64), request.sigma)
-        arcs = {p: [COORDINATOR] if p == request.silo else [] for p in range(self.parties)}
-        got = self.mpc.run(self.mpc.transfer(mine, sender_receivers=arcs))
-        return np.asarray(got[0], dtype=np.int64) if self.config.pid == COORDINATOR else None
+        return self._to_coordinator(request.silo, mine)
 
     def _cross_scores(self, request: SiloRequest) -> np.ndarray | None:
         """``|| x_r - round(xhat_r) ||_1`` of each pair under secret sharing (secure integers: the
@@ -325,30 +320,31 @@ class MPCChannel:
         self.parties = session.parties
 
     def local(self, silo: int, cliques: Sequence[Clique], sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray:
-        return self._ask(SiloRequest("local", tuple(map(tuple, cliques)), float(sigma), silo, dict(mapping)))
+        return self.ask(SiloRequest("local", tuple(map(tuple, cliques)), float(sigma), silo, dict(mapping)))
 
     def cross(self, cliques: Sequence[Clique], share_sigma: float, mapping: Mapping[str, np.ndarray]) -> np.ndarray:
-        return self._ask(SiloRequest("cross", tuple(map(tuple, cliques)), float(share_sigma), COORDINATOR, dict(mapping)))
+        return self.ask(SiloRequest("cross", tuple(map(tuple, cliques)), float(share_sigma), COORDINATOR, dict(mapping)))
 
-    def _ask(self, request: SiloRequest) -> np.ndarray:
+    def ask(self, request: SiloRequest) -> np.ndarray:
+        """Send ``request`` to every silo and take this party's part in it; the coordinator's answers."""
         self.session.broadcast(request)
         return self.session.step(request)
 
     def refine(self, silo: int, columns: Sequence[str], sigma: float, plans: Mapping[str, Any]) -> np.ndarray:
         """Silo ``silo``'s noisy within-bin histograms of ``columns`` under ``plans``, concatenated."""
-        return self._ask(SiloRequest("refine", tuple((c,) for c in columns), float(sigma), silo, payload=dict(plans)))
+        return self.ask(SiloRequest("refine", tuple((c,) for c in columns), float(sigma), silo, payload=dict(plans)))
 
     def local_scores(self, silo: int, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], sigma: float,
                      mapping: Mapping[str, np.ndarray]) -> np.ndarray:
         """Silo ``silo``'s selection scores ``|| x_r - round(xhat_r) ||_1`` of its own ``pairs``, plus its noise."""
         payload = {tuple(p): np.rint(np.ravel(e)).astype(np.int64) for p, e in zip(pairs, estimates)}
-        return self._ask(SiloRequest("local-scores", tuple(map(tuple, pairs)), float(sigma), silo, dict(mapping), payload=payload))
+        return self.ask(SiloRequest("local-scores", tuple(map(tuple, pairs)), float(sigma), silo, dict(mapping), payload=payload))
 
     def cross_scores(self, pairs: Sequence[Clique], estimates: Sequence[np.ndarray], share_sigma: float,
                      mapping: Mapping[str, np.ndarray]) -> np.ndarray:
         """The same scores of pairs across silos, computed under secret sharing; only the noisy scores open."""
         payload = {tuple(p): np.rint(np.ravel(e)).astype(np.int64) for p, e in zip(pairs, estimates)}
-        return self._ask(SiloRequest("cross-scores", tuple(map(tuple, pairs)), float(share_sigma), COORDINATOR,
+        return self.ask(SiloRequest("cross-scores", tuple(map(tuple, pairs)), float(share_sigma), COORDINATOR,
                                      dict(mapping), payload=payload))
 
     def stop(self, error: str | None = None) -> None:
@@ -525,7 +521,7 @@ def _run_requests(session: PartySession, job: CoordinatorJob) -> None:
     answers, seconds = [], []
     for request in job.requests:
         start = time.perf_counter()
-        answers.append(channel._ask(request))
+        answers.append(channel.ask(request))
         seconds.append(time.perf_counter() - start)
     channel.stop()
     Path(job.output).write_bytes(pickle.dumps((answers, seconds)))
@@ -564,7 +560,7 @@ def run_party(config: PartyConfig) -> int:
         if config.transcript:
             Path(config.transcript).write_bytes(b"".join(chunks))
     if error:
-        print(f"party {config.pid}: the coordinator stopped the session: {error}", file=sys.stderr)
+        log.error("party %d: the coordinator stopped the session: %s", config.pid, error)
         return 1
     return 0
 

@@ -14,7 +14,7 @@ released counts into the 1-way measurements, as the central fit does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,9 @@ from ...privacy.noise import NoiseSource
 from ...schema import Schema
 from ...schema.learning import SCHEMA_DELTA_SHARE, facts_to_learn, learn_schema_with_releases, merge_specs
 from ...schema.releases import CountRelease
+from .alignment import SiloInputError
 
-__all__ = ["SchemaPlan", "SiloSchema", "learn_silo_schema"]
+__all__ = ["SchemaPlan", "SiloSchema", "assemble_schema", "learn_silo_schema", "own_hint", "public_facts"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,47 @@ def learn_silo_schema(
     sigma = pair_sigma(plan.total_rho() * (1.0 - plan.share), total_columns)
     schema, releases = learn_schema_with_releases(frame, specs, rho, delta, local, noise, sigma)
     return SiloSchema(schema.to_dict(), tuple(local.ledger), tuple(releases))
+
+
+def public_facts(schema: Schema | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The public facts users gave, as plain data (``Schema.to_dict`` form; ``{}`` for none).
+
+    Examples
+    --------
+    >>> public_facts({"plan": {"categories": ["basic"]}})["plan"]["categories"]
+    ['basic']
+    """
+    if schema is None:
+        return {}
+    if not isinstance(schema, (Schema, Mapping)):
+        raise SiloInputError(f"schema must be a Schema, a dict of column facts or None, got {type(schema).__name__}")
+    return (schema if isinstance(schema, Schema) else Schema.from_public(schema)).to_dict()
+
+
+def own_hint(facts: Mapping[str, Any], columns: Sequence[str]) -> Schema | None:
+    """The facts of one silo's ``columns`` (``None`` when users gave none of them).
+
+    Examples
+    --------
+    >>> own_hint({"a": {"categories": [1]}, "b": {"categories": [2]}}, ["b"]).names
+    ('b',)
+    """
+    own = {c: facts[c] for c in columns if c in facts}
+    return Schema.from_public(own) if own else None
+
+
+def assemble_schema(
+    names: Sequence[str], learned: Sequence[SiloSchema]
+) -> tuple[Schema, tuple[Expenditure, ...], tuple[CountRelease, ...]]:
+    """Every silo's learned facts as one schema (columns in ``names``' order), with their ledger lines and releases.
+
+    Examples
+    --------
+    >>> a = SiloSchema({"x": {"categories": ["u"]}}, (), ())
+    >>> b = SiloSchema({"y": {"categories": ["v"]}}, (), ())
+    >>> assemble_schema(["y", "x"], [a, b])[0].names
+    ('y', 'x')
+    """
+    facts = {c: f for silo in learned for c, f in silo.facts.items()}
+    return (Schema.from_public({c: facts[c] for c in names}), tuple(e for silo in learned for e in silo.ledger),
+            tuple(r for silo in learned for r in silo.releases))

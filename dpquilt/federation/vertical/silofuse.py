@@ -43,7 +43,7 @@ from ...schema.codec import decode, encode
 from ...schema.dataset import Dataset
 from ...synthesizers.base import Synthesizer, check_fitted
 from .estimators import ROW_KEY, split_columns
-from .silo_schema import SchemaPlan, learn_silo_schema
+from .silo_schema import SchemaPlan, assemble_schema, learn_silo_schema, own_hint, public_facts
 
 __all__ = ["SiloAutoencoder", "SiloFuseSynthesizer"]
 
@@ -169,18 +169,15 @@ class SiloFuseSynthesizer(Synthesizer):
         return self
 
     def _learn_schema(self, parts: Mapping[str, pd.DataFrame], accountant: Accountant, randomness: Randomness) -> Schema:
-        hint = {} if self.schema is None else (
-            self.schema if isinstance(self.schema, Schema) else Schema.from_public(self.schema)).to_dict()
+        hint = public_facts(self.schema)
         plan = SchemaPlan(self.epsilon, self.delta, self.schema_share, len(parts))
-        total = sum(part.shape[1] for part in parts.values())
-        facts = {}
-        for part in parts.values():
-            own = {c: hint[c] for c in part.columns if c in hint}
-            learned = learn_silo_schema(part, Schema.from_public(own) if own else None, plan, total, randomness.noise)
-            for expenditure in learned.ledger:
-                accountant.spend(expenditure)
-            facts.update(learned.facts)
-        return Schema.from_public({c: facts[c] for part in parts.values() for c in part.columns})
+        names = [c for part in parts.values() for c in part.columns]
+        learned = [learn_silo_schema(part, own_hint(hint, list(part.columns)), plan, len(names), randomness.noise)
+                   for part in parts.values()]
+        schema, ledger, _ = assemble_schema(names, learned)
+        for expenditure in ledger:
+            accountant.spend(expenditure)
+        return schema
 
     def sample(self, n_samples: int | None = None, random_state=None) -> pd.DataFrame:
         """Draw latents, decode each silo's part with its decoder (post-processing)."""

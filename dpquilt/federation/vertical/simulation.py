@@ -25,7 +25,7 @@ from ..processes import log_tail, started_process
 from .alignment import AlignedSilos, SiloInputError, align_silos
 from .cross_silo import MAX_ROWS
 from .party import CoordinatorJob, PartyConfig, SiloRequest
-from .silo_schema import SchemaPlan
+from .silo_schema import SchemaPlan, public_facts
 
 __all__ = ["RequestsRun", "run_requests", "simulate"]
 
@@ -209,11 +209,7 @@ def _launch(
 
 def _check_schema(schema: Schema | Mapping[str, Any] | None, aligned: AlignedSilos) -> dict[str, Any]:
     """The users' public facts as plain data, for columns some silo holds."""
-    if schema is None:
-        return {}
-    if not isinstance(schema, (Schema, Mapping)):
-        raise SiloInputError(f"schema must be a Schema, a dict of column facts or None, got {type(schema).__name__}")
-    facts = (schema if isinstance(schema, Schema) else Schema.from_public(schema)).to_dict()
+    facts = public_facts(schema)
     held = [c for cols in aligned.columns.values() for c in cols]
     extra = [c for c in facts if c not in held]
     if extra:
@@ -260,8 +256,9 @@ def _run_parties(
                 label, log, p = failed[0]
                 raise RuntimeError(f"{label} (party {procs.index(failed[0])}) exited with code {p.returncode}; "
                                    f"every party was stopped and nothing was released. Its log:\n{log_tail(log)}")
-            if progress and _spent_percent(work / "progress") != bar.n:
-                bar.n = _spent_percent(work / "progress")
+            spent = _spent_percent(work / "progress") if progress else bar.n
+            if spent != bar.n:
+                bar.n = spent
                 bar.refresh()
             if time.monotonic() > deadline:
                 tails = "\n".join(f"--- {label}:\n{log_tail(log, 40)}" for label, log, _ in procs)
