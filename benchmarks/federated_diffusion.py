@@ -1,7 +1,8 @@
 """Federated DP diffusion against the central model and federated MST, at equal budget.
 
-On ggplot2::diamonds (public schema of ``mixed_tables.py``), split over k clients either
-at random (``iid``) or by the ``cut`` column (clients differ), for each epsilon:
+On a real mixed table with a public schema (``mixed_tables.py``: ggplot2::diamonds, or
+AER::CPSSW8 with ``--table cps``), split over k clients either at random (``iid``) or by a
+column (``by-column``: diamonds' ``cut``, CPS's ``region``; clients differ), for each epsilon:
 
 * ``central``: DiffusionSynthesizer trained with DP-SGD on all rows;
 * ``fedavg``: DP-FedAvg, the server sees each client's weights, numeric columns scaled
@@ -42,14 +43,17 @@ import dpquilt as dq  # noqa: E402
 from dpquilt.diffusion_model.gaussian_diffusion import DDPMSettings  # noqa: E402
 from dpquilt.synthesizers.diffusion import DPSGD_SETTINGS  # noqa: E402
 from diffusion_quality import fidelity  # noqa: E402
-from mixed_tables import diamonds  # noqa: E402
+from mixed_tables import MIXED_TABLES  # noqa: E402
+
+#: the column a ``by-column`` split sorts by
+SPLIT_COLUMN = {"diamonds": "cut", "cps": "region"}
 
 
-def split(df: pd.DataFrame, clients: int, how: str, seed: int) -> list[pd.DataFrame]:
+def split(df: pd.DataFrame, clients: int, how: str, seed: int, column: str) -> list[pd.DataFrame]:
     if how == "iid":
         shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
         return [shuffled.iloc[i::clients].reset_index(drop=True) for i in range(clients)]
-    order = df.sort_values("cut", kind="stable").reset_index(drop=True)  # clients hold different cuts
+    order = df.sort_values(column, kind="stable").reset_index(drop=True)  # clients hold different values of it
     return [part.reset_index(drop=True) for part in np.array_split(order, clients)]
 
 
@@ -71,7 +75,8 @@ def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: in
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", nargs="+", type=int, default=[3, 10])
-    p.add_argument("--splits", nargs="+", default=["iid", "by-cut"], choices=["iid", "by-cut"])
+    p.add_argument("--table", default="diamonds", choices=sorted(MIXED_TABLES))
+    p.add_argument("--splits", nargs="+", default=["iid", "by-column"], choices=["iid", "by-column"])
     p.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 3.0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seeds", type=int, default=1)
@@ -79,12 +84,12 @@ def main() -> None:
     p.add_argument("--settings", default="central", choices=["central", "shared"])
     p.add_argument("--methods", nargs="+", default=["central", "fedavg", "fedavg secure", "federated mst"])
     args = p.parse_args()
-    df, facts, ranges = diamonds()
+    df, facts, ranges = MIXED_TABLES[args.table]()
     if args.rows:
         df = df.sample(n=args.rows, random_state=0).reset_index(drop=True)
     schema = dq.Schema.from_public(facts)
     settings = DPSGD_SETTINGS if args.settings == "central" else DDPMSettings()
-    print(f"# Federated diffusion on diamonds ({len(df):,} rows; {date.today()}, {platform.machine()}, "
+    print(f"# Federated diffusion on {args.table} ({len(df):,} rows; {date.today()}, {platform.machine()}, "
           f"{len(os.sched_getaffinity(0))} cores, CPU), {args.rounds} rounds, settings {args.settings}, delta 1e-9")
     print("| epsilon | clients | split | method | W1 | corr diff | 2-way TV | fit s | s per round | W1 / central, TV / central |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -95,7 +100,7 @@ def main() -> None:
                 for method in args.methods:
                     scores, seconds = [], []
                     for seed in range(args.seeds):
-                        frames = split(df, clients, how, seed)
+                        frames = split(df, clients, how, seed, SPLIT_COLUMN[args.table])
                         syn, secs = fit(method, frames, schema, settings, eps, seed, args.rounds)
                         scores.append(fidelity(df, syn.sample(len(df), random_state=seed), schema, ranges))
                         seconds.append(secs)

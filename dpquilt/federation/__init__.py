@@ -16,6 +16,7 @@ from .masks import install_secure_masks, secure_masks
 from .protocol import MalformedRequestError, Request, client_reply
 
 __all__ = [
+    "ClientLevelSettings",
     "FederatedOracle",
     "MalformedReplyError",
     "MalformedRequestError",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ClientLevelSettings": ".client_level",
     "FederatedOracle": ".federated_oracle",
     "MalformedReplyError": ".secure_sum",
     "SecureAggregationError": ".secure_sum",

@@ -20,7 +20,8 @@ round is one secure sum (:class:`~.secure_sum.SecureSum`, SecAgg+ in exact integ
    integers, ``q_i = SR(n_i clip(w_i - w, -B, B) / r)`` (``SR``: stochastic rounding,
    unbiased), followed by ``n_i``, its seeded flag and the check entry ``1``;
 3. SecAgg+ reveals only ``sum_i q_i`` and ``N = sum_i n_i``; the server sets
-   ``w <- w + r sum_i q_i / N``: FedAvg weighted by the noisy counts (McMahan et al. 2017).
+   ``w <- w + eta r sum_i q_i / N``: FedAvg weighted by the noisy counts (McMahan et al.
+   2017), its step scaled by a server learning rate ``eta`` (:func:`~.fedavg.server_step`).
 
 **Quantisation error.** Stochastic rounding moves each entry by less than 1, so the
 averaged update is off by less than ``k r / N`` per coordinate for ``k`` contributing
@@ -60,7 +61,8 @@ from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import NumericColumn, Schema
 from .fedavg import (
-    ClientPlan, client_ledger, fit_from_ledgers, plan_client, schema_digest, settings_from_wire, settings_to_wire,
+    ClientPlan, client_ledger, fit_from_ledgers, plan_client, schema_digest, server_step, settings_from_wire,
+    settings_to_wire,
 )
 from .secure_sum import SecureSum, SecureSumSettings
 
@@ -286,6 +288,11 @@ def make_secure_fedavg_client_app(
             if str(config.get("dpquilt.kind")) == "histogram":
                 return self._histograms(config)
             features, x0, present = self._rows(config)
+            if str(config.get("dpquilt.unit", "record")) == "client":
+                from .client_level import client_level_update
+
+                start = np.asarray(parameters[0], dtype=np.float32).astype(np.float64)
+                return [client_level_update(features, x0, present, start, config, self.key, self.seed, device)], 1, {}
             plan, done = self._plan(config)
             round_ = int(config["dpquilt.round"])
             if done != round_ - 1:
@@ -329,8 +336,12 @@ def run_secure_fedavg(
     columns: Sequence[str] | None = None,
     synthesizer=None,
     transform_share: float = 0.05,
+    server_learning_rate: float | None = None,
 ):
     """Inside a ServerApp main: DP-FedAvg of the diffusion model over SecAgg+ (see the module docstring).
+
+    ``server_learning_rate`` scales the averaged update (:func:`~.fedavg.server_step`;
+    ``None``: the square root of the number of clients).
 
     Returns the fitted :class:`~dpquilt.synthesizers.diffusion.DiffusionSynthesizer`
     (``synthesizer`` fitted in place, or a new one); its report is the most-spent
@@ -345,6 +356,7 @@ def run_secure_fedavg(
     install_secure_masks()  # the clients' mods do the same: masks must come from one generator to cancel
     sums = replace(sums, clipping_range=CLIPPING_RANGE, retries=0)
     t = sums.honest_shares
+    eta = server_step(server_learning_rate, sums.clients)
     sigmas = transform_sigmas(schema, epsilon, delta, transform_share, t)
     config = {
         "dpquilt.epsilon": float(epsilon), "dpquilt.delta": float(delta), "dpquilt.rounds": int(rounds),
@@ -381,8 +393,8 @@ def run_secure_fedavg(
             total, contributors = secure_sum(request, flat.size + 3)
             rows = float(total[flat.size])
             seeded = seeded or total[flat.size + 1] != 0
-            flat = flat + RESOLUTION * total[: flat.size].astype(np.float64) / max(rows, 1.0)
-            bounds.append(quantization_bound(contributors, rows))
+            flat = flat + eta * RESOLUTION * total[: flat.size].astype(np.float64) / max(rows, 1.0)
+            bounds.append(eta * quantization_bound(contributors, rows))  # the error of the step taken
             log.info("secure DP-FedAvg round %d: %d clients, %.0f noisy rows", r, contributors, rows)
     load_flat(model.model, flat.astype(np.float32))
     model.model.eval()

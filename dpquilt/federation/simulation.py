@@ -15,6 +15,8 @@ from ..schema.codec import encode
 from ..schema.column_types import validate_frame
 from ..synthesizers.diffusion import DiffusionSynthesizer
 from ..synthesizers.marginal import MarginalSynthesizer
+from .client_level import ClientLevelSettings
+from .fedavg import server_step
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 
@@ -28,6 +30,9 @@ def simulate(
     fedavg_rounds: int = 5,
     count_share: float = 0.01,
     secure_updates: bool = True,
+    privacy_unit: str = "record",
+    server_learning_rate: float | None = None,
+    client_level: ClientLevelSettings | None = None,
     max_dropouts: int = 0,
     max_colluders: int = 0,
     clipping_range: int = 2**26,
@@ -63,6 +68,18 @@ def simulate(
         their sum, and Gaussianise numeric columns by a federated quantile transform
         (:mod:`.secure_fedavg`; ``max_dropouts`` and ``max_colluders`` apply). ``False``:
         the server sees each client's DP-SGD weights (:mod:`.fedavg`).
+    privacy_unit : {"record", "client"}, default "record"
+        DP-FedAvg only. ``"record"``: each client runs record-level DP-SGD under its own
+        ledger. ``"client"``: one client's whole contribution is the unit (client-level
+        DP-FedAvg, :mod:`.client_level`; needs ``secure_updates``): clients train without
+        DP-SGD, clip their updates and add discrete Gaussian shares under SecAgg+. It pays
+        off with many clients.
+    server_learning_rate : float, optional
+        DP-FedAvg only: the server steps this times the averaged update
+        (:func:`~.fedavg.server_step`). Default: the square root of the number of clients
+        for record-level DP-SGD, 1 for client level.
+    client_level : ClientLevelSettings, optional
+        Clipping norm, local steps and rounding of client-level DP-FedAvg.
     max_dropouts, max_colluders, clipping_range : int
         SecAgg+'s tolerance and quantisation range (marginal path).
     client_mods, reply_hook
@@ -97,9 +114,19 @@ def simulate(
     if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
         raise TypeError("random_state must be None (secure noise) or an int seed for a federated fit: it seeds every client")
     seed = None if seed is None else int(seed)
+    if privacy_unit not in ("record", "client"):
+        raise ValueError(f"privacy_unit must be 'record' or 'client', got {privacy_unit!r}")
+    if privacy_unit == "client" and not secure_updates:
+        raise ValueError("privacy_unit='client' needs secure_updates=True: the clients' noise shares cancel out only "
+                         "in a secure sum")
+    if client_level is not None and privacy_unit != "client":
+        raise ValueError("client_level= applies only with privacy_unit='client'")
+    if server_learning_rate is not None:
+        server_step(server_learning_rate, len(frames))  # checked before any process starts
     if isinstance(synthesizer, DiffusionSynthesizer):
         sums = SecureSumSettings(len(frames), max_dropouts, max_colluders) if secure_updates else None
-        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums)
+        level = (client_level or ClientLevelSettings()) if privacy_unit == "client" else None
+        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level)
     settings = SecureSumSettings(len(frames), max_dropouts, max_colluders, clipping_range)
     return _secure_sums(frames, synthesizer, schema, settings, seed, client_mods, reply_hook)
 
@@ -128,10 +155,12 @@ def _secure_sums(frames, synthesizer: MarginalSynthesizer, schema: Schema, setti
 
 
 def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: int, count_share: float, seed,
-            sums: SecureSumSettings | None = None) -> DiffusionSynthesizer:
+            sums: SecureSumSettings | None = None, server_learning_rate: float | None = None,
+            level: ClientLevelSettings | None = None) -> DiffusionSynthesizer:
     from flwr.serverapp import ServerApp
 
     from ..diffusion_model.gaussian_diffusion import DDPMSettings
+    from .client_level import run_client_level_fedavg
     from .fedavg import make_fedavg_client_app, run_fedavg
     from .secure_fedavg import make_secure_fedavg_client_app, run_secure_fedavg
 
@@ -142,14 +171,19 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
 
     @server.main()
     def main(grid, context) -> None:
-        if sums is not None:
-            run_secure_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds,
-                              synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device,
-                              list(frames[0].columns), synthesizer=synthesizer, transform_share=synthesizer.transform_share)
-            return
-        run_fedavg(grid, schema, len(frames), synthesizer.epsilon, synthesizer.delta, rounds,
-                   synthesizer.settings or DDPMSettings(), count_share, seed, synthesizer.device, list(frames[0].columns),
-                   synthesizer=synthesizer)
+        settings = synthesizer.settings or DDPMSettings()
+        columns = list(frames[0].columns)
+        if level is not None:
+            run_client_level_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds, settings,
+                                    level, seed, 1.0 if server_learning_rate is None else server_learning_rate,
+                                    synthesizer.device, columns, synthesizer=synthesizer)
+        elif sums is not None:
+            run_secure_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds, settings,
+                              count_share, seed, synthesizer.device, columns, synthesizer=synthesizer,
+                              transform_share=synthesizer.transform_share, server_learning_rate=server_learning_rate)
+        else:
+            run_fedavg(grid, schema, len(frames), synthesizer.epsilon, synthesizer.delta, rounds, settings, count_share,
+                       seed, synthesizer.device, columns, synthesizer=synthesizer, server_learning_rate=server_learning_rate)
 
     load = lambda context: (frames[int(context.node_config["partition-id"])], schema)  # noqa: E731
     make = make_secure_fedavg_client_app if sums is not None else make_fedavg_client_app

@@ -10,6 +10,7 @@ copy, and ``compare()`` refits one at other budgets and seeds.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,14 @@ def sample_size(n_samples: int | None, released_rows: float) -> int:
     --------
     >>> sample_size(None, 41.6), sample_size(3, 41.6)
     (42, 3)
+    >>> sample_size(None, float("nan"))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: this fit released no row count ...; pass n_samples, e.g. sample(1000)
     """
     if n_samples is None:
+        if math.isnan(released_rows):
+            raise ValueError("this fit released no row count (client-level DP-FedAvg bounds no client's rows); "
+                             "pass n_samples, e.g. sample(1000)")
         return int(round(released_rows))
     if not (isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool) and n_samples >= 0):
         raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}")

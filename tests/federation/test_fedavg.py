@@ -50,10 +50,10 @@ def test_a_clients_plan_makes_at_least_the_central_models_steps_over_all_rounds(
     assert plan.steps_per_round * plan.rounds >= 100
 
 
-def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_counts():
+def test_one_round_steps_by_the_server_rate_towards_the_clients_models_weighted_by_their_noisy_counts():
     frames = [frame(400, 1), frame(700, 2)]
     unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
-    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=False)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=False, server_learning_rate=1.5)
     assert syn is unfitted  # the estimator passed in is the one fitted
     features = FeatureMap(SCHEMA)
     init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"),
@@ -72,8 +72,10 @@ def test_one_round_averages_the_clients_dpsgd_models_weighted_by_their_noisy_cou
         weights.append(plan.noisy_rows)
         assert syn.client_epsilons_[key] == pytest.approx(acc.epsilon_spent())
     w = np.array(weights) / sum(weights)
+    start = init.model.state_dict()
     for name, tensor in syn.diffusion_.model.state_dict().items():
-        expected = sum(wi * m[name].double() for wi, m in zip(w, models))
+        average = sum(wi * m[name].double() for wi, m in zip(w, models))
+        expected = start[name].double() + 1.5 * (average - start[name].double())
         torch.testing.assert_close(tensor.double(), expected, rtol=1e-5, atol=1e-6)
     assert max(syn.client_epsilons_.values()) <= 3.0
     assert "DP-FedAvg over 2 clients" in syn.privacy_report().notes[0]
@@ -88,3 +90,5 @@ def test_bad_rounds_and_schemas_are_named():
         dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=None))
     with pytest.raises(TypeError, match="set them on the synthesizer"):
         dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), epsilon=2.0)
+    with pytest.raises(ValueError, match="server_learning_rate must be a positive number or None, got -1"):
+        dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), server_learning_rate=-1)

@@ -63,9 +63,9 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
         weighted += plan.noisy_rows * (flat_weights(local.model).astype(np.float64) - start)
         rows += plan.noisy_rows
         assert syn.client_epsilons_[key] == pytest.approx(acc.epsilon_spent())
-    expected = start + weighted / rows
+    expected = start + np.sqrt(2) * weighted / rows  # the server's step: sqrt(clients) times the average update
     got = flat_weights(syn.diffusion_.model).astype(np.float64)
-    bound = quantization_bound(2, rows)
+    bound = np.sqrt(2) * quantization_bound(2, rows)
     assert syn.quantization_bounds_ == [pytest.approx(bound)]
     assert np.abs(got - expected).max() <= bound + 1e-6  # + float32 storage of the weights
     assert np.abs(got - start).max() > 100 * bound  # the rounds did move the weights: the bound is far below a step
