@@ -117,11 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--method", default="aim", choices=["mst", "aim", "diffusion"],
                         help="mst/aim over secure sums, or DP-FedAvg of a diffusion model (needs dpquilt[diffusion])")
     server.add_argument("--rounds", type=int, default=None,
-                        help="AIM rounds (default 16 x columns); FedAvg rounds for diffusion (default 5)")
+                        help="AIM rounds (default 16 x columns); FedAvg rounds for diffusion (default 25)")
     server.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
     server.add_argument("--plain-updates", action="store_true",
                         help="diffusion: let the server see each client's DP-SGD weights and scale numeric columns "
                              "linearly (default: the updates are summed under SecAgg+, with a federated quantile transform)")
+    server.add_argument("--privacy-unit", default="record", choices=["record", "client"],
+                        help="diffusion: record-level DP-SGD on each client (default), or client-level DP-FedAvg "
+                             "(one client's whole contribution; for many clients)")
+    server.add_argument("--server-lr", type=float, default=None,
+                        help="diffusion: the server's step times the averaged update (default: sqrt(clients) for "
+                             "record level, 1 for client level)")
+    server.add_argument("--clip-norm", type=float, default=1.0, help="client level: each update's L2 clipping norm")
+    server.add_argument("--local-steps", type=int, default=50, help="client level: Adam steps per client per round")
     server.add_argument("--max-dropouts", type=int, default=0)
     server.add_argument("--max-colluders", type=int, default=0)
     server.add_argument("--port", type=int, default=9093, help="SuperLink port on 127.0.0.1")
@@ -405,6 +413,7 @@ def _run_schema(args: argparse.Namespace) -> int:
 
 
 def _run_federate(args: argparse.Namespace) -> int:
+    from .federation.client_level import ClientLevelSettings
     from .federation.deploy import run_client, run_server
 
     if args.role == "client":
@@ -413,7 +422,8 @@ def _run_federate(args: argparse.Namespace) -> int:
         args.schema, args.clients, args.out, method=args.method, epsilon=args.epsilon, delta=args.delta,
         rounds=args.rounds, rows=args.rows, max_dropouts=args.max_dropouts, max_colluders=args.max_colluders,
         seed=args.seed, port=args.port, wait_for_clients=args.wait, stream=not args.quiet,
-        secure_updates=not args.plain_updates,
+        secure_updates=not args.plain_updates, privacy_unit=args.privacy_unit, server_learning_rate=args.server_lr,
+        client_level=ClientLevelSettings(clip_norm=args.clip_norm, local_steps=args.local_steps),
     )
     print(f"wrote {out} and the privacy report to {report_path_for(out)}")
     return 0

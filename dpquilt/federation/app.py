@@ -38,7 +38,7 @@ from .server import run_federated_fit
 __all__ = ["client_app", "diffusion_client_app", "read_schema", "schema_digest", "secure_diffusion_client_app", "server_app"]
 
 #: FedAvg rounds when the run config leaves ``rounds`` unset.
-DEFAULT_FEDAVG_ROUNDS = 5
+DEFAULT_FEDAVG_ROUNDS = 25
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +69,25 @@ def _server_main(grid, context: Context) -> None:
     rc = RunConfig.from_wire(context.run_config)
     schema = read_schema(rc.schema)
     if rc.method == "diffusion":
-        from ..diffusion_model.gaussian_diffusion import DDPMSettings
+        from ..synthesizers.diffusion import DPSGD_SETTINGS
 
         rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
-        if rc.secure_updates:
+        eta = rc.server_learning_rate or None  # 0: the default
+        sums = SecureSumSettings(rc.clients, rc.max_dropouts, rc.max_colluders, wait_for_clients=rc.wait_for_clients)
+        if rc.privacy_unit == "client":
+            from .client_level import ClientLevelSettings, run_client_level_fedavg
+
+            level = ClientLevelSettings(clip_norm=rc.clip_norm, local_steps=rc.local_steps)
+            synthesizer = run_client_level_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds,
+                                                  DPSGD_SETTINGS, level, rc.seed, eta or 1.0)
+        elif rc.secure_updates:
             from .secure_fedavg import run_secure_fedavg
 
-            sums = SecureSumSettings(rc.clients, rc.max_dropouts, rc.max_colluders, wait_for_clients=rc.wait_for_clients)
-            synthesizer = run_secure_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds, DDPMSettings(),
-                                            0.01, rc.seed)
+            synthesizer = run_secure_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds, DPSGD_SETTINGS,
+                                            0.01, rc.seed, server_learning_rate=eta)
         else:
-            synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DDPMSettings(), 0.01, rc.seed)
+            synthesizer = run_fedavg(grid, schema, rc.clients, rc.epsilon, rc.delta, rounds, DPSGD_SETTINGS, 0.01, rc.seed,
+                                     server_learning_rate=eta)
     else:
         options = {"rounds": rc.rounds} if rc.rounds is not None else {}
         synthesizer = MarginalSynthesizer(

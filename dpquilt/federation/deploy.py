@@ -26,6 +26,8 @@ from pathlib import Path
 
 from ..io.files import report_path_for
 from .app import read_schema, schema_digest
+from .client_level import ClientLevelSettings
+from .fedavg import server_step
 from .processes import log_tail, started_process, stop_group
 from .run_config import RunConfig
 
@@ -115,11 +117,16 @@ def run_server(
     workdir: Path | None = None,
     stream: bool = True,
     secure_updates: bool = True,
+    privacy_unit: str = "record",
+    server_learning_rate: float | None = None,
+    client_level: ClientLevelSettings | None = None,
 ) -> Path:
     """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
 
     Clients connect to ``127.0.0.1:port`` with :func:`run_client` (before or after this
     starts; the server waits ``wait_for_clients`` seconds for all ``clients``).
+    ``secure_updates``, ``privacy_unit``, ``server_learning_rate`` and ``client_level``
+    apply to ``method="diffusion"`` as in :func:`~.simulation.simulate`.
 
     Returns
     -------
@@ -134,6 +141,14 @@ def run_server(
         # organisation 1, 2, 3: run_client(Path("part1.csv"), Path("schema.json"), port=9101), ...
         run_server(Path("schema.json"), clients=3, out=Path("synthetic.csv"), method="aim", epsilon=1.0)
     """
+    if privacy_unit not in ("record", "client"):
+        raise ValueError(f"privacy_unit must be 'record' or 'client', got {privacy_unit!r}")
+    if privacy_unit == "client" and not secure_updates:
+        raise ValueError("privacy_unit='client' needs secure updates: the clients' noise shares cancel out only in a "
+                         "secure sum (drop --plain-updates)")
+    if server_learning_rate is not None:
+        server_step(server_learning_rate, clients)
+    level = client_level or ClientLevelSettings()
     schema = Path(schema).resolve()
     digest = schema_digest(read_schema(schema))
     out = Path(out).resolve()
@@ -155,7 +170,9 @@ def run_server(
             config = RunConfig(
                 str(schema), digest, method, float(epsilon), float(delta), int(clients), int(max_dropouts),
                 int(max_colluders), wait_for_clients=float(wait_for_clients), out=str(out), rows=rows, seed=seed,
-                rounds=rounds, secure_updates=int(bool(secure_updates)),
+                rounds=rounds, secure_updates=int(bool(secure_updates)), privacy_unit=privacy_unit,
+                server_learning_rate=float(server_learning_rate or 0.0), clip_norm=float(level.clip_norm),
+                local_steps=int(level.local_steps),
             ).to_wire()
             cmd = [_flower_bin("flwr"), "run", str(app), "dpquilt", "--stream",
                    "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]

@@ -46,6 +46,13 @@ class RunConfig:
         Rows to sample, a seed (not for release), AIM's or FedAvg's rounds; ``None``: the default.
     secure_updates : int
         ``1`` (default): DP-FedAvg sums the clients' updates under SecAgg+ (:mod:`.secure_fedavg`); ``0``: plain.
+    privacy_unit : {"record", "client"}
+        DP-FedAvg's unit: record-level DP-SGD on each client, or client-level DP-FedAvg
+        (:mod:`.client_level`, with ``clip_norm`` and ``local_steps``).
+    server_learning_rate : float
+        DP-FedAvg's server step (:func:`~.fedavg.server_step`); ``0``: the default.
+    clip_norm, local_steps : float, int
+        Client-level DP-FedAvg's :class:`~.client_level.ClientLevelSettings`.
 
     Examples
     --------
@@ -74,6 +81,10 @@ class RunConfig:
     seed: int | None = None
     rounds: int | None = None
     secure_updates: int = 1
+    privacy_unit: str = "record"
+    server_learning_rate: float = 0.0
+    clip_norm: float = 1.0
+    local_steps: int = 50
 
     def to_wire(self) -> dict[str, str]:
         """Each field as a ``key=value`` of ``flwr run --run-config`` (TOML literals, dashed keys)."""

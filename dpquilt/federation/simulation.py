@@ -27,7 +27,7 @@ def simulate(
     frames: Sequence[pd.DataFrame],
     synthesizer: MarginalSynthesizer | DiffusionSynthesizer | None = None,
     *,
-    fedavg_rounds: int = 5,
+    fedavg_rounds: int = 25,
     count_share: float = 0.01,
     secure_updates: bool = True,
     privacy_unit: str = "record",
@@ -62,7 +62,8 @@ def simulate(
         (seeds every client: reproducible, not for release). ``None``: a
         ``MarginalSynthesizer(method="aim", **options)``.
     fedavg_rounds, count_share : int, float
-        DP-FedAvg's rounds and each client's budget share for its noisy row count.
+        DP-FedAvg's rounds (default 25: on diamonds over 3 clients 25 rounds beat 5, 15 and
+        50, ``docs/benchmarks.md``) and each client's budget share for its noisy row count.
     secure_updates : bool, default True
         DP-FedAvg only: sum the clients' updates under SecAgg+, so the server sees only
         their sum, and Gaussianise numeric columns by a federated quantile transform
@@ -159,7 +160,7 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
             level: ClientLevelSettings | None = None) -> DiffusionSynthesizer:
     from flwr.serverapp import ServerApp
 
-    from ..diffusion_model.gaussian_diffusion import DDPMSettings
+    from ..synthesizers.diffusion import DPSGD_SETTINGS
     from .client_level import run_client_level_fedavg
     from .fedavg import make_fedavg_client_app, run_fedavg
     from .secure_fedavg import make_secure_fedavg_client_app, run_secure_fedavg
@@ -171,7 +172,7 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
 
     @server.main()
     def main(grid, context) -> None:
-        settings = synthesizer.settings or DDPMSettings()
+        settings = synthesizer.settings or DPSGD_SETTINGS  # the central model's defaults
         columns = list(frames[0].columns)
         if level is not None:
             run_client_level_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds, settings,

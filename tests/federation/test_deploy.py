@@ -49,3 +49,12 @@ def test_loopback_script_runs_three_clients_and_a_server_and_stops_them(tmp_path
     assert "OK:" in result.stdout
     left = subprocess.run(["pgrep", "-f", f"--superlink 127.0.0.1:9193|--port 9193"], capture_output=True, text=True)
     assert left.stdout.strip() == "", f"processes left running: {left.stdout}"
+
+
+def test_server_refuses_client_level_without_secure_updates(tmp_path, capsys):
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"a": {"categories": ["x", "y"]}}))
+    code = main(["federate", "server", "--schema", str(schema), "--clients", "3", "--method", "diffusion",
+                 "--privacy-unit", "client", "--plain-updates", "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "needs secure updates" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
