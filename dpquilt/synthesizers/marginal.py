@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..graphical.collector import full_collections_deferred
 from ..graphical.extension_sizes import SizeReuse
 from ..graphical.model import EstimationOptions, estimate
 from ..graphical.sampling import sample_codes
@@ -380,21 +381,22 @@ class MarginalSynthesizer(Synthesizer):
         refit_step = dataclasses.replace(options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None)
         stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
         size_reuse = SizeReuse()  # candidate sizes shared by the rounds' graphs
-        result = aim(
-            oracle,
-            rho,
-            accountant,
-            workload,
-            fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
-            model_size=lambda cliques: model_size_mb(domain, cliques),
-            model_sizes=lambda cliques: extension_sizes_mb(domain, cliques, size_reuse),
-            rounds=self.rounds,
-            max_model_size=self.max_model_size,
-            progress=self.verbose,
-            refit_model=(lambda ms, warm: estimate(domain, ms, refit_step, warm_start=warm)) if stopped_early else None,
-            max_refits=REFIT_STEPS,
-            prior=prior,
-        )
+        with full_collections_deferred():  # the rounds' plans are freed by refcounting: see graphical.collector
+            result = aim(
+                oracle,
+                rho,
+                accountant,
+                workload,
+                fit_model=lambda ms, warm: estimate(domain, ms, round_options, warm_start=warm),
+                model_size=lambda cliques: model_size_mb(domain, cliques),
+                model_sizes=lambda cliques: extension_sizes_mb(domain, cliques, size_reuse),
+                rounds=self.rounds,
+                max_model_size=self.max_model_size,
+                progress=self.verbose,
+                refit_model=(lambda ms, warm: estimate(domain, ms, refit_step, warm_start=warm)) if stopped_early else None,
+                max_refits=REFIT_STEPS,
+                prior=prior,
+            )
         self.rounds_ = result.rounds
         return result.measurements, result.model
 
