@@ -52,6 +52,7 @@ from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import Schema
+from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat
 
 __all__ = ["ClientLevelSettings", "client_level_update", "round_sigma", "rounded_update", "run_client_level_fedavg"]
 
@@ -160,7 +161,6 @@ def client_level_update(
     """
     from ..dpsgd.device import resolve_device
     from .fedavg import settings_from_wire
-    from .secure_fedavg import CLIPPING_RANGE, flat_weights, load_flat
 
     settings = settings_from_wire(str(config["dpquilt.settings"]))
     level = ClientLevelSettings.from_wire(str(config["dpquilt.client-level"]))
@@ -208,7 +208,6 @@ def run_client_level_fedavg(
     from ..synthesizers.diffusion import DiffusionSynthesizer
     from .fedavg import schema_digest, settings_to_wire
     from .masks import install_secure_masks
-    from .secure_fedavg import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat
     from .secure_sum import SecureSum
 
     install_secure_masks()

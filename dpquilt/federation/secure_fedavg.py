@@ -65,6 +65,7 @@ from .fedavg import (
     settings_to_wire,
 )
 from .secure_sum import SecureSum, SecureSumSettings
+from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat
 
 __all__ = [
     "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
@@ -77,8 +78,6 @@ log = logging.getLogger(__name__)
 RESOLUTION = 2.0**-10
 #: ``B``: each coordinate of a client's update is clipped to ``[-B, B]`` (utility only)
 UPDATE_BOUND = 1.0
-#: SecAgg+'s range for these sums (entries in ``(-c, c)``)
-CLIPPING_RANGE = 2**29
 STATE_KEY = "dpquilt.secure-fedavg"
 
 
@@ -114,21 +113,6 @@ def quantization_bound(contributors: int, total_rows: float, resolution: float =
     True
     """
     return contributors * resolution / max(total_rows, 1.0)
-
-
-@dataclass(frozen=True)
-class FedAvgRound:
-    """One round's request to the clients through :class:`~.secure_sum.SecureSum` (public: weights and settings)."""
-
-    label: str
-    round: int
-    weights: np.ndarray = field(repr=False)
-    config: Mapping[str, object] = field(default_factory=dict)
-
-    def to_wire(self) -> tuple[dict, list[np.ndarray]]:
-        return {**self.config, "dpquilt.kind": "fedavg", "dpquilt.label": self.label, "dpquilt.round": self.round}, [
-            np.asarray(self.weights, dtype=np.float32)
-        ]
 
 
 @dataclass(frozen=True)
@@ -185,23 +169,6 @@ def cdfs_from_totals(schema: Schema, totals: Mapping[str, Sequence[float]]) -> d
     """The same CDFs on every party, from the released totals (post-processing)."""
     return {name: BinnedCDF.from_counts(schema[name].bin_edges(), np.asarray(counts, dtype=np.float64))
             for name, counts in totals.items()}
-
-
-def flat_weights(model) -> np.ndarray:
-    """The model's parameters in one float32 vector (state-dict order)."""
-    return np.concatenate([t.detach().cpu().numpy().ravel() for t in model.state_dict().values()]).astype(np.float32)
-
-
-def load_flat(model, flat: np.ndarray) -> None:
-    """Load a vector from :func:`flat_weights` back into ``model``."""
-    import torch
-
-    state, start = {}, 0
-    for name, tensor in model.state_dict().items():
-        size = tensor.numel()
-        state[name] = torch.as_tensor(np.asarray(flat[start : start + size]), dtype=tensor.dtype).reshape(tensor.shape)
-        start += size
-    model.load_state_dict(state)
 
 
 def make_secure_fedavg_client_app(

@@ -13,7 +13,7 @@ from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
 from dpquilt.diffusion_model.gaussian_diffusion import GaussianDiffusion  # noqa: E402
 from dpquilt.dpsgd.training import train_nonprivate  # noqa: E402
 from dpquilt.federation.client_level import ClientLevelSettings, round_sigma, rounded_update  # noqa: E402
-from dpquilt.federation.secure_fedavg import flat_weights, load_flat  # noqa: E402
+from dpquilt.federation.update_rounds import flat_weights, load_flat  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.distributed import party_sigma  # noqa: E402
 from dpquilt.privacy.randomness import Randomness  # noqa: E402

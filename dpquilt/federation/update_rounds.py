@@ -1,0 +1,49 @@
+"""What DP-FedAvg's secure rounds exchange: the model's weights as one vector, and a round's request.
+
+Shared by record-level (:mod:`.secure_fedavg`) and client-level (:mod:`.client_level`)
+DP-FedAvg over SecAgg+.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CLIPPING_RANGE", "FedAvgRound", "flat_weights", "load_flat"]
+
+#: SecAgg+'s range for the summed updates (entries in ``(-c, c)``)
+CLIPPING_RANGE = 2**29
+
+
+@dataclass(frozen=True)
+class FedAvgRound:
+    """One round's request to the clients through :class:`~.secure_sum.SecureSum` (public: weights and settings)."""
+
+    label: str
+    round: int
+    weights: np.ndarray = field(repr=False)
+    config: Mapping[str, object] = field(default_factory=dict)
+
+    def to_wire(self) -> tuple[dict, list[np.ndarray]]:
+        return {**self.config, "dpquilt.kind": "fedavg", "dpquilt.label": self.label, "dpquilt.round": self.round}, [
+            np.asarray(self.weights, dtype=np.float32)
+        ]
+
+
+def flat_weights(model) -> np.ndarray:
+    """The model's parameters in one float32 vector (state-dict order)."""
+    return np.concatenate([t.detach().cpu().numpy().ravel() for t in model.state_dict().values()]).astype(np.float32)
+
+
+def load_flat(model, flat: np.ndarray) -> None:
+    """Load a vector from :func:`flat_weights` back into ``model``."""
+    import torch
+
+    state, start = {}, 0
+    for name, tensor in model.state_dict().items():
+        size = tensor.numel()
+        state[name] = torch.as_tensor(np.asarray(flat[start : start + size]), dtype=tensor.dtype).reshape(tensor.shape)
+        start += size
+    model.load_state_dict(state)
