@@ -77,6 +77,12 @@ class DiffusionSynthesizer(Synthesizer):
         DP-SGD; for two-stage, whose training costs no privacy, a wider network
         (hidden 128) trained longer (30 epochs): :data:`TWO_STAGE_SETTINGS`.
     device : str, default "auto"
+    match_marginals : bool, default True
+        ``sample`` maps each Gaussianised numeric column onto its released CDF rank for
+        rank (:meth:`~dpquilt.diffusion_model.feature_map.FeatureMap.matched_to_cdfs`):
+        the column's distribution is then the released histogram's, and the model gives
+        the order of the rows (post-processing; on diamonds at epsilon 3, W1 0.016 to
+        0.007). ``False``: decode the model's values as they are.
     random_state : None, int or numpy.random.Generator
         ``None``: secure noise (for release); a seed: reproducible, not for release.
     verbose : bool, default True
@@ -118,6 +124,7 @@ class DiffusionSynthesizer(Synthesizer):
         first_stage: Mapping[str, Any] | None = None,
         settings: DDPMSettings | None = None,
         device: str = "auto",
+        match_marginals: bool = True,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = True,
     ) -> None:
@@ -131,6 +138,7 @@ class DiffusionSynthesizer(Synthesizer):
         self.first_stage = first_stage
         self.settings = settings
         self.device = device
+        self.match_marginals = match_marginals
         self.random_state = random_state
         self.verbose = verbose
 
@@ -146,6 +154,8 @@ class DiffusionSynthesizer(Synthesizer):
             raise ValueError(
                 "count_share=0 leaves nothing for the record count that sets DP-SGD's sample rate; pass e.g. 0.01"
             )
+        if not isinstance(self.match_marginals, bool):
+            raise ValueError(f"match_marginals must be True or False, got {self.match_marginals!r}")
         if self.first_stage is not None and not self.two_stage:
             raise ValueError("first_stage is used only with two_stage=True; drop it or set two_stage=True")
 
@@ -274,4 +284,6 @@ class DiffusionSynthesizer(Synthesizer):
         x = self.diffusion_.sample(
             np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_), progress=self.verbose
         )
+        if getattr(self, "match_marginals", True):  # models pickled before the parameter existed: the default
+            x = self.features_.matched_to_cdfs(x)
         return self.features_.rows(x, rng)[self.columns_]
