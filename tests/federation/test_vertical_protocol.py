@@ -145,7 +145,7 @@ def test_simulate_refuses_a_schema_of_columns_no_silo_holds_before_any_process_s
     facts = {**schema.to_dict(), "salary": {"kind": "float", "lower": 0, "upper": 10}}
     with pytest.raises(SiloInputError, match=r"names column\(s\) \['salary'\] that no silo holds"):
         simulate(silos, "id", ids, facts, epsilon=1.0)
-    with pytest.raises(ValueError, match="AIM over silos is not built yet"):
+    with pytest.raises(ValueError, match="AIM over silos is not offered"):
         simulate(silos, "id", ids, schema, method="aim")
 
 

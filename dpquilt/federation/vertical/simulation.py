@@ -71,7 +71,7 @@ def simulate(
         (:mod:`~dpquilt.federation.vertical.silo_schema`); a column without facts gets its
         kind from its dtype. A complete schema spends nothing on learning.
     method : {"mst"}
-        MST (AIM over silos is not built yet).
+        MST (AIM over silos is not offered: see :meth:`.oracle.VerticalOracle.select`).
     epsilon, delta : float
         The whole fit's budget, over every silo.
     schema_share : float
@@ -106,7 +106,9 @@ def simulate(
     ['account', 'claims']
     """
     if method != "mst":
-        raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not built yet)")
+        raise ValueError(f"method={method!r}: cross-silo synthesis runs 'mst' (AIM over silos is not offered: its rounds "
+                         "would score every cross-silo candidate's cells under secure computation, about 10 minutes a "
+                         "round on adult)")
     MarginalSynthesizer(epsilon=epsilon, delta=delta, method="mst", schema_share=schema_share,
                         random_state=random_state).check_params()
     setting = _prepare(silos, key, keys, schema)
