@@ -52,7 +52,7 @@ from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import Schema
-from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat
+from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat, local_model
 
 __all__ = ["ClientLevelSettings", "client_level_update", "round_sigma", "rounded_update", "run_client_level_fedavg"]
 
@@ -167,9 +167,7 @@ def client_level_update(
     round_ = int(config["dpquilt.round"])
     randomness = Randomness.of(None if seed is None else np.random.default_rng([seed, client, round_]))
     dev = resolve_device(device)
-    diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell"))
-    load_flat(diffusion.model, start)
-    loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+    diffusion, loss = local_model(features, settings, start, randomness, dev, x0, present)
     train_nonprivate(diffusion.model, loss, x0.shape[0], settings.training, randomness.generator("local training"), dev,
                      steps=level.local_steps)  # the whole update is clipped and noised below
     update = flat_weights(diffusion.model).astype(np.float64) - start

@@ -65,7 +65,7 @@ from .fedavg import (
     settings_to_wire,
 )
 from .secure_sum import SecureSum, SecureSumSettings
-from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat
+from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat, local_model
 
 __all__ = [
     "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
@@ -271,10 +271,8 @@ def make_secure_fedavg_client_app(
                                               self.seed is None, done)
             randomness = Randomness.of(None if self.seed is None else np.random.default_rng([self.seed, self.key, round_]))
             dev = resolve_device(device)
-            diffusion = GaussianDiffusion((), features.width, settings, dev, randomness.generator("model shell"))
             start = np.asarray(parameters[0], dtype=np.float32)
-            load_flat(diffusion.model, start)
-            loss = diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))
+            diffusion, loss = local_model(features, settings, start, randomness, dev, x0, present)
             steps = plan.steps_per_round
             train_dpsgd(diffusion.model, loss, x0.shape[0], plan.dpsgd_plan(), settings.training, accountant,
                         f"DP-SGD round {round_}", randomness, dev,

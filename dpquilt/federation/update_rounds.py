@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CLIPPING_RANGE", "FedAvgRound", "flat_weights", "load_flat"]
+__all__ = ["CLIPPING_RANGE", "FedAvgRound", "flat_weights", "load_flat", "local_model"]
 
 #: SecAgg+'s range for the summed updates (entries in ``(-c, c)``)
 CLIPPING_RANGE = 2**29
@@ -47,3 +47,13 @@ def load_flat(model, flat: np.ndarray) -> None:
         state[name] = torch.as_tensor(np.asarray(flat[start : start + size]), dtype=tensor.dtype).reshape(tensor.shape)
         start += size
     model.load_state_dict(state)
+
+
+def local_model(features, settings, start: np.ndarray, randomness, device, x0: np.ndarray, present: np.ndarray):
+    """A client's round: the diffusion model at the public weights ``start`` and the loss of
+    each of its rows, ``(diffusion, record_loss)``."""
+    from ..diffusion_model.gaussian_diffusion import GaussianDiffusion
+
+    diffusion = GaussianDiffusion((), features.width, settings, device, randomness.generator("model shell"))
+    load_flat(diffusion.model, start)
+    return diffusion, diffusion.record_loss(x0, present, np.zeros((x0.shape[0], 0), dtype=np.int64))

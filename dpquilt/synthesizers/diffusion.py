@@ -284,6 +284,6 @@ class DiffusionSynthesizer(Synthesizer):
         x = self.diffusion_.sample(
             np.zeros((n_samples, 0), dtype=np.int64), torch_generator(rng, self.device_), progress=self.verbose
         )
-        if getattr(self, "match_marginals", True):  # models pickled before the parameter existed: the default
+        if self.match_marginals:
             x = self.features_.matched_to_cdfs(x)
         return self.features_.rows(x, rng)[self.columns_]

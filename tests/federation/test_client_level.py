@@ -16,6 +16,7 @@ from dpquilt.federation.client_level import ClientLevelSettings, round_sigma, ro
 from dpquilt.federation.update_rounds import flat_weights, load_flat  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.distributed import party_sigma  # noqa: E402
+from dpquilt.privacy.mechanisms import spend_distributed_gaussian  # noqa: E402
 from dpquilt.privacy.randomness import Randomness  # noqa: E402
 
 from .test_fedavg import FAST, SCHEMA, frame  # noqa: E402
@@ -50,8 +51,6 @@ def test_each_rounds_noise_costs_its_share_of_the_budget():
     sigma = round_sigma(acc.remaining_rho() / rounds, t, settings, d)
     l2, _ = settings.sensitivities(d)
     assert sigma == pytest.approx(l2 / math.sqrt(2 * acc.remaining_rho() / rounds), rel=1e-6)  # shares >> 1
-    from dpquilt.privacy.mechanisms import spend_distributed_gaussian
-
     for r in range(rounds):
         spend_distributed_gaussian(f"round {r}", sigma, t, acc, *settings.sensitivities(d), d)
     assert 0.999 * acc.rho_budget <= acc.rho_spent <= acc.rho_budget
