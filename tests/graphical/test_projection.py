@@ -60,7 +60,8 @@ def test_plans_whose_layout_a_new_clique_left_alone_are_reused(rng):
     reused = [r for r in asked if after.plans._by_cols[r] is earlier[r]]
     assert 0 < len(reused) < len(asked)
     for r, table in zip(asked, got):
-        assert np.array_equal(table, project(after.tree, after.node_marginals, r, after.total)), r
+        # equal up to the order of float sums (a kept plan may share a product another plan's factors made)
+        np.testing.assert_allclose(table, project(after.tree, after.node_marginals, r, after.total), rtol=1e-12, err_msg=str(r))
 
 
 def test_a_pickled_model_leaves_its_plans_behind(rng):
