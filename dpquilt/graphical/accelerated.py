@@ -157,8 +157,8 @@ def accelerated_descent(
             # everything but the calibration lives in residual space: r is affine in mu
             r_y = (1.0 - theta) * r_x + theta * r_z
             loss_y = 0.5 * _dot(r_y, r_y)
-            potentials2 = [t.copy() for t in potentials]
-            offset2 = offset + plan.multiply_exp_into_nodes(potentials2, problem.gradient(r_y), -step / theta)
+            potentials2, taken = plan.times_exp(potentials, problem.gradient(r_y), -step / theta)
+            offset2 = offset + taken
             with np.errstate(over="ignore", invalid="ignore"):
                 z2_nodes, log_z2 = plan.propagate(potentials2, offset2, total)
                 r_z2 = problem.residual(problem.readout(z2_nodes))

@@ -91,19 +91,39 @@ class CliqueGroups:
             combined = self._combine(tables, union, placed) * scale
             node_tables[k] += widen(combined.reshape(in_node), node_tables[k].shape)
 
-    def multiply_exp_into_nodes(
+    def times_exp(
         self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float
-    ) -> float:
-        """Multiply each node's table in place by ``exp(scale * t)`` of its cliques' tables,
-        each group's factor divided by its maximum; returns the log of what was divided
-        out (the factors' product is ``exp(returned) *`` the applied one)."""
+    ) -> tuple[list[np.ndarray], float]:
+        """Each node's table times ``exp(scale * t)`` of its cliques' tables, each group's
+        factor divided by its maximum, and the log of what was divided out (the factors'
+        product is ``exp(returned) *`` the applied one).
+
+        ``node_tables`` are not modified: a node's first factor makes its new table, the
+        others multiply into that in place, and a node without cliques keeps its table
+        (shared, not copied: a descent step over a model with million-cell nodes then
+        reads and writes each table once less).
+
+        Examples
+        --------
+        >>> groups = CliqueGroups([("a", "b")], [0, 0], [("a",), ("b",)], {"a": 2, "b": 2})
+        >>> ones = [np.ones((2, 2))]
+        >>> new, taken = groups.times_exp(ones, [np.log([1.0, 2.0]), np.log([1.0, 3.0])], 1.0)
+        >>> (new[0] * np.exp(taken)).tolist(), ones[0].tolist()
+        ([[1.0, 3.0], [2.0, 6.0]], [[1.0, 1.0], [1.0, 1.0]])
+        """
+        out = list(node_tables)
+        owned = [False] * len(out)
         taken = 0.0
         for k, union, in_node, _, placed in self.plan:
             combined = self._combine(tables, union, placed) * scale
             top = float(np.max(combined))
-            node_tables[k] *= widen(np.exp(combined - top).reshape(in_node), node_tables[k].shape)
+            factor = widen(np.exp(combined - top).reshape(in_node), out[k].shape)
+            if owned[k]:
+                out[k] *= factor
+            else:
+                out[k], owned[k] = out[k] * factor, True
             taken += top
-        return taken
+        return out, taken
 
     def _combine(self, tables: Sequence[np.ndarray], union: Clique, placed: list) -> np.ndarray:
         """The sum of a group's clique tables, broadcast over the group's union of columns."""

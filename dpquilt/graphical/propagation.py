@@ -108,12 +108,12 @@ class Propagation:
         self.groups.add_to_nodes(psi, tables, 1.0)
         return psi
 
-    def multiply_exp_into_nodes(
+    def times_exp(
         self, node_tables: Sequence[np.ndarray], tables: Sequence[np.ndarray], scale: float
-    ) -> float:
-        """Multiply each node's table in place by ``exp(scale * t)`` of its cliques' tables
-        ``t``, up to the returned log factor (see :class:`CliqueGroups`)."""
-        return self.groups.multiply_exp_into_nodes(node_tables, tables, scale)
+    ) -> tuple[list[np.ndarray], float]:
+        """Each node's table times ``exp(scale * t)`` of its cliques' tables ``t``, up to the
+        returned log factor, as new tables (see :meth:`CliqueGroups.times_exp`)."""
+        return self.groups.times_exp(node_tables, tables, scale)
 
     def clique_marginals(self, node_tables: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each clique's marginal (axes in the clique's order) from calibrated node marginals."""
@@ -162,20 +162,28 @@ class Propagation:
 
         # upward (leaves first): each node absorbs its children's messages, then sums onto its separator
         up: dict[int, np.ndarray] = {}
+        up_scale: dict[int, float] = {}  # the log of what each upward message was divided by
         for i in reversed(self.order):
             for c in self.children[i]:
                 perm, shape = self.up_shape[c]
                 multiply(i, (up[c] if perm is None else np.transpose(up[c], perm)).reshape(shape))
             if self.parent[i] >= 0:
-                up[i], scale = _rescale(sum_out(work[i], self.up_axes[i]))
-                log_z += scale
+                message = sum_out(work[i], self.up_axes[i])
+                up[i], up_scale[i] = _rescale(message)
+                if not message.max() > 0:  # no mass below the separator: _rescale sent ones
+                    up_scale[i] = -np.inf
+                log_z += up_scale[i] if up_scale[i] > -np.inf else 0.0
         # downward (root first): the parent's message completes the belief; a child's message leaves
-        # out the child's own, which depends on the separator only, so it is divided out after summing
+        # out the child's own, which depends on the separator only, so it is divided out after summing.
+        # A child's belief mass is its upward message against the downward one, on the separator, so
+        # the scaling to ``total`` rides on the downward message: one pass over the node, not two
         down: dict[int, np.ndarray] = {}
         out: list[np.ndarray] = [np.empty(0)] * len(self.nodes)
         for i in self.order:
-            if i in down:
-                multiply(i, down[i].reshape(self.down_shape[i]))
+            is_root = i not in down
+            if not is_root:
+                mass = float(np.sum(up[i] * down[i])) * float(np.exp(up_scale[i]))
+                multiply(i, (down[i] * (total / mass) if mass > 0 else down[i]).reshape(self.down_shape[i]))
             belief = work[i]
             for c in self.children[i]:
                 axes, to_child = self.down_sum[c]
@@ -183,14 +191,12 @@ class Propagation:
                 total_sep = total_sep if to_child is None else np.transpose(total_sep, to_child)
                 msg = np.divide(total_sep, up[c], out=np.zeros_like(total_sep), where=up[c] > 0)
                 down[c] = _rescale(msg)[0]
-            mass = belief.sum()
-            if self.parent[i] < 0:
+            if is_root:  # its mass gives log Z
+                mass = float(belief.sum())
                 log_z += float(np.log(mass)) if mass > 0 else -np.inf
-            if mass > 0:
-                multiply(i, np.asarray(total / mass))
-                out[i] = work[i]
-            else:
-                out[i] = np.full_like(belief, total / belief.size)
+                if mass > 0:
+                    multiply(i, np.asarray(total / mass))
+            out[i] = work[i] if mass > 0 else np.full_like(belief, total / belief.size)
         return out, log_z
 
 
