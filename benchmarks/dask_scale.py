@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 import dpquilt as dq
 from dpquilt.marginals.code_counts import PartitionCounts
 from dpquilt.marginals.counting import count
-from dpquilt.rows.dask_rows import read_parquet_piece, read_parquet_rows
+from dpquilt.rows.dask_rows import local_cluster, read_parquet_piece, read_parquet_rows
 from dpquilt.schema.codec import encode
 
 REGIONS = np.array(["north", "south", "east", "west", "centre", "islands", "coast", "mountain"], dtype=object)
@@ -106,7 +106,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     table, sample_dir = args.dir / f"table_{args.rows}", args.dir / "sample"
     table.mkdir(parents=True, exist_ok=True)
@@ -123,8 +123,8 @@ def main() -> None:
     print(f"as one pandas frame it would take about {in_memory_bytes / 2**30:.1f} GiB; "
           f"workers: {args.workers} x {args.worker_memory}")
 
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.worker_memory,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with local_cluster(n_workers=args.workers, threads_per_worker=1, memory_limit=args.worker_memory,
+                       dashboard_address=None) as cluster, Client(cluster) as client:
         rows = read_parquet_rows(table / "*.parquet", client)
         start = time.perf_counter()
         syn = dq.MarginalSynthesizer(epsilon=1.0, method="mst", random_state=args.seed, verbose=False).fit(rows)

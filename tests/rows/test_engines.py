@@ -222,3 +222,18 @@ def test_a_pass_on_a_cluster_can_show_a_bar_over_its_partitions(capsys):
         assert "pass over the rows" in err and "/5 [" in err  # a bar over the 5 partitions
     np.testing.assert_array_equal(quiet, [334, 333, 333])
     np.testing.assert_array_equal(shown, quiet)
+
+
+def test_workers_of_the_local_cluster_start_with_large_blocks_off_memory_maps():
+    """dpquilt's local cluster keeps Dask's early trimming and adds glibc's threshold for memory
+    maps, so that a part's temporary arrays are not mapped afresh (set before the workers spawn)."""
+    distributed = pytest.importorskip("distributed")
+    import os
+
+    from dpquilt.rows.dask_rows import WORKER_ENVIRONMENT, local_cluster
+
+    with local_cluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        seen = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")})
+    (environment,) = seen.values()
+    assert environment == {"MALLOC_MMAP_THRESHOLD_": str(WORKER_ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"]), "MALLOC_TRIM_THRESHOLD_": "65536"}
