@@ -577,8 +577,8 @@ def _elimination_steps(
     every node between it and the others.
 
     Each factor comes with a key that names its content, and its columns as bits
-    (:class:`PlanningMemo`: AIM plans ~10^4 projections a round, and sets of names cost
-    twice as much); a step's product is named by its factors' keys and what it keeps."""
+    (:class:`PlanningMemo`; AIM plans ~10^4 projections a round); a step's product is
+    named by its factors' keys and what it keeps."""
     cells, rank, n = memo.cells, memo.rank, len(memo.bit)
     keep_mask = memo.mask(keep)
     work = list(factors)
@@ -622,14 +622,22 @@ def _elimination_steps(
     return steps
 
 
+#: most entries a :class:`PlanningMemo` carries to the next tree in each of its lookups of
+#: names, masks and node parts (beyond it they start again: a long run's trees stay cheap to hold)
+MEMO_ENTRIES = 1 << 18
+
+
 @dataclass(frozen=True)
 class PlanningMemo:
     """What planning asks again and again for one domain: each column's bit, the cells
-    of a set of bits, each bit's rank in name order (the greedy rule's tie-break), and
-    the contractions made (a contraction depends only on its operands' columns and what
-    it keeps: over AIM's rounds on a 47-column table, 55% of those asked had been made
-    before). Contractions are kept for one tree and the one before (:meth:`moved`), so
-    that a long sequence of trees does not hold every contraction it ever made.
+    of a set of bits, each bit's rank in name order (the greedy rule's tie-break), the
+    columns of a mask (:meth:`names`), the mask of columns (:meth:`mask`), a node's
+    columns inside a mask (:meth:`within`), and the contractions made (a contraction
+    depends only on its operands' columns and what it keeps: over AIM's rounds on a
+    47-column table, 55% of those asked had been made before). Contractions are kept for
+    one tree and the one before (:meth:`moved`), so that a long sequence of trees does not
+    hold every contraction it ever made; the lookups are carried up to
+    :data:`MEMO_ENTRIES` entries each.
 
     Examples
     --------
@@ -659,7 +667,8 @@ class PlanningMemo:
 
     def moved(self) -> PlanningMemo:
         """The memo for the next tree: this tree's contractions become the earlier ones."""
-        return PlanningMemo(self.bit, self.cells, self.rank, {}, self.made, self.named, self.masks, self.parts)
+        carried = [d if len(d) < MEMO_ENTRIES else {} for d in (self.named, self.masks, self.parts)]
+        return PlanningMemo(self.bit, self.cells, self.rank, {}, self.made, *carried)
 
     def mask(self, attrs: Clique) -> int:
         """The bits of ``attrs``."""
