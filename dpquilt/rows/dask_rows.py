@@ -26,7 +26,7 @@ import pandas as pd
 
 from .engine import Tally, TallyJob, add_tallies, normalised
 
-__all__ = ["DaskRows", "KeptParts", "ParquetPieces", "PartitionSchemaError", "dask_client", "parquet_files", "read_parquet_piece", "read_parquet_rows"]
+__all__ = ["DaskRows", "KeptParts", "ParquetPieces", "PartitionSchemaError", "WORKER_ENVIRONMENT", "dask_client", "local_cluster", "parquet_files", "read_parquet_piece", "read_parquet_rows"]
 
 log = logging.getLogger(__name__)
 
