@@ -20,6 +20,7 @@ below about 1e-300 of the node's largest come out as exact zeros.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -180,10 +181,11 @@ class Propagation:
         down: dict[int, np.ndarray] = {}
         out: list[np.ndarray] = [np.empty(0)] * len(self.nodes)
         for i in self.order:
-            is_root = i not in down
+            is_root, scaled = i not in down, False
             if not is_root:
-                mass = float(np.sum(up[i] * down[i])) * float(np.exp(up_scale[i]))
-                multiply(i, (down[i] * (total / mass) if mass > 0 else down[i]).reshape(self.down_shape[i]))
+                factor = _to_total(total, float(np.sum(up[i] * down[i])), up_scale[i])
+                scaled = factor is not None
+                multiply(i, (down[i] * factor if scaled else down[i]).reshape(self.down_shape[i]))
             belief = work[i]
             for c in self.children[i]:
                 axes, to_child = self.down_sum[c]
@@ -191,13 +193,37 @@ class Propagation:
                 total_sep = total_sep if to_child is None else np.transpose(total_sep, to_child)
                 msg = np.divide(total_sep, up[c], out=np.zeros_like(total_sep), where=up[c] > 0)
                 down[c] = _rescale(msg)[0]
-            if is_root:  # its mass gives log Z
-                mass = float(belief.sum())
+            if scaled:
+                out[i] = work[i]
+                continue
+            mass = float(belief.sum())  # a root (its mass gives log Z), or a node whose mass is out of range
+            if is_root:
                 log_z += float(np.log(mass)) if mass > 0 else -np.inf
-                if mass > 0:
-                    multiply(i, np.asarray(total / mass))
-            out[i] = work[i] if mass > 0 else np.full_like(belief, total / belief.size)
+            if mass > 0:
+                multiply(i, np.asarray(total / mass))
+                out[i] = work[i]
+            else:
+                out[i] = np.full_like(belief, total / belief.size)
         return out, log_z
+
+
+def _to_total(total: float, inner: float, log_scale: float) -> float | None:
+    """``total / (inner * exp(log_scale))``: the factor that scales a child's belief, whose
+    mass is ``inner`` (its upward message, rescaled, against the downward one) times
+    ``exp(log_scale)``, to ``total``; ``None`` when that mass is zero or the factor is out
+    of floating-point range (the caller then sums the belief).
+
+    Examples
+    --------
+    >>> round(_to_total(100.0, 4.0, math.log(5.0)), 12)  # 100 / (4 * 5)
+    5.0
+    >>> _to_total(100.0, 4.0, -744.0) is None, _to_total(100.0, 0.0, 0.0) is None
+    (True, True)
+    """
+    if not (total > 0 and inner > 0 and log_scale > -np.inf):
+        return None
+    log_factor = math.log(total) - math.log(inner) - log_scale
+    return math.exp(log_factor) if abs(log_factor) < 700 else None
 
 
 def _rescale(msg: np.ndarray) -> tuple[np.ndarray, float]:
