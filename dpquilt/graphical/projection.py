@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from ..marginals.tables import marginalise, sum_out
 from .calibration import conditional_given
-from .elimination import _cell_counter, _cells
+from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
 
 __all__ = ["PlanningMemo", "ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
@@ -642,8 +642,8 @@ class PlanningMemo:
     Examples
     --------
     >>> memo = PlanningMemo.of({"b": 2, "a": 3})
-    >>> memo.bit, memo.cells(0b11), memo.rank
-    ({'b': 1, 'a': 2}, 6, {2: 0, 1: 1})
+    >>> memo.bit, memo.cells(0b11), sorted(memo.rank.items())  # "a" (bit 2) comes first by name
+    ({'b': 1, 'a': 2}, 6, [(1, 1), (2, 0)])
     >>> made = memo.contraction((("a", "b"), ("b",)), {"b": 2, "a": 3}, ("a",))
     >>> made is memo.moved().contraction((("a", "b"), ("b",)), {"b": 2, "a": 3}, ("a",))  # kept one tree on
     True
@@ -662,8 +662,12 @@ class PlanningMemo:
 
     @classmethod
     def of(cls, domain: Mapping[str, int]) -> PlanningMemo:
-        bit = {a: 1 << k for k, a in enumerate(domain)}
-        return cls(bit, _cell_counter(tuple(int(n) for n in domain.values())), {bit[a]: k for k, a in enumerate(sorted(domain))})
+        names = tuple(domain)
+        return cls(
+            {a: 1 << k for k, a in enumerate(names)},
+            _cell_counter(tuple(int(n) for n in domain.values())),
+            {1 << k: rank for k, rank in enumerate(_name_ranks(names))},
+        )
 
     def moved(self) -> PlanningMemo:
         """The memo for the next tree: this tree's contractions become the earlier ones."""

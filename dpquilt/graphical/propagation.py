@@ -169,11 +169,8 @@ class Propagation:
                 perm, shape = self.up_shape[c]
                 multiply(i, (up[c] if perm is None else np.transpose(up[c], perm)).reshape(shape))
             if self.parent[i] >= 0:
-                message = sum_out(work[i], self.up_axes[i])
-                up[i], up_scale[i] = _rescale(message)
-                if not message.max() > 0:  # no mass below the separator: _rescale sent ones
-                    up_scale[i] = -np.inf
-                log_z += up_scale[i] if up_scale[i] > -np.inf else 0.0
+                up[i], up_scale[i] = _rescale(sum_out(work[i], self.up_axes[i]))
+                log_z += up_scale[i] if up_scale[i] > -np.inf else 0.0  # -inf: no mass below the separator
         # downward (root first): the parent's message completes the belief; a child's message leaves
         # out the child's own, which depends on the separator only, so it is divided out after summing.
         # A child's belief mass is its upward message against the downward one, on the separator, so
@@ -227,10 +224,10 @@ def _to_total(total: float, inner: float, log_scale: float) -> float | None:
 
 
 def _rescale(msg: np.ndarray) -> tuple[np.ndarray, float]:
-    """``msg`` scaled to maximum 1, and the log of the factor taken out (0 for an all-zero message,
-    which is replaced by ones)."""
+    """``msg`` scaled to maximum 1, and the log of the factor taken out (``-inf`` for an
+    all-zero message, which is replaced by ones)."""
     top = msg.max()
-    return (msg / top, float(np.log(top))) if top > 0 else (np.ones_like(msg), 0.0)
+    return (msg / top, float(np.log(top))) if top > 0 else (np.ones_like(msg), -np.inf)
 
 
 def breadth_first(n: int, edges: Sequence[tuple[int, int]], root: int = 0) -> tuple[list[int], list[int]]:
