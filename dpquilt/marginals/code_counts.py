@@ -27,6 +27,7 @@ from ..schema.codec import encode
 from ..schema.dataset import Dataset
 from ..schema.specs import Schema
 from .counting import count
+from .packed_codes import PackedCodes, PackLayout
 
 if TYPE_CHECKING:
     from .compression import Compression
@@ -174,7 +175,7 @@ class _KeptCodes:
         if not self._tried:
             self._tried = True
             keep = getattr(rows, "keep", None)
-            self._parts = keep(_EncodeJob(schema), list(schema.names)) if keep is not None else None
+            self._parts = keep(_EncodeJob(schema, packed=True), list(schema.names)) if keep is not None else None
         return self._parts
 
     def release(self) -> None:
@@ -184,13 +185,18 @@ class _KeptCodes:
 
 
 class _EncodeJob:
-    """One part's codes (each column in its smallest unsigned type) and encoding notes."""
+    """One part's codes and encoding notes: packed several columns to a byte
+    (:class:`~dpquilt.marginals.packed_codes.PackedCodes`) when kept, else each column in
+    its smallest unsigned type."""
 
-    def __init__(self, schema: Schema) -> None:
-        self.schema = schema
+    def __init__(self, schema: Schema, packed: bool = False) -> None:
+        self.schema, self.packed = schema, packed
+        self.layout = PackLayout.of(schema.domain()) if packed else None
 
-    def __call__(self, part: pd.DataFrame) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    def __call__(self, part: pd.DataFrame) -> tuple[dict[str, np.ndarray] | PackedCodes, tuple[str, ...]]:
         encoded = encode(part, self.schema)
+        if self.layout is not None:
+            return PackedCodes.of(encoded.data, self.layout), encoded.notes
         return dict(encoded.data.columns), encoded.notes
 
 
@@ -200,9 +206,12 @@ class _CodeCountJob:
     def __init__(self, domain: Mapping[str, int], compressions: tuple[Compression, ...], cliques: list[Clique]) -> None:
         self.domain, self.compressions, self.cliques = dict(domain), compressions, cliques
 
-    def __call__(self, encoded: tuple[dict[str, np.ndarray], tuple[str, ...]]
+    def __call__(self, encoded: tuple[dict[str, np.ndarray] | PackedCodes, tuple[str, ...]]
                  ) -> tuple[tuple[np.ndarray, ...], dict[str, int]]:
         codes, notes = encoded
+        if isinstance(codes, PackedCodes):  # compressions fold into the lookup tables: no copy of the codes
+            lookups, domain = codes.lookups(self.compressions)
+            return tuple(codes.count(clique, lookups, domain) for clique in self.cliques), dict.fromkeys(notes, 1)
         data = Dataset(codes, self.domain)
         for compression in self.compressions:
             data = compression.apply(data)
