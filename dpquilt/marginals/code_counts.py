@@ -210,8 +210,7 @@ class _CodeCountJob:
                  ) -> tuple[tuple[np.ndarray, ...], dict[str, int]]:
         codes, notes = encoded
         if isinstance(codes, PackedCodes):  # compressions fold into the lookup tables: no copy of the codes
-            lookups, domain = codes.lookups(self.compressions)
-            return tuple(codes.count(clique, lookups, domain) for clique in self.cliques), dict.fromkeys(notes, 1)
+            return tuple(codes.count_many(self.cliques, self.compressions)), dict.fromkeys(notes, 1)
         data = Dataset(codes, self.domain)
         for compression in self.compressions:
             data = compression.apply(data)

@@ -145,10 +145,41 @@ class PackedCodes:
             table = self.layout.lookup(column)
             for compression in compressions:
                 table = np.asarray(compression.mapping[column])[table]
-            tables[column] = table
+            tables[column] = table.astype(smallest_code_dtype(int(table.max()) + 1 if table.size else 1), copy=False)
         for compression in compressions:
             domain = {c: compression.domain[c] for c in domain}
         return tables, domain
+
+    def count_many(self, cliques: Sequence[Sequence[str]], compressions: Sequence[Compression] = ()) -> list[np.ndarray]:
+        """:meth:`count` for each clique, through ``compressions``. A clique whose columns
+        share one pack is summed from that pack's histogram, made once for all of them
+        (each 1-way marginal is such a clique).
+
+        Examples
+        --------
+        >>> data = Dataset({"a": np.array([0, 1, 1]), "b": np.array([2, 0, 2])}, {"a": 2, "b": 3})
+        >>> [m.tolist() for m in PackedCodes.of(data).count_many([("a",), ("b",), ("a", "b")])]
+        [[1, 2], [1, 0, 2], [[0, 0, 1], [1, 0, 1]]]
+        """
+        lookups, domain = self.lookups(compressions)
+        histograms: dict[int, np.ndarray] = {}
+        out = []
+        for clique in cliques:
+            clique = tuple(clique)
+            packs = {self.layout.place(c)[0] for c in clique if c in lookups}
+            if len(packs) != 1 or len(set(clique)) != len(clique) or any(c not in lookups for c in clique):
+                out.append(self.count(clique, lookups, domain))
+                continue
+            (pack,) = packs
+            if pack not in histograms:
+                histograms[pack] = _histogram(self.packs[pack], self.layout.cells(pack))
+            cell = np.zeros(histograms[pack].size, dtype=np.int64)
+            for c in clique:
+                cell = cell * domain[c] + lookups[c]
+            shape = tuple(int(domain[c]) for c in clique)
+            summed = np.bincount(cell, weights=histograms[pack], minlength=int(np.prod(shape, dtype=np.int64)))
+            out.append(np.rint(summed).astype(np.int64).reshape(shape))
+        return out
 
     def column(self, name: str, lookup: np.ndarray | None = None) -> np.ndarray:
         """One column's codes, unpacked (through ``lookup`` when given)."""
@@ -183,6 +214,14 @@ class PackedCodes:
         else:
             counts = _count3(packs[0], tables[0], packs[1], tables[1], packs[2], tables[2], shape[1], shape[2], cells)
         return counts.reshape(shape)
+
+
+@numba.njit(cache=True)
+def _histogram(a, cells):  # pragma: no cover - compiled
+    counts = np.zeros(cells, dtype=np.int64)
+    for i in range(a.size):
+        counts[a[i]] += 1
+    return counts
 
 
 @numba.njit(cache=True)

@@ -73,3 +73,18 @@ def test_unknown_column_is_named():
     packed = PackedCodes.of(_data([3, 4], 10, seed=0))
     with pytest.raises(KeyError, match="'zz'"):
         packed.count(("c0", "zz"))
+
+
+def test_count_many_sums_cliques_within_a_pack_from_its_histogram():
+    data = _data([9, 5, 2, 19, 80, 3], 4_000, seed=5)
+    merge = Compression({"c0": np.array([0, 1, 2, 2, 3, 3, 3, 4, 4]), "c1": np.arange(5), "c2": np.arange(2),
+                         "c3": np.arange(19) // 3, "c4": np.arange(80) // 7, "c5": np.array([0, 1, 1])},
+                        {c: np.array([], dtype=np.int64) for c in data.names})
+    packed = PackedCodes.of(data)
+    together = [p for p in packed.layout.packs if len(p) > 1]
+    assert together, "the test needs columns that share a pack"
+    cliques = [(c,) for c in data.names] + [p[:2] for p in together] + [("c0", "c4", "c3"), ("c5", "c1")]
+    for compressions, expected in (((), data), ((merge,), merge.apply(data))):
+        for clique, counted in zip(cliques, packed.count_many(cliques, compressions)):
+            assert counted.dtype == np.int64
+            np.testing.assert_array_equal(counted, count(expected, clique), err_msg=str(clique))
