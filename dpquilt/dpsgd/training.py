@@ -25,6 +25,7 @@ from ..privacy.randomness import Randomness
 from ..privacy.subsampled_gaussian import noise_multiplier_for, spend_dpsgd
 
 __all__ = [
+    "adam_with_schedule",
     "DPSGDPlan",
     "DPSGDSettings",
     "dpsgd_noise_note",
@@ -261,7 +262,7 @@ def train_dpsgd(
     secure_rng = secure_noise_generator() if randomness.secure else None  # DP noise: 256-bit seed, not torch's 32
     params = tape.parameters()
     sizes = [p.numel() for p in params]
-    optimizer, scheduler = _adam(params, settings, plan.steps, schedule_window)
+    optimizer, scheduler = adam_with_schedule(params, settings, plan.steps, schedule_window)
     std = plan.noise_multiplier * plan.max_grad_norm
     losses = []
     model.train()
@@ -318,7 +319,7 @@ def train_nonprivate(
     steps = planned if steps is None else int(steps)
     sampler = rng
     generator = torch_generator(rng, device)
-    optimizer, scheduler = _adam(list(model.parameters()), settings, steps)
+    optimizer, scheduler = adam_with_schedule(list(model.parameters()), settings, steps)
     losses = []
     model.train()
     for rows in poisson_batches(sampler, n_rows, q, steps, "training (public data)", progress):
@@ -333,9 +334,21 @@ def train_nonprivate(
     return _floats(losses)
 
 
-def _adam(params: list, settings: DPSGDSettings, steps: int, window: tuple[int, int] | None = None):
+def adam_with_schedule(params: list, settings: DPSGDSettings, steps: int, window: tuple[int, int] | None = None):
     """Adam at ``settings.learning_rate`` and its schedule over ``steps`` (one ``step()`` per training step),
-    or over the ``(first, total)`` window of a longer cosine schedule."""
+    or over the ``(first, total)`` window of a longer cosine schedule.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.nn.Parameter(torch.zeros(1))
+    >>> optimizer, scheduler = adam_with_schedule([w], DPSGDSettings(learning_rate=0.1, schedule="cosine"), steps=4)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     rates.append(round(optimizer.param_groups[0]["lr"], 4)); optimizer.step(); scheduler.step()
+    >>> rates  # cosine from 0.1 over the 4 steps
+    [0.1, 0.0854, 0.05, 0.0146]
+    """
     import torch
 
     optimizer = torch.optim.Adam(params, lr=settings.learning_rate)

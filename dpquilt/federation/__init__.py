@@ -17,6 +17,7 @@ from .protocol import MalformedRequestError, Request, client_reply
 
 __all__ = [
     "ClientLevelSettings",
+    "FedSGDSettings",
     "FederatedOracle",
     "MalformedReplyError",
     "MalformedRequestError",
@@ -34,6 +35,7 @@ __all__ = [
 
 _LAZY = {
     "ClientLevelSettings": ".client_level",
+    "FedSGDSettings": ".secure_fedsgd",
     "FederatedOracle": ".federated_oracle",
     "MalformedReplyError": ".secure_sum",
     "SecureAggregationError": ".secure_sum",

@@ -68,7 +68,7 @@ from .secure_sum import SecureSum, SecureSumSettings
 from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat, local_model
 
 __all__ = [
-    "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
+    "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "federated_transform", "spend_histograms", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
     "run_secure_fedavg",
 ]
 
@@ -79,6 +79,8 @@ RESOLUTION = 2.0**-10
 #: ``B``: each coordinate of a client's update is clipped to ``[-B, B]`` (utility only)
 UPDATE_BOUND = 1.0
 STATE_KEY = "dpquilt.secure-fedavg"
+#: a round of record-level DP-FedSGD (:mod:`.secure_fedsgd`) names this unit
+FEDSGD_UNIT = "record-sum"
 
 
 def quantize_update(
@@ -153,16 +155,47 @@ def secure_client_ledger(
 ) -> Accountant:
     """A client's accountant: the quantile transform's histograms, its count and ``rounds_done`` rounds (replayed)."""
     accountant = Accountant(epsilon, delta, secure=secure)
-    _spend_histograms(accountant, sigmas, honest_shares, schema)
+    spend_histograms(accountant, sigmas, honest_shares, schema)
     for expenditure in client_ledger(plan, epsilon, delta, secure, rounds_done).ledger:
         accountant.spend(expenditure)
     return accountant
 
 
-def _spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
+def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
+    """Charge the quantile transform's histograms: one distributed discrete Gaussian per column.
+
+    Examples
+    --------
+    >>> schema = Schema.from_public({"x": {"lower": 0, "upper": 10, "bins": 4}})
+    >>> acc = Accountant(1.0, 1e-9)
+    >>> spend_histograms(acc, transform_sigmas(schema, 1.0, 1e-9, 0.05, 2), 2, schema)
+    >>> round(acc.rho_spent / acc.rho_budget, 6)  # the transform's 5% share
+    0.05
+    """
     for name, sigma in sigmas.items():
         spend_distributed_gaussian(f"histogram of {name!r} (federated quantile transform)", sigma, honest_shares,
                                    accountant, dimension=len(schema[name].bin_edges()) - 1)
+
+
+def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float], honest_shares: int,
+                        config: Mapping[str, object]) -> tuple[dict[str, list[float]], bool]:
+    """The quantile transform's secure sum: each numeric column's noisy bin counts, summed over
+    the clients (each adds its share ``N_Z(0, sigma^2 / t)``), and whether a client was seeded.
+    Nothing is asked without ``sigmas`` (no numeric column, or no budget share).
+
+    Examples
+    --------
+    >>> federated_transform(None, Schema.from_public({"c": {"categories": ["a"]}}), {}, 2, {})
+    ({}, False)
+    """
+    if not sigmas:
+        return {}, False
+    shares = {name: party_sigma(sigma, honest_shares) for name, sigma in sigmas.items()}
+    widths = [len(schema[n].bin_edges()) - 1 for n in sigmas]
+    total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, dict(config)),
+                          sum(widths) + 2)  # + seeded flag, check
+    parts = np.split(total[:-1], np.cumsum(widths)[:-1])  # the sum's last entry: the seeded flags
+    return {name: part.tolist() for name, part in zip(sigmas, parts)}, bool(total[-1] != 0)
 
 
 def cdfs_from_totals(schema: Schema, totals: Mapping[str, Sequence[float]]) -> dict[str, BinnedCDF]:
@@ -222,7 +255,7 @@ def make_secure_fedavg_client_app(
             noise = SecureNoise() if self.seed is None else SeededNoise(
                 np.random.default_rng([self.seed, self.key, zlib.crc32(b"count")]))
             accountant = Accountant(float(config["dpquilt.epsilon"]), float(config["dpquilt.delta"]), secure=self.seed is None)
-            _spend_histograms(accountant, *self._sigmas(config), schema)  # released before the plan
+            spend_histograms(accountant, *self._sigmas(config), schema)  # released before the plan
             plan = plan_client(len(df), float(config["dpquilt.count-share"]), settings_from_wire(str(config["dpquilt.settings"])),
                                int(config["dpquilt.rounds"]), accountant, noise)
             self._save(plan, 0)
@@ -255,6 +288,11 @@ def make_secure_fedavg_client_app(
             if str(config.get("dpquilt.kind")) == "histogram":
                 return self._histograms(config)
             features, x0, present = self._rows(config)
+            if str(config.get("dpquilt.unit", "record")) == FEDSGD_UNIT:
+                from .secure_fedsgd import fedsgd_reply
+
+                start = np.asarray(parameters[0], dtype=np.float32)
+                return [fedsgd_reply(features, x0, present, start, config, self.key, self.seed, device)], 1, {}
             if str(config.get("dpquilt.unit", "record")) == "client":
                 from .client_level import client_level_update
 
@@ -332,14 +370,8 @@ def run_secure_fedavg(
     init = Randomness.of(None if seed is None else np.random.default_rng([int(seed), 2**31])).generator("initial weights")
     seeded = seed is not None
     with SecureSum(grid, context, sums) as secure_sum:
-        totals = {}
-        if sigmas:
-            shares = {name: party_sigma(sigma, t) for name, sigma in sigmas.items()}
-            total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, config),
-                                  sum(len(schema[n].bin_edges()) - 1 for n in sigmas) + 2)  # + seeded flag, check
-            seeded = seeded or total[-1] != 0
-            parts = np.split(total[:-1], np.cumsum([len(schema[n].bin_edges()) - 1 for n in sigmas])[:-1])
-            totals = {name: part.tolist() for name, part in zip(sigmas, parts)}
+        totals, flagged = federated_transform(secure_sum, schema, sigmas, t, config)
+        seeded = seeded or flagged
         config["dpquilt.cdfs"] = json.dumps(totals)
         features = FeatureMap(schema, cdfs_from_totals(schema, totals))
         model = GaussianDiffusion((), features.width, settings, resolve_device("cpu"), init)

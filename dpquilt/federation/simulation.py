@@ -17,6 +17,7 @@ from ..synthesizers.diffusion import DiffusionSynthesizer
 from ..synthesizers.marginal import MarginalSynthesizer
 from .client_level import ClientLevelSettings
 from .fedavg import server_step
+from .secure_fedsgd import FedSGDSettings
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
 
@@ -33,6 +34,8 @@ def simulate(
     privacy_unit: str = "record",
     server_learning_rate: float | None = None,
     client_level: ClientLevelSettings | None = None,
+    algorithm: str = "fedavg",
+    fedsgd: FedSGDSettings | None = None,
     max_dropouts: int = 0,
     max_colluders: int = 0,
     clipping_range: int = 2**26,
@@ -81,6 +84,14 @@ def simulate(
         for record-level DP-SGD, 1 for client level.
     client_level : ClientLevelSettings, optional
         Clipping norm, local steps and rounding of client-level DP-FedAvg.
+    algorithm : {"fedavg", "fedsgd"}, default "fedavg"
+        Record-level federated diffusion only. ``"fedavg"``: DP-FedAvg, each client adds
+        its own DP-SGD noise. ``"fedsgd"``: DP-FedSGD (:mod:`.secure_fedsgd`): each round is
+        one full-batch DP gradient step whose noise the clients add in shares to the
+        secure sum, so the model carries one central model's noise whatever the number of
+        clients; ``fedavg_rounds`` counts its steps (100 is a good start).
+    fedsgd : FedSGDSettings, optional
+        Clipping norm, rounding and server learning rate of DP-FedSGD.
     max_dropouts, max_colluders, clipping_range : int
         SecAgg+'s tolerance and quantisation range (marginal path).
     client_mods, reply_hook
@@ -122,12 +133,20 @@ def simulate(
                          "in a secure sum")
     if client_level is not None and privacy_unit != "client":
         raise ValueError("client_level= applies only with privacy_unit='client'")
+    if algorithm not in ("fedavg", "fedsgd"):
+        raise ValueError(f"algorithm must be 'fedavg' or 'fedsgd', got {algorithm!r}")
+    if algorithm == "fedsgd" and (privacy_unit != "record" or not secure_updates):
+        raise ValueError("algorithm='fedsgd' adds the noise to the secure sum: it needs privacy_unit='record' and "
+                         "secure_updates=True")
+    if fedsgd is not None and algorithm != "fedsgd":
+        raise ValueError("fedsgd= applies only with algorithm='fedsgd'")
     if server_learning_rate is not None:
         server_step(server_learning_rate, len(frames))  # checked before any process starts
     if isinstance(synthesizer, DiffusionSynthesizer):
         sums = SecureSumSettings(len(frames), max_dropouts, max_colluders) if secure_updates else None
         level = (client_level or ClientLevelSettings()) if privacy_unit == "client" else None
-        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level)
+        sgd = (fedsgd or FedSGDSettings()) if algorithm == "fedsgd" else None
+        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level, sgd)
     settings = SecureSumSettings(len(frames), max_dropouts, max_colluders, clipping_range)
     return _secure_sums(frames, synthesizer, schema, settings, seed, client_mods, reply_hook)
 
@@ -157,13 +176,14 @@ def _secure_sums(frames, synthesizer: MarginalSynthesizer, schema: Schema, setti
 
 def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: int, count_share: float, seed,
             sums: SecureSumSettings | None = None, server_learning_rate: float | None = None,
-            level: ClientLevelSettings | None = None) -> DiffusionSynthesizer:
+            level: ClientLevelSettings | None = None, sgd: FedSGDSettings | None = None) -> DiffusionSynthesizer:
     from flwr.serverapp import ServerApp
 
     from ..synthesizers.diffusion import DPSGD_SETTINGS
     from .client_level import run_client_level_fedavg
     from .fedavg import make_fedavg_client_app, run_fedavg
     from .secure_fedavg import make_secure_fedavg_client_app, run_secure_fedavg
+    from .secure_fedsgd import run_secure_fedsgd
 
     if not (isinstance(rounds, int) and rounds >= 1):
         raise ValueError(f"fedavg_rounds must be a positive integer, got {rounds!r}")
@@ -174,7 +194,11 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
     def main(grid, context) -> None:
         settings = synthesizer.settings or DPSGD_SETTINGS  # the central model's defaults
         columns = list(frames[0].columns)
-        if level is not None:
+        if sgd is not None:
+            run_secure_fedsgd(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds, settings, sgd,
+                              seed, synthesizer.device, columns, synthesizer=synthesizer,
+                              transform_share=synthesizer.transform_share)
+        elif level is not None:
             run_client_level_fedavg(grid, context, schema, sums, synthesizer.epsilon, synthesizer.delta, rounds, settings,
                                     level, seed, 1.0 if server_learning_rate is None else server_learning_rate,
                                     synthesizer.device, columns, synthesizer=synthesizer)

@@ -130,13 +130,13 @@ def test_cosine_schedule_anneals_the_steps_to_zero():
 
 
 def test_a_window_of_a_longer_cosine_schedule_continues_where_the_last_round_stopped():
-    from dpquilt.dpsgd.training import _adam
+    from dpquilt.dpsgd.training import adam_with_schedule
 
     settings = DPSGDSettings(learning_rate=0.1, schedule="cosine")
     param = torch.nn.Parameter(torch.zeros(1))
     rates = []
     for first in (0, 5):  # two rounds of 5 steps of one 10-step schedule
-        optimizer, scheduler = _adam([param], settings, 5, (first, 10))
+        optimizer, scheduler = adam_with_schedule([param], settings, 5, (first, 10))
         for _ in range(5):
             rates.append(optimizer.param_groups[0]["lr"])
             optimizer.step()
