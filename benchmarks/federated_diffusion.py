@@ -11,6 +11,9 @@ column (``by-column``: diamonds' ``cut``, CPS's ``region``; clients differ), for
   quantile transform (the default);
 * ``fedavg client-level``: client-level DP-FedAvg (one client's whole contribution is the
   unit; the clients' discrete Gaussian shares under SecAgg+), meant for many clients;
+* ``fedsgd secure``: record-level DP-FedSGD (``algorithm="fedsgd"``): each round one
+  full-batch DP gradient step, the noise added once to the secure sum of the clients'
+  clipped gradient sums (``--fedsgd-rounds``, default 100);
 * ``federated mst``: MST over SecAgg+ secure sums.
 
 DP-FedAvg runs ``--rounds`` rounds (default 25, the library's) with the library's server
@@ -63,11 +66,16 @@ def split(df: pd.DataFrame, clients: int, how: str, seed: int, column: str) -> l
     return [part.reset_index(drop=True) for part in np.array_split(order, clients)]
 
 
-def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: int, server_lr: float | None = None):
+def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: int, server_lr: float | None = None,
+        fedsgd_rounds: int = 100):
     start = time.perf_counter()
     if method == "central":
         syn = dq.DiffusionSynthesizer(epsilon=eps, schema=schema, settings=settings, random_state=seed, verbose=False)
         syn.fit(pd.concat(frames, ignore_index=True))
+    elif method == "fedsgd secure":
+        syn = dq.federation.simulate(
+            frames, dq.DiffusionSynthesizer(epsilon=eps, schema=schema, settings=settings, random_state=seed, verbose=False),
+            fedavg_rounds=fedsgd_rounds, algorithm="fedsgd")
     elif method == "federated mst":
         syn = dq.federation.simulate(frames, dq.MarginalSynthesizer(method="mst", epsilon=eps, schema=schema,
                                                                     random_state=seed, verbose=False))
@@ -88,11 +96,12 @@ def main() -> None:
     p.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 3.0])
     p.add_argument("--rounds", type=int, default=25)
     p.add_argument("--server-lr", type=float, default=None, help="DP-FedAvg's server step (default: the library's)")
+    p.add_argument("--fedsgd-rounds", type=int, default=100, help="DP-FedSGD's rounds (full-batch steps)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--rows", type=int, default=0, help="a seeded sample of N rows (0: all 53,940)")
     p.add_argument("--settings", default="central", choices=["central", "shared"])
     p.add_argument("--methods", nargs="+", default=["central", "fedavg secure", "federated mst"],
-                   choices=["central", "fedavg", "fedavg secure", "fedavg client-level", "federated mst"])
+                   choices=["central", "fedavg", "fedavg secure", "fedavg client-level", "fedsgd secure", "federated mst"])
     args = p.parse_args()
     df, facts, ranges = MIXED_TABLES[args.table]()
     if args.rows:
@@ -115,7 +124,7 @@ def main() -> None:
                             score, secs = central_runs[eps, seed]
                         else:
                             frames = split(df, clients, how, seed, SPLIT_COLUMN[args.table])
-                            syn, secs = fit(method, frames, schema, settings, eps, seed, args.rounds, args.server_lr)
+                            syn, secs = fit(method, frames, schema, settings, eps, seed, args.rounds, args.server_lr, args.fedsgd_rounds)
                             score = fidelity(df, syn.sample(len(df), random_state=seed), schema, ranges)
                             if method == "central":
                                 central_runs[eps, seed] = score, secs
@@ -123,7 +132,8 @@ def main() -> None:
                         seconds.append(secs)
                     mean = {k: float(np.mean([s[k] for s in scores])) for k in ("w1", "corr", "tv2")}
                     central = mean if method == "central" else central
-                    per_round = f"{np.mean(seconds) / args.rounds:.1f}" if method.startswith("fedavg") else ""
+                    rounds = args.fedsgd_rounds if method == "fedsgd secure" else args.rounds
+                    per_round = f"{np.mean(seconds) / rounds:.1f}" if method.startswith("fed") and "mst" not in method else ""
                     ratio = "" if central is None or method == "central" else \
                         f"{mean['w1'] / central['w1']:.2f}, {mean['tv2'] / central['tv2']:.2f}"
                     print(f"| {eps:g} | {clients} | {how} | {method} | {mean['w1']:.4f} | {mean['corr']:.3f} | "
