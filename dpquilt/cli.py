@@ -128,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--server-lr", type=float, default=None,
                         help="diffusion: the server's step times the averaged update (default: sqrt(clients) for "
                              "record level, 1 for client level)")
+    server.add_argument("--algorithm", default="fedavg", choices=["fedavg", "fedsgd"],
+                        help="diffusion at record level: DP-FedAvg, each client adding its own DP-SGD noise (default), "
+                             "or DP-FedSGD, one full-batch step a round with the noise added once to the secure sum "
+                             "(use --rounds 100)")
     server.add_argument("--clip-norm", type=float, default=1.0, help="client level: each update's L2 clipping norm")
     server.add_argument("--local-steps", type=int, default=50, help="client level: Adam steps per client per round")
     server.add_argument("--max-dropouts", type=int, default=0)
@@ -424,6 +428,7 @@ def _run_federate(args: argparse.Namespace) -> int:
         seed=args.seed, port=args.port, wait_for_clients=args.wait, stream=not args.quiet,
         secure_updates=not args.plain_updates, privacy_unit=args.privacy_unit, server_learning_rate=args.server_lr,
         client_level=ClientLevelSettings(clip_norm=args.clip_norm, local_steps=args.local_steps),
+        algorithm=args.algorithm,
     )
     print(f"wrote {out} and the privacy report to {report_path_for(out)}")
     return 0

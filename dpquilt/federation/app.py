@@ -80,6 +80,11 @@ def _server_main(grid, context: Context) -> None:
             level = ClientLevelSettings(clip_norm=rc.clip_norm, local_steps=rc.local_steps)
             synthesizer = run_client_level_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds,
                                                   DPSGD_SETTINGS, level, rc.seed, eta or 1.0)
+        elif rc.secure_updates and rc.algorithm == "fedsgd":
+            from .secure_fedsgd import FedSGDSettings, run_secure_fedsgd
+
+            synthesizer = run_secure_fedsgd(grid, context, schema, sums, rc.epsilon, rc.delta, rounds, DPSGD_SETTINGS,
+                                            FedSGDSettings(), rc.seed)
         elif rc.secure_updates:
             from .secure_fedavg import run_secure_fedavg
 

@@ -120,13 +120,14 @@ def run_server(
     privacy_unit: str = "record",
     server_learning_rate: float | None = None,
     client_level: ClientLevelSettings | None = None,
+    algorithm: str = "fedavg",
 ) -> Path:
     """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
 
     Clients connect to ``127.0.0.1:port`` with :func:`run_client` (before or after this
     starts; the server waits ``wait_for_clients`` seconds for all ``clients``).
-    ``secure_updates``, ``privacy_unit``, ``server_learning_rate`` and ``client_level``
-    apply to ``method="diffusion"`` as in :func:`~.simulation.simulate`.
+    ``secure_updates``, ``privacy_unit``, ``server_learning_rate``, ``client_level`` and
+    ``algorithm`` apply to ``method="diffusion"`` as in :func:`~.simulation.simulate`.
 
     Returns
     -------
@@ -146,6 +147,11 @@ def run_server(
     if privacy_unit == "client" and not secure_updates:
         raise ValueError("privacy_unit='client' needs secure updates: the clients' noise shares cancel out only in a "
                          "secure sum (drop --plain-updates)")
+    if algorithm not in ("fedavg", "fedsgd"):
+        raise ValueError(f"algorithm must be 'fedavg' or 'fedsgd', got {algorithm!r}")
+    if algorithm == "fedsgd" and (privacy_unit != "record" or not secure_updates):
+        raise ValueError("algorithm='fedsgd' adds the noise to the secure sum: it needs record-level privacy and "
+                         "secure updates (drop --plain-updates and --privacy-unit client)")
     if server_learning_rate is not None:
         server_step(server_learning_rate, clients)
     level = client_level or ClientLevelSettings()
@@ -172,7 +178,7 @@ def run_server(
                 int(max_colluders), wait_for_clients=float(wait_for_clients), out=str(out), rows=rows, seed=seed,
                 rounds=rounds, secure_updates=int(bool(secure_updates)), privacy_unit=privacy_unit,
                 server_learning_rate=float(server_learning_rate or 0.0), clip_norm=float(level.clip_norm),
-                local_steps=int(level.local_steps),
+                local_steps=int(level.local_steps), algorithm=algorithm,
             ).to_wire()
             cmd = [_flower_bin("flwr"), "run", str(app), "dpquilt", "--stream",
                    "--run-config", " ".join(f"{k}={v}" for k, v in config.items())]

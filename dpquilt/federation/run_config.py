@@ -53,6 +53,9 @@ class RunConfig:
         DP-FedAvg's server step (:func:`~.fedavg.server_step`); ``0``: the default.
     clip_norm, local_steps : float, int
         Client-level DP-FedAvg's :class:`~.client_level.ClientLevelSettings`.
+    algorithm : {"fedavg", "fedsgd"}
+        Record-level federated diffusion: DP-FedAvg (each client's own DP-SGD noise) or
+        DP-FedSGD (:mod:`.secure_fedsgd`: the noise added once to the secure sum).
 
     Examples
     --------
@@ -85,6 +88,7 @@ class RunConfig:
     server_learning_rate: float = 0.0
     clip_norm: float = 1.0
     local_steps: int = 50
+    algorithm: str = "fedavg"
 
     def to_wire(self) -> dict[str, str]:
         """Each field as a ``key=value`` of ``flwr run --run-config`` (TOML literals, dashed keys)."""

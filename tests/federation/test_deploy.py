@@ -58,3 +58,12 @@ def test_server_refuses_client_level_without_secure_updates(tmp_path, capsys):
                  "--privacy-unit", "client", "--plain-updates", "--out", str(tmp_path / "o.csv")])
     assert code == 2 and "needs secure updates" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_server_refuses_fedsgd_without_a_secure_sum_of_record_level_gradients(tmp_path, capsys):
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"a": {"categories": ["x", "y"]}}))
+    code = main(["federate", "server", "--schema", str(schema), "--clients", "3", "--method", "diffusion",
+                 "--algorithm", "fedsgd", "--plain-updates", "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "adds the noise to the secure sum" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()

@@ -16,6 +16,7 @@ def test_the_app_projects_defaults_read_back_as_the_defaults():
 @pytest.mark.parametrize("config", [
     RunConfig("/tmp/a schema.json", "f" * 64, "diffusion", 3.0, 1e-7, 5, 1, 1, 2**20, 30.0, "/tmp/out.parquet", 100, 7, 12),
     RunConfig("s.json", "ab", method="mst"),
+    RunConfig("s.json", "ab", method="diffusion", rounds=100, algorithm="fedsgd"),
 ])
 def test_run_config_round_trips_through_flowers_toml(config):
     wire = config.to_wire()
