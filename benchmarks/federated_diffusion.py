@@ -67,7 +67,7 @@ def split(df: pd.DataFrame, clients: int, how: str, seed: int, column: str) -> l
 
 
 def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: int, server_lr: float | None = None,
-        fedsgd_rounds: int = 100):
+        fedsgd_rounds: int = 100, fedsgd_lr: float | None = None):
     start = time.perf_counter()
     if method == "central":
         syn = dq.DiffusionSynthesizer(epsilon=eps, schema=schema, settings=settings, random_state=seed, verbose=False)
@@ -75,7 +75,8 @@ def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: in
     elif method == "fedsgd secure":
         syn = dq.federation.simulate(
             frames, dq.DiffusionSynthesizer(epsilon=eps, schema=schema, settings=settings, random_state=seed, verbose=False),
-            fedavg_rounds=fedsgd_rounds, algorithm="fedsgd")
+            fedavg_rounds=fedsgd_rounds, algorithm="fedsgd",
+            fedsgd=dq.federation.FedSGDSettings(learning_rate=fedsgd_lr) if fedsgd_lr else None)
     elif method == "federated mst":
         syn = dq.federation.simulate(frames, dq.MarginalSynthesizer(method="mst", epsilon=eps, schema=schema,
                                                                     random_state=seed, verbose=False))
@@ -97,6 +98,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=25)
     p.add_argument("--server-lr", type=float, default=None, help="DP-FedAvg's server step (default: the library's)")
     p.add_argument("--fedsgd-rounds", type=int, default=100, help="DP-FedSGD's rounds (full-batch steps)")
+    p.add_argument("--fedsgd-lr", type=float, default=None, help="DP-FedSGD's server learning rate (default: the library's)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--rows", type=int, default=0, help="a seeded sample of N rows (0: all 53,940)")
     p.add_argument("--settings", default="central", choices=["central", "shared"])
@@ -124,7 +126,7 @@ def main() -> None:
                             score, secs = central_runs[eps, seed]
                         else:
                             frames = split(df, clients, how, seed, SPLIT_COLUMN[args.table])
-                            syn, secs = fit(method, frames, schema, settings, eps, seed, args.rounds, args.server_lr, args.fedsgd_rounds)
+                            syn, secs = fit(method, frames, schema, settings, eps, seed, args.rounds, args.server_lr, args.fedsgd_rounds, args.fedsgd_lr)
                             score = fidelity(df, syn.sample(len(df), random_state=seed), schema, ranges)
                             if method == "central":
                                 central_runs[eps, seed] = score, secs
