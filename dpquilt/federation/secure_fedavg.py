@@ -3,7 +3,7 @@
 The plain DP-FedAvg of :mod:`.fedavg` hands the server every client's weights. Here each
 round is one secure sum (:class:`~.secure_sum.SecureSum`, SecAgg+ in exact integer mode):
 
-0. with numeric columns and ``transform_share > 0``, a federated quantile transform: every
+0. with numeric columns and ``transform_share > 0``, a federated quantile transform (:mod:`.quantile_transform`): every
    client counts its numeric values in the schema's bins and adds a discrete Gaussian
    share ``N_Z(0, sigma^2 / t)`` (``t``: the honest shares SecAgg+ guarantees), one secure
    sum reveals the noisy totals, and every party builds the same piecewise-linear CDFs
@@ -46,29 +46,28 @@ import json
 import logging
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
 
-from ..diffusion_model.feature_map import BinnedCDF, FeatureMap, bin_counts
+from ..diffusion_model.feature_map import FeatureMap, bin_counts
 from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..dpsgd.training import train_dpsgd
 from ..privacy.accountant import Accountant
-from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
-from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
-from ..schema import NumericColumn, Schema
+from ..schema import Schema
 from .fedavg import (
     ClientPlan, client_ledger, fit_from_ledgers, plan_client, schema_digest, server_step, settings_from_wire,
     settings_to_wire,
 )
+from .quantile_transform import cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
 from .secure_sum import SecureSum, SecureSumSettings
-from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat, local_model
+from .update_rounds import CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, flat_weights, load_flat, local_model
 
 __all__ = [
-    "FedAvgRound", "HistogramRound", "RESOLUTION", "cdfs_from_totals", "federated_transform", "spend_histograms", "secure_client_ledger", "transform_sigmas", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
+    "FedAvgRound", "RESOLUTION", "secure_client_ledger", "UPDATE_BOUND", "make_secure_fedavg_client_app", "quantization_bound", "quantize_update",
     "run_secure_fedavg",
 ]
 
@@ -79,8 +78,6 @@ RESOLUTION = 2.0**-10
 #: ``B``: each coordinate of a client's update is clipped to ``[-B, B]`` (utility only)
 UPDATE_BOUND = 1.0
 STATE_KEY = "dpquilt.secure-fedavg"
-#: a round of record-level DP-FedSGD (:mod:`.secure_fedsgd`) names this unit
-FEDSGD_UNIT = "record-sum"
 
 
 def quantize_update(
@@ -117,38 +114,6 @@ def quantization_bound(contributors: int, total_rows: float, resolution: float =
     return contributors * resolution / max(total_rows, 1.0)
 
 
-@dataclass(frozen=True)
-class HistogramRound:
-    """The quantile transform's request: each numeric column's noise share (public)."""
-
-    label: str
-    share_sigmas: Mapping[str, float]
-    config: Mapping[str, object] = field(default_factory=dict)
-
-    def to_wire(self) -> tuple[dict, list[np.ndarray]]:
-        return {**self.config, "dpquilt.kind": "histogram", "dpquilt.label": self.label,
-                "dpquilt.share-sigmas": json.dumps(dict(self.share_sigmas))}, []
-
-
-def transform_sigmas(
-    schema: Schema, epsilon: float, delta: float, share: float, honest_shares: int
-) -> dict[str, float]:
-    """Each numeric column's total noise scale: ``share`` of a client's budget over the columns,
-    at the distributed discrete Gaussian's cost with ``honest_shares`` shares.
-
-    Examples
-    --------
-    >>> schema = Schema.from_public({"x": {"lower": 0, "upper": 10, "bins": 4}, "c": {"categories": ["a"]}})
-    >>> list(transform_sigmas(schema, 1.0, 1e-9, 0.05, 2))
-    ['x']
-    """
-    numeric = [c for c in schema.columns if isinstance(c, NumericColumn)]
-    if not numeric or share <= 0:
-        return {}
-    rho = share * Accountant(epsilon, delta).remaining_rho() / len(numeric)
-    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, len(c.bin_edges()) - 1) for c in numeric}
-
-
 def secure_client_ledger(
     plan: ClientPlan, sigmas: Mapping[str, float], honest_shares: int, schema: Schema, epsilon: float, delta: float,
     secure: bool, rounds_done: int,
@@ -159,49 +124,6 @@ def secure_client_ledger(
     for expenditure in client_ledger(plan, epsilon, delta, secure, rounds_done).ledger:
         accountant.spend(expenditure)
     return accountant
-
-
-def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
-    """Charge the quantile transform's histograms: one distributed discrete Gaussian per column.
-
-    Examples
-    --------
-    >>> schema = Schema.from_public({"x": {"lower": 0, "upper": 10, "bins": 4}})
-    >>> acc = Accountant(1.0, 1e-9)
-    >>> spend_histograms(acc, transform_sigmas(schema, 1.0, 1e-9, 0.05, 2), 2, schema)
-    >>> round(acc.rho_spent / acc.rho_budget, 6)  # the transform's 5% share
-    0.05
-    """
-    for name, sigma in sigmas.items():
-        spend_distributed_gaussian(f"histogram of {name!r} (federated quantile transform)", sigma, honest_shares,
-                                   accountant, dimension=len(schema[name].bin_edges()) - 1)
-
-
-def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float], honest_shares: int,
-                        config: Mapping[str, object]) -> tuple[dict[str, list[float]], bool]:
-    """The quantile transform's secure sum: each numeric column's noisy bin counts, summed over
-    the clients (each adds its share ``N_Z(0, sigma^2 / t)``), and whether a client was seeded.
-    Nothing is asked without ``sigmas`` (no numeric column, or no budget share).
-
-    Examples
-    --------
-    >>> federated_transform(None, Schema.from_public({"c": {"categories": ["a"]}}), {}, 2, {})
-    ({}, False)
-    """
-    if not sigmas:
-        return {}, False
-    shares = {name: party_sigma(sigma, honest_shares) for name, sigma in sigmas.items()}
-    widths = [len(schema[n].bin_edges()) - 1 for n in sigmas]
-    total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, dict(config)),
-                          sum(widths) + 2)  # + seeded flag, check
-    parts = np.split(total[:-1], np.cumsum(widths)[:-1])  # the sum's last entry: the seeded flags
-    return {name: part.tolist() for name, part in zip(sigmas, parts)}, bool(total[-1] != 0)
-
-
-def cdfs_from_totals(schema: Schema, totals: Mapping[str, Sequence[float]]) -> dict[str, BinnedCDF]:
-    """The same CDFs on every party, from the released totals (post-processing)."""
-    return {name: BinnedCDF.from_counts(schema[name].bin_edges(), np.asarray(counts, dtype=np.float64))
-            for name, counts in totals.items()}
 
 
 def make_secure_fedavg_client_app(

@@ -7,7 +7,7 @@ each round is one step of full-batch DP gradient descent over all clients' rows,
 noise the clients add in shares that only the secure sum combines (the distributed
 discrete Gaussian of Kairouz, Liu and Steinke, ICML 2021):
 
-0. with numeric columns, the federated quantile transform of :mod:`.secure_fedavg` (its
+0. with numeric columns, the federated quantile transform (:mod:`.quantile_transform`; its
    histograms cost ``transform_share`` of the budget, in the same ledger);
 1. the server sends the public weights ``w``;
 2. every client sums, over all its rows, each row's gradient of the denoising loss
@@ -59,8 +59,8 @@ from ..privacy.mechanisms import spend_distributed_gaussian
 from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import Schema
-from .secure_fedavg import FEDSGD_UNIT, cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
-from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, local_model
+from .quantile_transform import cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
+from .update_rounds import CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, flat_weights, local_model
 
 __all__ = ["FedSGDSettings", "clipped_gradient_sum", "fedsgd_reply", "rounded_sum", "run_secure_fedsgd"]
 

@@ -1,7 +1,7 @@
 """What DP-FedAvg's secure rounds exchange: the model's weights as one vector, and a round's request.
 
 Shared by record-level (:mod:`.secure_fedavg`) and client-level (:mod:`.client_level`)
-DP-FedAvg over SecAgg+.
+DP-FedAvg and by DP-FedSGD (:mod:`.secure_fedsgd`) over SecAgg+.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CLIPPING_RANGE", "FedAvgRound", "flat_weights", "load_flat", "local_model"]
+__all__ = ["CLIPPING_RANGE", "FEDSGD_UNIT", "FedAvgRound", "flat_weights", "load_flat", "local_model"]
 
 #: SecAgg+'s range for the summed updates (entries in ``(-c, c)``)
 CLIPPING_RANGE = 2**29
+#: a round of record-level DP-FedSGD (:mod:`.secure_fedsgd`) names this unit in its request
+FEDSGD_UNIT = "record-sum"
 
 
 @dataclass(frozen=True)

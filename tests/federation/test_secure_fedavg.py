@@ -13,8 +13,9 @@ from dpquilt.diffusion_model.gaussian_diffusion import GaussianDiffusion  # noqa
 from dpquilt.dpsgd.training import train_dpsgd  # noqa: E402
 from dpquilt.federation.fedavg import plan_client  # noqa: E402
 from dpquilt.federation.secure_fedavg import (  # noqa: E402
-    RESOLUTION, flat_weights, load_flat, quantization_bound, quantize_update, transform_sigmas,
+    RESOLUTION, flat_weights, load_flat, quantization_bound, quantize_update,
 )
+from dpquilt.federation.quantile_transform import transform_sigmas  # noqa: E402
 from dpquilt.privacy.mechanisms import spend_distributed_gaussian  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.noise import SeededNoise  # noqa: E402
