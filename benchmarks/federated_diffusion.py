@@ -13,7 +13,7 @@ column (``by-column``: diamonds' ``cut``, CPS's ``region``; clients differ), for
   unit; the clients' discrete Gaussian shares under SecAgg+), meant for many clients;
 * ``fedsgd secure``: record-level DP-FedSGD (``algorithm="fedsgd"``): each round one
   full-batch DP gradient step, the noise added once to the secure sum of the clients'
-  clipped gradient sums (``--fedsgd-rounds``, default 100);
+  clipped gradient sums (``--fedsgd-rounds``, default 200);
 * ``federated mst``: MST over SecAgg+ secure sums.
 
 DP-FedAvg runs ``--rounds`` rounds (default 25, the library's) with the library's server
@@ -67,7 +67,7 @@ def split(df: pd.DataFrame, clients: int, how: str, seed: int, column: str) -> l
 
 
 def fit(method: str, frames, schema, settings, eps: float, seed: int, rounds: int, server_lr: float | None = None,
-        fedsgd_rounds: int = 100, fedsgd_lr: float | None = None):
+        fedsgd_rounds: int = 200, fedsgd_lr: float | None = None):
     start = time.perf_counter()
     if method == "central":
         syn = dq.DiffusionSynthesizer(epsilon=eps, schema=schema, settings=settings, random_state=seed, verbose=False)
@@ -97,7 +97,7 @@ def main() -> None:
     p.add_argument("--epsilons", nargs="+", type=float, default=[1.0, 3.0])
     p.add_argument("--rounds", type=int, default=25)
     p.add_argument("--server-lr", type=float, default=None, help="DP-FedAvg's server step (default: the library's)")
-    p.add_argument("--fedsgd-rounds", type=int, default=100, help="DP-FedSGD's rounds (full-batch steps)")
+    p.add_argument("--fedsgd-rounds", type=int, default=200, help="DP-FedSGD's rounds (full-batch steps)")
     p.add_argument("--fedsgd-lr", type=float, default=None, help="DP-FedSGD's server learning rate (default: the library's)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--rows", type=int, default=0, help="a seeded sample of N rows (0: all 53,940)")

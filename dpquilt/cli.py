@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--method", default="aim", choices=["mst", "aim", "diffusion"],
                         help="mst/aim over secure sums, or DP-FedAvg of a diffusion model (needs dpquilt[diffusion])")
     server.add_argument("--rounds", type=int, default=None,
-                        help="AIM rounds (default 16 x columns); FedAvg rounds for diffusion (default 25)")
+                        help="AIM rounds (default 16 x columns); rounds for diffusion (default 25 for DP-FedAvg, 200 for DP-FedSGD)")
     server.add_argument("--rows", type=int, default=None, help="rows to sample (default: the noisy row count)")
     server.add_argument("--plain-updates", action="store_true",
                         help="diffusion: let the server see each client's DP-SGD weights and scale numeric columns "
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--algorithm", default="fedavg", choices=["fedavg", "fedsgd"],
                         help="diffusion at record level: DP-FedAvg, each client adding its own DP-SGD noise (default), "
                              "or DP-FedSGD, one full-batch step a round with the noise added once to the secure sum "
-                             "(use --rounds 100)")
+                             "(default 200 rounds)")
     server.add_argument("--clip-norm", type=float, default=1.0, help="client level: each update's L2 clipping norm")
     server.add_argument("--local-steps", type=int, default=50, help="client level: Adam steps per client per round")
     server.add_argument("--max-dropouts", type=int, default=0)

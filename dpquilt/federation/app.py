@@ -29,16 +29,14 @@ from ..schema.codec import encode
 from ..schema.dataset import Dataset
 from ..synthesizers.marginal import MarginalSynthesizer
 from .client import make_client_app
-from .fedavg import make_fedavg_client_app, run_fedavg, schema_digest
+from .fedavg import DEFAULT_FEDAVG_ROUNDS, make_fedavg_client_app, run_fedavg, schema_digest
 from .run_config import UNSET, RunConfig
 from .secure_sum import SecureSumSettings
 from .secure_fedavg import make_secure_fedavg_client_app
+from .secure_fedsgd import DEFAULT_ROUNDS as FEDSGD_ROUNDS
 from .server import run_federated_fit
 
 __all__ = ["client_app", "diffusion_client_app", "read_schema", "schema_digest", "secure_diffusion_client_app", "server_app"]
-
-#: FedAvg rounds when the run config leaves ``rounds`` unset.
-DEFAULT_FEDAVG_ROUNDS = 25
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,8 @@ def _server_main(grid, context: Context) -> None:
     if rc.method == "diffusion":
         from ..synthesizers.diffusion import DPSGD_SETTINGS
 
-        rounds = rc.rounds if rc.rounds is not None else DEFAULT_FEDAVG_ROUNDS
+        default_rounds = FEDSGD_ROUNDS if rc.algorithm == "fedsgd" else DEFAULT_FEDAVG_ROUNDS
+        rounds = rc.rounds if rc.rounds is not None else default_rounds
         eta = rc.server_learning_rate or None  # 0: the default
         sums = SecureSumSettings(rc.clients, rc.max_dropouts, rc.max_colluders, wait_for_clients=rc.wait_for_clients)
         if rc.privacy_unit == "client":

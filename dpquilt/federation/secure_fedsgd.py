@@ -62,8 +62,11 @@ from ..schema import Schema
 from .quantile_transform import cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
 from .update_rounds import CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, flat_weights, local_model
 
-__all__ = ["FedSGDSettings", "clipped_gradient_sum", "fedsgd_reply", "rounded_sum", "run_secure_fedsgd"]
+__all__ = ["DEFAULT_ROUNDS", "FedSGDSettings", "clipped_gradient_sum", "fedsgd_reply", "rounded_sum", "run_secure_fedsgd"]
 
+#: DP-FedSGD's rounds (full-batch steps) unless asked otherwise: on diamonds (20,000 rows, 3
+#: clients, epsilon 1, seed 0) 200 rounds at learning rate 0.015 gave 2-way TV 0.507, 100 at 0.03 0.569
+DEFAULT_ROUNDS = 200
 #: rows whose per-row gradients are taken at once (bounds the client's memory)
 GRADIENT_CHUNK_ROWS = 4096
 
@@ -79,8 +82,9 @@ class FedSGDSettings:
     bits : int, default 12
         The clipped sums are rounded to ``r = C / 2^bits``; rounding adds ``sqrt(d)`` to the
         sensitivity ``2^bits`` in these units (3% for the default network's 14,302 weights).
-    learning_rate : float, default 0.03
-        The server's Adam step, on a cosine schedule over the rounds.
+    learning_rate : float, default 0.015
+        The server's Adam step, on a cosine schedule over the rounds (for the default
+        :data:`DEFAULT_ROUNDS` rounds).
 
     Examples
     --------
@@ -94,7 +98,7 @@ class FedSGDSettings:
 
     clip_norm: float = 1.0
     bits: int = 12
-    learning_rate: float = 0.03
+    learning_rate: float = 0.015
 
     def __post_init__(self) -> None:
         for name in ("clip_norm", "learning_rate"):

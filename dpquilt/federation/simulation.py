@@ -16,7 +16,8 @@ from ..schema.column_types import validate_frame
 from ..synthesizers.diffusion import DiffusionSynthesizer
 from ..synthesizers.marginal import MarginalSynthesizer
 from .client_level import ClientLevelSettings
-from .fedavg import server_step
+from .fedavg import DEFAULT_FEDAVG_ROUNDS, server_step
+from .secure_fedsgd import DEFAULT_ROUNDS as FEDSGD_ROUNDS
 from .secure_fedsgd import FedSGDSettings
 from .secure_sum import SecureSumSettings
 from .server import run_federated_fit
@@ -28,7 +29,7 @@ def simulate(
     frames: Sequence[pd.DataFrame],
     synthesizer: MarginalSynthesizer | DiffusionSynthesizer | None = None,
     *,
-    fedavg_rounds: int = 25,
+    fedavg_rounds: int | None = None,
     count_share: float = 0.01,
     secure_updates: bool = True,
     privacy_unit: str = "record",
@@ -64,9 +65,11 @@ def simulate(
         nothing from rows), and its ``random_state`` ``None`` (secure noise) or an int
         (seeds every client: reproducible, not for release). ``None``: a
         ``MarginalSynthesizer(method="aim", **options)``.
-    fedavg_rounds, count_share : int, float
-        DP-FedAvg's rounds (default 25: on diamonds over 3 clients 25 rounds beat 5, 15 and
-        50, ``docs/benchmarks.md``) and each client's budget share for its noisy row count.
+    fedavg_rounds, count_share : int or None, float
+        The federated diffusion's rounds (``None``: 25 for DP-FedAvg, where on diamonds over
+        3 clients 25 rounds beat 5, 15 and 50, ``docs/benchmarks.md``; 200 for DP-FedSGD,
+        :data:`~.secure_fedsgd.DEFAULT_ROUNDS`) and each client's budget share for its noisy
+        row count.
     secure_updates : bool, default True
         DP-FedAvg only: sum the clients' updates under SecAgg+, so the server sees only
         their sum, and Gaussianise numeric columns by a federated quantile transform
@@ -146,6 +149,8 @@ def simulate(
         sums = SecureSumSettings(len(frames), max_dropouts, max_colluders) if secure_updates else None
         level = (client_level or ClientLevelSettings()) if privacy_unit == "client" else None
         sgd = (fedsgd or FedSGDSettings()) if algorithm == "fedsgd" else None
+        if fedavg_rounds is None:
+            fedavg_rounds = FEDSGD_ROUNDS if sgd is not None else DEFAULT_FEDAVG_ROUNDS
         return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level, sgd)
     settings = SecureSumSettings(len(frames), max_dropouts, max_colluders, clipping_range)
     return _secure_sums(frames, synthesizer, schema, settings, seed, client_mods, reply_hook)
