@@ -35,11 +35,9 @@ this unit pays off with hundreds of clients, not with a handful (see
 
 from __future__ import annotations
 
-import json
 import math
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,18 +45,19 @@ from ..diffusion_model.feature_map import FeatureMap
 from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..dpsgd.training import train_nonprivate
 from ..privacy.accountant import Accountant
-from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
+from ..privacy.distributed import party_sigma
 from ..privacy.mechanisms import spend_distributed_gaussian
-from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import Schema
-from .update_rounds import CLIPPING_RANGE, FedAvgRound, flat_weights, load_flat, local_model
+from .update_rounds import (
+    CLIPPING_RANGE, FedAvgRound, RoundedSums, check_number, flat_weights, shared_reply, load_flat, local_model, round_sigma,
+)
 
 __all__ = ["ClientLevelSettings", "client_level_update", "round_sigma", "rounded_update", "run_client_level_fedavg"]
 
 
 @dataclass(frozen=True)
-class ClientLevelSettings:
+class ClientLevelSettings(RoundedSums):
     """Public settings of client-level DP-FedAvg.
 
     Parameters
@@ -87,29 +86,9 @@ class ClientLevelSettings:
     bits: int = 16
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.clip_norm, (int, float)) and not isinstance(self.clip_norm, bool) and self.clip_norm > 0):
-            raise ValueError(f"ClientLevelSettings: clip_norm must be a positive number, got {self.clip_norm!r}")
-        for name, low, high in (("local_steps", 1, 10**6), ("bits", 4, 20)):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high):
-                raise ValueError(f"ClientLevelSettings: {name} must be an integer in [{low}, {high}], got {value!r}")
-
-    @property
-    def resolution(self) -> float:
-        """``r = S / 2^bits``: the value of one unit of the summed integers."""
-        return float(self.clip_norm) / 2.0**self.bits
-
-    def sensitivities(self, dimension: int) -> tuple[float, float]:
-        """``(Delta_2, Delta_1)`` of the summed integer vector when one client comes or goes (module docstring)."""
-        root = math.sqrt(dimension)
-        return 2.0**self.bits + root, root * 2.0**self.bits + dimension
-
-    def to_wire(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_wire(cls, text: str) -> ClientLevelSettings:
-        return cls(**json.loads(text))
+        check_number("ClientLevelSettings", "clip_norm", self.clip_norm)
+        check_number("ClientLevelSettings", "local_steps", self.local_steps, integer=True, low=1, high=10**6)
+        check_number("ClientLevelSettings", "bits", self.bits, integer=True, low=4, high=20)
 
 
 def rounded_update(update: np.ndarray, settings: ClientLevelSettings, offsets: np.ndarray) -> np.ndarray:
@@ -131,20 +110,6 @@ def rounded_update(update: np.ndarray, settings: ClientLevelSettings, offsets: n
     if norm > settings.clip_norm:
         u = u * (settings.clip_norm / norm)
     return np.floor(u / settings.resolution + offsets).astype(np.int64)
-
-
-def round_sigma(rho: float, honest_shares: int, settings: ClientLevelSettings, dimension: int) -> float:
-    """The total noise scale ``sigma`` of one round that costs ``rho`` ([KLS21] Theorem 2).
-
-    Examples
-    --------
-    >>> s = ClientLevelSettings(bits=10)
-    >>> sigma = round_sigma(0.01, 3, s, 100)
-    >>> bool(abs(sigma - (2**10 + 10) / math.sqrt(2 * 0.01)) < 1e-6 * sigma)  # shares far above 1: the central Gaussian's
-    True
-    """
-    l2, l1 = settings.sensitivities(dimension)
-    return sigma_for_distributed_rho(rho, honest_shares, l2, l1, dimension)
 
 
 def client_level_update(
@@ -172,11 +137,8 @@ def client_level_update(
                      steps=level.local_steps)  # the whole update is clipped and noised below
     update = flat_weights(diffusion.model).astype(np.float64) - start
     offsets = randomness.generator("rounding offsets").random(update.size)  # drawn without reading the rows
-    noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, client, round_, zlib.crc32(b"share")]))
-    shared = noise.discrete_gaussian(rounded_update(update, level, offsets), float(config["dpquilt.share-sigma"]))
-    if np.abs(shared).max() >= CLIPPING_RANGE:
-        raise ValueError("a noisy update does not fit the secure sum's range; lower ClientLevelSettings.bits")
-    return np.concatenate([shared, [int(seed is not None), 1]]).astype(np.float64)
+    rounded = rounded_update(update, level, offsets)
+    return shared_reply(rounded, float(config["dpquilt.share-sigma"]), seed, client, round_, "ClientLevelSettings.bits")
 
 
 def run_client_level_fedavg(

@@ -44,9 +44,8 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,15 +53,17 @@ from ..diffusion_model.feature_map import FeatureMap
 from ..diffusion_model.gaussian_diffusion import DDPMSettings, GaussianDiffusion
 from ..dpsgd.training import DPSGDSettings, adam_with_schedule, torch_generator
 from ..privacy.accountant import Accountant
-from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
+from ..privacy.distributed import party_sigma
 from ..privacy.mechanisms import spend_distributed_gaussian
-from ..privacy.noise import SecureNoise, SeededNoise
 from ..privacy.randomness import Randomness
 from ..schema import Schema
 from .quantile_transform import cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
-from .update_rounds import CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, flat_weights, local_model
+from .update_rounds import (
+    CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, RoundedSums, check_number, flat_weights, shared_reply, local_model, round_sigma,
+)
 
-__all__ = ["DEFAULT_ROUNDS", "FedSGDSettings", "clipped_gradient_sum", "fedsgd_reply", "rounded_sum", "run_secure_fedsgd"]
+__all__ = ["DEFAULT_ROUNDS", "FedSGDSettings", "clipped_gradient_sum", "coordinate_limit", "fedsgd_reply", "rounded_sum",
+           "run_secure_fedsgd"]
 
 #: DP-FedSGD's rounds (full-batch steps) unless asked otherwise: on diamonds (20,000 rows, 3
 #: clients, epsilon 1, seed 0) 200 rounds at learning rate 0.015 gave 2-way TV 0.507, 100 at 0.03 0.569
@@ -72,7 +73,7 @@ GRADIENT_CHUNK_ROWS = 4096
 
 
 @dataclass(frozen=True)
-class FedSGDSettings:
+class FedSGDSettings(RoundedSums):
     """Public settings of record-level DP-FedSGD (see the module docstring).
 
     Parameters
@@ -101,29 +102,9 @@ class FedSGDSettings:
     learning_rate: float = 0.015
 
     def __post_init__(self) -> None:
-        for name in ("clip_norm", "learning_rate"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)):
-                raise ValueError(f"FedSGDSettings: {name} must be a positive number, got {value!r}")
-        if not (isinstance(self.bits, (int, np.integer)) and not isinstance(self.bits, bool) and 4 <= self.bits <= 20):
-            raise ValueError(f"FedSGDSettings: bits must be an integer in [4, 20], got {self.bits!r}")
-
-    @property
-    def resolution(self) -> float:
-        """``r = C / 2^bits``: the value of one unit of the summed integers."""
-        return float(self.clip_norm) / 2.0**self.bits
-
-    def sensitivities(self, dimension: int) -> tuple[float, float]:
-        """``(Delta_2, Delta_1)`` of the summed integer vector when one row comes or goes."""
-        root = math.sqrt(dimension)
-        return 2.0**self.bits + root, root * 2.0**self.bits + dimension
-
-    def to_wire(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_wire(cls, text: str) -> FedSGDSettings:
-        return cls(**json.loads(text))
+        check_number("FedSGDSettings", "clip_norm", self.clip_norm)
+        check_number("FedSGDSettings", "learning_rate", self.learning_rate)
+        check_number("FedSGDSettings", "bits", self.bits, integer=True, low=4, high=20)
 
 
 def coordinate_limit(clients: int) -> int:
@@ -213,26 +194,8 @@ def fedsgd_reply(
     generator = torch_generator(randomness.generator("FedSGD loss"), dev)  # diffusion times and noise of each row
     gradient = clipped_gradient_sum(diffusion, loss, x0.shape[0], sgd.clip_norm, generator)
     offsets = randomness.generator("rounding offsets").random(gradient.size)  # drawn without reading the rows
-    noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, client, round_, zlib.crc32(b"share")]))
-    shared = noise.discrete_gaussian(rounded_sum(gradient, sgd, offsets, int(config["dpquilt.coordinate-limit"])),
-                                     float(config["dpquilt.share-sigma"]))
-    if np.abs(shared).max() >= CLIPPING_RANGE:
-        raise ValueError("a noisy gradient sum does not fit the secure sum's range; lower FedSGDSettings.bits")
-    return np.concatenate([shared, [int(seed is not None), 1]]).astype(np.float64)
-
-
-def round_sigma(rho: float, honest_shares: int, settings: FedSGDSettings, dimension: int) -> float:
-    """The total noise scale ``sigma`` (rounding units) of one round that costs ``rho`` ([KLS21] Theorem 2).
-
-    Examples
-    --------
-    >>> s = FedSGDSettings(bits=10)
-    >>> sigma = round_sigma(0.01, 3, s, 100)
-    >>> bool(abs(sigma - (2**10 + 10) / math.sqrt(2 * 0.01)) < 1e-6 * sigma)  # large shares: the central Gaussian's
-    True
-    """
-    l2, l1 = settings.sensitivities(dimension)
-    return sigma_for_distributed_rho(rho, honest_shares, l2, l1, dimension)
+    rounded = rounded_sum(gradient, sgd, offsets, int(config["dpquilt.coordinate-limit"]))
+    return shared_reply(rounded, float(config["dpquilt.share-sigma"]), seed, client, round_, "FedSGDSettings.bits")
 
 
 def run_secure_fedsgd(

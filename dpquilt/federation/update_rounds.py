@@ -6,17 +6,124 @@ DP-FedAvg and by DP-FedSGD (:mod:`.secure_fedsgd`) over SecAgg+.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["CLIPPING_RANGE", "FEDSGD_UNIT", "FedAvgRound", "flat_weights", "load_flat", "local_model"]
+__all__ = ["CLIPPING_RANGE", "FEDSGD_UNIT", "FedAvgRound", "RoundedSums", "check_number", "round_sigma", "shared_reply", "flat_weights", "load_flat", "local_model"]
 
 #: SecAgg+'s range for the summed updates (entries in ``(-c, c)``)
 CLIPPING_RANGE = 2**29
 #: a round of record-level DP-FedSGD (:mod:`.secure_fedsgd`) names this unit in its request
 FEDSGD_UNIT = "record-sum"
+
+
+class RoundedSums:
+    """What settings of a sum of clipped vectors rounded to ``r = clip_norm / 2^bits`` share
+    (a mixin of frozen dataclasses with ``clip_norm`` and ``bits``): the unit, the
+    sensitivities and the wire form.
+
+    Rounding with uniform offsets drawn without reading the rows moves each coordinate a
+    clipped change touches by less than one unit, so a change of L2 norm ``clip_norm``
+    moves the rounded vector by at most ``Delta_2 = 2^bits + sqrt(d)`` units in L2 and
+    ``Delta_1 = sqrt(d) 2^bits + d`` in L1 over ``d`` coordinates.
+
+    Examples
+    --------
+    >>> from dpquilt.federation.client_level import ClientLevelSettings
+    >>> s = ClientLevelSettings(clip_norm=0.5, bits=10)
+    >>> s.resolution == 0.5 / 2**10, s.sensitivities(10_000)
+    (True, (1124.0, 112400.0))
+    >>> ClientLevelSettings.from_wire(s.to_wire()) == s
+    True
+    """
+
+    clip_norm: float
+    bits: int
+
+    @property
+    def resolution(self) -> float:
+        """``r = clip_norm / 2^bits``: the value of one unit of the summed integers."""
+        return float(self.clip_norm) / 2.0**self.bits
+
+    def sensitivities(self, dimension: int) -> tuple[float, float]:
+        """``(Delta_2, Delta_1)`` of the summed integer vector when one unit of privacy comes or goes."""
+        root = math.sqrt(dimension)
+        return 2.0**self.bits + root, root * 2.0**self.bits + dimension
+
+    def to_wire(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_wire(cls, text: str):
+        return cls(**json.loads(text))
+
+
+def round_sigma(rho: float, honest_shares: int, settings: RoundedSums, dimension: int) -> float:
+    """The total noise scale ``sigma`` (rounding units) of one round's sum that costs ``rho``:
+    the distributed discrete Gaussian with ``settings``' sensitivities over ``dimension``
+    coordinates (Kairouz, Liu and Steinke, ICML 2021, Theorem 2).
+
+    Examples
+    --------
+    >>> from dpquilt.federation.client_level import ClientLevelSettings
+    >>> sigma = round_sigma(0.01, 3, ClientLevelSettings(bits=10), 100)
+    >>> bool(abs(sigma - (2**10 + 10) / math.sqrt(2 * 0.01)) < 1e-6 * sigma)  # shares far above 1: the central Gaussian's
+    True
+    """
+    from ..privacy.distributed import sigma_for_distributed_rho
+
+    l2, l1 = settings.sensitivities(dimension)
+    return sigma_for_distributed_rho(rho, honest_shares, l2, l1, dimension)
+
+
+def shared_reply(rounded: np.ndarray, share_sigma: float, seed: int | None, client: int, round_: int,
+                 coarser: str) -> np.ndarray:
+    """A client's reply to a round whose noise the clients add in shares: its rounded vector
+    plus a discrete Gaussian share ``N_Z(0, share_sigma^2)`` on every coordinate (OpenDP's
+    sampler, or seeded from ``(seed, client, round)``: not for release), then its seeded
+    flag and the check entry ``1``. Refuses a sum that would leave the secure sum's range,
+    naming the setting to lower (``coarser``).
+
+    Examples
+    --------
+    >>> reply = shared_reply(np.array([5, -3]), 2.0, seed=1, client=0, round_=1, coarser="bits")
+    >>> reply.shape, reply[-2:].tolist()  # two noisy entries, then the seeded flag and the check entry
+    ((4,), [1.0, 1.0])
+    """
+    import zlib
+
+    from ..privacy.noise import SecureNoise, SeededNoise
+
+    noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, client, round_, zlib.crc32(b"share")]))
+    shared = noise.discrete_gaussian(np.asarray(rounded, dtype=np.int64), share_sigma)
+    if np.abs(shared).max() >= CLIPPING_RANGE:
+        raise ValueError(f"a noisy reply does not fit the secure sum's range; lower {coarser}")
+    return np.concatenate([shared, [int(seed is not None), 1]]).astype(np.float64)
+
+
+def check_number(owner: str, name: str, value: object, integer: bool = False,
+                 low: float = 0.0, high: float = math.inf) -> None:
+    """Refuse a setting that is not a finite number in ``(low, high]`` (an integer in
+    ``[low, high]`` with ``integer``), naming the owner, the setting and the value.
+
+    Examples
+    --------
+    >>> check_number("FedSGDSettings", "bits", 40, integer=True, low=4, high=20)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: FedSGDSettings: bits must be an integer in [4, 20], got 40
+    """
+    import numpy as np
+
+    if integer:
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high):
+            raise ValueError(f"{owner}: {name} must be an integer in [{low:g}, {high:g}], got {value!r}")
+    elif not (isinstance(value, (int, float)) and not isinstance(value, bool) and low < value <= high
+              and math.isfinite(value)):
+        raise ValueError(f"{owner}: {name} must be a positive number, got {value!r}")
 
 
 @dataclass(frozen=True)

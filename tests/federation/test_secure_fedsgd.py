@@ -13,8 +13,9 @@ from dpquilt.diffusion_model.feature_map import FeatureMap  # noqa: E402
 from dpquilt.diffusion_model.gaussian_diffusion import GaussianDiffusion  # noqa: E402
 from dpquilt.dpsgd.training import DPSGDSettings, adam_with_schedule, torch_generator  # noqa: E402
 from dpquilt.federation.secure_fedsgd import (  # noqa: E402
-    FedSGDSettings, clipped_gradient_sum, coordinate_limit, fedsgd_reply, round_sigma, rounded_sum,
+    FedSGDSettings, clipped_gradient_sum, coordinate_limit, fedsgd_reply, rounded_sum,
 )
+from dpquilt.federation.update_rounds import round_sigma  # noqa: E402
 from dpquilt.federation.update_rounds import flat_weights, local_model  # noqa: E402
 from dpquilt.privacy import Accountant  # noqa: E402
 from dpquilt.privacy.distributed import party_sigma  # noqa: E402
