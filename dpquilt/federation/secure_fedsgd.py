@@ -279,7 +279,7 @@ def run_secure_fedsgd(
     syn = synthesizer if synthesizer is not None else DiffusionSynthesizer(
         epsilon=epsilon, delta=delta, schema=schema, settings=settings, device=device, random_state=seed, verbose=False)
     transform_note = ("numeric columns Gaussianised by a federated quantile transform (noisy bin counts summed under "
-                      "SecAgg+)",) if sigmas else ()
+                      "SecAgg+)",) if sigmas else ("no row count released (pass n to sample)",)
     syn.fit_trained(model, features, accountant, rows, columns, (
         f"DP-FedSGD over {sums.clients} clients, {rounds} rounds of full-batch DP gradient descent: each row's gradient "
         f"clipped to L2 norm {sgd.clip_norm:g}, the clients' sums noised in discrete Gaussian shares (at least {t} "
