@@ -59,7 +59,8 @@ from ..privacy.randomness import Randomness
 from ..schema import Schema
 from .quantile_transform import cdfs_from_totals, federated_transform, spend_histograms, transform_sigmas
 from .update_rounds import (
-    CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, RoundedSums, check_number, flat_weights, shared_reply, local_model, round_sigma,
+    CLIPPING_RANGE, FEDSGD_UNIT, FedAvgRound, RoundedSums, check_number, flat_weights, local_model, round_sigma, shared_reply,
+    state_slices,
 )
 
 __all__ = ["DEFAULT_ROUNDS", "FedSGDSettings", "clipped_gradient_sum", "coordinate_limit", "fedsgd_reply", "rounded_sum",
@@ -162,12 +163,11 @@ def clipped_gradient_sum(diffusion: GaussianDiffusion, record_loss, n_rows: int,
         torch._foreach_add_(totals, clipped)
     model.eval()
     by_id = {id(p): g for p, g in zip(params, totals)}
-    named = dict(model.named_parameters())
-    parts = []
-    for name, tensor in model.state_dict().items():
-        grad = by_id.get(id(named[name])) if name in named else None
-        parts.append(np.zeros(tensor.numel()) if grad is None else grad.detach().cpu().numpy().astype(np.float64).ravel())
-    return np.concatenate(parts)
+    where = state_slices(model)
+    flat = np.zeros(sum(s.stop - s.start for s in where.values()))
+    for name, p in model.named_parameters():
+        flat[where[name]] = by_id[id(p)].detach().cpu().numpy().ravel()
+    return flat
 
 
 def fedsgd_reply(
@@ -255,10 +255,9 @@ def run_secure_fedsgd(
         sigma = round_sigma(rho_round, t, sgd, flat.size)
         l2, l1 = sgd.sensitivities(flat.size)
         config["dpquilt.share-sigma"] = party_sigma(sigma, t)
-        params = list(model.model.parameters())
-        named = {id(p): name for name, p in model.model.named_parameters()}
-        offsets = _state_offsets(model.model)
-        optimizer, scheduler = adam_with_schedule(params, DPSGDSettings(learning_rate=sgd.learning_rate, schedule="cosine"),
+        params = dict(model.model.named_parameters())
+        where = state_slices(model.model)
+        optimizer, scheduler = adam_with_schedule(list(params.values()), DPSGDSettings(learning_rate=sgd.learning_rate, schedule="cosine"),
                                                   rounds)
         divisor = rows if math.isfinite(rows) and rows >= 1 else 1.0
         for r in range(1, rounds + 1):
@@ -268,9 +267,8 @@ def run_secure_fedsgd(
             total, _ = secure_sum(request, flat.size + 2)
             seeded = seeded or total[flat.size] != 0
             gradient = sgd.resolution * total[: flat.size].astype(np.float64) / divisor
-            for p in params:
-                begin, size = offsets[named[id(p)]]
-                p.grad = torch.as_tensor(gradient[begin : begin + size], dtype=p.dtype).reshape(p.shape)
+            for name, p in params.items():
+                p.grad = torch.as_tensor(gradient[where[name]], dtype=p.dtype).reshape(p.shape)
             optimizer.step()
             scheduler.step()
     model.model.eval()
@@ -290,11 +288,3 @@ def run_secure_fedsgd(
     syn.round_sigmas_ = [sigma] * rounds
     return syn
 
-
-def _state_offsets(model) -> dict[str, tuple[int, int]]:
-    """Where each state-dict entry lies in :func:`~.update_rounds.flat_weights`' vector."""
-    out, start = {}, 0
-    for name, tensor in model.state_dict().items():
-        out[name] = (start, tensor.numel())
-        start += tensor.numel()
-    return out

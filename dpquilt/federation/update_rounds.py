@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["CLIPPING_RANGE", "FEDSGD_UNIT", "FedAvgRound", "RoundedSums", "check_number", "round_sigma", "shared_reply", "flat_weights", "load_flat", "local_model"]
+__all__ = ["CLIPPING_RANGE", "FEDSGD_UNIT", "FedAvgRound", "RoundedSums", "check_number", "round_sigma", "shared_reply", "state_slices", "flat_weights", "load_flat", "local_model"]
 
 #: SecAgg+'s range for the summed updates (entries in ``(-c, c)``)
 CLIPPING_RANGE = 2**29
@@ -146,16 +146,29 @@ def flat_weights(model) -> np.ndarray:
     return np.concatenate([t.detach().cpu().numpy().ravel() for t in model.state_dict().values()]).astype(np.float32)
 
 
+def state_slices(model) -> dict[str, slice]:
+    """Where each state-dict entry lies in :func:`flat_weights`' vector.
+
+    Examples
+    --------
+    >>> import torch
+    >>> state_slices(torch.nn.Linear(3, 2))
+    {'weight': slice(0, 6, None), 'bias': slice(6, 8, None)}
+    """
+    out, start = {}, 0
+    for name, tensor in model.state_dict().items():
+        out[name] = slice(start, start + tensor.numel())
+        start += tensor.numel()
+    return out
+
+
 def load_flat(model, flat: np.ndarray) -> None:
     """Load a vector from :func:`flat_weights` back into ``model``."""
     import torch
 
-    state, start = {}, 0
-    for name, tensor in model.state_dict().items():
-        size = tensor.numel()
-        state[name] = torch.as_tensor(np.asarray(flat[start : start + size]), dtype=tensor.dtype).reshape(tensor.shape)
-        start += size
-    model.load_state_dict(state)
+    state = model.state_dict()
+    model.load_state_dict({name: torch.as_tensor(np.asarray(flat[where]), dtype=state[name].dtype).reshape(state[name].shape)
+                           for name, where in state_slices(model).items()})
 
 
 def local_model(features, settings, start: np.ndarray, randomness, device, x0: np.ndarray, present: np.ndarray):

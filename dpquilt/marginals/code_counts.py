@@ -190,7 +190,7 @@ class _EncodeJob:
     its smallest unsigned type."""
 
     def __init__(self, schema: Schema, packed: bool = False) -> None:
-        self.schema, self.packed = schema, packed
+        self.schema = schema
         self.layout = PackLayout.of(schema.domain()) if packed else None
 
     def __call__(self, part: pd.DataFrame) -> tuple[dict[str, np.ndarray] | PackedCodes, tuple[str, ...]]:

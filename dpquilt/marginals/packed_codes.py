@@ -26,6 +26,7 @@ import numpy as np
 
 from ..schema.dataset import Dataset, smallest_code_dtype
 from .counting import COMPILED_MAX_CELLS, count
+from .counting import _count1 as _histogram  # a pack's values counted as codes
 
 if TYPE_CHECKING:
     from .compression import Compression
@@ -214,14 +215,6 @@ class PackedCodes:
         else:
             counts = _count3(packs[0], tables[0], packs[1], tables[1], packs[2], tables[2], shape[1], shape[2], cells)
         return counts.reshape(shape)
-
-
-@numba.njit(cache=True)
-def _histogram(a, cells):  # pragma: no cover - compiled
-    counts = np.zeros(cells, dtype=np.int64)
-    for i in range(a.size):
-        counts[a[i]] += 1
-    return counts
 
 
 @numba.njit(cache=True)
