@@ -1,6 +1,7 @@
 """The federated quantile transform: numeric columns' noisy bin counts summed under SecAgg+.
 
-Every client counts its numeric values in the schema's bins and adds a discrete Gaussian
+Every client counts its numeric values in the schema's bins, point masses and missing
+code (:func:`~dpquilt.diffusion_model.feature_map.bin_counts`) and adds a discrete Gaussian
 share ``N_Z(0, sigma^2 / t)`` (``t``: the honest shares SecAgg+ guarantees); one secure
 sum reveals the noisy totals, and every party builds the same piecewise-linear CDFs from
 them (:class:`~dpquilt.diffusion_model.feature_map.BinnedCDF`, as the central model
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..diffusion_model.feature_map import BinnedCDF
+from ..diffusion_model.feature_map import BinnedCDF, histogram_width
 from ..privacy.accountant import Accountant
 from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
 from ..privacy.mechanisms import spend_distributed_gaussian
@@ -53,7 +54,7 @@ def transform_sigmas(
     if not numeric or share <= 0:
         return {}
     rho = share * Accountant(epsilon, delta).remaining_rho() / len(numeric)
-    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, len(c.bin_edges()) - 1) for c in numeric}
+    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, histogram_width(c)) for c in numeric}
 
 
 def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
@@ -69,7 +70,7 @@ def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest
     """
     for name, sigma in sigmas.items():
         spend_distributed_gaussian(f"histogram of {name!r} (federated quantile transform)", sigma, honest_shares,
-                                   accountant, dimension=len(schema[name].bin_edges()) - 1)
+                                   accountant, dimension=histogram_width(schema[name]))
 
 
 def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float], honest_shares: int,
@@ -86,7 +87,7 @@ def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float],
     if not sigmas:
         return {}, False
     shares = {name: party_sigma(sigma, honest_shares) for name, sigma in sigmas.items()}
-    widths = [len(schema[n].bin_edges()) - 1 for n in sigmas]
+    widths = [histogram_width(schema[n]) for n in sigmas]
     total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, dict(config)),
                           sum(widths) + 2)  # + seeded flag, check
     parts = np.split(total[:-1], np.cumsum(widths)[:-1])  # the sum's last entry: the seeded flags
@@ -95,5 +96,4 @@ def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float],
 
 def cdfs_from_totals(schema: Schema, totals: Mapping[str, Sequence[float]]) -> dict[str, BinnedCDF]:
     """The same CDFs on every party, from the released totals (post-processing)."""
-    return {name: BinnedCDF.from_counts(schema[name].bin_edges(), np.asarray(counts, dtype=np.float64))
-            for name, counts in totals.items()}
+    return {name: BinnedCDF.from_histogram(schema[name], counts) for name, counts in totals.items()}

@@ -185,7 +185,7 @@ class DiffusionSynthesizer(Synthesizer):
         for name, hist in counts.items():  # one noisy histogram per numeric column, sensitivity 1 each
             sigma = sigma_for_rho(self.transform_share * rho / len(counts))
             released = gaussian_counts(hist, sigma, f"histogram of {name!r} (quantile transform)", accountant, noise)
-            cdfs[name] = BinnedCDF.from_counts(schema[name].bin_edges(), released)
+            cdfs[name] = BinnedCDF.from_histogram(schema[name], released)
         features = FeatureMap(schema, cdfs)
         x0, present = features.features(df)
         init = randomness.generator("diffusion model: initial weights")
@@ -210,7 +210,7 @@ class DiffusionSynthesizer(Synthesizer):
         self.public_rows_ = float(max(round(stage.model_.total), 1))
         released = stage.sample(int(self.public_rows_), random_state=randomness.generator("two-stage: the first stage's release"))
         counts = bin_counts(released, stage.schema_)  # of the release: public, no noise needed
-        cdfs = {n: BinnedCDF.from_counts(stage.schema_[n].bin_edges(), c) for n, c in counts.items()}
+        cdfs = {n: BinnedCDF.from_histogram(stage.schema_[n], c) for n, c in counts.items()}
         features = FeatureMap(stage.schema_, cdfs)
         x0, present = features.features(released)
         init = randomness.generator("two-stage: initial weights")

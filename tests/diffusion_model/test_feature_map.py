@@ -48,8 +48,9 @@ def test_gaussianised_features_follow_the_cdf_and_invert():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"c": ["a"] * 4000, "x": rng.exponential(0.3, 4000).clip(-1, 3), "k": rng.integers(0, 201, 4000)})
     counts = bin_counts(df, SCHEMA)
-    assert counts["x"].sum() == 4000 and counts["x"].size == 32
-    cdfs = {n: BinnedCDF.from_counts(SCHEMA[n].bin_edges(), c) for n, c in counts.items()}
+    assert counts["x"].sum() == 4000 and counts["x"].size == 32 + 1 and counts["x"][-1] == 0  # 32 bins, missing
+    cdfs = {n: BinnedCDF.from_histogram(SCHEMA[n], c) for n, c in counts.items()}
+    assert cdfs["x"].missing_share == 0.0
     fm = FeatureMap(SCHEMA, cdfs)
     x, _ = fm.features(df)
     z = x[:, 5]  # x's feature: about standard normal / Phi^-1(0.999), not squeezed at one end as linear scaling is
@@ -59,3 +60,29 @@ def test_gaussianised_features_follow_the_cdf_and_invert():
     assert inner.mean() > 0.99
     np.testing.assert_allclose(back["x"][inner], df["x"][inner], atol=1e-6)
     assert (back["k"] == df["k"]).mean() > 0.99
+
+
+def test_every_row_is_counted_once_per_column_bins_points_then_missing():
+    spec = NumericColumn("a", lower=0.0, upper=10.0, bins=4, points=(0.0,), missing=True)
+    df = pd.DataFrame({"a": [0.0, 0.0, 1.0, 9.5, np.nan, 12.0]})  # 12 is clipped into the last bin
+    counts = bin_counts(df, Schema([spec]))["a"]
+    assert counts.tolist() == [1, 0, 0, 2, 2, 1]  # bins 0-2.5, ..., 7.5-10; the point 0; missing
+    cdf = BinnedCDF.from_histogram(spec, counts)
+    assert cdf.missing_share == pytest.approx(1 / 6)
+    assert cdf.cdf[-1] == pytest.approx(1.0) and len(cdf.edges) == 5  # the CDF runs over the bins only
+    with pytest.raises(ValueError, match="'a': a histogram of 5 cells, its codes are 6"):
+        BinnedCDF.from_histogram(spec, counts[:-1])
+
+
+def test_matching_gives_the_missing_flag_to_the_released_share_of_samples():
+    cdf = BinnedCDF.from_counts((-1.0, 1.0, 3.0), np.array([50.0, 50.0]))
+    rng = np.random.default_rng(1)
+    x = np.zeros((1000, 2))
+    x[:, 0] = rng.normal(size=1000)
+    x[:, 1] = rng.normal(0.5, 1.0, size=1000)  # a drifting model: flags above 0 in most rows
+    for share, expected in ((0.0, 0), (0.123, 123), (None, int((x[:, 1] > 0).sum()))):
+        fm = FeatureMap(Schema([SCHEMA["x"]]), {"x": BinnedCDF(cdf.edges, cdf.cdf, share)})
+        out = fm.rows(fm.matched_to_cdfs(x), np.random.default_rng(0))["x"]
+        assert int(out.isna().sum()) == expected
+        if share:  # the rows with the largest flags
+            assert set(np.flatnonzero(out.isna())) == set(np.argsort(-x[:, 1])[:expected])

@@ -53,7 +53,7 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
         x0, present = features.features(df)
         acc = Accountant(3.0, 1e-9, secure=False)
         for name, sigma in sigmas.items():  # the histograms are released first
-            spend_distributed_gaussian(f"histogram of {name!r}", sigma, 2, acc, dimension=len(SCHEMA[name].bin_edges()) - 1)
+            spend_distributed_gaussian(f"histogram of {name!r}", sigma, 2, acc, dimension=SCHEMA[name].size)
         plan = plan_client(len(df), 0.01, FAST, 1, acc, SeededNoise(np.random.default_rng([5, key, zlib.crc32(b"count")])))
         randomness = Randomness.of(np.random.default_rng([5, key, 1]))
         local = GaussianDiffusion((), features.width, FAST, torch.device("cpu"), randomness.generator("model shell"))
@@ -83,6 +83,7 @@ def test_the_federated_quantile_transform_follows_the_pooled_rows():
     syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True)
     pooled = np.concatenate([f["b"].to_numpy() for f in frames])
     cdf = syn.features_.cdfs["b"]
+    assert 0.0 <= cdf.missing_share < 0.01  # the summed missing cell: b has no missing values, so only noise
     for q in (0.25, 0.5, 0.75):  # b is bimodal (near 2 and 7, 80/20): the CDF at the pooled quantiles
         value = np.quantile(pooled, q)
         assert abs(float(cdf.forward(np.array([value]))[0]) - q) < 0.1

@@ -70,6 +70,9 @@ def test_matched_samples_follow_the_released_cdfs_in_the_models_row_order(frame)
     rho = pd.Series(matched.loc[both, "b"]).rank().corr(pd.Series(plain.loc[both, "b"]).rank())
     assert rho > 0.99  # rank for rank: the model's order of the rows is kept
     pd.testing.assert_series_equal(matched["a"], plain["a"])  # categorical columns are untouched
+    share = cdf.missing_share  # from the histogram's missing cell: the real column has none, so only noise
+    assert share is not None and share < 0.01
+    assert matched["b"].isna().sum() == round(share * 4000)  # the flag follows the released share too
 
 
 def test_transform_share_zero_scales_linearly_and_spends_no_histograms(frame):
