@@ -100,6 +100,7 @@ def main() -> None:
     p.add_argument("--fedsgd-rounds", type=int, default=200, help="DP-FedSGD's rounds (full-batch steps)")
     p.add_argument("--fedsgd-lr", type=float, default=None, help="DP-FedSGD's server learning rate (default: the library's)")
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (split a long run over processes)")
     p.add_argument("--rows", type=int, default=0, help="a seeded sample of N rows (0: all 53,940)")
     p.add_argument("--settings", default="central", choices=["central", "shared"])
     p.add_argument("--methods", nargs="+", default=["central", "fedavg secure", "federated mst"],
@@ -121,7 +122,7 @@ def main() -> None:
                 central = None
                 for method in args.methods:
                     scores, seconds = [], []
-                    for seed in range(args.seeds):
+                    for seed in range(args.first_seed, args.first_seed + args.seeds):
                         if method == "central" and (eps, seed) in central_runs:  # the same rows and budget
                             score, secs = central_runs[eps, seed]
                         else:
@@ -130,6 +131,8 @@ def main() -> None:
                             score = fidelity(df, syn.sample(len(df), random_state=seed), schema, ranges)
                             if method == "central":
                                 central_runs[eps, seed] = score, secs
+                        print(f"<!-- seed {seed}, {method}: W1 {score['w1']:.4f}, 2-way TV {score['tv2']:.3f}, "
+                              f"{secs:.0f} s -->", flush=True)
                         scores.append(score)
                         seconds.append(secs)
                     mean = {k: float(np.mean([s[k] for s in scores])) for k in ("w1", "corr", "tv2")}
