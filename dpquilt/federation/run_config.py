@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RunConfig", "UNSET"]
+__all__ = ["RunConfig", "UNSET", "diffusion_algorithm"]
 
 #: Run-config value meaning "not set" for integers (TOML has no null).
 UNSET = -1
@@ -53,9 +53,10 @@ class RunConfig:
         DP-FedAvg's server step (:func:`~.fedavg.server_step`); ``0``: the default.
     clip_norm, local_steps : float, int
         Client-level DP-FedAvg's :class:`~.client_level.ClientLevelSettings`.
-    algorithm : {"fedavg", "fedsgd"}
-        Record-level federated diffusion: DP-FedAvg (each client's own DP-SGD noise) or
-        DP-FedSGD (:mod:`.secure_fedsgd`: the noise added once to the secure sum).
+    algorithm : {"fedsgd", "fedavg"}
+        Record-level federated diffusion: DP-FedSGD (:mod:`.secure_fedsgd`: the noise
+        added once to the secure sum; the default with secure updates) or DP-FedAvg (each
+        client's own DP-SGD noise); see :func:`diffusion_algorithm`.
 
     Examples
     --------
@@ -88,7 +89,7 @@ class RunConfig:
     server_learning_rate: float = 0.0
     clip_norm: float = 1.0
     local_steps: int = 50
-    algorithm: str = "fedavg"
+    algorithm: str = "fedsgd"
 
     def to_wire(self) -> dict[str, str]:
         """Each field as a ``key=value`` of ``flwr run --run-config`` (TOML literals, dashed keys)."""
@@ -116,6 +117,49 @@ class RunConfig:
         defaults = cls(schema="", schema_sha256="")
         return "\n".join(f"{_key(k)} = {_literal(v, quote=DOUBLE)}" for k, v in dataclasses.asdict(defaults).items())
 
+
+
+def diffusion_algorithm(algorithm: str | None, privacy_unit: str, secure_updates: bool, fix: str = "") -> str:
+    """The federated diffusion's algorithm, checked against its privacy unit and secure sums.
+
+    ``None`` chooses DP-FedSGD (one full-batch DP step a round, the noise added once to
+    the secure sum: on diamonds over 3 and 10 clients within 25% of the central model's
+    2-way error, ``docs/benchmarks.md``) where it can run, that is at record level with
+    secure updates, and DP-FedAvg otherwise.
+
+    Parameters
+    ----------
+    algorithm : {"fedsgd", "fedavg"} or None
+    privacy_unit : {"record", "client"}
+    secure_updates : bool
+    fix : str
+        How to mend a refused combination, in the caller's terms (the command line names
+        its flags), appended to the message.
+
+    Raises
+    ------
+    ValueError
+        For an unknown value, client level without secure updates, or DP-FedSGD without
+        secure record-level sums.
+
+    Examples
+    --------
+    >>> diffusion_algorithm(None, "record", True), diffusion_algorithm(None, "record", False)
+    ('fedsgd', 'fedavg')
+    """
+    if privacy_unit not in ("record", "client"):
+        raise ValueError(f"privacy_unit must be 'record' or 'client', got {privacy_unit!r}")
+    if privacy_unit == "client" and not secure_updates:
+        raise ValueError("privacy_unit='client' needs secure updates: the clients' noise shares cancel out only in a "
+                         "secure sum" + fix)
+    if algorithm is None:
+        return "fedsgd" if privacy_unit == "record" and secure_updates else "fedavg"
+    if algorithm not in ("fedavg", "fedsgd"):
+        raise ValueError(f"algorithm must be 'fedavg' or 'fedsgd', got {algorithm!r}")
+    if algorithm == "fedsgd" and (privacy_unit != "record" or not secure_updates):
+        raise ValueError("algorithm='fedsgd' adds the noise to the secure sum: it needs record-level privacy and "
+                         "secure updates" + fix)
+    return algorithm
 
 def _key(name: str) -> str:
     return name.replace("_", "-")

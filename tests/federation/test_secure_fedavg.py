@@ -41,7 +41,7 @@ def test_an_update_that_does_not_fit_the_secure_sums_range_is_refused():
 def test_the_securely_averaged_weights_are_the_weighted_average_within_the_stated_bound():
     frames = [frame(400, 1), frame(700, 2)]
     unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
-    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True, algorithm="fedavg")
     features = syn.features_  # the federated quantile transform's CDFs, the same on every party
     assert set(features.cdfs) == {"b", "k"}  # the numeric columns
     sigmas = transform_sigmas(SCHEMA, 3.0, 1e-9, 0.05, honest_shares=2)
@@ -80,7 +80,7 @@ def test_the_securely_averaged_weights_are_the_weighted_average_within_the_state
 def test_the_federated_quantile_transform_follows_the_pooled_rows():
     frames = [frame(3000, 1), frame(3000, 2)]
     unfitted = dq.DiffusionSynthesizer(epsilon=3.0, schema=SCHEMA, settings=FAST, random_state=5, verbose=False)
-    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, secure_updates=True, algorithm="fedavg")
     pooled = np.concatenate([f["b"].to_numpy() for f in frames])
     cdf = syn.features_.cdfs["b"]
     assert 0.0 <= cdf.missing_share < 0.01  # the summed missing cell: b has no missing values, so only noise

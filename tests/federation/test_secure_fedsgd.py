@@ -88,7 +88,7 @@ def test_a_fedsgd_fit_takes_one_adam_step_on_the_noisy_sum_of_the_clients_replie
     sgd = FedSGDSettings(clip_norm=0.5, bits=10, learning_rate=0.02)
     unfitted = dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=FAST, random_state=9, verbose=False,
                                        transform_share=0.0)  # no histogram round: the clients scale linearly
-    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, algorithm="fedsgd", fedsgd=sgd)
+    syn = dq.federation.simulate(frames, unfitted, fedavg_rounds=1, fedsgd=sgd)  # DP-FedSGD is the default
     features = FeatureMap(SCHEMA)
     init = GaussianDiffusion((), features.width, FAST, torch.device("cpu"),
                              Randomness.of(np.random.default_rng([9, 2**31])).generator("initial weights"))
@@ -137,4 +137,6 @@ def test_fedsgd_is_refused_where_its_noise_could_not_be_summed():
     with pytest.raises(ValueError, match="algorithm must be 'fedavg' or 'fedsgd'"):
         dq.federation.simulate(frames, unfitted, algorithm="sgd")
     with pytest.raises(ValueError, match="fedsgd= applies only with algorithm='fedsgd'"):
-        dq.federation.simulate(frames, unfitted, fedsgd=FedSGDSettings())
+        dq.federation.simulate(frames, unfitted, fedsgd=FedSGDSettings(), algorithm="fedavg")
+    with pytest.raises(ValueError, match="fedsgd= applies only with algorithm='fedsgd'"):
+        dq.federation.simulate(frames, unfitted, fedsgd=FedSGDSettings(), secure_updates=False)  # the default is DP-FedAvg
