@@ -130,10 +130,12 @@ def make_secure_fedavg_client_app(
     load: Callable[[object], tuple[pd.DataFrame, Schema]],
     seed: int | None | Callable[[object], int | None] = None,
     device: str = "cpu",
+    mods: Sequence = (),
 ):
     """A ClientApp for :func:`run_secure_fedavg`: its plan on request, one round of DP-SGD per secure sum.
 
-    ``load``, ``seed`` and ``device`` as in :func:`~.fedavg.make_fedavg_client_app`.
+    ``load``, ``seed`` and ``device`` as in :func:`~.fedavg.make_fedavg_client_app`;
+    ``mods``: extra Flower mods placed outside SecAgg+ (fault injection in tests).
     """
     from flwr.client import NumPyClient
     from flwr.client.mod import secaggplus_mod
@@ -243,7 +245,7 @@ def make_secure_fedavg_client_app(
             vector = np.concatenate([q, [int(plan.noisy_rows), int(self.seed is not None), 1]]).astype(np.float64)
             return [vector], 1, {}
 
-    return ClientApp(client_fn=lambda context: Client(context).to_client(), mods=[secure_masks_mod, secaggplus_mod])
+    return ClientApp(client_fn=lambda context: Client(context).to_client(), mods=[secure_masks_mod, *mods, secaggplus_mod])
 
 
 def run_secure_fedavg(

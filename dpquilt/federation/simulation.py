@@ -105,7 +105,8 @@ def simulate(
     max_dropouts, max_colluders, clipping_range : int
         SecAgg+'s tolerance and quantisation range (marginal path).
     client_mods, reply_hook
-        Extra Flower mods for the clients and a hook on reply vectors (fault injection).
+        Extra Flower mods for the clients (the marginal path and secure federated
+        diffusion) and a hook on reply vectors (the marginal path): fault injection.
     **options
         Only without ``synthesizer``: the MarginalSynthesizer's parameters.
 
@@ -150,7 +151,8 @@ def simulate(
         sgd = (fedsgd or FedSGDSettings()) if algorithm == "fedsgd" else None
         if fedavg_rounds is None:
             fedavg_rounds = FEDSGD_ROUNDS if sgd is not None else DEFAULT_FEDAVG_ROUNDS
-        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level, sgd)
+        return _fedavg(frames, synthesizer, schema, fedavg_rounds, count_share, seed, sums, server_learning_rate, level, sgd,
+                       client_mods)
     settings = SecureSumSettings(len(frames), max_dropouts, max_colluders, clipping_range)
     return _secure_sums(frames, synthesizer, schema, settings, seed, client_mods, reply_hook)
 
@@ -180,7 +182,8 @@ def _secure_sums(frames, synthesizer: MarginalSynthesizer, schema: Schema, setti
 
 def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: int, count_share: float, seed,
             sums: SecureSumSettings | None = None, server_learning_rate: float | None = None,
-            level: ClientLevelSettings | None = None, sgd: FedSGDSettings | None = None) -> DiffusionSynthesizer:
+            level: ClientLevelSettings | None = None, sgd: FedSGDSettings | None = None,
+            client_mods: Sequence = ()) -> DiffusionSynthesizer:
     from flwr.serverapp import ServerApp
 
     from ..synthesizers.diffusion import DPSGD_SETTINGS
@@ -215,8 +218,12 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
                        seed, synthesizer.device, columns, synthesizer=synthesizer, server_learning_rate=server_learning_rate)
 
     load = lambda context: (frames[int(context.node_config["partition-id"])], schema)  # noqa: E731
-    make = make_secure_fedavg_client_app if sums is not None else make_fedavg_client_app
-    client = make(load, seed=seed, device=synthesizer.device)
+    if sums is not None:
+        client = make_secure_fedavg_client_app(load, seed=seed, device=synthesizer.device, mods=client_mods)
+    elif client_mods:
+        raise ValueError("client_mods= needs secure_updates=True: the plain DP-FedAvg client takes no mods")
+    else:
+        client = make_fedavg_client_app(load, seed=seed, device=synthesizer.device)
     _run(server, client, len(frames), verbose)
     if not hasattr(synthesizer, "diffusion_"):
         raise RuntimeError("the federated training ended without a model; see the log above for the server's error")

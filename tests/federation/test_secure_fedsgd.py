@@ -140,3 +140,32 @@ def test_fedsgd_is_refused_where_its_noise_could_not_be_summed():
         dq.federation.simulate(frames, unfitted, fedsgd=FedSGDSettings(), algorithm="fedavg")
     with pytest.raises(ValueError, match="fedsgd= applies only with algorithm='fedsgd'"):
         dq.federation.simulate(frames, unfitted, fedsgd=FedSGDSettings(), secure_updates=False)  # the default is DP-FedAvg
+
+
+def _drop_third_client_in_round_2(msg, context, call_next):
+    """Client 2 fails while computing its masked vector in the fit's second secure sum (round 2)."""
+    stage = msg.content.config_records.get("secaggplus_configs", {}).get("stage")
+    if str(msg.metadata.group_id) == "2" and stage == "collect_masked_vectors" and int(context.node_config["partition-id"]) == 2:
+        raise RuntimeError("simulated dropout in round 2")
+    return call_next(msg, context)
+
+
+def test_a_client_that_misses_a_round_leaves_the_ledger_and_its_guarantee_as_planned():
+    frames = [frame(120, 1), frame(90, 2), frame(100, 3)]
+    sgd = FedSGDSettings(clip_norm=0.5, bits=10, learning_rate=0.02)
+
+    def fit(mods):
+        unfitted = dq.DiffusionSynthesizer(epsilon=4.0, schema=SCHEMA, settings=FAST, random_state=9, verbose=False,
+                                           transform_share=0.0)
+        return dq.federation.simulate(frames, unfitted, fedavg_rounds=2, fedsgd=sgd, max_dropouts=1, client_mods=mods)
+
+    full, dropped = fit(()), fit([_drop_third_client_in_round_2])
+    ledger = [(e.what, e.rho, e.noise_scale) for e in full.accountant_.ledger]
+    assert ledger == [(e.what, e.rho, e.noise_scale) for e in dropped.accountant_.ledger]
+    assert [what for what, _, _ in ledger] == [f"DP-FedSGD round {r} (clipped gradient sums)" for r in (1, 2)]
+    size = flat_weights(full.diffusion_.model).size
+    # the noise was planned for the 2 honest shares left when one of 3 clients may drop
+    assert dropped.round_sigmas_ == [pytest.approx(round_sigma(Accountant(4.0, 1e-9).remaining_rho() / 2, 2, sgd, size))] * 2
+    assert "at least 2 honest" in dropped.privacy_report().notes[0]
+    # round 2's sum lacked the third client's gradient and share: the trained weights moved elsewhere
+    assert not np.allclose(flat_weights(full.diffusion_.model), flat_weights(dropped.diffusion_.model))
