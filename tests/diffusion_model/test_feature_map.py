@@ -86,3 +86,17 @@ def test_matching_gives_the_missing_flag_to_the_released_share_of_samples():
         assert int(out.isna().sum()) == expected
         if share:  # the rows with the largest flags
             assert set(np.flatnonzero(out.isna())) == set(np.argsort(-x[:, 1])[:expected])
+
+
+def test_removing_any_one_row_moves_each_columns_histogram_by_one_count():
+    """The quantile transform's sensitivity: one row is in exactly one cell of each numeric column
+    (a bin, a point mass or missing), so its histogram moves by 1 in L1 and L2."""
+    spec = NumericColumn("a", lower=0.0, upper=10.0, bins=4, points=(0.0,), missing=True)
+    schema = Schema([spec, SCHEMA["k"]])
+    df = pd.DataFrame({"a": [0.0, 0.0, 1.0, 9.5, np.nan, 12.0, -3.0], "k": [0, 5, 200, 201, 17, None, 3]})
+    full = bin_counts(df, schema)
+    for i in range(len(df)):
+        less = bin_counts(df.drop(index=i), schema)
+        for name in full:
+            change = full[name] - less[name]
+            assert change.min() == 0 and change.sum() == 1, (name, i, change)
