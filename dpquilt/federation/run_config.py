@@ -118,7 +118,6 @@ class RunConfig:
         return "\n".join(f"{_key(k)} = {_literal(v, quote=DOUBLE)}" for k, v in dataclasses.asdict(defaults).items())
 
 
-
 def diffusion_algorithm(algorithm: str | None, privacy_unit: str, secure_updates: bool, fix: str = "") -> str:
     """The federated diffusion's algorithm, checked against its privacy unit and secure sums.
 
@@ -160,6 +159,7 @@ def diffusion_algorithm(algorithm: str | None, privacy_unit: str, secure_updates
         raise ValueError("algorithm='fedsgd' adds the noise to the secure sum: it needs record-level privacy and "
                          "secure updates" + fix)
     return algorithm
+
 
 def _key(name: str) -> str:
     return name.replace("_", "-")
