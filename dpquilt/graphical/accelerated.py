@@ -91,7 +91,6 @@ def accelerated_descent(
     stop: Callable[[int, float, np.ndarray], bool] | None = None,
     check_every: int = 10,
     initial_step: float | None = None,
-    stop_every: int | None = None,
 ) -> AcceleratedFit:
     """Fit the marginals by accelerated entropic proximal gradient (see the module docstring).
 
@@ -109,19 +108,11 @@ def accelerated_descent(
         these marginals on the junction-tree nodes, which agrees with the previous
         model on every measured clique; without it, from the uniform distribution.
     stop : callable, optional
-        ``stop(iterations_done, loss, term_losses)`` is asked every ``stop_every``
+        ``stop(iterations_done, loss, term_losses)`` is asked every ``check_every``
         iterations with ``L(x)`` and each measurement's share of it, and may end the
-        descent. It also ends when ``L(x)`` stops improving (relative gain under 1e-12
-        at five checks, every ``check_every`` iterations, in a row) or no step passes
-        the test.
-    check_every : int
-        Iterations between checks for a stall (and rescalings of the potentials).
-    stop_every : int, optional
-        Iterations between calls of ``stop`` (default ``check_every``). A warm-started
-        round fit of AIM reaches its stopping rule within tens of iterations, each a
-        full calibration of the model; asked every iteration it stops where the rule
-        says instead of up to ``check_every - 1`` iterations later (on a late STAR
-        round, 25 iterations instead of 30; on a late RandHIE round, 31 instead of 40).
+        descent. It also ends when ``L(x)`` stops
+        improving (relative gain under 1e-12 at five checks in a row) or no step
+        passes the test.
     initial_step : float, optional
         Where the step search starts (a previous fit's :attr:`AcceleratedFit.step`);
         by default, and never below, ``2 / (Lipschitz * total)``, the bound of
@@ -190,18 +181,13 @@ def accelerated_descent(
         r_x = r_x2
         theta_prev, step_prev = theta, step
         step = min(step * STEP_GROWTH, max_step)
-        loss = None
         if it % check_every == 0:
             potentials, taken = _renormalise(potentials)  # keep each node's maximum at 1
             offset += taken
             loss = 0.5 * _dot(r_x, r_x)
             stalls = stalls + 1 if loss > checked - STALL_TOLERANCE * max(abs(loss), 1.0) else 0
             checked = min(checked, loss)
-            if stalls >= STALL_CHECKS:
-                break
-        if stop is not None and it % (stop_every or check_every) == 0:
-            loss = 0.5 * _dot(r_x, r_x) if loss is None else loss
-            if stop(it, loss, problem.term_losses(r_x)):
+            if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
                 break
     return AcceleratedFit(node_log_potentials(problem.tree, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
 

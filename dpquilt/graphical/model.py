@@ -170,7 +170,6 @@ def estimate(
                 fit = accelerated_descent(
                     domain, measurements, total, options.iters, previous, stop=done,
                     initial_step=warm_start.step if warm_start is not None else None,
-                    stop_every=1 if warm_start is not None else None,  # a warm fit stops where its rule says
                 )
                 return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements), plans)
             start = warm_start.potentials if warm_start is not None else None

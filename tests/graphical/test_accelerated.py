@@ -133,22 +133,3 @@ def test_estimate_carries_the_step_into_a_warm_start(rng):
     assert first.step is not None and first.step > 0
     again = estimate(DOMAIN, ms, EstimationOptions(iters=300), warm_start=first)
     assert again.step is not None
-
-
-def test_the_stop_rule_is_asked_every_stop_every_iterations_and_ends_the_fit_there(rng):
-    ms = _measurements(rng)
-    total = noisy_total(ms)
-    problem = MarginalProblem(DOMAIN, ms, total)
-    for stop_every, expected in ((None, [10, 20, 30]), (1, list(range(1, 22))), (7, [7, 14, 21])):
-        asked = []
-
-        def stop(it, loss, term_losses):
-            asked.append(it)
-            assert loss == pytest.approx(float(term_losses.sum()))  # each measurement's share of the same loss
-            return it >= 21
-
-        fit = accelerated_descent(DOMAIN, ms, total, iters=200, stop=stop, stop_every=stop_every)
-        assert asked == expected and fit.iterations == expected[-1]  # the first call at or past 21 ends it
-    r = np.random.default_rng(0).normal(size=problem.scaled_y.size)
-    loop = [0.5 * float(r[term[3]] @ r[term[3]]) for term in problem.terms]
-    np.testing.assert_allclose(problem.term_losses(r), loop, rtol=1e-12)
