@@ -31,7 +31,7 @@ from ..schema.column_types import conform_column, numeric_values
 from ..schema.dataset import Dataset
 from ..schema.positions import positions_in_bins
 
-__all__ = ["BinnedCDF", "FeatureMap", "bin_counts", "histogram_width"]
+__all__ = ["BinnedCDF", "FeatureMap", "bin_counts"]
 
 #: Gaussianised features clip the CDF to [TAIL, 1 - TAIL] and divide by Phi^-1(1 - TAIL).
 TAIL = 1e-3
@@ -82,8 +82,8 @@ class BinnedCDF:
         0.2
         """
         counts = np.asarray(counts, dtype=np.float64)
-        if counts.size != histogram_width(spec):
-            raise ValueError(f"column {spec.name!r}: a histogram of {counts.size} cells, its codes are {histogram_width(spec)}")
+        if counts.size != spec.size:
+            raise ValueError(f"column {spec.name!r}: a histogram of {counts.size} cells, its codes are {spec.size}")
         share = None
         if spec.missing:
             kept = np.maximum(counts, 0.0)
@@ -95,17 +95,6 @@ class BinnedCDF:
 
     def inverse(self, u: np.ndarray) -> np.ndarray:
         return np.interp(u, self.cdf, self.edges)
-
-
-def histogram_width(spec: NumericColumn) -> int:
-    """Cells of a numeric column's histogram in :func:`bin_counts`: its bins, points and missing code.
-
-    Examples
-    --------
-    >>> histogram_width(NumericColumn("x", lower=0.0, upper=10.0, bins=4, points=(0.0,), missing=True))
-    6
-    """
-    return spec.size
 
 
 def bin_counts(df: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
@@ -129,7 +118,7 @@ def bin_counts(df: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
     for spec in schema.columns:
         if isinstance(spec, NumericColumn):
             col = np.asarray(codes.columns[spec.name], dtype=np.int64)
-            out[spec.name] = np.bincount(col, minlength=histogram_width(spec))
+            out[spec.name] = np.bincount(col, minlength=spec.size)  # one cell per code
     return out
 
 

@@ -69,8 +69,8 @@ def _server_main(grid, context: Context) -> None:
     if rc.method == "diffusion":
         from ..synthesizers.diffusion import DPSGD_SETTINGS
 
-        default_rounds = FEDSGD_ROUNDS if rc.algorithm == "fedsgd" else DEFAULT_FEDAVG_ROUNDS
-        rounds = rc.rounds if rc.rounds is not None else default_rounds
+        fedsgd = rc.algorithm == "fedsgd" and rc.privacy_unit == "record" and bool(rc.secure_updates)  # it runs only so
+        rounds = rc.rounds if rc.rounds is not None else FEDSGD_ROUNDS if fedsgd else DEFAULT_FEDAVG_ROUNDS
         eta = rc.server_learning_rate or None  # 0: the default
         sums = SecureSumSettings(rc.clients, rc.max_dropouts, rc.max_colluders, wait_for_clients=rc.wait_for_clients)
         if rc.privacy_unit == "client":
@@ -79,7 +79,7 @@ def _server_main(grid, context: Context) -> None:
             level = ClientLevelSettings(clip_norm=rc.clip_norm, local_steps=rc.local_steps)
             synthesizer = run_client_level_fedavg(grid, context, schema, sums, rc.epsilon, rc.delta, rounds,
                                                   DPSGD_SETTINGS, level, rc.seed, eta or 1.0)
-        elif rc.secure_updates and rc.algorithm == "fedsgd":
+        elif fedsgd:
             from .secure_fedsgd import FedSGDSettings, run_secure_fedsgd
 
             synthesizer = run_secure_fedsgd(grid, context, schema, sums, rc.epsilon, rc.delta, rounds, DPSGD_SETTINGS,

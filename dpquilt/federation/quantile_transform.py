@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..diffusion_model.feature_map import BinnedCDF, histogram_width
+from ..diffusion_model.feature_map import BinnedCDF
 from ..privacy.accountant import Accountant
 from ..privacy.distributed import party_sigma, sigma_for_distributed_rho
 from ..privacy.mechanisms import spend_distributed_gaussian
@@ -54,7 +54,7 @@ def transform_sigmas(
     if not numeric or share <= 0:
         return {}
     rho = share * Accountant(epsilon, delta).remaining_rho() / len(numeric)
-    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, histogram_width(c)) for c in numeric}
+    return {c.name: sigma_for_distributed_rho(rho, honest_shares, 1.0, 1.0, c.size) for c in numeric}
 
 
 def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest_shares: int, schema: Schema) -> None:
@@ -70,7 +70,7 @@ def spend_histograms(accountant: Accountant, sigmas: Mapping[str, float], honest
     """
     for name, sigma in sigmas.items():
         spend_distributed_gaussian(f"histogram of {name!r} (federated quantile transform)", sigma, honest_shares,
-                                   accountant, dimension=histogram_width(schema[name]))
+                                   accountant, dimension=schema[name].size)
 
 
 def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float], honest_shares: int,
@@ -87,7 +87,7 @@ def federated_transform(secure_sum, schema: Schema, sigmas: Mapping[str, float],
     if not sigmas:
         return {}, False
     shares = {name: party_sigma(sigma, honest_shares) for name, sigma in sigmas.items()}
-    widths = [histogram_width(schema[n]) for n in sigmas]
+    widths = [schema[n].size for n in sigmas]  # every code of the column: bins, points, missing
     total, _ = secure_sum(HistogramRound("histograms (federated quantile transform)", shares, dict(config)),
                           sum(widths) + 2)  # + seeded flag, check
     parts = np.split(total[:-1], np.cumsum(widths)[:-1])  # the sum's last entry: the seeded flags

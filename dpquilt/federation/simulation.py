@@ -141,6 +141,9 @@ def simulate(
                                     " (secure_updates=True, and privacy_unit='record' for algorithm='fedsgd')")
     if client_level is not None and privacy_unit != "client":
         raise ValueError("client_level= applies only with privacy_unit='client'")
+    if client_mods and isinstance(synthesizer, DiffusionSynthesizer) and not secure_updates:
+        raise ValueError("client_mods= needs secure_updates=True for a diffusion synthesizer: the plain DP-FedAvg client "
+                         "takes no mods")
     if fedsgd is not None and algorithm != "fedsgd":
         raise ValueError("fedsgd= applies only with algorithm='fedsgd'")
     if server_learning_rate is not None:
@@ -220,9 +223,7 @@ def _fedavg(frames, synthesizer: DiffusionSynthesizer, schema: Schema, rounds: i
     load = lambda context: (frames[int(context.node_config["partition-id"])], schema)  # noqa: E731
     if sums is not None:
         client = make_secure_fedavg_client_app(load, seed=seed, device=synthesizer.device, mods=client_mods)
-    elif client_mods:
-        raise ValueError("client_mods= needs secure_updates=True: the plain DP-FedAvg client takes no mods")
-    else:
+    else:  # simulate refused client_mods here
         client = make_fedavg_client_app(load, seed=seed, device=synthesizer.device)
     _run(server, client, len(frames), verbose)
     if not hasattr(synthesizer, "diffusion_"):

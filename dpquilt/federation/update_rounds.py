@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -94,8 +95,6 @@ def shared_reply(rounded: np.ndarray, share_sigma: float, seed: int | None, clie
     >>> reply.shape, reply[-2:].tolist()  # two noisy entries, then the seeded flag and the check entry
     ((4,), [1.0, 1.0])
     """
-    import zlib
-
     from ..privacy.noise import SecureNoise, SeededNoise
 
     noise = SecureNoise() if seed is None else SeededNoise(np.random.default_rng([seed, client, round_, zlib.crc32(b"share")]))
@@ -116,8 +115,6 @@ def check_number(owner: str, name: str, value: object, integer: bool = False,
     Traceback (most recent call last):
     ValueError: FedSGDSettings: bits must be an integer in [4, 20], got 40
     """
-    import numpy as np
-
     if integer:
         if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high):
             raise ValueError(f"{owner}: {name} must be an integer in [{low:g}, {high:g}], got {value!r}")

@@ -92,3 +92,6 @@ def test_bad_rounds_and_schemas_are_named():
         dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), epsilon=2.0)
     with pytest.raises(ValueError, match="server_learning_rate must be a positive number or None, got -1"):
         dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), server_learning_rate=-1)
+    with pytest.raises(ValueError, match="client_mods= needs secure_updates=True"):
+        dq.federation.simulate([frame(10, 0), frame(10, 1)], dq.DiffusionSynthesizer(schema=SCHEMA), secure_updates=False,
+                               client_mods=[lambda msg, ctx, call_next: call_next(msg, ctx)])
