@@ -39,6 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from ..marginals.tables import marginalise, sum_out
 from .calibration import conditional_given
+from .compiled_elimination import greedy_products
+from .compiled_replay import MAX_COLUMNS, byte_tables
 from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
 
@@ -570,27 +572,76 @@ def _elimination_steps(
     memo: PlanningMemo,
 ) -> list[Step]:
     """``sum`` over the columns not in ``keep`` of the product of ``factors``, by variable
-    elimination in greedy min-size order (Koller and Friedman 2009, Section 9.4.3.1):
-    each step sums out the column whose factors multiply into the smallest table, with
-    every other column that only those factors hold. A column asked for that lives in a
-    leaf behind a small separator is thus joined last, instead of being carried through
-    every node between it and the others.
+    elimination in greedy min-size order (:func:`greedy_order`).
 
     Each factor comes with a key that names its content, and its columns as bits
     (:class:`PlanningMemo`; AIM plans ~10^4 projections a round); a step's product is
     named by its factors' keys and what it keeps."""
-    cells, rank, n = memo.cells, memo.rank, len(memo.bit)
-    keep_mask = memo.mask(keep)
-    work = list(factors)
-    hidden = 0
-    for _, _, mask in work:
-        hidden |= mask
-    hidden &= ~keep_mask
+    products, final = greedy_order([mask for _, _, mask in factors], memo.mask(keep), memo)
+    attrs = [attrs for attrs, _, _ in factors]
+    keys = [key for _, key, _ in factors]
     steps = []
+    for ids, out_mask in products:
+        out = memo.names(out_mask)  # in the domain's order
+        operands = tuple(attrs[i] for i in ids)
+        key = ("product", frozenset(keys[i] for i in ids), out)
+        step = _step(made, key, tuple(keys[i] for i in ids), lambda: memo.contraction(operands, domain, out))
+        steps.append(step)
+        attrs.append(out)
+        keys.append(step.key)  # the made step's key: equal keys are then the same object, quick to compare
+    steps.append(_step(made, output, tuple(keys[i] for i in final), lambda: memo.contraction(tuple(attrs[i] for i in final), domain, keep)))
+    return steps
+
+
+def greedy_order(masks: Sequence[int], keep: int, memo: PlanningMemo) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:
+    """The products of a greedy min-size variable elimination of factors over the column
+    masks ``masks`` onto the columns ``keep`` (Koller and Friedman 2009, Section 9.4.3.1).
+
+    While a column outside ``keep`` is left and more than two factors are (two are one
+    contraction), the factors holding the hidden column whose product is smallest (ties by
+    the column's name) are multiplied, keeping what ``keep`` or the other factors need,
+    with every other column only those factors held summed out. A column asked for that
+    lives in a leaf behind a small separator is thus joined last, instead of being carried
+    through every node between it and the others.
+
+    Factors are numbered as given, then each product in turn. Returns each product's
+    factors (in the work list's order: the factors left, then the products) and columns,
+    and the factors left for the last contraction. On tables of at most 64 columns the
+    choice runs compiled (:func:`~dpquilt.graphical.compiled_elimination.greedy_products`).
+
+    Examples
+    --------
+    >>> memo = PlanningMemo.of({"a": 2, "b": 3, "c": 2, "d": 4})
+    >>> a, b, c, d = (memo.bit[x] for x in "abcd")
+    >>> greedy_order([a | b, b | c, c | d], a | d, memo)  # b first (12 cells, with a and c), then a last contraction
+    ([((0, 1), 5)], (2, 3))
+    >>> greedy_order([a | b, b | c, c | d], a | d, memo) == _greedy_order_python([a | b, b | c, c | d], a | d, memo)
+    True
+    """
+    if memo.byte_cells is not None:
+        steps, pointers, involved, outs, final = greedy_products(
+            np.array(masks, dtype=np.uint64), np.uint64(keep), memo.byte_cells, memo.position_ranks
+        )
+        if steps >= 0:
+            ids = involved[: pointers[steps]].tolist()
+            bounds = pointers[: steps + 1].tolist()
+            return [(tuple(ids[bounds[k] : bounds[k + 1]]), int(outs[k])) for k in range(steps)], tuple(final.tolist())
+    return _greedy_order_python(masks, keep, memo)
+
+
+def _greedy_order_python(masks: Sequence[int], keep: int, memo: PlanningMemo) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:
+    """:func:`greedy_order` on Python's integers (any number of columns, any cell count)."""
+    cells, rank, n = memo.cells, memo.rank, len(memo.bit)
+    work = list(enumerate(masks))
+    hidden = 0
+    for mask in masks:
+        hidden |= mask
+    hidden &= ~keep
+    products: list[tuple[tuple[int, ...], int]] = []
     sizes: dict[int, int] = {}  # cells of a set of columns, asked again and again
-    while hidden and len(work) > 2:  # two factors: one contraction below
+    while hidden and len(work) > 2:
         holders: dict[int, int] = {}  # the columns of the factors holding each hidden column
-        for _, _, mask in work:
+        for _, mask in work:
             rest_bits = mask & hidden
             while rest_bits:
                 low = rest_bits & -rest_bits
@@ -604,40 +655,39 @@ def _elimination_steps(
             score = size * n + rank[b]
             if least < 0 or score < least:
                 best, least = b, score
-        involved = [f for f in work if f[2] & best]
-        rest = [f for f in work if not f[2] & best]
-        outside, union_mask = keep_mask, 0
-        for _, _, mask in rest:
+        involved = [f for f in work if f[1] & best]
+        rest = [f for f in work if not f[1] & best]
+        outside, union = keep, 0
+        for _, mask in rest:
             outside |= mask
-        for _, _, mask in involved:
-            union_mask |= mask
-        out_mask = union_mask & outside
-        out = memo.names(out_mask)  # in the domain's order
-        key = ("product", frozenset(k for _, k, _ in involved), out)
-        step = _step(made, key, tuple(k for _, k, _ in involved), lambda: memo.contraction(tuple(attrs for attrs, _, _ in involved), domain, out))
-        steps.append(step)
-        work = [*rest, (out, step.key, out_mask)]  # the made step's key: equal keys are then the same object, quick to compare
-        hidden &= ~(union_mask & ~out_mask)
-    steps.append(_step(made, output, tuple(k for _, k, _ in work), lambda: memo.contraction(tuple(attrs for attrs, _, _ in work), domain, keep)))
-    return steps
+        for _, mask in involved:
+            union |= mask
+        out = union & outside
+        products.append((tuple(i for i, _ in involved), out))
+        work = [*rest, (len(masks) + len(products) - 1, out)]
+        hidden &= ~(union & ~out)
+    return products, tuple(i for i, _ in work)
 
 
 #: most entries a :class:`PlanningMemo` carries to the next tree in each of its lookups of
-#: names, masks and node parts (beyond it they start again: a long run's trees stay cheap to hold)
+#: contractions, names, masks and node parts (beyond it that lookup starts again: a long run's
+#: trees stay cheap to hold; a 47-column AIM run made about 244,000 distinct contractions)
 MEMO_ENTRIES = 1 << 18
 
 
 @dataclass(frozen=True)
 class PlanningMemo:
     """What planning asks again and again for one domain: each column's bit, the cells
-    of a set of bits, each bit's rank in name order (the greedy rule's tie-break), the
+    of a set of bits, each bit's rank in name order (the greedy rule's tie-break; for the
+    compiled elimination, on tables of at most 64 columns, also as byte tables of the
+    sizes and an array of ranks by bit position), the
     columns of a mask (:meth:`names`), the mask of columns (:meth:`mask`), a node's
     columns inside a mask (:meth:`within`), and the contractions made (a contraction
     depends only on its operands' columns and what it keeps: over AIM's rounds on a
-    47-column table, 55% of those asked had been made before). Contractions are kept for
-    one tree and the one before (:meth:`moved`), so that a long sequence of trees does not
-    hold every contraction it ever made; the lookups are carried up to
-    :data:`MEMO_ENTRIES` entries each.
+    47-column table, 55% of those asked had been made for the same tree and 43% of the
+    others for an earlier one). Everything is carried from tree to tree (:meth:`moved`) up
+    to :data:`MEMO_ENTRIES` entries in each lookup; past it, that lookup starts again, so
+    that a long sequence of trees does not hold everything it ever made.
 
     Examples
     --------
@@ -645,34 +695,38 @@ class PlanningMemo:
     >>> memo.bit, memo.cells(0b11), sorted(memo.rank.items())  # "a" (bit 2) comes first by name
     ({'b': 1, 'a': 2}, 6, [(1, 1), (2, 0)])
     >>> made = memo.contraction((("a", "b"), ("b",)), {"b": 2, "a": 3}, ("a",))
-    >>> made is memo.moved().contraction((("a", "b"), ("b",)), {"b": 2, "a": 3}, ("a",))  # kept one tree on
+    >>> made is memo.moved().moved().contraction((("a", "b"), ("b",)), {"b": 2, "a": 3}, ("a",))  # kept from tree to tree
     True
-    >>> len(memo.moved().moved().made), len(memo.moved().moved().earlier)  # not asked for a whole tree: dropped
-    (0, 0)
     """
 
     bit: dict[str, int]
     cells: Callable[[int], int]
     rank: dict[int, int]
     made: dict = field(default_factory=dict, compare=False)
-    earlier: dict = field(default_factory=dict, compare=False)
     named: dict[int, Clique] = field(default_factory=dict, compare=False)
     masks: dict[Clique, int] = field(default_factory=dict, compare=False)
     parts: dict[tuple[Clique, int], tuple[Clique, tuple[int, ...]]] = field(default_factory=dict, compare=False)
+    byte_cells: np.ndarray | None = field(default=None, compare=False)
+    position_ranks: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, domain: Mapping[str, int]) -> PlanningMemo:
         names = tuple(domain)
+        sizes = tuple(int(n) for n in domain.values())
+        ranks = _name_ranks(names)
+        compiled = len(names) <= MAX_COLUMNS
         return cls(
             {a: 1 << k for k, a in enumerate(names)},
-            _cell_counter(tuple(int(n) for n in domain.values())),
-            {1 << k: rank for k, rank in enumerate(_name_ranks(names))},
+            _cell_counter(sizes),
+            {1 << k: rank for k, rank in enumerate(ranks)},
+            byte_cells=byte_tables(sizes) if compiled else None,
+            position_ranks=np.array([*ranks, *range(len(names), MAX_COLUMNS)], dtype=np.int64) if compiled else None,
         )
 
     def moved(self) -> PlanningMemo:
-        """The memo for the next tree: this tree's contractions become the earlier ones."""
-        carried = [d if len(d) < MEMO_ENTRIES else {} for d in (self.named, self.masks, self.parts)]
-        return PlanningMemo(self.bit, self.cells, self.rank, {}, self.made, *carried)
+        """The memo for the next tree: the lookups carried, each while under :data:`MEMO_ENTRIES` entries."""
+        carried = [d if len(d) < MEMO_ENTRIES else {} for d in (self.made, self.named, self.masks, self.parts)]
+        return PlanningMemo(self.bit, self.cells, self.rank, *carried, byte_cells=self.byte_cells, position_ranks=self.position_ranks)
 
     def mask(self, attrs: Clique) -> int:
         """The bits of ``attrs``."""
@@ -707,10 +761,7 @@ class PlanningMemo:
         key = (operands, keep)
         found = self.made.get(key)
         if found is None:
-            found = self.earlier.get(key)
-            if found is None:
-                found = _contraction(operands, domain, keep)
-            self.made[key] = found
+            found = self.made[key] = _contraction(operands, domain, keep)
         return found
 
 

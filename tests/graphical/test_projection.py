@@ -172,3 +172,34 @@ def test_single_precision_projections_match_double_to_a_millionth_of_the_total(r
         assert a.dtype == np.float64, r
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * model.total)
     assert any(not np.array_equal(a, b) for a, b in zip(single, double)), "float32 gave float64's exact answers"
+
+
+def test_compiled_elimination_orders_equal_pythons(rng):
+    from dpquilt.graphical.projection import PlanningMemo, _greedy_order_python, greedy_order
+
+    checked = 0
+    for width in (5, 12, 47, 64):
+        names = [f"c{k:02d}" for k in rng.permutation(width)]  # name order differs from bit order: ties by name
+        memo = PlanningMemo.of({a: int(rng.integers(2, 6)) for a in names})
+        for _ in range(150):
+            factors = [int(sum(1 << int(b) for b in rng.choice(width, size=rng.integers(1, min(width, 9) + 1), replace=False))) for _ in range(rng.integers(1, 9))]
+            keep = int(sum(1 << int(b) for b in rng.choice(width, size=rng.integers(0, 4), replace=False)))
+            compiled = greedy_order(factors, keep, memo)
+            assert compiled == _greedy_order_python(factors, keep, memo)
+            checked += len(compiled[0])
+    assert checked > 500  # products were chosen, not only final contractions
+
+
+def test_elimination_past_exact_float_cells_is_decided_in_python(monkeypatch):
+    import dpquilt.graphical.projection as projection
+
+    memo = projection.PlanningMemo.of({f"c{k}": 2**20 for k in range(8)})  # a product of three columns reaches 2**60
+    factors = [0b00000111, 0b00011100, 0b01110000, 0b11000001]
+    expected = projection._greedy_order_python(factors, 0b10000001, memo)
+    calls = []
+    monkeypatch.setattr(projection, "_greedy_order_python", lambda *args: calls.append(args) or expected)
+    assert projection.greedy_order(factors, 0b10000001, memo) == expected and len(calls) == 1
+    small = projection.PlanningMemo.of({f"c{k}": 3 for k in range(8)})
+    projection.greedy_order(factors, 0b10000001, small)
+    assert len(calls) == 1  # small cells: the compiled kernel decided
+    assert memo.byte_cells is not None and projection.PlanningMemo.of({f"c{k}": 2 for k in range(65)}).byte_cells is None
