@@ -45,6 +45,7 @@ import numpy as np
 
 from ..marginals.measurement import Measurement
 from .calibration import conditionals
+from .compiled_update import move_toward
 from .junction import JunctionTree
 from .mirror_descent import MarginalProblem, _dot, lipschitz
 
@@ -174,10 +175,8 @@ def accelerated_descent(
         else:  # no step is accepted: the iterate is as good as floating point allows
             break
         potentials, offset, z_nodes, r_z, log_z = potentials2, offset2, z2_nodes, r_z2, log_z2
-        for a, b in zip(x_nodes, z_nodes):  # x = (1 - theta) x + theta z, in place
-            a -= b
-            a *= 1.0 - theta
-            a += b
+        for a, b in zip(x_nodes, z_nodes):  # x = (1 - theta) x + theta z, in place, in one pass
+            move_toward(a, b, 1.0 - theta)
         r_x = r_x2
         theta_prev, step_prev = theta, step
         step = min(step * STEP_GROWTH, max_step)
