@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-__all__ = ["EXACT_CELLS", "MAX_COLUMNS", "byte_tables", "replayed_cells"]
+__all__ = ["EXACT_CELLS", "MAX_COLUMNS", "byte_tables", "extension_cells", "replayed_cells"]
 
 #: masks are uint64: tables with more columns replay in Python
 MAX_COLUMNS = 64
@@ -127,3 +127,87 @@ def replayed_cells(
                 leaf[i] = (a & (a - one)) == 0
         alive[v] = False
     return total
+
+
+@numba.njit(cache=True)
+def extension_cells(
+    candidates, snapshots, step, component, steps_ptr, prefix_steps, cells_ptr, prefix_cells, base,
+    tables, rank, holding_ptr, holding_step, holding_mask,
+):  # pragma: no cover - compiled; tested through ExtensionSizes.many against its per-candidate sizes
+    """The cells of the model of the shared graph plus each candidate (rows of column
+    positions, ``-1`` padded), as :meth:`ExtensionSizes.__call__
+    <dpquilt.graphical.extension_sizes.ExtensionSizes>` finds them one at a time: from the
+    first step of the shared run that eliminates an end of a missing edge, the touched
+    components' cliques before it (component ``c``'s steps are
+    ``prefix_steps[steps_ptr[c]:steps_ptr[c + 1]]`` and the cells of its maximal cliques
+    before each of them, and in all, ``prefix_cells[cells_ptr[c]:cells_ptr[c + 1]]``)
+    plus a replay of the rest.
+    ``-1.0`` where a count may round in float64 (the caller sizes those in Python).
+    """
+    one = np.uint64(1)
+    n = step.shape[0]
+    width = candidates.shape[1]
+    out = np.empty(candidates.shape[0])
+    missing = np.empty((width * (width - 1) // 2, 2), dtype=np.int64)
+    alive = np.zeros(n, dtype=np.bool_)
+    touched = np.zeros(n, dtype=np.bool_)
+    for k in range(candidates.shape[0]):
+        start = n
+        for i in range(width):
+            v = candidates[k, i]
+            if v >= 0 and step[v] < start:
+                start = step[v]
+        count = 0
+        for i in range(width):
+            a = candidates[k, i]
+            if a < 0:
+                continue
+            for j in range(i + 1, width):
+                b = candidates[k, j]
+                if b >= 0 and not (snapshots[start, a] >> np.uint64(b)) & one:
+                    missing[count, 0] = a
+                    missing[count, 1] = b
+                    count += 1
+        while count > 0:  # until an end of a missing edge is eliminated, the runs agree: start there
+            later = n
+            for m in range(count):
+                first = min(step[missing[m, 0]], step[missing[m, 1]])
+                if first < later:
+                    later = first
+            if later == start:
+                break
+            start = later
+            kept = 0
+            for m in range(count):
+                a, b = missing[m, 0], missing[m, 1]
+                if not (snapshots[start, a] >> np.uint64(b)) & one:
+                    missing[kept, 0] = a
+                    missing[kept, 1] = b
+                    kept += 1
+            count = kept
+        if count == 0:
+            out[k] = base
+            continue
+        total = base
+        for i in range(width):
+            v = candidates[k, i]
+            if v < 0 or touched[component[v]]:
+                continue
+            c = component[v]
+            touched[c] = True
+            lo, hi = steps_ptr[c], steps_ptr[c + 1]
+            before = 0
+            while lo + before < hi and prefix_steps[lo + before] < start:
+                before += 1
+            total += prefix_cells[cells_ptr[c] + before] - prefix_cells[cells_ptr[c + 1] - 1]
+        for v in range(n):
+            alive[v] = step[v] >= start and touched[component[v]]
+        replayed = replayed_cells(
+            snapshots[start], missing[:count], alive, tables, rank, start, holding_ptr, holding_step, holding_mask
+        )
+        for i in range(width):
+            v = candidates[k, i]
+            if v >= 0:
+                touched[component[v]] = False
+        out[k] = -1.0 if replayed < 0 or total >= EXACT_CELLS else total + replayed
+    return out

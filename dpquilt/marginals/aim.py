@@ -71,7 +71,7 @@ class ManyProjections(Protocol):
 ModelFitter = Callable[[Sequence[Measurement], "Model | None"], Model]
 ModelSize = Callable[[Sequence[Clique]], float]
 #: ``model_sizes(cliques)(r)``: the size of the model of ``cliques + [r]``, for many ``r``
-ModelSizes = Callable[[Sequence[Clique]], Callable[[Clique], float]]
+ModelSizes = Callable[[Sequence[Clique]], Callable[[Clique], float]]  # optionally with ``many(cliques)``: all at once
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,9 @@ def aim(
     into the 1-way measurements (:func:`~dpquilt.marginals.measurement.merge_priors`).
     ``model_sizes`` (optional) sizes every candidate's model from one shared
     computation (:class:`~dpquilt.graphical.extension_sizes.ExtensionSizes`); it must
-    agree with ``model_size``, which is called per candidate when it is absent.
+    agree with ``model_size``, which is called per candidate when it is absent. Where the
+    sizer it returns also has ``many(cliques)`` (:func:`~dpquilt.graphical.sizes.extension_sizes_mb`),
+    a round's candidates are sized in one call.
 
     Examples
     --------
@@ -227,7 +229,7 @@ def aim(
         graph = _edges(cliques)
         if graph != sized_graph:  # a junction tree's size depends on the graph only: sizes are reused until it grows
             sized_graph = graph
-            size_with = _memoised(
+            size_with = _SizeMemo(
                 model_sizes(cliques) if model_sizes is not None else (lambda r, cl=list(cliques): model_size(cl + [r]))
             )
         eligible = _eligible(candidates, cliques, size_limit, size_with)
@@ -267,15 +269,26 @@ def _edges(cliques: Sequence[Clique]) -> frozenset:
     return frozenset(frozenset(p) for c in cliques for p in itertools.combinations(c, min(2, len(c))))
 
 
-def _memoised(size_with: Callable[[Clique], float]) -> Callable[[Clique], float]:
-    memo: dict[Clique, float] = {}
+class _SizeMemo:
+    """Each candidate's model size for one graph, computed once; :meth:`fill` sizes many at
+    once where the sizer offers ``many(cliques)`` (one compiled pass instead of a Python
+    call per candidate)."""
 
-    def sized(r: Clique) -> float:
-        if r not in memo:
-            memo[r] = size_with(r)
-        return memo[r]
+    def __init__(self, size_with: Callable[[Clique], float]) -> None:
+        self._size_with = size_with
+        self._sizes: dict[Clique, float] = {}
 
-    return sized
+    def __call__(self, r: Clique) -> float:
+        found = self._sizes.get(r)
+        if found is None:
+            found = self._sizes[r] = self._size_with(r)
+        return found
+
+    def fill(self, cliques: Sequence[Clique]) -> None:
+        many = getattr(self._size_with, "many", None)
+        todo = [r for r in cliques if r not in self._sizes]
+        if many is not None and todo:
+            self._sizes.update(zip(todo, many(todo)))
 
 
 def _rounds_left(remaining: float, sigma: float, epsilon: float) -> int:
@@ -328,6 +341,10 @@ def _eligible(
     size_limit: float,
     size_with: Callable[[Clique], float],
 ) -> dict[Clique, float]:
-    """Candidates already inside a measured clique, or that keep the model under ``size_limit`` MB."""
+    """Candidates already inside a measured clique, or that keep the model under ``size_limit`` MB
+    (the others sized all at once where ``size_with`` is a :class:`_SizeMemo`)."""
     inside = inside_any(cliques)
-    return {r: w for r, w in candidates.items() if inside(r) or size_with(r) <= size_limit}
+    within = {r: inside(r) for r in candidates}
+    if isinstance(size_with, _SizeMemo):
+        size_with.fill([r for r, is_inside in within.items() if not is_inside])
+    return {r: w for r, w in candidates.items() if within[r] or size_with(r) <= size_limit}

@@ -83,3 +83,38 @@ def test_wider_tables_and_huge_cliques_are_sized_in_python_integers():
     assert sizes._compiled is not None
     for r in [("col00", "col05", "col09"), ("col01", "col08")]:
         assert sizes(r) == tree_size(huge, cliques + [r])
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.lists(st.lists(st.sampled_from([f"c{i}" for i in range(9)]), min_size=1, max_size=4, unique=True), max_size=6))
+def test_a_batch_of_sizes_equals_one_at_a_time(case, more):
+    domain, cliques, candidate = case
+    asked = [candidate] + [tuple(c) for c in more if set(c) <= set(domain)]
+    sizes = ExtensionSizes(domain, cliques)
+    assert sizes.many(asked) == [sizes(r) for r in asked] == [tree_size(domain, cliques + [r]) for r in asked]
+
+
+def test_a_wide_batch_equals_fresh_triangulations_and_huge_counts_fall_back():
+    rng = np.random.default_rng(3)
+    names = [f"col{i:02d}" for i in range(30)]
+    domain = {a: int(rng.integers(2, 12)) for a in names}
+    cliques = [tuple(rng.choice(names, size=int(rng.integers(2, 4)), replace=False)) for _ in range(35)]
+    asked = list(itertools.islice(itertools.combinations(names, 3), 0, None, 11)) + list(itertools.combinations(names[:8], 2))
+    sizes = ExtensionSizes(domain, cliques)
+    assert sizes._batch is not None
+    assert sizes.many(asked) == [tree_size(domain, cliques + [r]) for r in asked]
+    huge = {a: 2**20 for a in names[:6]}
+    big = ExtensionSizes(huge, [tuple(names[:3]), tuple(names[2:5])])  # a clique of 2^60 cells: Python's integers
+    asked_big = [tuple(names[:2]) + (names[5],), (names[0], names[4])]
+    assert big.many(asked_big) == [tree_size(huge, [tuple(names[:3]), tuple(names[2:5]), r]) for r in asked_big]
+
+
+def test_a_batch_replay_past_exact_float_counts_is_sized_in_python():
+    names = [f"c{i}" for i in range(5)]
+    domain = {a: 2**18 for a in names}
+    cliques = [("c0", "c1"), ("c1", "c2")]  # 2^37 cells: the batch runs
+    sizes = ExtensionSizes(domain, cliques)
+    assert sizes._batch is not None
+    asked = [("c0", "c2", "c3"), ("c3", "c4"), ("c0", "c1")]  # the first replays two 2^54-cell cliques
+    assert sizes.many(asked) == [tree_size(domain, cliques + [r]) for r in asked]
+    assert sizes.many(asked)[0] > 2**54
