@@ -6,8 +6,11 @@ took 3-4 s a round in Python. :func:`replayed_cells` runs one replay as a Numba 
 on 64-bit masks (tables of at most 64 columns), with the same rule, ties and maximality
 test as :func:`~dpquilt.graphical.elimination._greedy_elimination` and
 :meth:`ExtensionSizes._replay <dpquilt.graphical.extension_sizes.ExtensionSizes>`
-(tested against them). Cell counts are summed in float64 and exact below ``2**53``; a
-replay whose cliques reach :data:`EXACT_CELLS` returns ``-1`` and is done in Python.
+(tested against them). :func:`extension_cells` sizes a whole round's candidates in one
+call, each as :meth:`ExtensionSizes.__call__ <dpquilt.graphical.extension_sizes.ExtensionSizes>`
+would (the Python around each replay had cost three times the replay). Cell counts are
+summed in float64 and exact below ``2**53``; a replay whose cliques reach
+:data:`EXACT_CELLS` returns ``-1`` and is done in Python.
 """
 
 from __future__ import annotations
