@@ -212,5 +212,5 @@ def extension_cells(
             v = candidates[k, i]
             if v >= 0:
                 touched[component[v]] = False
-        out[k] = -1.0 if replayed < 0 or total >= EXACT_CELLS else total + replayed
+        out[k] = -1.0 if replayed < 0 or total + replayed >= EXACT_CELLS else total + replayed  # the sum must stay exact too
     return out
