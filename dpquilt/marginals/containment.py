@@ -19,34 +19,55 @@ def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
     Used to project or count once per maximal clique (AIM's candidates and a federated
     scoring request are downward closures, so most cliques have a source). The source is
     the first maximal clique found (largest first, then in list order) that contains the
-    clique; maximal cliques are indexed by their subsets, so each clique costs one lookup.
+    clique; maximal cliques are indexed by their subsets (as bit masks of their columns:
+    sets of strings cost three times as much on AIM's 17,000 candidates), so each clique
+    costs one lookup.
 
     Examples
     --------
     >>> containing_sources([("a",), ("a", "b"), ("c",), ("b", "c", "d")])
     [1, -1, 3, -1]
     """
-    sets = [frozenset(c) for c in cliques]
+    masks = _column_masks(cliques)
     out = [-1] * len(cliques)
     found: dict[int, int] = {}  # maximal clique -> the order in which it was found
-    first_container: dict[frozenset, int] = {}  # proper subset -> the first maximal clique found to hold it
+    first_container: dict[int, int] = {}  # proper subset's mask -> the first maximal clique found to hold it
     large: list[int] = []  # maximal cliques too large to list their subsets
     for i in sorted(range(len(cliques)), key=lambda j: -len(cliques[j])):
-        holders = [j for j in large if sets[i] < sets[j]]
-        if sets[i] in first_container:
-            holders.append(first_container[sets[i]])
-        if holders:
-            out[i] = min(holders, key=found.__getitem__)
+        mask = masks[i]
+        holder = first_container.get(mask, -1)
+        if large:
+            holders = [j for j in large if mask & ~masks[j] == 0 and mask != masks[j]]
+            if holder >= 0:
+                holders.append(holder)
+            holder = min(holders, key=found.__getitem__) if holders else -1
+        if holder >= 0:
+            out[i] = holder
             continue
         found[i] = len(found)
-        if len(sets[i]) > _SUBSETS_UP_TO:
+        if len(cliques[i]) > _SUBSETS_UP_TO:
             large.append(i)
             continue
-        members = tuple(cliques[i])
-        for k in range(1, len(members)):
-            for subset in itertools.combinations(members, k):
-                first_container.setdefault(frozenset(subset), i)
+        subset = (mask - 1) & mask  # every non-empty proper subset of the mask, largest first
+        while subset:
+            first_container.setdefault(subset, i)
+            subset = (subset - 1) & mask
     return out
+
+
+def _column_masks(cliques: Sequence[tuple[str, ...]]) -> list[int]:
+    """Each clique's columns as the bits of an integer (one bit per column, in order of first use)."""
+    bits: dict[str, int] = {}
+    masks = []
+    for clique in cliques:
+        mask = 0
+        for a in clique:
+            bit = bits.get(a)
+            if bit is None:
+                bit = bits[a] = 1 << len(bits)
+            mask |= bit
+        masks.append(mask)
+    return masks
 
 
 def inside_any(cliques: Sequence[tuple[str, ...]]) -> Callable[[tuple[str, ...]], bool]:
