@@ -45,10 +45,10 @@ def containing_sources(cliques: Sequence[tuple[str, ...]]) -> list[int]:
             out[i] = holder
             continue
         found[i] = len(found)
-        if len(cliques[i]) > _SUBSETS_UP_TO:
+        if mask.bit_count() > _SUBSETS_UP_TO:
             large.append(i)
             continue
-        subset = (mask - 1) & mask  # every non-empty proper subset of the mask, largest first
+        subset = (mask - 1) & mask  # every non-empty proper subset of the mask's bits
         while subset:
             first_container.setdefault(subset, i)
             subset = (subset - 1) & mask
