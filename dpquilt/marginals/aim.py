@@ -339,12 +339,11 @@ def _eligible(
     candidates: Mapping[Clique, float],
     cliques: Sequence[Clique],
     size_limit: float,
-    size_with: Callable[[Clique], float],
+    size_with: _SizeMemo,
 ) -> dict[Clique, float]:
     """Candidates already inside a measured clique, or that keep the model under ``size_limit`` MB
-    (the others sized all at once where ``size_with`` is a :class:`_SizeMemo`)."""
+    (the others sized all at once, :meth:`_SizeMemo.fill`)."""
     inside = inside_any(cliques)
     within = {r: inside(r) for r in candidates}
-    if isinstance(size_with, _SizeMemo):
-        size_with.fill([r for r, is_inside in within.items() if not is_inside])
+    size_with.fill([r for r, is_inside in within.items() if not is_inside])
     return {r: w for r, w in candidates.items() if within[r] or size_with(r) <= size_limit}
