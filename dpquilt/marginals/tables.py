@@ -79,11 +79,13 @@ def _sum_middle(table: np.ndarray) -> np.ndarray:
         for j in range(1, m):
             out += rows[:, j]
         return out
+    # ones in a float table's precision: float64 ones would copy a float32 table to float64 first
+    ones = np.ones(m, dtype=table.dtype if table.dtype.kind == "f" else np.float64)
     if inner == 1:
-        return table.reshape(outer, m) @ np.ones(m)
+        return table.reshape(outer, m) @ ones
     if inner >= 256:  # long contiguous blocks: numpy adds them at memory speed
         return table.sum(axis=1)
-    return np.matmul(np.ones((1, m)), table).reshape(outer, inner)
+    return np.matmul(ones.reshape(1, m), table).reshape(outer, inner)
 
 
 def widen(factor: np.ndarray, shape: Sequence[int]) -> np.ndarray:

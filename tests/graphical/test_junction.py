@@ -205,3 +205,17 @@ def test_sum_out_equals_numpy_sum_for_every_set_of_axes(rng):
         for k in range(ndim + 1):
             for axes in itertools.combinations(range(ndim), k):
                 np.testing.assert_allclose(sum_out(table, axes), table.sum(axis=axes) if axes else table, rtol=1e-12)
+
+
+def test_sum_out_keeps_a_float32_table_in_float32(rng):
+    """AIM's candidate projections contract float32 tables: a sum that came back as float64
+    had first copied the whole table to float64 (and made every later product float64)."""
+    from dpquilt.marginals.tables import sum_out
+
+    for shape in [(32, 9, 7, 15, 6, 2, 2), (40, 30, 50), (3, 100_000), (100_000, 3)]:
+        table = rng.random(shape).astype(np.float32)
+        for k in range(1, len(shape)):
+            for axes in itertools.combinations(range(len(shape)), k):
+                summed = sum_out(table, axes)
+                assert summed.dtype == np.float32, (shape, axes)
+                np.testing.assert_allclose(summed, table.astype(np.float64).sum(axis=axes), rtol=1e-5)
