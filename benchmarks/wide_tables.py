@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dpquilt as dq  # noqa: E402
 from dpquilt.evaluation.binning import EvaluationBinning, binned_tv, independent_columns  # noqa: E402
+from dpquilt.graphical.model import EstimationOptions  # noqa: E402
 from raw_tables import report, run_peer  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -61,8 +62,13 @@ def load(name: str) -> pd.DataFrame:
     return df.drop(columns=[c for c in ["rownames", *drop] if c in df.columns]).reset_index(drop=True)
 
 
-def fit_dpquilt(method: str, df: pd.DataFrame, epsilon: float, seed: int, rounds: int | None, schema: dict | None = None):
+def fit_dpquilt(
+    method: str, df: pd.DataFrame, epsilon: float, seed: int, rounds: int | None, schema: dict | None = None,
+    round_precision: str = "single",
+):
     options = {"rounds": rounds} if method == "aim" and rounds else {}
+    if method == "aim":
+        options["estimation"] = EstimationOptions(round_single_precision=round_precision == "single")
     syn = dq.MarginalSynthesizer(epsilon=epsilon, method=method, random_state=seed, verbose=False, schema=schema, **options)
     syn.fit(df)
     return syn, syn.sample(len(df), random_state=seed)
@@ -75,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--methods", nargs="+", default=["aim", "mst", "independent"])
     parser.add_argument("--aim-rounds", type=int, default=None, help="AIM rounds (default: the paper's 16 x columns)")
+    parser.add_argument("--round-precision", choices=["single", "double"], default="single",
+                        help="precision of AIM's round fits (EstimationOptions.round_single_precision)")
     parser.add_argument("--peer-python", nargs="*", default=[], metavar="NAME=PYTHON")
     parser.add_argument("--out", type=Path, default=None, help="write every run to this CSV")
     args = parser.parse_args(argv)
@@ -95,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         elif method == "independent":
                             synth = independent_columns(df, len(df), np.random.default_rng(seed))
                         else:
-                            fitted, synth = fit_dpquilt(method, df, epsilon, seed, args.aim_rounds, PUBLIC_SCHEMA.get(name))
+                            fitted, synth = fit_dpquilt(method, df, epsilon, seed, args.aim_rounds, PUBLIC_SCHEMA.get(name),
+                                                        args.round_precision)
                             rounds = getattr(fitted, "rounds_", np.nan)
                     except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
                         print(f"  {method} eps={epsilon:g} seed={seed}: skipped: {err}", flush=True)

@@ -55,6 +55,11 @@ Clique = tuple[str, ...]
 STEP_GROWTH = 1.1  # the step is tried this much larger after every accepted iteration
 MAX_STEP_GROWTH = 1e4  # ... up to this multiple of the first (2 / (Lipschitz * total)); 50-100x is typical
 MAX_BACKTRACKS = 60  # halvings of the step before the descent ends
+#: in single precision, the step test allows this many float32 epsilons of relative error in each
+#: term of ``<grad L(y), z'>``: the new marginals ``z'`` are rounded to float32, and near the optimum
+#: that rounding, not the step, decided the test (the step then collapsed 30-fold in 100 iterations
+#: of a small fit); 16 kept every decision of the same fits in float64, 256 changed some early ones
+ROUNDING_SLACK = 16.0
 STALL_TOLERANCE, STALL_CHECKS = 1e-12, 5  # converged: no relative gain of 1e-12 at 5 checks in a row
 
 
@@ -92,6 +97,7 @@ def accelerated_descent(
     stop: Callable[[int, float, np.ndarray], bool] | None = None,
     check_every: int = 10,
     initial_step: float | None = None,
+    dtype: type = np.float64,
 ) -> AcceleratedFit:
     """Fit the marginals by accelerated entropic proximal gradient (see the module docstring).
 
@@ -118,6 +124,12 @@ def accelerated_descent(
         Where the step search starts (a previous fit's :attr:`AcceleratedFit.step`);
         by default, and never below, ``2 / (Lipschitz * total)``, the bound of
         ``mbi``'s mirror descent. Backtracking halves a step that is too long.
+    dtype : numpy float type
+        Precision of the node tables: the potentials, their calibration and the
+        iterate (``np.float32`` halves the memory a late AIM model's iteration moves;
+        ``EstimationOptions.single_precision``). The residuals, the loss, the step test
+        and the returned potentials are float64 either way; in float32 the step test
+        allows for the rounding of the new marginals (``ROUNDING_SLACK``).
 
     Examples
     --------
@@ -131,14 +143,15 @@ def accelerated_descent(
     """
     problem = MarginalProblem(domain, measurements, total)
     plan = problem.plan
+    rounding = 0.0 if np.dtype(dtype) == np.float64 else ROUNDING_SLACK * float(np.finfo(dtype).eps)
     # the dual iterate u is kept exponentiated, P = exp(u - offset) per node: an update multiplies
     # each node by exp(-step / theta * gradient), computed on the small clique tables, and so saves
     # an exp over every cell of the model per iteration
     if warm_marginal is None:
-        potentials, offset = [np.ones(shape) for shape in plan.shapes], 0.0
+        potentials, offset = [np.ones(shape, dtype=dtype) for shape in plan.shapes], 0.0
     else:
         start = node_log_potentials(problem.tree, [warm_marginal(node) for node in plan.nodes])
-        potentials, offset = _exponentiate([start[node] for node in plan.nodes])
+        potentials, offset = _exponentiate([start[node] for node in plan.nodes], dtype)
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     step = first_step if initial_step is None else max(initial_step, first_step)
     z_nodes, log_z = plan.propagate(potentials, offset, total)
@@ -169,6 +182,8 @@ def accelerated_descent(
                 # D(z', z) = <z', u' - u> - N (log Z' - log Z), with <grad L(y), z'> = <r_y, r_z' + y / sigma>
                 bregman = -(step / theta) * _dot(r_y, r_z2 + problem.scaled_y) - total * (log_z2 - log_z)
                 bound = loss_y + linear + theta**2 / step * max(bregman, 0.0) + 1e-12 * abs(loss_y)
+                if rounding:  # single precision: <z', u' - u> is known to float32's rounding of z' only
+                    bound += theta * rounding * _dot(np.abs(r_y), np.abs(r_z2 + problem.scaled_y))
             if np.isfinite(loss_x2) and np.isfinite(bound) and loss_x2 <= bound:
                 break
             step *= 0.5
@@ -191,11 +206,11 @@ def accelerated_descent(
     return AcceleratedFit(node_log_potentials(problem.tree, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
 
 
-def _exponentiate(log_tables: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
-    """``exp`` of each log table scaled to maximum 1, and the log of the scale taken out overall."""
+def _exponentiate(log_tables: Sequence[np.ndarray], dtype: type = np.float64) -> tuple[list[np.ndarray], float]:
+    """``exp`` of each log table scaled to maximum 1 (as ``dtype``), and the log of the scale taken out overall."""
     tops = [float(np.max(t)) for t in log_tables]
     tops = [top if np.isfinite(top) else 0.0 for top in tops]
-    return [np.exp(t - top) for t, top in zip(log_tables, tops)], sum(tops)
+    return [np.exp(t - top).astype(dtype, copy=False) for t, top in zip(log_tables, tops)], sum(tops)
 
 
 def _renormalise(tables: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:

@@ -117,7 +117,8 @@ class CliqueGroups:
         for k, union, in_node, _, placed in self.plan:
             combined = self._combine(tables, union, placed) * scale
             top = float(np.max(combined))
-            factor = widen(np.exp(combined - top).reshape(in_node), out[k].shape)
+            # in the node's precision (float64 factors would turn float32 node tables into float64)
+            factor = widen(np.exp(combined - top).astype(out[k].dtype, copy=False).reshape(in_node), out[k].shape)
             if owned[k]:
                 out[k] *= factor
             else:

@@ -34,8 +34,8 @@ def move_toward(x: np.ndarray, z: np.ndarray, keep: float) -> None:
     >>> x.tolist()  # a quarter of the way back from z toward x
     [2.5, 1.0]
     """
-    if x.shape == z.shape and x.dtype == z.dtype == np.float64 and x.flags.c_contiguous and z.flags.c_contiguous and x.flags.writeable:
-        _move_toward_flat(x.reshape(-1), z.reshape(-1), float(keep))
+    if x.shape == z.shape and x.dtype == z.dtype and x.dtype in (np.float64, np.float32) and x.flags.c_contiguous and z.flags.c_contiguous and x.flags.writeable:
+        _move_toward_flat(x.reshape(-1), z.reshape(-1), x.dtype.type(keep))  # in the tables' precision, as numpy's passes
         return
     x -= z
     x *= keep

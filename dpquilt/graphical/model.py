@@ -170,6 +170,7 @@ def estimate(
                 fit = accelerated_descent(
                     domain, measurements, total, options.iters, previous, stop=done,
                     initial_step=warm_start.step if warm_start is not None else None,
+                    dtype=np.float32 if options.single_precision else np.float64,
                 )
                 return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements), plans)
             start = warm_start.potentials if warm_start is not None else None

@@ -180,7 +180,7 @@ class Propagation:
         for i in self.order:
             is_root, scaled = i not in down, False
             if not is_root:
-                factor = _to_total(total, float(np.sum(up[i] * down[i])), up_scale[i])
+                factor = _to_total(total, float(np.sum(up[i] * down[i], dtype=np.float64)), up_scale[i])
                 scaled = factor is not None
                 multiply(i, (down[i] * factor if scaled else down[i]).reshape(self.down_shape[i]))
             belief = work[i]
@@ -193,11 +193,11 @@ class Propagation:
             if scaled:
                 out[i] = work[i]
                 continue
-            mass = float(belief.sum())  # a root (its mass gives log Z), or a node whose mass is out of range
+            mass = float(belief.sum(dtype=np.float64))  # a root (its mass gives log Z), or a node whose mass is out of range
             if is_root:
                 log_z += float(np.log(mass)) if mass > 0 else -np.inf
             if mass > 0:
-                multiply(i, np.asarray(total / mass))
+                multiply(i, np.asarray(total / mass, dtype=belief.dtype))
                 out[i] = work[i]
             else:
                 out[i] = np.full_like(belief, total / belief.size)

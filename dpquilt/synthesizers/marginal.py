@@ -374,11 +374,15 @@ class MarginalSynthesizer(Synthesizer):
             workload = self.workload
         else:
             workload = Workload.of(self.workload)
+        # round fits only score candidates and decide annealing: in single precision where it runs
+        single = options.round_single_precision and (options.engine, options.algorithm) == ("numpy", "accelerated")
         round_options = dataclasses.replace(
-            options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop
+            options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop, single_precision=single
         )
         # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten
-        refit_step = dataclasses.replace(options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None)
+        refit_step = dataclasses.replace(
+            options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None, single_precision=single
+        )
         stopped_early = options.round_noise_level_stop is not None  # else round fits already run in full
         size_reuse = SizeReuse()  # candidate sizes shared by the rounds' graphs
         with full_collections_deferred():  # the rounds' plans are freed by refcounting: see graphical.collector

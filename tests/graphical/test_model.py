@@ -24,3 +24,11 @@ def test_mbi_engine_with_a_discrepancy_stop_is_refused_with_the_fix(stop):
 def test_unknown_or_out_of_range_options_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         EstimationOptions(**{field: value})
+
+
+@pytest.mark.parametrize("engine, algorithm", [("numpy", "mirror_descent"), ("mbi", "mirror_descent")])
+def test_single_precision_outside_the_accelerated_method_is_refused_with_the_fix(engine, algorithm):
+    off = dict(noise_level_stop=None, round_noise_level_stop=None) if engine == "mbi" else {}
+    with pytest.raises(ValueError, match="single_precision=False, or engine='numpy', algorithm='accelerated'"):
+        EstimationOptions(engine=engine, algorithm=algorithm, single_precision=True, **off)
+    assert not EstimationOptions(engine=engine, algorithm=algorithm, **off).single_precision

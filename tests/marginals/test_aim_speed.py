@@ -22,7 +22,7 @@ def _wide(columns=9, rows=3000, seed=0):
     return Dataset(data, domain)
 
 
-def _run(data, shared_sizes, max_model_size, progress=False):
+def _run(data, shared_sizes, max_model_size, progress=False, single_precision=False):
     domain = dict(data.domain)
     acc = Accountant(2.0, 1e-9, secure=False)
     reuse = SizeReuse()  # one per fit, as MarginalSynthesizer keeps it: growth shared across the rounds' graphs
@@ -31,7 +31,7 @@ def _run(data, shared_sizes, max_model_size, progress=False):
         acc.remaining_rho(),
         acc,
         Workload.all_kway(list(domain), 3),
-        fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=30), warm_start=warm),
+        fit_model=lambda ms, warm: estimate(domain, ms, EstimationOptions(iters=30, single_precision=single_precision), warm_start=warm),
         model_size=lambda cl: model_size_mb(domain, cl),
         model_sizes=(lambda cl: extension_sizes_mb(domain, cl, reuse)) if shared_sizes else None,
         rounds=40,
@@ -45,6 +45,38 @@ def _run(data, shared_sizes, max_model_size, progress=False):
 def test_shared_model_sizes_select_the_same_cliques(max_model_size):
     data = _wide()
     assert _run(data, True, max_model_size) == _run(data, False, max_model_size)
+
+
+def test_single_precision_round_fits_select_the_same_cliques():
+    data = _wide()
+    assert _run(data, True, 80.0, single_precision=True) == _run(data, True, 80.0)
+
+
+def test_aim_fits_its_rounds_in_single_precision_and_its_model_in_double(monkeypatch):
+    """MarginalSynthesizer's AIM: round fits and refits at float32 node tables, the final
+    estimation at float64; ``round_single_precision=False`` keeps every fit at float64."""
+    import dpquilt.graphical.model as model_module
+    from dpquilt.synthesizers.marginal import MarginalSynthesizer
+
+    import pandas as pd
+
+    data = _wide(columns=5, rows=800)
+    df = pd.DataFrame({c: [f"v{v}" for v in data.columns[c]] for c in data.domain})
+    schema = {c: {"categories": [f"v{v}" for v in range(k)]} for c, k in data.domain.items()}
+    real = model_module.accelerated_descent
+    for rounds_single, round_dtype in [(True, np.float32), (False, np.float64)]:
+        dtypes = []
+
+        def recording(*args, dtype=np.float64, **kwargs):
+            dtypes.append(np.dtype(dtype))
+            return real(*args, dtype=dtype, **kwargs)
+
+        monkeypatch.setattr(model_module, "accelerated_descent", recording)
+        options = EstimationOptions(round_single_precision=rounds_single)
+        MarginalSynthesizer(epsilon=2.0, method="aim", schema=schema, rounds=8, estimation=options, random_state=0, verbose=False).fit(df)
+        assert len(dtypes) >= 3
+        assert dtypes[-1] == np.float64  # the released model
+        assert set(dtypes[1:-1]) == {np.dtype(round_dtype)}  # every round fit and refit
 
 
 def test_progress_shows_rounds_and_time_left(capsys):
