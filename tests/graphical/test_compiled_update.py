@@ -25,7 +25,7 @@ def test_one_pass_rounds_exactly_as_three(rng):
             assert keep in (0.0, 1.0) or not np.array_equal(got, x)
 
 
-def test_views_and_other_dtypes_take_numpy_passes(rng):
+def test_views_take_numpy_passes_and_float32_rounds_as_numpy(rng):
     base = rng.random((6, 8))
     z = rng.random((6, 4))
     x = base[:, ::2]  # not contiguous: updated in place through the view
