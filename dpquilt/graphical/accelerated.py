@@ -180,10 +180,11 @@ def accelerated_descent(
                 loss_x2 = 0.5 * _dot(r_x2, r_x2)
                 linear = _dot(r_y, r_x2 - r_y)  # <grad L(y), x' - y>
                 # D(z', z) = <z', u' - u> - N (log Z' - log Z), with <grad L(y), z'> = <r_y, r_z' + y / sigma>
-                bregman = -(step / theta) * _dot(r_y, r_z2 + problem.scaled_y) - total * (log_z2 - log_z)
+                z2_scaled = r_z2 + problem.scaled_y
+                bregman = -(step / theta) * _dot(r_y, z2_scaled) - total * (log_z2 - log_z)
                 bound = loss_y + linear + theta**2 / step * max(bregman, 0.0) + 1e-12 * abs(loss_y)
                 if rounding:  # single precision: <z', u' - u> is known to float32's rounding of z' only
-                    bound += theta * rounding * _dot(np.abs(r_y), np.abs(r_z2 + problem.scaled_y))
+                    bound += theta * rounding * _dot(np.abs(r_y), np.abs(z2_scaled))
             if np.isfinite(loss_x2) and np.isfinite(bound) and loss_x2 <= bound:
                 break
             step *= 0.5

@@ -110,6 +110,11 @@ class EstimationOptions:
     single_precision: bool = False
     round_single_precision: bool = True
 
+    @property
+    def runs_single_precision(self) -> bool:
+        """Whether this engine and algorithm can keep the node tables in float32 (the numpy engine's accelerated method)."""
+        return (self.engine, self.algorithm) == ("numpy", "accelerated")
+
     def __post_init__(self) -> None:
         for name in ("iters", "round_iters"):
             value = getattr(self, name)
@@ -124,7 +129,7 @@ class EstimationOptions:
                 f"engine='mbi' runs mbi's mirror descent only, not algorithm={self.algorithm!r}; pass "
                 "EstimationOptions(engine='mbi', algorithm='mirror_descent'), or engine='numpy' for the accelerated method"
             )
-        if self.single_precision and (self.engine, self.algorithm) != ("numpy", "accelerated"):
+        if self.single_precision and not self.runs_single_precision:
             raise ValueError(
                 f"single_precision runs only in the numpy engine's accelerated method, not engine={self.engine!r} with "
                 f"algorithm={self.algorithm!r}; pass single_precision=False, or engine='numpy', algorithm='accelerated'"

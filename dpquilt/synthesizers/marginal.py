@@ -375,7 +375,7 @@ class MarginalSynthesizer(Synthesizer):
         else:
             workload = Workload.of(self.workload)
         # round fits only score candidates and decide annealing: in single precision where it runs
-        single = options.round_single_precision and (options.engine, options.algorithm) == ("numpy", "accelerated")
+        single = options.round_single_precision and options.runs_single_precision
         round_options = dataclasses.replace(
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop, single_precision=single
         )
