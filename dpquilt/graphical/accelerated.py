@@ -47,7 +47,7 @@ from ..marginals.measurement import Measurement
 from .calibration import conditionals
 from .compiled_update import move_toward
 from .junction import JunctionTree
-from .mirror_descent import MarginalProblem, _dot, lipschitz
+from .mirror_descent import MarginalProblem, Watch, _broadcast, _dot, lipschitz
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
 
@@ -98,6 +98,8 @@ def accelerated_descent(
     check_every: int = 10,
     initial_step: float | None = None,
     dtype: type = np.float64,
+    start_factors: Sequence[tuple[Clique, np.ndarray]] = (),
+    watch: Watch | None = None,
 ) -> AcceleratedFit:
     """Fit the marginals by accelerated entropic proximal gradient (see the module docstring).
 
@@ -120,6 +122,12 @@ def accelerated_descent(
         descent. It also ends when ``L(x)`` stops
         improving (relative gain under 1e-12 at five checks in a row) or no step
         passes the test.
+    watch : callable, optional
+        ``watch(iterations_done, answer)`` is asked every ``check_every`` iterations, where
+        ``answer(i)`` is measurement ``i``'s ``w_i * mu_{C_i}`` at the iterate (read from its
+        residual, :meth:`~dpquilt.graphical.mirror_descent.MarginalProblem.answer`), and may end
+        the descent: AIM's refits end once the new clique's answer has moved enough
+        (:func:`dpquilt.marginals.aim._annealing_test`).
     initial_step : float, optional
         Where the step search starts (a previous fit's :attr:`AcceleratedFit.step`);
         by default, and never below, ``2 / (Lipschitz * total)``, the bound of
@@ -130,6 +138,12 @@ def accelerated_descent(
         ``EstimationOptions.single_precision``). The residuals, the loss, the step test
         and the returned potentials are float64 either way; in float32 the step test
         allows for the rounding of the new marginals (``ROUNDING_SLACK``).
+    start_factors : sequence of (clique, ndarray), optional
+        Log-factors over measured cliques multiplied into the warm start (each added
+        to the log-potential of a node containing its clique): AIM's round fits start
+        from the previous model moved toward the new measurement
+        (:func:`~dpquilt.graphical.warm_step.noise_level_factor`). Only with
+        ``warm_marginal``.
 
     Examples
     --------
@@ -151,6 +165,9 @@ def accelerated_descent(
         potentials, offset = [np.ones(shape, dtype=dtype) for shape in plan.shapes], 0.0
     else:
         start = node_log_potentials(problem.tree, [warm_marginal(node) for node in plan.nodes])
+        for cols, factor in start_factors:
+            home = next(node for node in plan.nodes if set(cols) <= set(node))
+            start[home] = start[home] + _broadcast(factor, tuple(cols), home, problem.domain)
         potentials, offset = _exponentiate([start[node] for node in plan.nodes], dtype)
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     step = first_step if initial_step is None else max(initial_step, first_step)
@@ -202,7 +219,9 @@ def accelerated_descent(
             loss = 0.5 * _dot(r_x, r_x)
             stalls = stalls + 1 if loss > checked - STALL_TOLERANCE * max(abs(loss), 1.0) else 0
             checked = min(checked, loss)
-            if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))):
+            if stalls >= STALL_CHECKS or (stop is not None and stop(it, loss, problem.term_losses(r_x))) or (
+                watch is not None and watch(it, lambda i: problem.answer(r_x, i))
+            ):
                 break
     return AcceleratedFit(node_log_potentials(problem.tree, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
 

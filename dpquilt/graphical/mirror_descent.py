@@ -32,6 +32,9 @@ from ..marginals.tables import sum_out
 __all__ = ["MarginalProblem", "expand_potentials", "maximal_cliques", "lipschitz", "mirror_descent"]
 
 Clique = tuple[str, ...]
+#: ``watch(iterations_done, answer)``: whether to end a descent, from ``answer(i)``, measurement
+#: ``i``'s answer ``w_i * mu_{C_i}`` at the iterate (flat, as its noisy vector)
+Watch = Callable[[int, Callable[[int], np.ndarray]], bool]
 
 
 def maximal_cliques(cliques: Sequence[Clique]) -> list[Clique]:
@@ -182,6 +185,11 @@ class MarginalProblem:
         sizes = [tuple(self.domain[a] for a in c) for c in self.cliques]
         return [np.zeros(s) if g is None else g if g.shape == s else np.broadcast_to(g, s) for g, s in zip(grad, sizes)]
 
+    def answer(self, r: np.ndarray, i: int) -> np.ndarray:
+        """Measurement ``i``'s ``w_i * mu_{C_i}`` (flat, as its noisy vector) from the residual ``r``."""
+        part = self.terms[i][3]
+        return (r[part] + self.scaled_y[part]) * self.terms[i][8]
+
     def term_losses(self, r: np.ndarray) -> np.ndarray:
         """Each measurement's share ``||r_i||^2 / 2`` of the loss, from the residual."""
         return np.array([0.5 * _dot(r[term[3]], r[term[3]]) for term in self.terms])
@@ -224,13 +232,15 @@ def mirror_descent(
     warm_start: Mapping[Clique, np.ndarray] | None = None,
     stop: Callable[[int, float, np.ndarray], bool] | None = None,
     check_every: int = 50,
+    watch: Watch | None = None,
 ) -> dict[Clique, np.ndarray]:
     """Log-potentials over the measurements' maximal cliques after at most ``iters`` steps.
 
     ``warm_start`` maps cliques to log-potentials; each is added into a new clique
     that contains it (the distribution it defines is unchanged). Every
     ``check_every`` iterations ``stop(iterations_done, loss, term_losses)`` may end the descent
-    (``mbi`` checks at the same points).
+    (``mbi`` checks at the same points), and so may ``watch(iterations_done, answer)``, where
+    ``answer(i)`` is measurement ``i``'s answer at the iterate (:meth:`MarginalProblem.answer`).
 
     Examples
     --------
@@ -257,6 +267,10 @@ def mirror_descent(
             theta, mu, loss, grad, alpha = theta2, mu2, loss2, grad2, alpha * 1.01
         else:
             alpha *= 0.5
-        if stop is not None and it % check_every == 0 and stop(it, loss, problem.term_losses(problem.residual(mu))):
-            break
+        if it % check_every == 0 and (stop is not None or watch is not None):
+            r = problem.residual(mu)
+            if stop is not None and stop(it, loss, problem.term_losses(r)):
+                break
+            if watch is not None and watch(it, lambda i, r=r: problem.answer(r, i)):
+                break
     return dict(zip(problem.cliques, theta))

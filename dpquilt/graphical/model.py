@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,10 +34,11 @@ from .accelerated import accelerated_descent
 from .calibration import calibrate
 from .junction import JunctionTree, build_junction_tree
 from .mbi_engine import estimate_with_mbi
-from .mirror_descent import mirror_descent
+from .mirror_descent import Watch, mirror_descent
 from .options import EstimationOptions
 from .projection import ProjectionCache, ProjectionPlans, project, project_many
 from .stopping import Stopping
+from .warm_step import noise_level_factor
 
 __all__ = ["EstimationOptions", "GraphicalModel", "estimate"]
 
@@ -121,6 +122,7 @@ def estimate(
     options: EstimationOptions = EstimationOptions(),
     progress: bool = False,
     warm_start: GraphicalModel | None = None,
+    watch: Watch | None = None,
 ) -> GraphicalModel:
     """Fit a Private-PGM model to noisy marginal measurements.
 
@@ -139,6 +141,10 @@ def estimate(
         Show a tqdm progress bar over the iterations.
     warm_start : GraphicalModel, optional
         Start from this model's potentials (expanded to the new cliques).
+    watch : callable, optional
+        ``watch(iterations_done, answer)``, asked every few iterations with ``answer(i)``,
+        measurement ``i``'s answer at the iterate, may end the estimation (AIM's refits; the
+        numpy engine only).
 
     Returns
     -------
@@ -152,6 +158,8 @@ def estimate(
     >>> np.round(model.project(["a", "b"]) / model.total, 2).tolist()
     [[0.4, 0.1], [0.1, 0.4]]
     """
+    if watch is not None and options.engine != "numpy":
+        raise ValueError("watch runs in the numpy engine only; pass EstimationOptions(engine='numpy') or no watch")
     total = noisy_total(measurements)
     plans = warm_start.plans if warm_start is not None else ProjectionPlans()  # AIM's rounds: most keep the junction tree
     stop = Stopping(options, [m.noisy.size for m in measurements], fitted=_fitted_before(measurements, warm_start))
@@ -163,22 +171,38 @@ def estimate(
                 return stop.done(iteration, loss, term_losses)
 
             if options.algorithm == "accelerated":
-                previous = None
+                previous, factors = None, []
                 if warm_start is not None:
                     scale = total / warm_start.total
                     previous = lambda cols: warm_start.project(cols) * scale  # noqa: E731
+                    if options.warm_step:
+                        factors = _warm_step(domain, measurements[stop.fitted :], previous)
                 fit = accelerated_descent(
                     domain, measurements, total, options.iters, previous, stop=done,
                     initial_step=warm_start.step if warm_start is not None else None,
                     dtype=np.float32 if options.single_precision else np.float64,
+                    start_factors=factors, watch=watch,
                 )
                 return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements), plans)
             start = warm_start.potentials if warm_start is not None else None
-            theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done)
+            theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done, watch=watch)
         return GraphicalModel(dict(domain), float(total), theta, n_measurements=len(measurements), plans=plans)
     warm = warm_start.potentials if warm_start is not None else None
     potentials = estimate_with_mbi(domain, measurements, total, options, progress, warm)
     return GraphicalModel(dict(domain), float(total), potentials, n_measurements=len(measurements), plans=plans)
+
+
+def _warm_step(
+    domain: Mapping[str, int], new: Sequence[Measurement], previous: Callable[[tuple[str, ...]], np.ndarray]
+) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    """The warm start's step toward a single new measurement, at its noise level
+    (:mod:`dpquilt.graphical.warm_step`); none for several (their steps would interact)."""
+    if len(new) != 1:
+        return []
+    (measurement,) = new
+    shape = tuple(domain[c] for c in measurement.cols)
+    factor = noise_level_factor(np.reshape(previous(measurement.cols), shape), measurement)
+    return [] if factor is None else [(measurement.cols, factor)]
 
 
 def _fitted_before(measurements: Sequence[Measurement], warm_start: GraphicalModel | None) -> int | None:

@@ -379,7 +379,8 @@ class MarginalSynthesizer(Synthesizer):
         round_options = dataclasses.replace(
             options, iters=options.round_iters, noise_level_stop=options.round_noise_level_stop, single_precision=single
         )
-        # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten
+        # a refit continues a stopped round fit in steps of a tenth of round_iters, at most ten, each
+        # ending sooner once AIM's watch sees the answer move by more than the noise
         refit_step = dataclasses.replace(
             options, iters=-(-options.round_iters // REFIT_STEPS), noise_level_stop=None, single_precision=single
         )
@@ -397,7 +398,10 @@ class MarginalSynthesizer(Synthesizer):
                 rounds=self.rounds,
                 max_model_size=self.max_model_size,
                 progress=self.verbose,
-                refit_model=(lambda ms, warm: estimate(domain, ms, refit_step, warm_start=warm)) if stopped_early else None,
+                refit_model=(
+                    (lambda ms, warm, watch: estimate(domain, ms, refit_step, warm_start=warm, watch=watch))
+                    if stopped_early else None
+                ),
                 max_refits=REFIT_STEPS,
                 prior=prior,
             )

@@ -123,9 +123,9 @@ def test_annealing_is_decided_on_a_refitted_model_when_the_round_fit_stopped_ear
     def lazy(ms, warm):  # a round fit that stops at once: the model never moves, so the test always fires
         return warm if warm is not None else estimate(domain, ms, EstimationOptions(iters=300), warm_start=None)
 
-    def refit(ms, warm):
+    def refit(ms, warm, watch):
         refits.append(len(ms))
-        return estimate(domain, ms, EstimationOptions(iters=300, noise_level_stop=None), warm_start=warm)
+        return estimate(domain, ms, EstimationOptions(iters=300, noise_level_stop=None), warm_start=warm, watch=watch)
 
     def adaptive_sigmas(refit_model):
         acc = Accountant(1.0, 1e-9)
@@ -155,14 +155,21 @@ class _Answer:
         return self.values
 
 
-def _refits_through(answers):
-    calls = []
+def _refits_through(answers, looks=()):
+    """A stand-in refit whose ``k``-th step ends on ``answers[k - 1]``; ``looks[k - 1]`` (if
+    given) are the answers its watch is shown along the way, the step ending at the first
+    the watch stops on."""
+    calls, shown = [], []
 
-    def refit(model):
+    def refit(model, watch):
         calls.append(model)
+        for k, answer in enumerate(looks[len(calls) - 1] if looks else [], start=1):
+            shown.append(answer)
+            if watch(10 * k, np.asarray(answer, dtype=float)):
+                return _Answer(answer)
         return _Answer(answers[len(calls) - 1])
 
-    return refit, calls
+    return refit, calls, shown
 
 
 def test_refits_stop_once_the_answer_moves_more_than_the_noise():
@@ -170,16 +177,25 @@ def test_refits_stop_once_the_answer_moves_more_than_the_noise():
 
     before, sigma = np.zeros(2), 1.0  # threshold sqrt(2/pi) * 2 = 1.596
     assert SQRT_2_OVER_PI * sigma * before.size == pytest.approx(1.5958, abs=1e-4)
-    refit, calls = _refits_through([[0.5, 0.5], [1.0, 1.0], [5.0, 5.0]])
+    refit, calls, _ = _refits_through([[0.5, 0.5], [1.0, 1.0], [5.0, 5.0]])
     model, anneal = _annealing_test(_Answer([0.0, 0.1]), ("a",), before, sigma, refit, max_refits=10)
     assert not anneal and len(calls) == 2 and model.values.tolist() == [1.0, 1.0]  # moved 2 > 1.596 after 2
+
+
+def test_a_refit_step_ends_as_soon_as_its_answer_moves_more_than_the_noise():
+    from dpquilt.marginals.aim import _annealing_test
+
+    inside = [[0.2, 0.2], [0.9, 0.9], [3.0, 3.0], [4.0, 4.0]]  # past the 1.596 threshold at the second look
+    refit, calls, shown = _refits_through([[4.0, 4.0]], looks=[inside])
+    model, anneal = _annealing_test(_Answer([0.0, 0.0]), ("a",), np.zeros(2), 1.0, refit, max_refits=10)
+    assert not anneal and len(calls) == 1 and len(shown) == 2 and model.values.tolist() == [0.9, 0.9]
 
 
 def test_refits_stop_when_the_answer_settles_and_then_anneal():
     from dpquilt.marginals.aim import REFIT_SETTLED, _annealing_test
 
     step = 0.5 * REFIT_SETTLED * 1.5958  # less than the settled share of the threshold
-    refit, calls = _refits_through([[0.3, 0.3], [0.3 + step, 0.3], [1.0, 1.0]])
+    refit, calls, _ = _refits_through([[0.3, 0.3], [0.3 + step, 0.3], [1.0, 1.0]])
     _, anneal = _annealing_test(_Answer([0.0, 0.0]), ("a",), np.zeros(2), 1.0, refit, max_refits=10)
     assert anneal and len(calls) == 2  # the second step changed the move by less than the settled share
 
@@ -187,7 +203,7 @@ def test_refits_stop_when_the_answer_settles_and_then_anneal():
 def test_refits_are_capped_and_absent_without_a_refitter():
     from dpquilt.marginals.aim import _annealing_test
 
-    refit, calls = _refits_through([[0.1 * k, 0.1 * k] for k in range(1, 20)])
+    refit, calls, _ = _refits_through([[0.1 * k, 0.1 * k] for k in range(1, 20)])
     _, anneal = _annealing_test(_Answer([0.0, 0.0]), ("a",), np.zeros(2), 1.0, refit, max_refits=3)
     assert anneal and len(calls) == 3
     model, anneal = _annealing_test(_Answer([0.0, 2.0]), ("a",), np.zeros(2), 1.0, None, max_refits=3)
