@@ -92,8 +92,9 @@ class EstimationOptions:
     warm_step : bool
         With the accelerated method, a warm start that has one new measurement (AIM's
         round fits) starts from the previous model multiplied by a factor on the new
-        clique that moves its answer toward the measurement, to where its residual is at
-        its noise level (:mod:`dpquilt.graphical.warm_step`), instead of from the
+        clique that moves its answer toward the measurement, to where mirror descent on
+        that measurement's loss alone first reaches its noise level
+        (:mod:`dpquilt.graphical.warm_step`), instead of from the
         previous model as it is. Most of a late round fit's iterations otherwise pull
         that answer in from tens of standard deviations away: on STAR at epsilon 10
         (47 columns, seed 0) the round fits ran 11,610 iterations in 122 rounds

@@ -169,32 +169,26 @@ def test_single_precision_calibrates_in_float32_and_reaches_the_same_fit(rng, mo
     assert accelerated_descent(DOMAIN, ms, total, iters=3000, dtype=np.float32).loss == pytest.approx(converged.loss, rel=2e-6)
 
 
-def test_a_watch_sees_each_measurements_answer_at_the_iterate_and_may_end_the_descent(rng):
+@pytest.mark.parametrize(
+    "descend, until, checks",
+    [
+        (lambda ms, watch: accelerated_descent(DOMAIN, ms, noisy_total(ms), iters=500, watch=watch).potentials, 30, [10, 20, 30]),
+        (lambda ms, watch: mirror_descent(DOMAIN, ms, noisy_total(ms), iters=1000, watch=watch), 100, [50, 100]),
+    ],
+    ids=["accelerated", "mirror_descent"],
+)
+def test_a_watch_sees_each_measurements_answer_at_the_iterate_and_may_end_the_descent(rng, descend, until, checks):
     ms = _measurements(rng)
     seen = {}
 
     def watch(it, answer_of):
         seen[it] = answer_of(len(ms) - 1).copy()
-        return it >= 30
+        return it >= until
 
-    fit = accelerated_descent(DOMAIN, ms, noisy_total(ms), iters=500, watch=watch)
-    assert fit.iterations == 30 and sorted(seen) == [10, 20, 30]
-    model = GraphicalModel(DOMAIN, noisy_total(ms), fit.potentials)
-    np.testing.assert_allclose(seen[30], model.project(ms[-1].cols).ravel(), rtol=1e-9)
-
-
-def test_mirror_descent_shows_its_watch_the_same_answers(rng):
-    ms = _measurements(rng)
-    seen = {}
-
-    def watch(it, answer_of):
-        seen[it] = answer_of(len(ms) - 1).copy()
-        return it >= 100
-
-    theta = mirror_descent(DOMAIN, ms, noisy_total(ms), iters=1000, watch=watch)
-    assert sorted(seen) == [50, 100]
-    model = GraphicalModel(DOMAIN, noisy_total(ms), theta)
-    np.testing.assert_allclose(seen[100], model.project(ms[-1].cols).ravel(), rtol=1e-9)
+    potentials = descend(ms, watch)
+    assert sorted(seen) == checks  # asked at every check, and the descent ended at the one that said so
+    model = GraphicalModel(DOMAIN, noisy_total(ms), potentials)
+    np.testing.assert_allclose(seen[until], model.project(ms[-1].cols).ravel(), rtol=1e-9)
 
 
 def test_a_watch_is_refused_outside_the_numpy_engine(rng):
