@@ -47,7 +47,7 @@ from ..marginals.measurement import Measurement
 from .calibration import conditionals
 from .compiled_update import move_toward
 from .junction import JunctionTree
-from .mirror_descent import MarginalProblem, Watch, _broadcast, _dot, lipschitz
+from .mirror_descent import MarginalProblem, Watch, _broadcast, _dot, _home, lipschitz
 
 __all__ = ["AcceleratedFit", "accelerated_descent", "node_log_potentials"]
 
@@ -166,7 +166,7 @@ def accelerated_descent(
     else:
         start = node_log_potentials(problem.tree, [warm_marginal(node) for node in plan.nodes])
         for cols, factor in start_factors:
-            home = next(node for node in plan.nodes if set(cols) <= set(node))
+            home = _home(tuple(cols), plan.nodes)
             start[home] = start[home] + _broadcast(factor, tuple(cols), home, problem.domain)
         potentials, offset = _exponentiate([start[node] for node in plan.nodes], dtype)
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)

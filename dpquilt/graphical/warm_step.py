@@ -92,8 +92,9 @@ def noise_level_factor(previous: np.ndarray, measurement: Measurement) -> np.nda
         log_t = log_t - rate * (t - y)
         top = log_t.max()
         shifted = np.exp(log_t - top)
-        log_t = log_t - (top + np.log(shifted.sum() / total))  # sums to N, kept in logs: no cell's factor underflows
-        t = np.exp(log_t)
+        mass = float(shifted.sum())
+        log_t = log_t - (top + np.log(mass / total))  # sums to N, kept in logs: no cell's factor underflows
+        t = shifted * (total / mass)  # exp(log_t), from the one exponential
         if float(np.sum((t - y) ** 2)) <= level:
             break
     return np.maximum(log_t - log_mu, np.log(MIN_SHARE))
