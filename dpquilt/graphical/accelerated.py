@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..marginals.measurement import Measurement
-from .calibration import conditionals
+from .calibration import decomposable_marginals, node_factors
 from .compiled_update import move_toward
 from .junction import JunctionTree
 from .mirror_descent import MarginalProblem, Watch, _broadcast, _dot, _home, lipschitz
@@ -76,6 +76,12 @@ class AcceleratedFit:
         ``L(x)`` at the end.
     step : float
         The last accepted step, where a warm-started fit may start its search.
+    tree : JunctionTree
+        The junction tree of the measured cliques, whose nodes carry ``potentials``.
+    marginals : dict of clique to array
+        The calibrated marginals (float64 counts) of the model ``potentials`` define, on the
+        same nodes: ``x`` made exactly consistent (:func:`~dpquilt.graphical.calibration.decomposable_marginals`),
+        which the fitted model takes instead of calibrating its potentials again.
 
     Examples
     --------
@@ -86,6 +92,8 @@ class AcceleratedFit:
     iterations: int
     loss: float
     step: float
+    tree: JunctionTree
+    marginals: dict[Clique, np.ndarray]
 
 
 def accelerated_descent(
@@ -164,11 +172,12 @@ def accelerated_descent(
     if warm_marginal is None:
         potentials, offset = [np.ones(shape, dtype=dtype) for shape in plan.shapes], 0.0
     else:
-        start = node_log_potentials(problem.tree, [warm_marginal(node) for node in plan.nodes])
+        # exp of the decomposable potentials: the factors themselves, with no log and exp over every cell
+        start = node_factors(problem.tree, {node: np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes})
         for cols, factor in start_factors:
-            home = _home(tuple(cols), plan.nodes)
-            start[home] = start[home] + _broadcast(factor, tuple(cols), home, problem.domain)
-        potentials, offset = _exponentiate([start[node] for node in plan.nodes], dtype)
+            home = plan.nodes.index(_home(tuple(cols), plan.nodes))
+            start[home] = start[home] * _broadcast(np.exp(factor), tuple(cols), plan.nodes[home], problem.domain)
+        potentials, offset = _renormalise(start, dtype)
     first_step = 2.0 / (lipschitz(problem.domain, measurements, problem.cliques) * total)
     step = first_step if initial_step is None else max(initial_step, first_step)
     z_nodes, log_z = plan.propagate(potentials, offset, total)
@@ -223,20 +232,20 @@ def accelerated_descent(
                 watch is not None and watch(it, lambda i: problem.answer(r_x, i))
             ):
                 break
-    return AcceleratedFit(node_log_potentials(problem.tree, x_nodes), it, float(0.5 * _dot(r_x, r_x)), step_prev or step)
+    factors = node_factors(problem.tree, {node: np.asarray(x, dtype=np.float64) for node, x in zip(plan.nodes, x_nodes)})
+    marginals = decomposable_marginals(problem.tree, factors, total)
+    with np.errstate(divide="ignore"):
+        potentials = {node: np.log(np.maximum(f, 0.0)) for node, f in zip(plan.nodes, factors)}
+    return AcceleratedFit(potentials, it, float(0.5 * _dot(r_x, r_x)), step_prev or step, problem.tree, dict(zip(plan.nodes, marginals)))
 
 
-def _exponentiate(log_tables: Sequence[np.ndarray], dtype: type = np.float64) -> tuple[list[np.ndarray], float]:
-    """``exp`` of each log table scaled to maximum 1 (as ``dtype``), and the log of the scale taken out overall."""
-    tops = [float(np.max(t)) for t in log_tables]
-    tops = [top if np.isfinite(top) else 0.0 for top in tops]
-    return [np.exp(t - top).astype(dtype, copy=False) for t, top in zip(log_tables, tops)], sum(tops)
-
-
-def _renormalise(tables: Sequence[np.ndarray]) -> tuple[list[np.ndarray], float]:
-    """Each non-negative table scaled to maximum 1, and the log of the scale taken out overall."""
+def _renormalise(tables: Sequence[np.ndarray], dtype: type | None = None) -> tuple[list[np.ndarray], float]:
+    """Each non-negative table scaled to maximum 1 (as ``dtype``; by default its own), and the log of the scale taken out overall."""
     tops = [float(np.max(t)) for t in tables]
-    scaled = [t / top if top > 0 else t for t, top in zip(tables, tops)]
+    scaled = [
+        np.divide(t, top if top > 0 else 1.0, out=np.empty(t.shape, dtype=dtype or t.dtype), casting="same_kind")
+        for t, top in zip(tables, tops)
+    ]
     return scaled, sum(float(np.log(top)) for top in tops if top > 0)
 
 
@@ -259,9 +268,5 @@ def node_log_potentials(tree: JunctionTree, node_marginals: Sequence[np.ndarray]
     [[6.0, 8.0], [10.0, 12.0]]
     """
     marginals = {node: np.asarray(m, dtype=np.float64) for node, m in zip(tree.nodes, node_marginals)}
-    given = conditionals(tree, marginals)
     with np.errstate(divide="ignore"):
-        return {
-            node: np.log(np.maximum(given[i] if i in given else marginals[node], 0.0))
-            for i, node in enumerate(tree.nodes)
-        }
+        return {node: np.log(np.maximum(f, 0.0)) for node, f in zip(tree.nodes, node_factors(tree, marginals))}

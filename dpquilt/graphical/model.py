@@ -85,6 +85,41 @@ class GraphicalModel:
     n_measurements: int = 0
     plans: ProjectionPlans = field(default_factory=ProjectionPlans, compare=False, repr=False)
 
+    @classmethod
+    def calibrated(
+        cls,
+        domain: Mapping[str, int],
+        total: float,
+        tree: JunctionTree,
+        potentials: Mapping[tuple[str, ...], np.ndarray],
+        node_marginals: Mapping[tuple[str, ...], np.ndarray],
+        step: float | None = None,
+        n_measurements: int = 0,
+        plans: ProjectionPlans | None = None,
+    ) -> GraphicalModel:
+        """A model with potentials on the nodes of a junction ``tree`` whose calibrated node
+        marginals are already known (a fit's: :class:`~dpquilt.graphical.accelerated.AcceleratedFit`),
+        so that it keeps them instead of calibrating the potentials again.
+
+        Examples
+        --------
+        >>> from dpquilt.graphical.junction import build_junction_tree
+        >>> table = np.array([[1.0, 3.0], [2.0, 2.0]])
+        >>> tree = build_junction_tree({"a": 2, "b": 2}, [("a", "b")])
+        >>> model = GraphicalModel.calibrated({"a": 2, "b": 2}, 8.0, tree, {("a", "b"): np.log(table)}, {("a", "b"): table})
+        >>> model.project(["b"]).tolist()
+        [3.0, 5.0]
+        """
+        if set(tree.nodes) != set(node_marginals) or set(potentials) != set(tree.nodes):
+            raise ValueError(
+                f"potentials over {sorted(potentials)} and node marginals over {sorted(node_marginals)} "
+                f"must both be over the junction tree's nodes {sorted(tree.nodes)}"
+            )
+        model = cls(dict(domain), total, dict(potentials), step, n_measurements, plans if plans is not None else ProjectionPlans())
+        model.__dict__["tree"] = tree  # what the cached properties would hold
+        model.__dict__["node_marginals"] = {node: node_marginals[node] for node in tree.nodes}
+        return model
+
     @property
     def cliques(self) -> tuple[tuple[str, ...], ...]:
         return tuple(self.potentials)
@@ -183,7 +218,9 @@ def estimate(
                     dtype=np.float32 if options.single_precision else np.float64,
                     start_factors=factors, watch=watch,
                 )
-                return GraphicalModel(dict(domain), float(total), fit.potentials, fit.step, len(measurements), plans)
+                return GraphicalModel.calibrated(
+                    domain, float(total), fit.tree, fit.potentials, fit.marginals, fit.step, len(measurements), plans
+                )
             start = warm_start.potentials if warm_start is not None else None
             theta = mirror_descent(domain, measurements, total, options.iters, start, stop=done, watch=watch)
         return GraphicalModel(dict(domain), float(total), theta, n_measurements=len(measurements), plans=plans)

@@ -8,7 +8,9 @@ import pytest
 from dpquilt.graphical.accelerated import accelerated_descent, node_log_potentials
 from dpquilt.graphical.junction import build_junction_tree
 from dpquilt.graphical.mirror_descent import MarginalProblem, mirror_descent
-from dpquilt.graphical.model import GraphicalModel
+from dpquilt.graphical.calibration import calibrate
+from dpquilt.graphical.model import EstimationOptions, GraphicalModel, estimate
+from dpquilt.marginals.tables import marginalise
 from dpquilt.marginals.measurement import noisy_total
 from dpquilt.graphical.propagation import Propagation
 from dpquilt.marginals.measurement import Measurement
@@ -83,6 +85,36 @@ def test_node_potentials_reproduce_their_marginals(rng):
         np.testing.assert_allclose(np.exp(table - table.max()), np.exp(fit.potentials[node] - fit.potentials[node].max()),
                                    rtol=1e-9, atol=1e-12)
     assert problem.loss([model.project(c) for c in problem.cliques]) == pytest.approx(fit.loss, rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cliques", [CYCLE, [("a", "b"), ("c", "d")]], ids=["one tree", "a forest"])
+def test_the_fit_hands_its_model_the_calibration_of_its_potentials(rng, dtype, cliques):
+    """The fitted model keeps the fit's node marginals instead of calibrating its potentials again:
+    they must be that calibration, consistent on every separator in float64."""
+    ms = _measurements(rng, cliques)
+    total = noisy_total(ms)
+    fit = accelerated_descent(DOMAIN, ms, total, iters=40, dtype=dtype)
+    again = calibrate(fit.tree, DOMAIN, fit.potentials, total)
+    assert set(fit.marginals) == set(fit.tree.nodes)
+    for node in fit.tree.nodes:
+        assert fit.marginals[node].dtype == np.float64
+        np.testing.assert_allclose(fit.marginals[node], again[node], rtol=1e-9, atol=1e-9 * total)
+    for i, j in fit.tree.edges:
+        left, right = fit.tree.nodes[i], fit.tree.nodes[j]
+        shared = tuple(a for a in DOMAIN if a in left and a in right)
+        np.testing.assert_allclose(marginalise(fit.marginals[left], left, shared), marginalise(fit.marginals[right], right, shared),
+                                   rtol=1e-12, atol=1e-12 * total)
+    model = estimate(DOMAIN, ms, EstimationOptions(iters=40, single_precision=dtype == np.float32))
+    for node, table in calibrate(model.tree, DOMAIN, model.potentials, model.total).items():
+        np.testing.assert_allclose(model.node_marginals[node], table, rtol=1e-9, atol=1e-9 * total)
+
+
+def test_a_model_refuses_marginals_that_are_not_over_its_nodes(rng):
+    fit = accelerated_descent(DOMAIN, _measurements(rng), 1000.0, iters=5)
+    wrong = {("a", "b"): np.ones((3, 4))}
+    with pytest.raises(ValueError, match="junction tree's nodes"):
+        GraphicalModel.calibrated(DOMAIN, 1000.0, fit.tree, fit.potentials, wrong)
 
 
 def test_a_warm_start_begins_where_the_last_fit_ended(rng):
