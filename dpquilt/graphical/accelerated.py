@@ -173,7 +173,7 @@ def accelerated_descent(
         potentials, offset = [np.ones(shape, dtype=dtype) for shape in plan.shapes], 0.0
     else:
         # exp of the decomposable potentials: the factors themselves, with no log and exp over every cell
-        start = node_factors(problem.tree, {node: np.asarray(warm_marginal(node), dtype=np.float64) for node in plan.nodes})
+        start = node_factors(problem.tree, [warm_marginal(node) for node in plan.nodes])
         for cols, factor in start_factors:
             home = plan.nodes.index(_home(tuple(cols), plan.nodes))
             start[home] = start[home] * _broadcast(np.exp(factor), tuple(cols), plan.nodes[home], problem.domain)
@@ -232,11 +232,12 @@ def accelerated_descent(
                 watch is not None and watch(it, lambda i: problem.answer(r_x, i))
             ):
                 break
-    factors = node_factors(problem.tree, {node: np.asarray(x, dtype=np.float64) for node, x in zip(plan.nodes, x_nodes)})
+    factors = node_factors(problem.tree, x_nodes)
     marginals = decomposable_marginals(problem.tree, factors, total)
-    with np.errstate(divide="ignore"):
-        potentials = {node: np.log(np.maximum(f, 0.0)) for node, f in zip(plan.nodes, factors)}
-    return AcceleratedFit(potentials, it, float(0.5 * _dot(r_x, r_x)), step_prev or step, problem.tree, dict(zip(plan.nodes, marginals)))
+    return AcceleratedFit(
+        _logs(problem.tree, factors), it, float(0.5 * _dot(r_x, r_x)), step_prev or step, problem.tree,
+        dict(zip(problem.tree.nodes, marginals)),
+    )
 
 
 def _renormalise(tables: Sequence[np.ndarray], dtype: type | None = None) -> tuple[list[np.ndarray], float]:
@@ -267,6 +268,10 @@ def node_log_potentials(tree: JunctionTree, node_marginals: Sequence[np.ndarray]
     >>> GraphicalModel(domain, 36.0, theta).project(["b", "c"]).round(9).tolist()  # the node marginals come back
     [[6.0, 8.0], [10.0, 12.0]]
     """
-    marginals = {node: np.asarray(m, dtype=np.float64) for node, m in zip(tree.nodes, node_marginals)}
+    return _logs(tree, node_factors(tree, node_marginals))
+
+
+def _logs(tree: JunctionTree, factors: Sequence[np.ndarray]) -> dict[Clique, np.ndarray]:
+    """Each node's log-potential, the log of its factor (``-inf`` where it has no mass)."""
     with np.errstate(divide="ignore"):
-        return {node: np.log(np.maximum(f, 0.0)) for node, f in zip(tree.nodes, node_factors(tree, marginals))}
+        return {node: np.log(np.maximum(f, 0.0)) for node, f in zip(tree.nodes, factors)}

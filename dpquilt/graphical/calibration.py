@@ -69,20 +69,22 @@ def conditionals(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> 
     return out
 
 
-def node_factors(tree: JunctionTree, marginals: Mapping[Clique, np.ndarray]) -> list[np.ndarray]:
-    """The factors of the decomposable model ``prod_K mu_K / prod_S mu_S`` over the tree's
-    nodes (in ``tree.nodes`` order), one per node: each non-root node's :func:`conditionals`
-    given its parent's separator, each root's marginal as it is. Their logs are the model's
-    log-potentials; :func:`decomposable_marginals` calibrates them in one pass.
+def node_factors(tree: JunctionTree, node_marginals: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The factors (float64) of the decomposable model ``prod_K mu_K / prod_S mu_S`` over the
+    tree's nodes, from consistent ``node_marginals`` in ``tree.nodes`` order, one per node:
+    each non-root node's :func:`conditionals` given its parent's separator, each root's
+    marginal as it is. Their logs are the model's log-potentials;
+    :func:`decomposable_marginals` calibrates them in one pass.
 
     Examples
     --------
     >>> d = {"a": 2, "b": 2}
     >>> from dpquilt.graphical.junction import build_junction_tree
     >>> tree = build_junction_tree(d, [("a",), ("a", "b")])
-    >>> [f.tolist() for f in node_factors(tree, {("a", "b"): np.array([[1.0, 3.0], [2.0, 2.0]])})]
+    >>> [f.tolist() for f in node_factors(tree, [np.array([[1.0, 3.0], [2.0, 2.0]])])]
     [[[1.0, 3.0], [2.0, 2.0]]]
     """
+    marginals = {node: np.asarray(m, dtype=np.float64) for node, m in zip(tree.nodes, node_marginals)}
     given = conditionals(tree, marginals)
     return [given[i] if i in given else marginals[node] for i, node in enumerate(tree.nodes)]
 
@@ -103,7 +105,7 @@ def decomposable_marginals(tree: JunctionTree, factors: Sequence[np.ndarray], to
     >>> from dpquilt.graphical.junction import build_junction_tree
     >>> tree = build_junction_tree(d, [("a", "b"), ("b", "c")])
     >>> given = {("a", "b"): np.array([[1.0, 3.0], [2.0, 2.0]]), ("b", "c"): np.array([[2.0, 1.0], [1.0, 4.0]])}
-    >>> [m.round(6).tolist() for m in decomposable_marginals(tree, node_factors(tree, given), 8.0)]
+    >>> [m.round(6).tolist() for m in decomposable_marginals(tree, node_factors(tree, [given[n] for n in tree.nodes]), 8.0)]
     [[[1.0, 3.0], [2.0, 2.0]], [[2.0, 1.0], [1.0, 4.0]]]
     """
     order, parent = tree.rooted(0)
