@@ -64,6 +64,33 @@ def test_plans_whose_layout_a_new_clique_left_alone_are_reused(rng):
         np.testing.assert_allclose(table, project(after.tree, after.node_marginals, r, after.total), rtol=1e-12, err_msg=str(r))
 
 
+def test_plans_are_kept_across_a_tree_that_rejoined_its_nodes_only_where_their_subtree_stayed():
+    """A new clique may make the junction tree join nodes it kept by other edges: a kept
+    plan's covering subtree must then still be made of edges, and every plan's layout is
+    the one worked out afresh."""
+    from dpquilt.graphical.junction import build_junction_tree
+    from dpquilt.graphical.projection import projection_layout
+
+    rng = np.random.default_rng(0)
+    rejoined = kept = 0
+    for _ in range(10):
+        names = [f"c{i}" for i in range(10)]
+        domain = {a: int(k) for a, k in zip(names, rng.integers(2, 5, len(names)))}
+        cliques = [(a,) for a in names]
+        plans = ProjectionPlans()
+        asked = list(itertools.combinations(names, 3))
+        for _ in range(6):
+            cliques.append(tuple(sorted(rng.choice(names, size=3, replace=False).tolist())))
+            tree = build_junction_tree(domain, cliques)
+            earlier = dict(plans._by_cols)
+            for r in asked:
+                assert plans.plan(tree, domain, r).layout == projection_layout(tree, domain, r), (r, cliques)
+            if plans._edges is not None:
+                rejoined += 1
+                kept += sum(plans._by_cols[r] is earlier.get(r) for r in asked)
+    assert rejoined > 0 and kept > 0, "no tree rejoined its nodes, or no plan was kept across one"
+
+
 def test_a_pickled_model_leaves_its_plans_behind(rng):
     domain = {"a": 2, "b": 3, "c": 2}
     model = _model(rng, domain, [("a", "b"), ("b", "c")])
