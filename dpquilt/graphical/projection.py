@@ -43,6 +43,7 @@ from .compiled_elimination import greedy_products
 from .compiled_replay import MAX_COLUMNS, byte_tables
 from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
+from .pairwise import PairwisePlan, plan_pairwise
 
 __all__ = ["PlanningMemo", "ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
 
@@ -537,7 +538,9 @@ def plan_of_layout(
       its parent in the subtree (0 where the separator has no mass);
     * ``("root", node, own)`` and ``("node", node, sep, own)``: the subtree root's marginal
       and the others' conditionals summed onto what the other factors or the output need;
-    * ``("product", factors, out)``: an elimination step (:func:`_elimination_steps`).
+    * ``("product", factors, out)``: an elimination step (:func:`_elimination_steps`);
+    * ``("arranged", table, layout)``: a table summed and transposed into a matrix
+      product's layout (:func:`_contraction_steps`).
 
     ``memo`` (optional, one per domain: :class:`PlanningMemo`) keeps what planning asks
     again and again across plans.
@@ -605,17 +608,47 @@ def _elimination_steps(
     products, final = greedy_order([mask for _, _, mask in factors], memo.mask(keep), memo)
     attrs = [attrs for attrs, _, _ in factors]
     keys = [key for _, key, _ in factors]
-    steps = []
+    steps: list[Step] = []
     for ids, out_mask in products:
         out = memo.names(out_mask)  # in the domain's order
-        operands = tuple(attrs[i] for i in ids)
         key = ("product", frozenset(keys[i] for i in ids), out)
-        step = _step(made, key, tuple(keys[i] for i in ids), lambda: memo.contraction(operands, domain, out))
-        steps.append(step)
+        step = _contraction_steps(steps, made, memo, domain, key, [keys[i] for i in ids], [attrs[i] for i in ids], out)
         attrs.append(out)
         keys.append(step.key)  # the made step's key: equal keys are then the same object, quick to compare
-    steps.append(_step(made, output, tuple(keys[i] for i in final), lambda: memo.contraction(tuple(attrs[i] for i in final), domain, keep)))
+    _contraction_steps(steps, made, memo, domain, output, [keys[i] for i in final], [attrs[i] for i in final], keep)
     return steps
+
+
+def _contraction_steps(
+    steps: list[Step], made: dict[Hashable, Step], memo: PlanningMemo, domain: Mapping[str, int], key: Hashable,
+    inputs: Sequence[Hashable], operands: Sequence[Clique], keep: Clique,
+) -> Step:
+    """Append to ``steps`` the step ``key`` (the product of the tables ``inputs``, over
+    ``operands``, summed onto ``keep``, in its order) and the steps it takes, and return it.
+
+    Two tables whose product spans more than ``DIRECT_EINSUM_CELLS`` cells are multiplied
+    as matrices (:func:`~dpquilt.graphical.pairwise.plan_pairwise`), each first arranged
+    into the product's layout by a step of its own, named by the table and the layout, that
+    every product reading the table so shares (on STAR's round-70 model at epsilon 1, the
+    batch's projections 3.09 s to 2.79 s on two threads, 4.04 s to 3.67 s on one)."""
+    operands = tuple(operands)
+    if len(operands) != 2 or math.prod(domain[a] for a in dict.fromkeys(operands[0] + operands[1])) <= DIRECT_EINSUM_CELLS:
+        step = _step(made, key, tuple(inputs), lambda: memo.contraction(operands, domain, keep))
+        steps.append(step)
+        return step
+    plan = memo.pairwise(operands, domain, keep)
+    a_key, b_key = (inputs[1], inputs[0]) if plan.swap else (inputs[0], inputs[1])
+    if plan.a_arrange is not None:
+        arranged = _step(made, ("arranged", a_key, plan.a_cols), (a_key,), lambda: plan.a_arrange)
+        steps.append(arranged)
+        a_key = arranged.key
+    if plan.b_arrange is not None:
+        arranged = _step(made, ("arranged", b_key, plan.b_cols), (b_key,), lambda: plan.b_arrange)
+        steps.append(arranged)
+        b_key = arranged.key
+    step = _step(made, key, (a_key, b_key), lambda: plan.product)
+    steps.append(step)
+    return step
 
 
 def greedy_order(masks: Sequence[int], keep: int, memo: PlanningMemo) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:
@@ -779,6 +812,14 @@ class PlanningMemo:
         found = self.named.get(mask)
         if found is None:
             found = self.named[mask] = tuple(a for a, b in self.bit.items() if b & mask)
+        return found
+
+    def pairwise(self, operands: tuple[Clique, ...], domain: Mapping[str, int], keep: Clique) -> PairwisePlan:
+        """:func:`~dpquilt.graphical.pairwise.plan_pairwise` of two operands onto ``keep``, made once for each."""
+        key = ("pairwise", operands, keep)
+        found = self.made.get(key)
+        if found is None:
+            found = self.made[key] = plan_pairwise((operands[0], operands[1]), domain, keep)
         return found
 
     def contraction(self, operands: tuple[Clique, ...], domain: Mapping[str, int], keep: Clique) -> Callable[..., np.ndarray]:
