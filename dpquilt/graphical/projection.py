@@ -16,15 +16,19 @@ Which subtree, sums and contractions a projection takes depend only on the colum
 domain and the subtree's nodes (its layout, :func:`projection_layout`), not on the
 tables. AIM asks the same ~10^4 marginals of every round's model, and a round changes
 the tree at most around the clique it added, so each plan is made once
-(:func:`plan_of_layout`) and kept while its layout lasts (:class:`ProjectionPlans`); a
-round's projections then run as one batch (:func:`project_many`) that computes every
-table they share once and frees it after its last user. On a 47-column round with a
+(:func:`plan_of_layout`) and kept while its layout lasts (:class:`ProjectionPlans`), its
+elimination taking the products that other plans made where it can
+(:func:`shared_greedy_order`); a round's projections then run as one batch
+(:func:`project_many`) that computes every table they share once and frees it after its
+last user. On a 47-column round with a
 216,000-cell node this took the projections from 42 s to 6-12 s.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 import math
 import os
 import string
@@ -34,12 +38,13 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..marginals.tables import marginalise, sum_out
 from .calibration import conditional_given
-from .compiled_elimination import greedy_products
+from .compiled_elimination import greedy_products, product_signature, shared_products
 from .compiled_replay import MAX_COLUMNS, byte_tables
 from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
@@ -101,6 +106,11 @@ class ProjectionPlan:
     def nodes(self) -> frozenset[Clique]:
         """The junction-tree nodes whose marginals the plan reads."""
         return frozenset(k[1] for step in self.steps for k in step.inputs if k[0] == NODE)
+
+    @functools.cached_property
+    def shared_keys(self) -> tuple[Hashable, ...]:
+        """The keys of the plan's shared steps (counted and released once per run of the plan)."""
+        return tuple(step.key for step in self.steps if step.shared)
 
     @functools.cached_property
     def edges(self) -> frozenset[frozenset[Clique]]:
@@ -224,7 +234,7 @@ class ProjectionPlans:
         self._moved: set[str] = set()  # columns whose earlier plans do not apply
         self._nodes: frozenset[Clique] = frozenset()  # the current tree's nodes
         self._edges: frozenset[frozenset[Clique]] | None = None  # the current tree's edges, when it rewired kept nodes
-        self._steps: dict[Hashable, Step] = {}  # the current plans' shared steps, by key
+        self._steps = MadeSteps({})  # the current plans' shared steps, by key
         self._groups: dict[Clique, tuple] = {}  # the current tree's layouts of column groups
         self._memo: PlanningMemo | None = None  # the domain's bits and contractions, kept across trees
 
@@ -251,6 +261,10 @@ class ProjectionPlans:
                 layout = projection_layout(tree, domain, cols, self._groups)
                 if found is None or found.layout != layout:
                     found = plan_of_layout(layout, domain, cols, made=self._steps, memo=self._memo)
+                else:
+                    self._steps.adopt(found)
+            else:
+                self._steps.adopt(found)
             self._by_cols[cols] = found
         return found
 
@@ -263,8 +277,9 @@ class ProjectionPlans:
             return
         before, self._tree = self._tree, tree
         self._nodes = frozenset(tree.nodes)
-        self._earlier, self._by_cols, self._steps, self._groups = self._by_cols, {}, {}, {}
+        self._earlier, self._by_cols, self._groups = self._by_cols, {}, {}
         self._memo = self._memo.moved() if self._memo is not None else PlanningMemo.of(self._domain)
+        self._steps = MadeSteps(self._memo.bit)
         self._edges = None
         if before is None:
             return
@@ -415,11 +430,7 @@ def project_many(
     domain = _domain_of(tree, marginals)
     plans = plans if plans is not None else ProjectionPlans()
     batch = [plans.plan(tree, domain, r) for r in cliques]
-    uses: dict[Hashable, int] = {}
-    for plan in batch:
-        for step in plan.steps:
-            if step.shared:
-                uses[step.key] = uses.get(step.key, 0) + 1
+    uses = collections.Counter(itertools.chain.from_iterable([plan.shared_keys for plan in batch]))
     cache = ProjectionCache(max_bytes, uses)
     if dtype != np.float64:
         marginals = {node: np.asarray(table, dtype=dtype) for node, table in marginals.items()}
@@ -429,7 +440,7 @@ def project_many(
         out = []
         for plan in plans_of_task:
             out.append(run_plan(plan, source, cache))
-            cache.release([step.key for step in plan.steps if step.shared])
+            cache.release(plan.shared_keys)
         return out
 
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
@@ -530,8 +541,9 @@ def plan_of_layout(
     """The steps of the marginal over ``cols`` laid out as ``layout`` (:func:`projection_layout`);
     the last is named ``output``.
 
-    ``made`` (optional) holds the shared steps of earlier plans by key: a step's key
-    determines it, so plans that take the same step share one. Inputs name a node's
+    ``made`` (optional, a :class:`MadeSteps`) holds the shared steps of earlier plans by
+    key: a step's key determines it, so plans that take the same step share one, and the
+    elimination takes the products earlier plans made first (:func:`shared_greedy_order`). Inputs name a node's
     marginal ``(NODE, node)`` or the total; every other table is a step:
 
     * ``("conditional", node, sep)``: ``mu_K / mu_S``, the node given its separator with
@@ -545,8 +557,8 @@ def plan_of_layout(
     ``memo`` (optional, one per domain: :class:`PlanningMemo`) keeps what planning asks
     again and again across plans.
     """
-    made = made if made is not None else {}
     memo = memo if memo is not None else PlanningMemo.of(domain)
+    made = made if made is not None else MadeSteps(memo.bit)
     kind, content = layout
     if kind == "inside":
         return ProjectionPlan((_step(made, output, ((NODE, content),), lambda: functools.partial(_marginalise_onto, attrs=content, keep=cols)),), layout)
@@ -600,19 +612,29 @@ def _elimination_steps(
     memo: PlanningMemo,
 ) -> list[Step]:
     """``sum`` over the columns not in ``keep`` of the product of ``factors``, by variable
-    elimination in greedy min-size order (:func:`greedy_order`).
+    elimination in greedy min-size order.
 
     Each factor comes with a key that names its content, and its columns as bits
     (:class:`PlanningMemo`; AIM plans ~10^4 projections a round); a step's product is
-    named by its factors' keys and what it keeps."""
-    products, final = greedy_order([mask for _, _, mask in factors], memo.mask(keep), memo)
+    named by its factors' keys and what it keeps.
+
+    A plan's own output is eliminated by :func:`shared_greedy_order`, which takes the
+    products other plans made first. A shared output (a component's marginal, named by
+    its columns alone) takes plain :func:`greedy_order`: its inputs must not depend on
+    what was planned before it, since every plan that names it reads the one step."""
+    masks, keys, keep_mask = [mask for _, _, mask in factors], [key for _, key, _ in factors], memo.mask(keep)
+    if output == OUTPUT:
+        products, final = shared_greedy_order(masks, keys, keep_mask, memo, made)
+    else:
+        products, final = greedy_order(masks, keep_mask, memo)
     attrs = [attrs for attrs, _, _ in factors]
-    keys = [key for _, key, _ in factors]
     steps: list[Step] = []
     for ids, out_mask in products:
         out = memo.names(out_mask)  # in the domain's order
         key = ("product", frozenset(keys[i] for i in ids), out)
         step = _contraction_steps(steps, made, memo, domain, key, [keys[i] for i in ids], [attrs[i] for i in ids], out)
+        if isinstance(made, MadeSteps):
+            made.add_product(step)
         attrs.append(out)
         keys.append(step.key)  # the made step's key: equal keys are then the same object, quick to compare
     _contraction_steps(steps, made, memo, domain, output, [keys[i] for i in final], [attrs[i] for i in final], keep)
@@ -649,6 +671,142 @@ def _contraction_steps(
     step = _step(made, key, (a_key, b_key), lambda: plan.product)
     steps.append(step)
     return step
+
+
+def shared_greedy_order(
+    masks: Sequence[int], keys: Sequence[Hashable], keep: int, memo: PlanningMemo, made: Mapping[Hashable, Step]
+) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:
+    """:func:`greedy_order`'s elimination, except that a product an earlier plan already
+    made (its key, named by its factors' ``keys`` and what it keeps, is in ``made``)
+    costs nothing, so it is taken first.
+
+    AIM's candidates share most of their work, but min-size elimination, run for each
+    plan alone, often reaches the same marginal through products no other plan takes:
+    on STAR's round-70 model at epsilon 1 this rule halved the cells the batch's distinct
+    products span (7.5 G to 3.9 G) and took its projections from 2.40 s to 1.84 s (round
+    95: 2.21 s to 1.53 s). With a :class:`MadeSteps` on tables of at most 64 columns the
+    choice runs compiled (:func:`~dpquilt.graphical.compiled_elimination.shared_products`),
+    which looks products up by signature; otherwise, in Python, by key.
+
+    Examples
+    --------
+    >>> memo = PlanningMemo.of({"a": 2, "b": 3, "c": 2, "d": 4})
+    >>> a, b, c, d = (memo.bit[x] for x in "abcd")
+    >>> keys = [("node", n) for n in ("ab", "bc", "cd")]
+    >>> shared_greedy_order([a | b, b | c, c | d], keys, a | d, memo, MadeSteps(memo.bit)) == greedy_order([a | b, b | c, c | d], a | d, memo)
+    True
+    >>> made = MadeSteps(memo.bit)  # c first: that product was made before
+    >>> made.adopt(ProjectionPlan((Step(("product", frozenset(keys[1:]), ("b", "d")), (), np.copy),)))
+    >>> shared_greedy_order([a | b, b | c, c | d], keys, a | d, memo, made)
+    ([((1, 2), 10)], (0, 3))
+    >>> _shared_greedy_order_python([a | b, b | c, c | d], keys, a | d, memo, made)
+    ([((1, 2), 10)], (0, 3))
+    """
+    if memo.byte_cells is not None and isinstance(made, MadeSteps):
+        signatures = np.array([made.signature(key) for key in keys], dtype=np.uint64)
+        steps, pointers, involved, outs, final = shared_products(
+            np.array(masks, dtype=np.uint64), signatures, np.uint64(keep), memo.byte_cells, memo.position_ranks, made.signatures
+        )
+        if steps >= 0:
+            ids = involved[: pointers[steps]].tolist()
+            bounds = pointers[: steps + 1].tolist()
+            return [(tuple(ids[bounds[k] : bounds[k + 1]]), int(outs[k])) for k in range(steps)], tuple(final.tolist())
+    return _shared_greedy_order_python(masks, keys, keep, memo, made)
+
+
+def _shared_greedy_order_python(
+    masks: Sequence[int], keys: Sequence[Hashable], keep: int, memo: PlanningMemo, made: Mapping[Hashable, Step]
+) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:
+    """:func:`shared_greedy_order` on Python's integers and the products' keys (any number of columns, any cell count)."""
+    cells, rank, names = memo.cells, memo.rank, memo.names
+    work = list(masks)
+    ids = list(range(len(masks)))
+    work_keys = list(keys)
+    hidden = 0
+    for mask in masks:
+        hidden |= mask
+    hidden &= ~keep
+    products: list[tuple[tuple[int, ...], int]] = []
+    while hidden and len(work) > 2:
+        best = None
+        rest_bits = hidden
+        while rest_bits:
+            b = rest_bits & -rest_bits
+            rest_bits ^= b
+            union, outside, inside = 0, keep, []
+            for j, mask in enumerate(work):
+                if mask & b:
+                    union |= mask
+                    inside.append(j)
+                else:
+                    outside |= mask
+            out = union & outside
+            size = cells(union)
+            key = ("product", frozenset(work_keys[j] for j in inside), names(out))
+            score = (key not in made, size, rank[b])
+            if best is None or score < best[0]:
+                best = (score, inside, union, out, key)
+        _, inside, union, out, key = best
+        step = made.get(key)
+        products.append((tuple(ids[j] for j in inside), out))
+        left = [j for j in range(len(work)) if j not in inside]
+        work = [work[j] for j in left] + [out]
+        work_keys = [work_keys[j] for j in left] + [step.key if step is not None else key]
+        ids = [ids[j] for j in left] + [len(masks) + len(products) - 1]
+        hidden &= ~(union & ~out)
+    return products, tuple(ids)
+
+
+class MadeSteps(dict):
+    """The shared steps of a tree's plans by key (``made`` in :func:`plan_of_layout`), and a
+    signature of each product among them (:func:`~dpquilt.graphical.compiled_elimination.product_signature`
+    of its factors' signatures and columns; a step of any other kind is signed by its key's
+    hash), which the compiled :func:`shared_greedy_order` looks up instead of the key.
+
+    Examples
+    --------
+    >>> made = MadeSteps({"a": 1})
+    >>> step = Step(("product", frozenset({("node", ("a",), (), ("a",))}), ("a",)), (), np.copy)
+    >>> made.adopt(ProjectionPlan((step,)))
+    >>> made.signature(step.key) in made.signatures
+    True
+    """
+
+    def __init__(self, bit: Mapping[str, int]) -> None:
+        super().__init__()
+        self.bit = bit  # each column's bit (:class:`PlanningMemo`)
+        self.signatures = numba.typed.Dict.empty(key_type=numba.types.uint64, value_type=numba.types.uint8)
+        self._products: dict[Hashable, int] = {}
+
+    def signature(self, key: Hashable) -> int:
+        """The signature of the step named ``key`` (a product's is worked out from its factors' the first time)."""
+        if isinstance(key, tuple) and key and key[0] == "product":
+            found = self._products.get(key)
+            if found is None:
+                inputs = 0
+                for factor in key[1]:
+                    inputs ^= self.signature(factor)
+                found = self._products[key] = product_signature(inputs, self._columns(key[2]))
+            return found
+        return hash(key) & 0xFFFFFFFFFFFFFFFF
+
+    def add_product(self, step: Step) -> None:
+        """Note that a product step (key ``("product", factor keys, columns)``) is made."""
+        self.signatures[np.uint64(self.signature(step.key))] = np.uint8(1)
+
+    def adopt(self, plan: ProjectionPlan) -> None:
+        """Take the shared steps of a plan kept from the tree before, so that new plans reuse its products."""
+        for step in plan.steps:
+            if step.shared and step.key not in self:
+                self[step.key] = step
+                if step.key[0] == "product":
+                    self.add_product(step)
+
+    def _columns(self, cols: Clique) -> int:
+        mask = 0
+        for a in cols:
+            mask |= self.bit[a]
+        return mask
 
 
 def greedy_order(masks: Sequence[int], keep: int, memo: PlanningMemo) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:

@@ -29,8 +29,8 @@ def test_reused_plans_give_the_tables_of_fresh_plans(rng):
     assert len(planned) == len(asked)
     second = _model(rng, domain, cliques, plans=first.plans)
     for r in asked:
-        fresh = project(second.tree, second.node_marginals, r, second.total)
-        assert np.array_equal(second.project(r), fresh), r
+        fresh = project(second.tree, second.node_marginals, r, second.total)  # its own products: the same up to rounding
+        np.testing.assert_allclose(second.project(r), fresh, rtol=1e-12, err_msg=str(r))
     assert all(second.plans._by_cols[r] is planned[r] for r in asked), "the plans were made again"
 
 
@@ -217,6 +217,33 @@ def test_compiled_elimination_orders_equal_pythons(rng):
     assert checked > 500  # products were chosen, not only final contractions
 
 
+def test_compiled_shared_elimination_orders_equal_pythons(rng):
+    """The compiled rule that takes made products first (looked up by signature) chooses
+    as the Python one (looked up by key), as products of earlier plans accumulate."""
+    from dpquilt.graphical.projection import MadeSteps, PlanningMemo, ProjectionPlan, Step, _shared_greedy_order_python, greedy_order, shared_greedy_order
+
+    checked = changed = 0
+    for width in (6, 12, 47):
+        names = [f"c{k:02d}" for k in rng.permutation(width)]
+        memo = PlanningMemo.of({a: int(rng.integers(2, 6)) for a in names})
+        pool = [int(sum(1 << int(b) for b in rng.choice(width, size=rng.integers(1, min(width, 6) + 1), replace=False))) for _ in range(12)]
+        made = MadeSteps(memo.bit)
+        for _ in range(150):  # plans over a few shared factors, each adding its products to what is made
+            chosen = sorted(rng.choice(len(pool), size=rng.integers(3, 8), replace=False).tolist())
+            factors, keys = [pool[i] for i in chosen], [("node", i) for i in chosen]
+            keep = int(sum(1 << int(b) for b in rng.choice(width, size=rng.integers(1, 4), replace=False)))
+            compiled = shared_greedy_order(factors, keys, keep, memo, made)
+            assert compiled == _shared_greedy_order_python(factors, keys, keep, memo, made)
+            changed += compiled != greedy_order(factors, keep, memo)
+            checked += len(compiled[0])
+            step_keys = list(keys)
+            for ids, out in compiled[0]:
+                step = Step(("product", frozenset(step_keys[i] for i in ids), memo.names(out)), (), np.copy)
+                made.adopt(ProjectionPlan((step,)))
+                step_keys.append(step.key)
+    assert checked > 500 and changed > 20, (checked, changed)
+
+
 def test_elimination_past_exact_float_cells_is_decided_in_python(monkeypatch):
     import dpquilt.graphical.projection as projection
 
@@ -230,3 +257,49 @@ def test_elimination_past_exact_float_cells_is_decided_in_python(monkeypatch):
     projection.greedy_order(factors, 0b10000001, small)
     assert len(calls) == 1  # small cells: the compiled kernel decided
     assert memo.byte_cells is not None and projection.PlanningMemo.of({f"c{k}": 2 for k in range(65)}).byte_cells is None
+
+
+def test_plans_that_take_products_other_plans_made_stay_exact(monkeypatch):
+    """A plan eliminates through the products that earlier plans made (shared_greedy_order):
+    over growing clique sets, with components and trees that change, every plan of a batch
+    reads only its own earlier steps or the model, and every answer equals the marginal of
+    the dense joint distribution."""
+    import dpquilt.graphical.projection as projection_module
+    from dpquilt.graphical.projection import project_many
+
+    original = projection_module.shared_greedy_order
+    changed = []
+
+    def counted(masks, keys, keep, memo, made):
+        got = original(masks, keys, keep, memo, made)
+        changed.append(got != projection_module.greedy_order(masks, keep, memo))
+        return got
+
+    monkeypatch.setattr(projection_module, "shared_greedy_order", counted)
+    rng = np.random.default_rng(3)
+    names = [f"c{i}" for i in range(10)]
+    for _ in range(4):
+        domain = {a: int(k) for a, k in zip(names, rng.integers(2, 4, len(names)))}
+        cliques: list[tuple[str, ...]] = []
+        plans = ProjectionPlans()
+        asked = list(itertools.combinations(names, 3))
+        for _ in range(6):
+            cliques.append(tuple(sorted(rng.choice(names, size=int(rng.integers(2, 4)), replace=False).tolist())))
+            model = _model(rng, domain, [*cliques, *((a,) for a in names)], plans=plans)
+            got = project_many(model.tree, model.node_marginals, asked, model.total, plans)
+            for r in asked:
+                steps = plans.plan(model.tree, domain, r).steps
+                made = set()
+                for step in steps:
+                    assert all(k == projection_module.TOTAL or k[0] == projection_module.NODE or k in made for k in step.inputs), (r, step.key)
+                    made.add(step.key)
+            joint = np.zeros([domain[a] for a in names])
+            for c, theta in model.potentials.items():
+                ordered = np.transpose(theta, np.argsort([names.index(a) for a in c]))  # axes in the names' order
+                joint = joint + ordered.reshape([domain[a] if a in c else 1 for a in names])
+            joint = np.exp(joint - joint.max())
+            joint *= model.total / joint.sum()
+            for r, table in zip(asked, got):
+                expected = joint.sum(axis=tuple(k for k, a in enumerate(names) if a not in r))
+                np.testing.assert_allclose(table, expected, rtol=1e-9, atol=1e-9 * model.total)
+    assert any(changed), "no plan took a product that another plan made"
