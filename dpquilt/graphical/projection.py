@@ -768,7 +768,7 @@ class MadeSteps(dict):
     >>> made = MadeSteps({"a": 1})
     >>> step = Step(("product", frozenset({("node", ("a",), (), ("a",))}), ("a",)), (), np.copy)
     >>> made.adopt(ProjectionPlan((step,)))
-    >>> made.signature(step.key) in made.signatures
+    >>> np.uint64(made.signature(step.key)) in made.signatures
     True
     """
 
