@@ -10,7 +10,10 @@ the same rule and ties as the Python loop it stands for
 (:func:`dpquilt.graphical.projection.greedy_order`, tested equal); the plan's steps are
 then made from its answer. Cell counts are products of column sizes in float64, exact
 below :data:`~dpquilt.graphical.compiled_replay.EXACT_CELLS`; past it the kernel gives up
-and the Python loop, on Python's integers, decides.
+and the Python loop, on Python's integers, decides. :func:`shared_products` is the same
+choice taking first the products other plans already made, looked up by signature
+(:func:`dpquilt.graphical.projection.shared_greedy_order`); plain greedy elimination is
+that rule with nothing made.
 """
 
 from __future__ import annotations
@@ -46,70 +49,8 @@ def greedy_products(masks, keep, tables, rank):  # pragma: no cover - compiled; 
     final : int64 array
         The factors left for the last contraction, in the work list's order.
     """
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    m = masks.shape[0]
-    capacity = m + 64
-    work = np.empty(capacity, dtype=np.int64)
-    work_mask = np.empty(capacity, dtype=np.uint64)
-    count = m
-    hidden = zero
-    for i in range(m):
-        work[i] = i
-        work_mask[i] = masks[i]
-        hidden |= masks[i]
-    hidden &= ~keep
-    pointers = np.zeros(65, dtype=np.int64)
-    involved = np.empty(capacity * 64, dtype=np.int64)
-    outs = np.empty(64, dtype=np.uint64)
-    steps = 0
-    next_work = np.empty(capacity, dtype=np.int64)
-    next_mask = np.empty(capacity, dtype=np.uint64)
-    while hidden != zero and count > 2:
-        best = -1
-        best_cells = 0.0
-        for b in range(64):
-            bit = one << np.uint64(b)
-            if hidden & bit == zero:
-                continue
-            held = zero
-            for w in range(count):
-                if work_mask[w] & bit != zero:
-                    held |= work_mask[w]
-            cells = _cells(held, tables)
-            if cells >= EXACT_CELLS:
-                return -1, pointers, involved, outs, work[:0]
-            if best < 0 or cells < best_cells or (cells == best_cells and rank[b] < rank[best]):
-                best = b
-                best_cells = cells
-        bit = one << np.uint64(best)
-        outside = keep
-        union = zero
-        start = pointers[steps]
-        n_involved = 0
-        n_rest = 0
-        for w in range(count):
-            if work_mask[w] & bit != zero:
-                involved[start + n_involved] = work[w]
-                n_involved += 1
-                union |= work_mask[w]
-            else:
-                next_work[n_rest] = work[w]
-                next_mask[n_rest] = work_mask[w]
-                n_rest += 1
-                outside |= work_mask[w]
-        out = union & outside
-        outs[steps] = out
-        pointers[steps + 1] = start + n_involved
-        next_work[n_rest] = m + steps
-        next_mask[n_rest] = out
-        count = n_rest + 1
-        for w in range(count):
-            work[w] = next_work[w]
-            work_mask[w] = next_mask[w]
-        hidden &= ~(union & ~out)
-        steps += 1
-    return steps, pointers, involved, outs, work[:count].copy()
+    made = numba.typed.Dict.empty(key_type=numba.types.uint64, value_type=numba.types.uint8)
+    return shared_products(masks, np.zeros(masks.shape[0], dtype=np.uint64), keep, tables, rank, made)
 
 
 #: multipliers of a product's signature (:func:`product_signature`): odd 64-bit constants
@@ -137,15 +78,12 @@ def shared_products(masks, signatures, keep, tables, rank, made):  # pragma: no 
 
     ``signatures`` (uint64) sign the factors; a product is signed by
     :func:`product_signature` of the xor of its factors' signatures and its columns.
-    Returns as :func:`greedy_products`; ``-1`` steps also when more than 64 factors are
-    at hand (decide in Python).
+    Returns as :func:`greedy_products`, which is this rule with nothing made.
     """
     one = np.uint64(1)
     zero = np.uint64(0)
     m = masks.shape[0]
     capacity = m + 64
-    if m > 64:
-        return -1, np.zeros(65, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(64, dtype=np.uint64), np.empty(0, dtype=np.int64)
     work = np.empty(capacity, dtype=np.int64)
     work_mask = np.empty(capacity, dtype=np.uint64)
     work_sign = np.empty(capacity, dtype=np.uint64)
@@ -230,6 +168,4 @@ def shared_products(masks, signatures, keep, tables, rank, made):  # pragma: no 
             work_sign[w] = next_sign[w]
         hidden &= ~(union & ~out)
         steps += 1
-        if steps >= 64:
-            return -1, pointers, involved, outs, work[:0]
     return steps, pointers, involved, outs, work[:count].copy()
