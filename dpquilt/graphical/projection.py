@@ -234,7 +234,7 @@ class ProjectionPlans:
         self._moved: set[str] = set()  # columns whose earlier plans do not apply
         self._nodes: frozenset[Clique] = frozenset()  # the current tree's nodes
         self._edges: frozenset[frozenset[Clique]] | None = None  # the current tree's edges, when it rewired kept nodes
-        self._steps = MadeSteps({})  # the current plans' shared steps, by key
+        self._steps: MadeSteps | None = None  # the current plans' shared steps, by key (made for each tree)
         self._groups: dict[Clique, tuple] = {}  # the current tree's layouts of column groups
         self._memo: PlanningMemo | None = None  # the domain's bits and contractions, kept across trees
 
@@ -279,7 +279,7 @@ class ProjectionPlans:
         self._nodes = frozenset(tree.nodes)
         self._earlier, self._by_cols, self._groups = self._by_cols, {}, {}
         self._memo = self._memo.moved() if self._memo is not None else PlanningMemo.of(self._domain)
-        self._steps = MadeSteps(self._memo.bit)
+        self._steps = MadeSteps(self._memo.mask)
         self._edges = None
         if before is None:
             return
@@ -558,7 +558,7 @@ def plan_of_layout(
     again and again across plans.
     """
     memo = memo if memo is not None else PlanningMemo.of(domain)
-    made = made if made is not None else MadeSteps(memo.bit)
+    made = made if made is not None else MadeSteps(memo.mask)
     kind, content = layout
     if kind == "inside":
         return ProjectionPlan((_step(made, output, ((NODE, content),), lambda: functools.partial(_marginalise_onto, attrs=content, keep=cols)),), layout)
@@ -633,8 +633,6 @@ def _elimination_steps(
         out = memo.names(out_mask)  # in the domain's order
         key = ("product", frozenset(keys[i] for i in ids), out)
         step = _contraction_steps(steps, made, memo, domain, key, [keys[i] for i in ids], [attrs[i] for i in ids], out)
-        if isinstance(made, MadeSteps):
-            made.add_product(step)
         attrs.append(out)
         keys.append(step.key)  # the made step's key: equal keys are then the same object, quick to compare
     _contraction_steps(steps, made, memo, domain, output, [keys[i] for i in final], [attrs[i] for i in final], keep)
@@ -693,9 +691,9 @@ def shared_greedy_order(
     >>> memo = PlanningMemo.of({"a": 2, "b": 3, "c": 2, "d": 4})
     >>> a, b, c, d = (memo.bit[x] for x in "abcd")
     >>> keys = [("node", n) for n in ("ab", "bc", "cd")]
-    >>> shared_greedy_order([a | b, b | c, c | d], keys, a | d, memo, MadeSteps(memo.bit)) == greedy_order([a | b, b | c, c | d], a | d, memo)
+    >>> shared_greedy_order([a | b, b | c, c | d], keys, a | d, memo, MadeSteps(memo.mask)) == greedy_order([a | b, b | c, c | d], a | d, memo)
     True
-    >>> made = MadeSteps(memo.bit)  # c first: that product was made before
+    >>> made = MadeSteps(memo.mask)  # c first: that product was made before
     >>> made.adopt(ProjectionPlan((Step(("product", frozenset(keys[1:]), ("b", "d")), (), np.copy),)))
     >>> shared_greedy_order([a | b, b | c, c | d], keys, a | d, memo, made)
     ([((1, 2), 10)], (0, 3))
@@ -761,23 +759,28 @@ class MadeSteps(dict):
     """The shared steps of a tree's plans by key (``made`` in :func:`plan_of_layout`), and a
     signature of each product among them (:func:`~dpquilt.graphical.compiled_elimination.product_signature`
     of its factors' signatures and columns; a step of any other kind is signed by its key's
-    hash), which the compiled :func:`shared_greedy_order` looks up instead of the key.
+    hash), noted as the product is put in, which the compiled :func:`shared_greedy_order`
+    looks up instead of the key. ``mask`` gives the bits of some columns (:meth:`PlanningMemo.mask`).
 
     Examples
     --------
-    >>> made = MadeSteps({"a": 1})
+    >>> made = MadeSteps(PlanningMemo.of({"a": 2}).mask)
     >>> step = Step(("product", frozenset({("node", ("a",), (), ("a",))}), ("a",)), (), np.copy)
-    >>> made.adopt(ProjectionPlan((step,)))
+    >>> made[step.key] = step
     >>> np.uint64(made.signature(step.key)) in made.signatures
     True
     """
 
-    def __init__(self, bit: Mapping[str, int]) -> None:
+    def __init__(self, mask: Callable[[Clique], int]) -> None:
         super().__init__()
-        self.bit = bit  # each column's bit (:class:`PlanningMemo`)
+        self.mask = mask
         self.signatures = numba.typed.Dict.empty(key_type=numba.types.uint64, value_type=numba.types.uint8)
         self._products: dict[Hashable, int] = {}  # each product's signature, once worked out
-        self._noted: set[Hashable] = set()  # the products whose signatures are in ``signatures``
+
+    def __setitem__(self, key: Hashable, step: Step) -> None:
+        if key not in self and isinstance(key, tuple) and key[0] == "product":  # a typed dict's item is dear to set from Python (~10 us): once
+            self.signatures[np.uint64(self.signature(key))] = np.uint8(1)
+        super().__setitem__(key, step)
 
     def signature(self, key: Hashable) -> int:
         """The signature of the step named ``key`` (a product's is worked out from its factors' the first time)."""
@@ -787,29 +790,15 @@ class MadeSteps(dict):
                 inputs = 0
                 for factor in key[1]:
                     inputs ^= self.signature(factor)
-                found = self._products[key] = product_signature(inputs, self._columns(key[2]))
+                found = self._products[key] = product_signature(inputs, self.mask(key[2]))
             return found
         return hash(key) & 0xFFFFFFFFFFFFFFFF
-
-    def add_product(self, step: Step) -> None:
-        """Note that a product step (key ``("product", factor keys, columns)``) is made."""
-        if step.key not in self._noted:  # a typed dict's item is dear to set from Python (~10 us)
-            self._noted.add(step.key)
-            self.signatures[np.uint64(self.signature(step.key))] = np.uint8(1)
 
     def adopt(self, plan: ProjectionPlan) -> None:
         """Take the shared steps of a plan kept from the tree before, so that new plans reuse its products."""
         for step in plan.steps:
             if step.shared and step.key not in self:
                 self[step.key] = step
-                if step.key[0] == "product":
-                    self.add_product(step)
-
-    def _columns(self, cols: Clique) -> int:
-        mask = 0
-        for a in cols:
-            mask |= self.bit[a]
-        return mask
 
 
 def greedy_order(masks: Sequence[int], keep: int, memo: PlanningMemo) -> tuple[list[tuple[tuple[int, ...], int]], tuple[int, ...]]:

@@ -227,7 +227,7 @@ def test_compiled_shared_elimination_orders_equal_pythons(rng):
         names = [f"c{k:02d}" for k in rng.permutation(width)]
         memo = PlanningMemo.of({a: int(rng.integers(2, 6)) for a in names})
         pool = [int(sum(1 << int(b) for b in rng.choice(width, size=rng.integers(1, min(width, 6) + 1), replace=False))) for _ in range(12)]
-        made = MadeSteps(memo.bit)
+        made = MadeSteps(memo.mask)
         for _ in range(150):  # plans over a few shared factors, each adding its products to what is made
             chosen = sorted(rng.choice(len(pool), size=rng.integers(3, 8), replace=False).tolist())
             factors, keys = [pool[i] for i in chosen], [("node", i) for i in chosen]
