@@ -26,14 +26,15 @@ last user. On a 47-column round with a
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import functools
-import itertools
+import logging
 import math
 import os
 import string
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,8 +50,11 @@ from .compiled_replay import MAX_COLUMNS, byte_tables
 from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
 from .pairwise import PairwisePlan, plan_pairwise
+from .projection_processes import ProjectionWorker, WorkerFailed, shares
 
 __all__ = ["PlanningMemo", "ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
+
+log = logging.getLogger(__name__)
 
 Clique = tuple[str, ...]
 #: the plan's output, when no later step needs it under a name
@@ -184,6 +188,16 @@ class ProjectionCache:
                 self.entries[key] = table
                 self.bytes += table.nbytes
 
+    def count(self, plans: Sequence[ProjectionPlan]) -> None:
+        """Count the steps of more plans to run among the ``uses`` (only with ``uses``)."""
+        if self.uses is None:
+            return
+        with self._lock:
+            uses = self.uses
+            for plan in plans:
+                for key in plan.shared_keys:
+                    uses[key] = uses.get(key, 0) + 1
+
     def release(self, keys: Sequence[Hashable]) -> None:
         """One plan that takes the steps ``keys`` is done (only with ``uses``)."""
         if self.uses is None:
@@ -212,6 +226,12 @@ class ProjectionPlans:
     joins the nodes both trees have differently (31 of 89 changes in a 47-column AIM run,
     whose planning went from 83 s to 72 s when those stopped redoing every layout).
 
+    The plans also keep the worker processes that take shares of large batches
+    (:func:`project_many`, :mod:`dpquilt.graphical.projection_processes`), each with plans
+    of its own, from model to model; ``worker_processes=False`` keeps every batch in this
+    process (on threads). :meth:`close` ends them; so does dropping the plans, or the end of
+    this process.
+
     Examples
     --------
     >>> from dpquilt.graphical.junction import build_junction_tree
@@ -226,7 +246,15 @@ class ProjectionPlans:
     False
     """
 
-    def __init__(self) -> None:
+    def __init__(self, worker_processes: bool = True) -> None:
+        self._forget()
+        self.worker_processes = worker_processes
+        self._workers: list[ProjectionWorker] = []  # processes that take shares of large batches (project_many)
+        self._speeds: list[float] = []  # each process's share of a batch, relative to an equal one (share_weights)
+        self._closing = weakref.finalize(self, _close_all, self._workers)
+
+    def _forget(self) -> None:
+        """Drop every plan and what planning kept."""
         self._tree: JunctionTree | None = None
         self._domain: dict[str, int] = {}
         self._by_cols: dict[Clique, ProjectionPlan] = {}  # the current tree's, by columns
@@ -239,10 +267,45 @@ class ProjectionPlans:
         self._memo: PlanningMemo | None = None  # the domain's bits and contractions, kept across trees
 
     def __getstate__(self) -> dict:  # plans are remade on demand: a pickled model does not carry them
-        return {}
+        return {"worker_processes": self.worker_processes}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self.__init__(state.get("worker_processes", True))
+
+    def workers(self, count: int) -> list[ProjectionWorker]:
+        """``count`` worker processes kept for this sequence of models (started with their first request)."""
+        while len(self._workers) < count:
+            self._workers.append(ProjectionWorker())
+        return self._workers[:count]
+
+    def close(self) -> None:
+        """End the worker processes (later batches start them again when they need them)."""
+        _close_all(self._workers)
+
+    def share_weights(self, parts: int) -> list[float]:
+        """How much of a batch each of ``parts`` processes takes (this process first): in
+        proportion to the speeds the last shared batches showed (:meth:`balance`), equal at first.
+
+        Examples
+        --------
+        >>> plans = ProjectionPlans()
+        >>> plans.share_weights(2)
+        [1.0, 1.0]
+        >>> plans.balance([300.0, 100.0])  # this process ran three times as many a second
+        >>> plans.share_weights(2)
+        [1.25, 0.75]
+        """
+        if len(self._speeds) != parts:
+            self._speeds = [1.0] * parts
+        return list(self._speeds)
+
+    def balance(self, speeds: Sequence[float]) -> None:
+        """Note the projections a second each process ran in a shared batch (this process
+        first): later batches are dealt in proportion, half way from the shares before
+        (its share's plans move with the columns that change hands)."""
+        total = sum(speeds)
+        if len(speeds) == len(self._speeds) and total > 0:
+            self._speeds = [0.5 * old + 0.5 * len(speeds) * new / total for old, new in zip(self._speeds, speeds)]
 
     def plan(self, tree: JunctionTree, domain: Mapping[str, int], cols: Sequence[str]) -> ProjectionPlan:
         """The plan of ``cols`` on ``tree`` (made the first time it is asked)."""
@@ -270,7 +333,7 @@ class ProjectionPlans:
 
     def _move_to(self, tree: JunctionTree, domain: Mapping[str, int]) -> None:
         if dict(domain) != self._domain:
-            self.__init__()
+            self._forget()
             self._domain = dict(domain)
         elif tree == self._tree:
             self._tree = tree
@@ -289,6 +352,11 @@ class ProjectionPlans:
         self._moved = {a for node in self._nodes.symmetric_difference(before.nodes) for a in node}
         old, new = _component_members(before), _component_members(tree)
         self._moved.update(a for a in new if old.get(a) != new[a])
+
+
+def _close_all(workers: list[ProjectionWorker]) -> None:
+    for worker in workers:
+        worker.close()
 
 
 def _edges_among(tree: JunctionTree, nodes: frozenset[Clique]) -> set[frozenset]:
@@ -397,18 +465,25 @@ def project_many(
     plans: ProjectionPlans | None = None,
     max_bytes: int = 2**30,
     dtype: type = np.float64,
+    parallel: bool = True,
 ) -> list[np.ndarray]:
     """``[project(tree, marginals, r, total) for r in cliques]``, sharing work across them.
 
-    Every plan is known before any runs, so the shared tables are counted by how many
-    projections take them (:class:`ProjectionCache` with ``uses``): each is computed once
-    and dropped after its last user, up to ``max_bytes`` held at once. The first
-    ``PROJECTIONS_PER_TASK`` run alone (building the model's lazily computed tables on
-    one thread); the rest run on as many threads as this process may use (at most 8)
-    when those took more than ``THREADED_PROJECTION_S`` each: numpy's contractions
-    release the GIL. While they do, BLAS runs one thread in each (``threadpoolctl``):
-    BLAS's own threads beside ours oversubscribed the cores (a 47-column round's
-    projections: 6.8 s with them, 3.8 s without).
+    Every plan of a run is known before it runs, so the shared tables are counted by how
+    many projections take them (:class:`ProjectionCache` with ``uses``): each is computed
+    once and dropped after its last user, up to ``max_bytes`` held at once. The first
+    ``PROJECTIONS_PER_TASK`` run alone (building the model's lazily computed tables);
+    when those took more than ``THREADED_PROJECTION_S`` each and this process may use
+    several cores (``parallel``), the rest are shared out: the cliques are dealt into one
+    contiguous share per core (at most 8, :func:`~dpquilt.graphical.projection_processes.shares`),
+    this process plans and runs the first and worker processes, kept by ``plans``, the
+    others (:mod:`dpquilt.graphical.projection_processes`: planning is Python, and threads
+    of one process wait on each other for it). Where no worker can run, the rest run on
+    threads of this process: numpy's contractions release the GIL. Either way BLAS runs
+    one thread in each (``threadpoolctl``): BLAS's own threads beside ours oversubscribed
+    the cores (a 47-column round's projections: 6.8 s with them, 3.8 s without).
+    Marginals from a worker differ from this process's by rounding only (its plans take
+    the products its own earlier plans made).
 
     ``dtype=np.float32`` contracts in single precision and returns float64 marginals:
     the contractions read half the bytes (a 47-column round with a 3.5 M-cell node:
@@ -429,41 +504,85 @@ def project_many(
     """
     domain = _domain_of(tree, marginals)
     plans = plans if plans is not None else ProjectionPlans()
-    batch = [plans.plan(tree, domain, r) for r in cliques]
-    uses = collections.Counter(itertools.chain.from_iterable([plan.shared_keys for plan in batch]))
-    cache = ProjectionCache(max_bytes, uses)
     if dtype != np.float64:
         marginals = {node: np.asarray(table, dtype=dtype) for node, table in marginals.items()}
     source = _source(marginals, total)
+    cores = min(_cores(), MAX_WORKERS) if parallel else 1
+    sharing = cores > 1 and plans.worker_processes and len(cliques) > PROJECTIONS_PER_TASK
+    parts = shares(cliques, sorted(domain), plans.share_weights(cores)) if sharing else [list(range(len(cliques)))]
+    out: list[np.ndarray | None] = [None] * len(cliques)
+    cache = ProjectionCache(max_bytes, {})
 
-    def run(plans_of_task: Sequence[ProjectionPlan]) -> list[np.ndarray]:
-        out = []
-        for plan in plans_of_task:
-            out.append(run_plan(plan, source, cache))
+    def run(ids: Sequence[int], batch: Sequence[ProjectionPlan]) -> None:
+        for i, plan in zip(ids, batch):
+            out[i] = run_plan(plan, source, cache)
             cache.release(plan.shared_keys)
-        return out
 
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
+    def planned(ids: Sequence[int]) -> list[ProjectionPlan]:
+        batch = [plans.plan(tree, domain, cliques[i]) for i in ids]
+        cache.count(batch)
+        return batch
+
+    first = parts[0][:PROJECTIONS_PER_TASK]
     start = time.perf_counter()
-    first = run(batch[:PROJECTIONS_PER_TASK])
-    rest = batch[PROJECTIONS_PER_TASK:]
-    if workers < 2 or not rest or time.perf_counter() - start < THREADED_PROJECTION_S * len(first):
-        return _as_float64(first + run(rest))
-    tasks = [rest[k : k + PROJECTIONS_PER_TASK] for k in range(0, len(rest), PROJECTIONS_PER_TASK)]
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        return _as_float64(first + [m for part in pool.map(run, tasks) for m in part])
+    run(first, planned(first))
+    took = time.perf_counter() - start
+    heavy = took >= THREADED_PROJECTION_S * len(first)
+    others = parts[1:] if sharing and took * len(cliques) >= SHARED_BATCH_S * len(first) else []
+    workers: list[ProjectionWorker] = []
+    for worker, ids in zip(plans.workers(len(others)) if others else [], others):
+        try:
+            worker.submit(JunctionTree(tree.nodes, tree.edges, tree.order), marginals, [cliques[i] for i in ids], total, max_bytes)
+        except OSError as failure:  # no process could start: this process takes the shares left
+            log.warning("no projection worker could start (%r); its projections are computed here", failure)
+            break
+        workers.append(worker)
+    rest = [i for part in [parts[0], *parts[1 + len(workers) :]] for i in part][len(first) :]
+    with threadpool_limits(limits=1, user_api="blas") if heavy or workers else contextlib.nullcontext():
+        batch = planned(rest)
+        if workers or not heavy or cores < 2:
+            run(rest, batch)
+        else:  # no worker process: the rest on threads of this process
+            tasks = [range(k, min(k + PROJECTIONS_PER_TASK, len(rest))) for k in range(0, len(rest), PROJECTIONS_PER_TASK)]
+            with ThreadPoolExecutor(cores) as pool:
+                list(pool.map(lambda task: run([rest[k] for k in task], [batch[k] for k in task]), tasks))
+        seconds = [time.perf_counter() - start]
+        for worker, ids in zip(workers, others):
+            try:
+                out_of_worker, worker_seconds = worker.result()
+            except WorkerFailed as failure:
+                log.warning("%s; its %d projections are computed here", failure, len(ids))
+                run(ids, planned(ids))
+                continue
+            seconds.append(worker_seconds)
+            for i, table in zip(ids, out_of_worker):
+                out[i] = table
+    if workers and len(seconds) == len(parts):
+        plans.balance([len(part) / max(s, 1e-9) for part, s in zip(parts, seconds)])
+    return _as_float64(out)
+
+
+def _cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _as_float64(tables: list[np.ndarray]) -> list[np.ndarray]:
     return [np.asarray(t, dtype=np.float64) for t in tables]
 
 
-#: projections handed to a thread at a time (numpy's contractions release the GIL, so threads
-#: share large models' projections: 1.8x on 2 cores for a model with 10^6-cell nodes)
+#: projections run alone first, to time them, and handed to a thread at a time where no worker
+#: process runs (numpy's contractions release the GIL, so threads share large models'
+#: projections: 1.8x on 2 cores for a model with 10^6-cell nodes)
 PROJECTIONS_PER_TASK = 64
-#: threads only pay when a projection is mostly numpy: at 0.07 ms a projection (a 55-column
-#: model of small nodes) two threads were slower (15 s to 22 s a seeded fit), at 3 ms faster
+#: sharing a batch only pays when a projection is mostly numpy: at 0.07 ms a projection (a
+#: 55-column model of small nodes) two threads were slower (15 s to 22 s a seeded fit), at 3 ms faster
 THREADED_PROJECTION_S = 5e-4
+#: most cores (this process and its workers, or its threads) a batch is shared between
+MAX_WORKERS = 8
+#: a batch is shared with worker processes when its first projections say that it would take
+#: this long here (sending the model and taking the answers back cost a few ms to tens of ms)
+SHARED_BATCH_S = 0.25
 
 
 def projection_layout(tree: JunctionTree, domain: Mapping[str, int], cols: Sequence[str], memo: dict | None = None) -> tuple:
@@ -1018,7 +1137,8 @@ def _einsum_plan(operands: Sequence[Clique], domain: Mapping[str, int], keep: Cl
 
 
 def _einsum_on_path(expr: str, path: list, *tables: np.ndarray) -> np.ndarray:
-    return np.einsum(expr, *tables, optimize=path)
+    with np.errstate(invalid="ignore"):  # OpenBLAS's flag on finite tables, as in MatrixProduct
+        return np.einsum(expr, *tables, optimize=path)
 
 
 def _component_product(product: Callable[..., np.ndarray], parts: int, *tables) -> np.ndarray:

@@ -405,6 +405,8 @@ class MarginalSynthesizer(Synthesizer):
                 max_refits=REFIT_STEPS,
                 prior=prior,
             )
+        # the rounds' projection workers (processes that shared the candidates' projections) end with the rounds
+        result.model.plans.close()
         self.rounds_ = result.rounds
         return result.measurements, result.model
 

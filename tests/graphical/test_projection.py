@@ -165,7 +165,8 @@ def test_projection_threads_run_blas_on_one_thread_each(rng, monkeypatch):
     before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     names = [f"c{i}" for i in range(6)]
     domain = dict.fromkeys(names, 3)
-    model = _model(rng, domain, [("c0", "c1"), ("c1", "c2"), ("c2", "c3"), ("c3", "c4"), ("c4", "c5")])
+    cliques = [("c0", "c1"), ("c1", "c2"), ("c2", "c3"), ("c3", "c4"), ("c4", "c5")]
+    model = _model(rng, domain, cliques, plans=ProjectionPlans(worker_processes=False))  # threads, not worker processes
     model.project_many(list(itertools.combinations(names, 3)))
     assert len(seen) == 20 and set(seen[2:]) == {1}  # the first task runs on the calling thread, as before
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
