@@ -533,8 +533,9 @@ def project_many(
     for worker, ids in zip(plans.workers(len(others)) if others else [], others):
         try:
             worker.submit(JunctionTree(tree.nodes, tree.edges, tree.order), marginals, [cliques[i] for i in ids], total, max_bytes)
-        except OSError as failure:  # no process could start: this process takes the shares left
-            log.warning("no projection worker could start (%r); its projections are computed here", failure)
+        except OSError as failure:  # no process could start: this process takes the shares left, from now on
+            log.warning("no projection worker could start (%r); this sequence's projections are computed here", failure)
+            plans.worker_processes = False
             break
         workers.append(worker)
     rest = [i for part in [parts[0], *parts[1 + len(workers) :]] for i in part][len(first) :]
@@ -550,8 +551,9 @@ def project_many(
         for worker, ids in zip(workers, others):
             try:
                 out_of_worker, worker_seconds = worker.result()
-            except WorkerFailed as failure:
-                log.warning("%s; its %d projections are computed here", failure, len(ids))
+            except WorkerFailed as failure:  # its share, and the sequence's later batches, are computed here
+                log.warning("%s; its %d projections, and later batches, are computed here", failure, len(ids))
+                plans.worker_processes = False
                 run(ids, planned(ids))
                 continue
             seconds.append(worker_seconds)

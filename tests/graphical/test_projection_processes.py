@@ -86,9 +86,29 @@ def test_a_worker_that_dies_is_started_again_or_leaves_its_share_to_this_process
         with caplog.at_level(logging.WARNING, logger=projection_module.__name__):
             _check(third, asked, third.project_many(asked))
         assert any("computed here" in record.message for record in caplog.records)
+        assert not worker.alive and plans.worker_processes is False  # later batches stay here
+        fourth = _model(rng, domain, cliques, plans)
+        _check(fourth, asked, fourth.project_many(asked))
         assert not worker.alive
     finally:
         plans.close()
+
+
+def test_no_worker_that_can_start_leaves_the_batch_to_this_process(rng, shared_out, caplog, monkeypatch):
+    from dpquilt.graphical.projection_processes import ProjectionWorker
+
+    def unstartable(self):
+        raise OSError("no executable")
+
+    monkeypatch.setattr(ProjectionWorker, "_start", unstartable)
+    names = [f"c{i}" for i in range(6)]
+    domain = dict.fromkeys(names, 3)
+    plans = ProjectionPlans()
+    model = _model(rng, domain, [("c0", "c1", "c2"), ("c2", "c3"), ("c3", "c4", "c5")], plans)
+    asked = list(itertools.combinations(names, 3))
+    with caplog.at_level(logging.WARNING, logger=projection_module.__name__):
+        _check(model, asked, model.project_many(asked))
+    assert [r.message for r in caplog.records if "could start" in r.message] and plans.worker_processes is False
 
 
 def test_batches_stay_in_this_process_when_asked(rng, shared_out):
