@@ -50,9 +50,9 @@ from .compiled_replay import MAX_COLUMNS, byte_tables
 from .elimination import _cell_counter, _cells, _name_ranks
 from .junction import JunctionTree
 from .pairwise import PairwisePlan, plan_pairwise
-from .projection_processes import ProjectionWorker, WorkerFailed, shares
+from .projection_processes import ProjectionWorker, WorkerFailed, serve_standard_streams, shares
 
-__all__ = ["PlanningMemo", "ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan"]
+__all__ = ["PlanningMemo", "ProjectionCache", "ProjectionPlan", "ProjectionPlans", "plan_of_layout", "plan_projection", "project", "project_many", "projection_layout", "run_plan", "serve_as_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -562,6 +562,12 @@ def project_many(
     if workers and len(seconds) == len(parts):
         plans.balance([len(part) / max(s, 1e-9) for part, s in zip(parts, seconds)])
     return _as_float64(out)
+
+
+def serve_as_worker() -> None:
+    """A projection worker process's body (:mod:`dpquilt.graphical.projection_processes`):
+    answer :func:`project_many` requests on standard input until it ends."""
+    serve_standard_streams(ProjectionPlans(), project_many)
 
 
 def _cores() -> int:

@@ -7,7 +7,7 @@ interpreter. On STAR's rounds 56-72 at epsilon 1 (2 cores), a batch on two threa
 gained nothing (86 s). Split between two processes, each planning and running half of
 the batch on one core, it took 55 s.
 
-Each worker is a Python process started once (``python -c`` calling :func:`main`, so
+Each worker is a Python process started once (``python -c`` calling :func:`~dpquilt.graphical.projection.serve_as_worker`, so
 nothing of the caller's script runs again in it) and kept for a sequence of models (AIM's rounds)
 by :class:`~dpquilt.graphical.projection.ProjectionPlans`, so that its plans last from
 round to round as the caller's do. The caller hands it the model's junction tree and node
@@ -36,15 +36,17 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["ProjectionWorker", "serve", "shares"]
+__all__ = ["ProjectionWorker", "serve", "serve_standard_streams", "shares"]
 
 log = logging.getLogger(__name__)
 
 Clique = tuple[str, ...]
+#: what a worker process runs (:func:`dpquilt.graphical.projection.serve_as_worker`)
+WORKER_ENTRY = "from dpquilt.graphical.projection import serve_as_worker; serve_as_worker()"
 #: bytes of a message's length prefix
 HEADER = struct.Struct("<Q")
 #: a worker's BLAS and OpenMP run one thread: each worker already has a core of its own
@@ -161,7 +163,7 @@ class ProjectionWorker:
         package_root = str(Path(__file__).resolve().parents[2])  # where ``dpquilt`` is imported from
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import main; main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            [sys.executable, "-c", WORKER_ENTRY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
 
     def _send(self, message: bytes) -> None:
@@ -176,28 +178,29 @@ class WorkerFailed(RuntimeError):
     """A projection worker could not answer; its share is to be computed elsewhere."""
 
 
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+def serve(requests: BinaryIO, replies: BinaryIO, plans: Any, project_many: Callable[..., list[np.ndarray]]) -> None:
     """The worker's loop: answer each request on ``requests`` on ``replies`` until the
-    stream ends, keeping one :class:`~dpquilt.graphical.projection.ProjectionPlans` for
-    all of them and running each batch on this thread alone.
+    stream ends, with ``project_many`` (:func:`dpquilt.graphical.projection.project_many`,
+    passed in: that module imports this one) and one ``plans`` for all of them, each batch
+    on this thread alone, full collections deferred (see :mod:`dpquilt.graphical.collector`).
 
     Examples
     --------
     >>> import io
     >>> from dpquilt.graphical.junction import build_junction_tree
+    >>> from dpquilt.graphical.projection import ProjectionPlans, project_many
     >>> tree = build_junction_tree({"a": 2}, [("a",)])
     >>> request = io.BytesIO()
     >>> _write(request, pickle.dumps(("project", tree, {("a",): np.array([3.0, 1.0])}, [("a",)], 4.0, 2**20)))
     >>> replies = io.BytesIO()
-    >>> serve(io.BytesIO(request.getvalue()), replies)
+    >>> serve(io.BytesIO(request.getvalue()), replies, ProjectionPlans(), project_many)
     >>> _read(io.BytesIO(replies.getvalue()))[1][0][0].tolist()
     [3.0, 1.0]
     """
     from .collector import full_collections_deferred
-    from .projection import ProjectionPlans, project_many
 
-    with full_collections_deferred():  # plans are freed by refcounting, as in the caller (see graphical.collector)
-        _serve(requests, replies, ProjectionPlans(), project_many)
+    with full_collections_deferred():
+        _serve(requests, replies, plans, project_many)
 
 
 def _serve(requests: BinaryIO, replies: BinaryIO, plans: object, project_many: Callable[..., list[np.ndarray]]) -> None:
@@ -233,10 +236,11 @@ def _read(stream: BinaryIO) -> tuple:
     return pickle.loads(body)
 
 
-def main() -> None:
-    """Serve requests on standard input, replies on standard output (anything printed goes to standard error)."""
+def serve_standard_streams(plans: Any, project_many: Callable[..., list[np.ndarray]]) -> None:
+    """:func:`serve` requests on standard input, replies on standard output (anything printed
+    goes to standard error): the worker process's body, run by
+    :func:`dpquilt.graphical.projection.serve_as_worker`."""
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    serve(sys.stdin.buffer, replies)
-
+    serve(sys.stdin.buffer, replies, plans, project_many)

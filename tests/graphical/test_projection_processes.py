@@ -142,7 +142,7 @@ def test_a_worker_reports_what_failed_and_goes_on():
     _write(requests, pickle.dumps(("project", tree, {}, [("a",)], 4.0, 2**20)))  # no node marginals
     _write(requests, pickle.dumps(("project", tree, {("a", "b"): np.ones((2, 2))}, [("b",)], 4.0, 2**20)))
     replies = io.BytesIO()
-    serve(io.BytesIO(requests.getvalue()), replies)
+    serve(io.BytesIO(requests.getvalue()), replies, ProjectionPlans(), projection_module.project_many)
     answers = io.BytesIO(replies.getvalue())
     kind, text = _read(answers)
     assert kind == "error" and "KeyError" in text
