@@ -5,7 +5,7 @@ bookkeeping between its numpy steps: threads of one process wait on each other f
 interpreter. On STAR's rounds 56-72 at epsilon 1 (2 cores), a batch on two threads took
 84 s in all, 34 s of it planning; planning on one thread while the other ran the plans
 gained nothing (86 s). Split between two processes, each planning and running half of
-the batch on one core, it took 55 s.
+the batch on one core, it took 55-65 s (84-85 s on threads in the same hour).
 
 Each worker is a Python process started once (``python -c`` calling :func:`~dpquilt.graphical.projection.serve_as_worker`, so
 nothing of the caller's script runs again in it) and kept for a sequence of models (AIM's rounds)
@@ -40,7 +40,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["ProjectionWorker", "serve", "serve_standard_streams", "shares"]
+from .collector import full_collections_deferred
+
+__all__ = ["ProjectionWorker", "WorkerFailed", "serve", "serve_standard_streams", "shares"]
 
 log = logging.getLogger(__name__)
 
@@ -197,26 +199,20 @@ def serve(requests: BinaryIO, replies: BinaryIO, plans: Any, project_many: Calla
     >>> _read(io.BytesIO(replies.getvalue()))[1][0][0].tolist()
     [3.0, 1.0]
     """
-    from .collector import full_collections_deferred
-
     with full_collections_deferred():
-        _serve(requests, replies, plans, project_many)
-
-
-def _serve(requests: BinaryIO, replies: BinaryIO, plans: object, project_many: Callable[..., list[np.ndarray]]) -> None:
-    while True:
-        try:
-            _, tree, marginals, cliques, total, max_bytes = _read(requests)
-        except EOFError:
-            return
-        start = time.perf_counter()
-        try:
-            dtype = next(iter(marginals.values())).dtype.type if marginals else np.float64
-            answer = project_many(tree, marginals, cliques, total, plans, max_bytes=max_bytes, dtype=dtype, parallel=False)
-            reply = ("ok", ([np.asarray(m, dtype=dtype) for m in answer], time.perf_counter() - start))
-        except Exception:  # noqa: BLE001 - reported to the caller, which computes the share itself
-            reply = ("error", traceback.format_exc())
-        _write(replies, pickle.dumps(reply, protocol=5))
+        while True:
+            try:
+                _, tree, marginals, cliques, total, max_bytes = _read(requests)
+            except EOFError:
+                return
+            start = time.perf_counter()
+            try:
+                dtype = next(iter(marginals.values())).dtype.type if marginals else np.float64
+                answer = project_many(tree, marginals, cliques, total, plans, max_bytes=max_bytes, dtype=dtype, parallel=False)
+                reply = ("ok", ([np.asarray(m, dtype=dtype) for m in answer], time.perf_counter() - start))
+            except Exception:  # noqa: BLE001 - reported to the caller, which computes the share itself
+                reply = ("error", traceback.format_exc())
+            _write(replies, pickle.dumps(reply, protocol=5))
 
 
 def _write(stream: BinaryIO, message: bytes) -> None:
